@@ -1,0 +1,53 @@
+# consentry: `make run` starts the daemon on the embedded default, `make test` runs
+# the whole suite. Both install what they need on a fresh Debian machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+APT_STAMP := .venv-apt-ok
+CONFIG ?= config.example.yaml
+
+DEBS_RUN  := redis-server
+DEBS_TEST := redis-server swaks postfix
+
+.PHONY: run test lint typecheck unit bench clean deps-run deps-test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian packages: redis-server always; Postfix only for its smtp-sink/smtp-source test
+# tools, with debconf's "No configuration" so no postfix daemon is set up or started.
+deps-run:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBS_RUN); }
+
+deps-test:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
+	command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || missing="$$missing postfix"; \
+	if [ -n "$$missing" ]; then \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+run: deps-run $(STAMP)
+	$(BIN)/consentry -c $(CONFIG) serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: deps-test $(STAMP) lint typecheck
+	$(BIN)/pytest -q
+
+bench: deps-test $(STAMP)
+	$(BIN)/python bench/relay.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

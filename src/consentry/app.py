@@ -1,0 +1,185 @@
+"""Wiring on ONE event loop: Redis (embedded or external), the downstream, the submission
+listener, the DSN worker; SIGTERM drains, SIGHUP reloads."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import config as config_mod
+from . import embedded_redis, logs
+from .config import Config, parse_hostport
+from .delivery import Deliverer, OutboxDeliverer, SMTPDeliverer
+from .errors import ConfigError, ConsentryError, StoreUnavailable
+from .notify import DsnWorker
+from .outbound import Relay
+from .smtp_server import ConnectionLimits, SubmissionHandler, make_factory
+from .store import Store
+
+
+def redis_url(cfg: Config) -> str:
+    return embedded_redis.url(cfg) if cfg.redis.embedded else cfg.redis.url
+
+
+def make_deliverer(cfg: Config) -> Deliverer:
+    if cfg.downstream.host is None:
+        return OutboxDeliverer(cfg.outbox, cfg.path(cfg.outbox.dir))
+    return SMTPDeliverer(cfg.downstream, cfg.server.hostname)
+
+
+async def check_canary(cfg: Config, store: Store) -> str | None:
+    """Create the canary on a fresh install; never re-create it on a store that lost it."""
+    marker = cfg.path(cfg.server.state_dir) / "epoch"
+    epoch = await store.epoch()
+    log = logs.get("consentry.store")
+    if epoch is None:
+        if cfg.redis.canary == "create-if-fresh" and not marker.exists():
+            epoch = await store.init_epoch()
+            log.info("store_initialised", epoch=epoch)
+        else:
+            log.error(
+                "store_canary_missing",
+                hint="Redis answers but has lost consentry's data (restart without "
+                "persistence, FLUSHALL, stale replica). Every message gets 451 until an "
+                "admin restores the data or runs `consentry init --force`.",
+            )
+            return None
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(epoch + "\n")
+    return epoch
+
+
+@dataclass
+class App:
+    cfg: Config
+    config_path: str | None = None
+    store: Store | None = None
+    deliverer: Deliverer | None = None
+    relay: Relay | None = None
+    servers: list[asyncio.Server] = field(default_factory=list)
+    supervisor: embedded_redis.Supervisor | None = None
+    draining: bool = False
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    log: Any = None
+
+    @property
+    def ports(self) -> list[int]:
+        out: list[int] = []
+        for s in self.servers:
+            for sock in s.sockets:
+                out.append(sock.getsockname()[1])
+        return out
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        self.log = logs.get("consentry")
+        cfg.path(cfg.server.state_dir).mkdir(parents=True, exist_ok=True)
+        if cfg.redis.embedded:
+            self.supervisor = embedded_redis.Supervisor(cfg)
+            await self.supervisor.start()
+        self.store = Store(cfg.redis, redis_url(cfg))
+        try:
+            await check_canary(cfg, self.store)
+            await self.store.requeue_stale_dsns()
+        except StoreUnavailable as exc:
+            # Start anyway: every message gets 451 until Redis is back (fail closed).
+            self.log.error("store_unavailable_at_start", reason=str(exc))
+        self.deliverer = make_deliverer(cfg)
+        try:
+            await self.deliverer.probe()
+        except ConsentryError as exc:
+            self.log.error("downstream_unavailable_at_start", reason=str(exc))
+        smtputf8 = cfg.submission.smtputf8 and self.deliverer.supports_smtputf8
+        self.relay = Relay(cfg, self.store, self.deliverer)
+        handler = SubmissionHandler(cfg, self.relay)
+        limits = ConnectionLimits(cfg.submission.max_connections,
+                                  cfg.submission.max_connections_per_ip)
+        factory = make_factory(cfg, handler, limits, lambda: self.draining, smtputf8)
+        loop = asyncio.get_running_loop()
+        for i, hp in enumerate(cfg.submission.listen):
+            host, port = parse_hostport(hp, f"submission.listen[{i}]")
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            try:
+                server = await loop.create_server(factory, host, port, family=family,
+                                                  reuse_address=True)
+            except OSError as exc:
+                raise ConfigError(f"submission.listen[{i}]",
+                                  f"cannot listen on {hp}: {exc.strerror}") from None
+            self.servers.append(server)
+        worker = DsnWorker(self.store, self.deliverer, cfg.server.hostname)
+        self.tasks.append(loop.create_task(worker.run()))
+        self.log.info(
+            "started",
+            listen=[f"{cfg.submission.listen[i]}->{p}" for i, p in enumerate(self.ports)],
+            downstream=(f"{cfg.downstream.host}:{cfg.downstream.port}"
+                        if cfg.downstream.host else f"outbox {cfg.path(cfg.outbox.dir)}"),
+            redis="embedded" if cfg.redis.embedded else _redact(cfg.redis.url),
+            smtputf8=smtputf8,
+        )
+
+    async def stop(self, drain_timeout: float = 30.0) -> None:
+        self.draining = True
+        for s in self.servers:
+            s.close()
+        pending = await self.relay.drain(drain_timeout) if self.relay else 0
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        if self.deliverer is not None:
+            await self.deliverer.close()
+        if self.store is not None:
+            await self.store.close()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+        counters = self.relay.counters.as_dict() if self.relay else {}
+        self.log.info("stopped", unfinished=pending, **counters)
+
+    def reload(self) -> None:
+        if self.config_path is None or self.relay is None:
+            return
+        try:
+            new = config_mod.load(self.config_path)
+        except ConfigError as exc:
+            self.log.error("reload_refused", reason=str(exc))
+            return
+        # Policy, classification and address rules take effect for the next message;
+        # listeners, Redis and downstream settings need a restart.
+        self.cfg = new
+        self.relay.cfg = new
+        self.log.info("reloaded", config=self.config_path)
+
+
+def _redact(url: str) -> str:
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return url
+
+
+async def serve(cfg: Config, config_path: str | None = None) -> int:
+    logs.setup(cfg.log, cfg.base_dir)
+    app = App(cfg, config_path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app.reload)
+    try:
+        await app.start()
+    except (ConfigError, StoreUnavailable) as exc:
+        logs.get("consentry").error("start_failed", reason=str(exc))
+        await app.stop(0)
+        return 2
+    await stop.wait()
+    await app.stop()
+    return 0
+
+
+__all__ = ["App", "Path", "serve"]

@@ -1,0 +1,291 @@
+"""One config tree, validated once at start.
+
+`load(path)` returns a frozen dataclass tree. Unknown keys, wrong types and bad values
+raise ConfigError naming the dotted key path (``submission.max_recipients``), so an
+operator sees exactly what to fix. Reload builds a new tree; nothing mutates one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+
+MessageClass = Literal["marketing", "transactional", "doi-confirmation", "service"]
+MESSAGE_CLASSES: tuple[str, ...] = typing.get_args(MessageClass)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    hostname: str = "consentry.localhost"
+    state_dir: str = "./var"
+
+
+@dataclass(frozen=True)
+class SubmissionConfig:
+    listen: list[str] = field(default_factory=lambda: ["127.0.0.1:2525"])
+    client_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    max_message_size: int = 26_214_400
+    max_recipients: int = 500
+    line_length_limit: int = 1001
+    command_timeout: float = 300.0
+    data_timeout: float = 600.0
+    max_connections: int = 200
+    max_connections_per_ip: int = 50
+    smtputf8: bool = True
+    bare_newlines: Literal["reject", "normalize"] = "reject"
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    embedded: bool = True
+    url: str = "redis://127.0.0.1:6379/0"
+    embedded_binary: str = "redis-server"
+    embedded_appendfsync: Literal["always", "everysec"] = "always"
+    deadline_ms: int = 250
+    pool_size: int = 64
+    pool_wait_ms: int = 1000
+    key_prefix: str = "cs:"
+    canary: Literal["require", "create-if-fresh"] = "create-if-fresh"
+
+
+@dataclass(frozen=True)
+class DownstreamConfig:
+    host: str | None = None
+    port: int = 25
+    starttls: Literal["none", "opportunistic", "required"] = "none"
+    validate_certs: bool = True
+    username: str | None = None
+    password: str | None = None
+    helo_name: str | None = None
+    pool_size: int = 16
+    connect_timeout: float = 10.0
+    command_timeout: float = 60.0
+    data_timeout: float = 300.0
+    idle_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    dir: str = "./var/outbox"
+    fsync: bool = True
+
+
+@dataclass(frozen=True)
+class ClassificationRule:
+    message_class: MessageClass
+    mail_from: str | None = None
+    header: str | None = None
+    matches: str | None = None
+
+
+@dataclass(frozen=True)
+class ClassificationConfig:
+    default: MessageClass = "marketing"
+    rules: list[ClassificationRule] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AddressConfig:
+    fold_case: bool = True
+    plus_separators: str = "+"
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    require_basis: bool = False
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    dsn_on_downstream_refusal: bool = True
+    dsn_on_suppression: bool = False
+    record_downstream_5xx_as_bounce: bool = True
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    decision_log: str = "-"
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    submission: SubmissionConfig = field(default_factory=SubmissionConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    downstream: DownstreamConfig = field(default_factory=DownstreamConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    classification: ClassificationConfig = field(default_factory=ClassificationConfig)
+    addresses: AddressConfig = field(default_factory=AddressConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    base_dir: str = "."
+
+    def path(self, p: str) -> Path:
+        """Resolve a path from the config relative to the config file's directory."""
+        q = Path(p)
+        return q if q.is_absolute() else Path(self.base_dir) / q
+
+
+# YAML spells some keys differently from Python attribute names.
+_ALIASES: dict[str, str] = {"class": "message_class"}
+_REVERSE_ALIASES = {v: k for k, v in _ALIASES.items()}
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, key)
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise ConfigError(key, f"must be one of {allowed}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(key, f"must be a list, got {type(value).__name__}")
+        return [_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"must be a mapping, got {type(value).__name__}")
+        return {
+            _convert(args[0], k, f"{key}.{k}"): _convert(args[1], v, f"{key}.{k}")
+            for k, v in value.items()
+        }
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _build(tp, value, key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, got {value!r}")
+        return value
+    raise ConfigError(key, f"unsupported type {tp!r}")  # pragma: no cover - programming error
+
+
+def _build(cls: type[Any], data: Any, prefix: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(prefix or "<root>", f"must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    kwargs: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        name = _ALIASES.get(str(raw_key), str(raw_key))
+        key = f"{prefix}.{raw_key}" if prefix else str(raw_key)
+        if name not in names or name == "base_dir":
+            known = ", ".join(sorted(_REVERSE_ALIASES.get(n, n) for n in names - {"base_dir"}))
+            raise ConfigError(key, f"unknown key (known here: {known})")
+        kwargs[name] = _convert(hints[name], value, key)
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.init
+        and f.name not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        name = _REVERSE_ALIASES.get(missing[0], missing[0])
+        raise ConfigError(f"{prefix}.{name}" if prefix else name, "is required")
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config) -> None:
+    for i, hostport in enumerate(cfg.submission.listen):
+        parse_hostport(hostport, f"submission.listen[{i}]")
+    for i, net in enumerate(cfg.submission.client_networks):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"submission.client_networks[{i}]", str(exc)) from None
+    positive = {
+        "submission.max_message_size": cfg.submission.max_message_size,
+        "submission.max_recipients": cfg.submission.max_recipients,
+        "submission.max_connections": cfg.submission.max_connections,
+        "submission.max_connections_per_ip": cfg.submission.max_connections_per_ip,
+        "redis.deadline_ms": cfg.redis.deadline_ms,
+        "redis.pool_size": cfg.redis.pool_size,
+        "downstream.pool_size": cfg.downstream.pool_size,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(key, f"must be positive, got {value}")
+    if cfg.submission.line_length_limit < 1001:
+        raise ConfigError("submission.line_length_limit", "must be at least 1001 (RFC 5321)")
+    if cfg.submission.data_timeout <= cfg.downstream.data_timeout:
+        raise ConfigError(
+            "submission.data_timeout",
+            "must exceed downstream.data_timeout so a slow downstream answers the client "
+            "before the client's session times out",
+        )
+    for i, rule in enumerate(cfg.classification.rules):
+        key = f"classification.rules[{i}]"
+        if rule.mail_from is None and rule.header is None:
+            raise ConfigError(key, "needs mail_from or header")
+        if rule.matches is not None:
+            try:
+                re.compile(rule.matches)
+            except re.error as exc:
+                raise ConfigError(f"{key}.matches", f"invalid regex: {exc}") from None
+    if not cfg.redis.key_prefix or any(c in cfg.redis.key_prefix for c in " *?[]"):
+        raise ConfigError("redis.key_prefix", "must be non-empty without spaces or glob chars")
+    if not cfg.redis.embedded and not cfg.redis.url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("redis.url", "must start with redis://, rediss:// or unix://")
+
+
+def parse_hostport(value: str, key: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(key, f"must be HOST:PORT, got {value!r}")
+    host = host.strip("[]")
+    if not 0 <= int(port) <= 65535:
+        raise ConfigError(key, f"port out of range in {value!r}")
+    return host, int(port)
+
+
+def from_mapping(data: Any, base_dir: str = ".") -> Config:
+    cfg: Config = _build(Config, data, "")
+    cfg = dataclasses.replace(cfg, base_dir=base_dir)
+    _validate(cfg)
+    return cfg
+
+
+def load(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("<file>", f"cannot read {p}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("<file>", f"{p} is not valid YAML: {exc}") from None
+    return from_mapping(data, base_dir=str(p.resolve().parent))

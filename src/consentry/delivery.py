@@ -1,0 +1,330 @@
+"""The only module that imports aiosmtplib: one downstream transaction per message.
+
+Semantics (SPEC §3, RELIABILITY §1.7): all recipients are given to downstream before
+DATA; a 4xx on any allowed RCPT resets the transaction and tempfails the whole message
+(nothing was sent, so the client's retry cannot duplicate); 5xx RCPTs are refused
+individually; a lost reply after the final dot is *ambiguous* (RFC 1047).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import ssl
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from .config import DownstreamConfig, OutboxConfig
+from .errors import UpstreamPermanent, UpstreamTemporary
+
+_QUEUED_AS = re.compile(r"queued as ([A-Za-z0-9._\-]+)", re.IGNORECASE)
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def sanitize(text: str, limit: int = 200) -> str:
+    return _UNSAFE.sub("?", text)[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class RcptResult:
+    recipient: str
+    code: int
+    message: str
+
+
+@dataclass(slots=True)
+class DeliveryResult:
+    accepted: list[str]
+    refused: list[RcptResult] = field(default_factory=list)
+    code: int = 250
+    text: str = ""
+    queue_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    mail_from: str
+    recipients: tuple[str, ...]
+    content: bytes
+    smtputf8: bool = False
+    eightbit: bool = False
+
+
+class Deliverer(Protocol):
+    async def deliver(self, env: Envelope) -> DeliveryResult: ...
+
+    async def probe(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    @property
+    def supports_smtputf8(self) -> bool: ...
+
+
+class OutboxDeliverer:
+    """The embedded default: one .eml per delivered message and recipient set."""
+
+    def __init__(self, cfg: OutboxConfig, directory: Path) -> None:
+        self.cfg = cfg
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def supports_smtputf8(self) -> bool:
+        return True
+
+    async def probe(self) -> None:
+        if not os.access(self.dir, os.W_OK):
+            raise UpstreamTemporary(f"outbox {self.dir} not writable")
+
+    async def close(self) -> None:
+        return None
+
+    async def deliver(self, env: Envelope) -> DeliveryResult:
+        queue_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
+        head = (
+            f"X-Outbox-Mail-From: <{env.mail_from}>\r\n"
+            + "".join(f"X-Outbox-Rcpt-To: <{r}>\r\n" for r in env.recipients)
+        ).encode("utf-8", "surrogateescape")
+        data = head + env.content
+        try:
+            await asyncio.to_thread(self._write, queue_id, data)
+        except OSError as exc:
+            raise UpstreamTemporary(f"outbox write failed: {exc.strerror}") from None
+        return DeliveryResult(
+            accepted=list(env.recipients), text=f"2.0.0 Ok: queued as {queue_id}",
+            queue_id=queue_id,
+        )
+
+    def _write(self, queue_id: str, data: bytes) -> None:
+        tmp = self.dir / f".{queue_id}.tmp"
+        final = self.dir / f"{queue_id}.eml"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            if self.cfg.fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        if self.cfg.fsync:
+            fd = os.open(self.dir, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+@dataclass(slots=True)
+class _Conn:
+    smtp: aiosmtplib.SMTP
+    last_used: float
+
+
+class SMTPDeliverer:
+    """aiosmtplib to the downstream MTA with a bounded pool of reusable connections."""
+
+    def __init__(self, cfg: DownstreamConfig, local_hostname: str) -> None:
+        assert cfg.host is not None
+        self.cfg = cfg
+        self.host = cfg.host
+        self.local_hostname = cfg.helo_name or local_hostname
+        self._idle: list[_Conn] = []
+        self._slots = asyncio.Semaphore(cfg.pool_size)
+        self._smtputf8 = False
+        self._eightbit = True
+
+    @property
+    def supports_smtputf8(self) -> bool:
+        return self._smtputf8
+
+    def _tls_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        if not self.cfg.validate_certs:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        smtp = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.cfg.port,
+            local_hostname=self.local_hostname,
+            timeout=self.cfg.command_timeout,
+            start_tls=False,
+            tls_context=self._tls_context() if self.cfg.starttls != "none" else None,
+        )
+        try:
+            async with asyncio.timeout(self.cfg.connect_timeout):
+                await smtp.connect()
+                await smtp.ehlo()
+                if self.cfg.starttls != "none":
+                    if smtp.supports_extension("starttls"):
+                        await smtp.starttls()
+                    elif self.cfg.starttls == "required":
+                        smtp.close()
+                        raise UpstreamTemporary("downstream does not offer STARTTLS")
+                if self.cfg.username is not None and self.cfg.password is not None:
+                    await smtp.login(self.cfg.username, self.cfg.password)
+        except TimeoutError:
+            smtp.close()
+            raise UpstreamTemporary("downstream connect timed out", 451) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            smtp.close()
+            if 500 <= exc.code < 600:
+                raise UpstreamPermanent(f"downstream refused session: {exc.code}", 554) from None
+            raise UpstreamTemporary(f"downstream refused session: {exc.code}", 451) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            raise UpstreamTemporary(f"downstream unreachable: {type(exc).__name__}") from None
+        self._smtputf8 = smtp.supports_extension("smtputf8")
+        self._eightbit = smtp.supports_extension("8bitmime")
+        return smtp
+
+    async def probe(self) -> None:
+        smtp = await self._connect()
+        self._idle.append(_Conn(smtp, time.monotonic()))
+
+    async def close(self) -> None:
+        while self._idle:
+            c = self._idle.pop()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await c.smtp.quit()
+            c.smtp.close()
+
+    def _take_idle(self) -> aiosmtplib.SMTP | None:
+        now = time.monotonic()
+        while self._idle:
+            c = self._idle.pop()
+            if now - c.last_used < self.cfg.idle_timeout and c.smtp.is_connected:
+                return c.smtp
+            c.smtp.close()
+        return None
+
+    async def deliver(self, env: Envelope) -> DeliveryResult:
+        async with self._slots:
+            smtp = self._take_idle()
+            reused = smtp is not None
+            if smtp is None:
+                smtp = await self._connect()
+            ok = False
+            try:
+                try:
+                    result = await self._transaction(smtp, env)
+                except _StaleConnection:
+                    if not reused:
+                        raise UpstreamTemporary("downstream closed the connection") from None
+                    # A pooled connection the server had already closed: nothing was sent,
+                    # so one retry on a fresh connection is safe.
+                    smtp.close()
+                    smtp = await self._connect()
+                    try:
+                        result = await self._transaction(smtp, env)
+                    except _StaleConnection:
+                        raise UpstreamTemporary("downstream closed the connection") from None
+                ok = True
+                return result
+            finally:
+                if ok and smtp.is_connected:
+                    self._idle.append(_Conn(smtp, time.monotonic()))
+                elif not ok:
+                    smtp.close()
+
+    async def _transaction(self, smtp: aiosmtplib.SMTP, env: Envelope) -> DeliveryResult:
+        options: list[str] = []
+        encoding = "ascii"
+        if env.smtputf8:
+            if not smtp.supports_extension("smtputf8"):
+                raise UpstreamPermanent("downstream lacks SMTPUTF8", 553)
+            options.append("SMTPUTF8")
+            encoding = "utf-8"
+        if env.eightbit and smtp.supports_extension("8bitmime"):
+            options.append("BODY=8BITMIME")
+        if smtp.supports_extension("size"):
+            options.append(f"SIZE={len(env.content)}")
+        try:
+            await smtp.mail(env.mail_from, options=options, encoding=encoding)
+        except aiosmtplib.SMTPSenderRefused as exc:
+            await self._rset(smtp)
+            if 500 <= exc.code < 600:
+                raise UpstreamPermanent(f"downstream MAIL: {exc.code} {sanitize(exc.message)}",
+                                        exc.code) from None
+            raise UpstreamTemporary(f"downstream MAIL: {exc.code} {sanitize(exc.message)}",
+                                    _temp_code(exc.code)) from None
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                ConnectionError) as exc:
+            raise _StaleConnection() from exc
+        accepted: list[str] = []
+        refused: list[RcptResult] = []
+        temp: list[RcptResult] = []
+        for rcpt in env.recipients:
+            try:
+                await smtp.rcpt(rcpt, encoding=encoding)
+                accepted.append(rcpt)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                r = RcptResult(rcpt, exc.code, sanitize(exc.message))
+                (refused if 500 <= exc.code < 600 else temp).append(r)
+            except ValueError as exc:  # aiosmtplib refuses control chars in addresses
+                refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                    ConnectionError):
+                raise UpstreamTemporary("downstream lost during RCPT") from None
+        if temp:
+            await self._rset(smtp)
+            first = temp[0]
+            raise UpstreamTemporary(
+                f"downstream RCPT {first.code} for {len(temp)} recipient(s): {first.message}",
+                _temp_code(first.code),
+            )
+        if not accepted:
+            await self._rset(smtp)
+            first = refused[0]
+            err = UpstreamPermanent(
+                f"downstream refused every recipient: {first.code} {first.message}", first.code
+            )
+            err.refused = refused  # type: ignore[attr-defined]
+            raise err
+        try:
+            async with asyncio.timeout(self.cfg.data_timeout):
+                resp = await smtp.data(env.content)
+        except aiosmtplib.SMTPDataError as exc:
+            await self._rset(smtp)
+            if 500 <= exc.code < 600:
+                raise UpstreamPermanent(f"downstream DATA: {exc.code} {sanitize(exc.message)}",
+                                        exc.code) from None
+            raise UpstreamTemporary(f"downstream DATA: {exc.code} {sanitize(exc.message)}",
+                                    _temp_code(exc.code)) from None
+        except (TimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                ConnectionError):
+            smtp.close()
+            raise UpstreamTemporary(
+                "downstream gave no reply to the final dot", 451, ambiguous=True
+            ) from None
+        text = sanitize(resp.message)
+        m = _QUEUED_AS.search(resp.message)
+        return DeliveryResult(
+            accepted=accepted, refused=refused, code=resp.code, text=text,
+            queue_id=m.group(1) if m else None,
+        )
+
+    async def _rset(self, smtp: aiosmtplib.SMTP) -> None:
+        try:
+            await smtp.rset()
+        except Exception:  # the connection is then not reusable; close it
+            smtp.close()
+
+
+class _StaleConnection(Exception):
+    pass
+
+
+def _temp_code(code: int) -> int:
+    # 421 from downstream means "closing": tell our client 451 (we stay open).
+    return 451 if code in (421,) or not 400 <= code < 500 else code

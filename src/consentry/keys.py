@@ -1,0 +1,54 @@
+"""Every Redis key consentry reads or writes, in one place (documented in README §Key schema).
+
+All keys start with the configured prefix (default ``cs:``). Address keys use the
+canonical suppression key from `address.parse` (lower-case, IDNA, plus-tag folded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "cs:"
+
+    @property
+    def epoch(self) -> str:
+        # The canary: written once when the store is initialised. A Redis that answers
+        # but lacks it has lost its data (restart without persistence, FLUSHALL, stale
+        # replica): consentry then fails closed with 451.
+        return f"{self.prefix}epoch"
+
+    def suppression(self, address_key: str) -> str:
+        # HASH field=scope ("global" | "list:NAME") value=JSON
+        # {"reason","source","at","expires_at"?,"evidence"?}
+        return f"{self.prefix}supp:{address_key}"
+
+    @property
+    def suppression_pattern(self) -> str:
+        return f"{self.prefix}supp:*"
+
+    @property
+    def audit_stream(self) -> str:
+        # STREAM of every suppression/consent change: action, address, scope, reason,
+        # source, at, actor. Capped approximately at AUDIT_STREAM_MAXLEN.
+        return f"{self.prefix}audit"
+
+    @property
+    def dsn_queue(self) -> str:
+        # LIST of JSON DSN jobs (RPUSH by the relay before its 250, LMOVE by the notifier).
+        return f"{self.prefix}dsn:queue"
+
+    @property
+    def dsn_processing(self) -> str:
+        return f"{self.prefix}dsn:processing"
+
+    @property
+    def bounce_stream(self) -> str:
+        # STREAM of downstream refusals and inbound bounces: address, code, text, at.
+        return f"{self.prefix}bounces"
+
+
+AUDIT_STREAM_MAXLEN = 10_000_000
+BOUNCE_STREAM_MAXLEN = 1_000_000

@@ -1,0 +1,257 @@
+"""The outgoing stages, in order:
+
+    check bytes → parse → classify → gather state (1 Redis round trip) → decide
+    → rewrite → deliver (shielded) → record refusals → log → reply
+
+Pure work is delegated to classify/policy/rawmsg; I/O to store/delivery. This module
+only orchestrates and maps the failure model to replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import logs, rawmsg, replies
+from .address import Address
+from .classify import CONTROL_HEADERS, classify
+from .config import Config
+from .delivery import Deliverer, DeliveryResult, Envelope, RcptResult
+from .errors import MalformedMessage, StoreUnavailable, UpstreamPermanent, UpstreamTemporary
+from .model import Decision, MessageFacts
+from .policy import evaluate
+from .store import Store, SuppressionRecord
+
+# Downstream 5xx RCPT codes that mean the mailbox does not exist. Policy refusals
+# (5.7.x: blocklisted IP, spam content) say nothing about the address: never suppress.
+_DEAD_MAILBOX = ("5.1.1", "5.1.2", "5.1.10", "5.2.1")
+
+
+@dataclass(slots=True)
+class Submission:
+    mail_from: str
+    recipients: Sequence[Address]
+    content: bytes
+    client: str
+    smtputf8: bool = False
+    eightbit: bool = False
+    received_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class Counters:
+    messages: int = 0
+    relayed: int = 0
+    all_suppressed: int = 0
+    tempfail_store: int = 0
+    tempfail_downstream: int = 0
+    ambiguous: int = 0
+    permfail: int = 0
+    malformed: int = 0
+    decisions_allow: int = 0
+    decisions_suppress: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+class Relay:
+    def __init__(self, cfg: Config, store: Store, deliverer: Deliverer) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.deliverer = deliverer
+        self.log = logs.get("consentry.decision")
+        self.events = logs.get("consentry.relay")
+        self.counters = Counters()
+        self.inflight: set[asyncio.Task[str]] = set()
+        self.fallback_spool = cfg.path(cfg.server.state_dir) / "spool" / "refusals.jsonl"
+
+    def submit(self, sub: Submission) -> asyncio.Task[str]:
+        """Run one message as its own task so a vanished client cannot cancel it halfway."""
+        task = asyncio.get_running_loop().create_task(self.process(sub))
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+        return task
+
+    async def process(self, sub: Submission) -> str:
+        self.counters.messages += 1
+        t0 = sub.received_at
+        content = sub.content
+        try:
+            bare = rawmsg.find_bare_newlines(content)
+            if bare:
+                if self.cfg.submission.bare_newlines == "reject":
+                    self.counters.malformed += 1
+                    self._event("rejected", sub, reason="bare CR/LF", count=bare)
+                    return replies.BARE_NEWLINE
+                # Normalise before anything hashes or signs the bytes.
+                content = rawmsg.normalize_newlines(content)
+            msg = rawmsg.parse(content)
+        except MalformedMessage as exc:
+            self.counters.malformed += 1
+            self._event("rejected", sub, reason=str(exc))
+            return replies.for_error(exc)
+
+        facts = classify(msg, sub.mail_from, self.cfg.classification)
+        if facts.message_id is None:
+            facts = _with_message_id(facts, f"<consentry.{uuid.uuid4().hex}@local>")
+        try:
+            states = await self.store.recipient_states(sub.recipients)
+        except StoreUnavailable as exc:
+            self.counters.tempfail_store += 1
+            self._event("tempfail", sub, facts, reason=str(exc))
+            return replies.for_error(exc)
+        now = time.time()
+        decisions = [evaluate(s, facts, self.cfg.policy, now) for s in states]
+        allowed = [d.recipient for d in decisions if d.allowed]
+        out = msg.without(CONTROL_HEADERS).to_bytes()
+        sha = hashlib.sha256(out).hexdigest()
+
+        if not allowed:
+            self.counters.all_suppressed += 1
+            self._log_decisions(sub, facts, decisions, None, t0, sha)
+            return replies.ALL_SUPPRESSED.format(n=len(decisions))
+
+        env = Envelope(sub.mail_from, tuple(allowed), out, sub.smtputf8, sub.eightbit)
+        try:
+            result = await self.deliverer.deliver(env)
+        except UpstreamTemporary as exc:
+            if exc.ambiguous:
+                self.counters.ambiguous += 1
+            self.counters.tempfail_downstream += 1
+            self._log_decisions(sub, facts, decisions, f"tempfail: {exc}", t0, sha)
+            return replies.for_error(exc)
+        except UpstreamPermanent as exc:
+            self.counters.permfail += 1
+            refused: list[RcptResult] = getattr(exc, "refused", [])
+            if refused:
+                await self._record_refusals(sub, facts, refused, owe_dsn=False)
+            self._log_decisions(sub, facts, decisions, f"refused: {exc}", t0, sha,
+                                refused={r.recipient: r for r in refused})
+            return replies.for_error(exc)
+
+        if result.refused:
+            await self._record_refusals(sub, facts, result.refused, owe_dsn=True)
+        self.counters.relayed += 1
+        reply = f"{result.code} {result.text}".strip()
+        self._log_decisions(sub, facts, decisions, reply, t0, sha,
+                            refused={r.recipient: r for r in result.refused})
+        return replies.DELIVERED.format(
+            relayed=len(result.accepted), n=len(decisions),
+            qid=result.queue_id or "(no id)",
+        )
+
+    async def _record_refusals(
+        self, sub: Submission, facts: MessageFacts, refused: list[RcptResult], owe_dsn: bool
+    ) -> None:
+        now = time.time()
+        rows: list[dict[str, Any]] = [
+            {"address": r.recipient, "code": r.code, "text": r.message, "at": f"{now:.6f}",
+             "source": "downstream-rcpt", "message_id": facts.message_id or ""}
+            for r in refused
+        ]
+        by_raw = {a.raw: a for a in sub.recipients}
+        supps: list[SuppressionRecord] = []
+        if self.cfg.notify.record_downstream_5xx_as_bounce:
+            for r in refused:
+                a = by_raw.get(r.recipient)
+                if a is not None and any(r.message.startswith(c) for c in _DEAD_MAILBOX):
+                    supps.append(SuppressionRecord(a.key, "global", "hard_bounce",
+                                                   "downstream-rcpt", now,
+                                                   evidence=f"{r.code} {r.message}"[:200]))
+        dsn: dict[str, Any] | None = None
+        if owe_dsn and sub.mail_from and self.cfg.notify.dsn_on_downstream_refusal:
+            dsn = {"id": uuid.uuid4().hex, "to": sub.mail_from, "at": now,
+                   "message_id": facts.message_id, "refused": [
+                       {"recipient": r.recipient, "code": r.code, "text": r.message}
+                       for r in refused]}
+        try:
+            await self.store.record_refusals(rows, dsn, supps)
+        except StoreUnavailable as exc:
+            # The downstream already accepted the other recipients: answering 4xx now
+            # would duplicate them on retry. Keep the obligation in a local fsync'd spool.
+            self.events.error("refusal_spooled", reason=str(exc), count=len(rows))
+            await asyncio.to_thread(self._spool, {"rows": rows, "dsn": dsn,
+                                                  "suppressions": [s.to_json() for s in supps],
+                                                  "keys": [s.address_key for s in supps]})
+
+    def _spool(self, entry: dict[str, Any]) -> None:
+        self.fallback_spool.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.fallback_spool, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _event(self, event: str, sub: Submission, facts: MessageFacts | None = None,
+               **kw: Any) -> None:
+        self.events.warning(
+            event, client=sub.client, mail_from=sub.mail_from,
+            message_id=facts.message_id if facts else None,
+            recipients=len(sub.recipients), **kw,
+        )
+
+    def _log_decisions(
+        self,
+        sub: Submission,
+        facts: MessageFacts,
+        decisions: list[Decision],
+        downstream: str | None,
+        t0: float,
+        sha: str,
+        refused: dict[str, RcptResult] | None = None,
+    ) -> None:
+        latency = round((time.monotonic() - t0) * 1000, 2)
+        for d in decisions:
+            if d.allowed:
+                self.counters.decisions_allow += 1
+            else:
+                self.counters.decisions_suppress += 1
+            reply = None
+            if d.allowed:
+                r = (refused or {}).get(d.recipient)
+                reply = f"{r.code} {r.message}" if r else downstream
+            self.log.info(
+                "decision",
+                message_id=facts.message_id,
+                campaign=facts.campaign,
+                message_class=facts.message_class,
+                classified_by=facts.classified_by,
+                list=facts.list_name,
+                category=facts.category,
+                recipient=d.recipient,
+                key=d.facts.get("key"),
+                verdict=d.verdict,
+                rule=d.rule,
+                reasons=list(d.reasons),
+                tracking=d.tracking,
+                facts={k: v for k, v in d.facts.items() if k != "key"} or None,
+                client=sub.client,
+                mail_from=sub.mail_from,
+                downstream=reply,
+                sha256=sha,
+                latency_ms=latency,
+            )
+
+    async def drain(self, grace: float) -> int:
+        """Wait for in-flight messages; return how many were still running at the deadline."""
+        if not self.inflight:
+            return 0
+        _done, pending = await asyncio.wait(set(self.inflight), timeout=grace)
+        return len(pending)
+
+
+def _with_message_id(facts: MessageFacts, mid: str) -> MessageFacts:
+    from dataclasses import replace
+
+    return replace(facts, message_id=mid)
+
+
+__all__ = ["DeliveryResult", "Path", "Relay", "Submission"]

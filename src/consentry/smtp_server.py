@@ -1,0 +1,220 @@
+"""The only module that imports aiosmtpd: the submission listener.
+
+aiosmtpd keeps the protocol state machine; policy lives in small hooks. Connection caps
+are enforced in the protocol factory (a refused connection never reaches aiosmtpd).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from . import logs, replies
+from .address import Address, is_relay_hack, parse
+from .config import Config
+from .errors import InvalidAddress
+from .outbound import Relay, Submission
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class _Refuse(asyncio.Protocol):
+    """Answers one line and closes: used over the connection caps and while draining."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(self.line.encode() + b"\r\n")
+        transport.close()
+
+
+class ConnectionLimits:
+    def __init__(self, total: int, per_ip: int) -> None:
+        self.total = total
+        self.per_ip = per_ip
+        self.active = 0
+        self.by_ip: Counter[str] = Counter()
+
+    def admit(self, ip: str) -> bool:
+        if self.active >= self.total or self.by_ip[ip] >= self.per_ip:
+            return False
+        self.active += 1
+        self.by_ip[ip] += 1
+        return True
+
+    def release(self, ip: str) -> None:
+        self.active -= 1
+        self.by_ip[ip] -= 1
+        if self.by_ip[ip] <= 0:
+            del self.by_ip[ip]
+
+
+class SubmissionSMTP(SMTP):
+    """aiosmtpd's SMTP with a separate (longer) deadline while a DATA transaction runs."""
+
+    def __init__(self, *args: Any, data_timeout: float, limits: ConnectionLimits,
+                 peer_ip: str, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._data_timeout = data_timeout
+        self._limits = limits
+        self._peer_ip = peer_ip
+        self._released = False
+
+    async def smtp_DATA(self, arg: str) -> None:
+        # aiosmtpd resets its timer only per command, so upload and our downstream
+        # transaction share one budget: give DATA the longer one (RELIABILITY §0.5).
+        self._reset_timeout(self._data_timeout)
+        await super().smtp_DATA(arg)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if not self._released:
+            self._released = True
+            self._limits.release(self._peer_ip)
+        super().connection_lost(error)
+
+
+class SubmissionHandler:
+    def __init__(self, cfg: Config, relay: Relay) -> None:
+        self.cfg = cfg
+        self.relay = relay
+        self.networks: list[IPNetwork] = [
+            ipaddress.ip_network(n, strict=False) for n in cfg.submission.client_networks
+        ]
+        self.log = logs.get("consentry.smtp")
+
+    def client_allowed(self, session: Session) -> bool:
+        peer = session.peer
+        host = peer[0] if isinstance(peer, tuple) else None
+        if host is None:
+            return False
+        try:
+            ip = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in n for n in self.networks)
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if address:
+            try:
+                parse(address, fold_case=False, plus_separators="")
+            except InvalidAddress as exc:
+                return replies.BAD_SENDER.format(reason=exc)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        envelope.consentry_rcpts = []  # type: ignore[attr-defined]
+        envelope.consentry_keys = set()  # type: ignore[attr-defined]
+        return "250 2.1.0 Sender ok"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if not self.client_allowed(session):
+            return replies.RELAY_DENIED
+        if is_relay_hack(address):
+            return replies.RELAY_HACK
+        try:
+            a = parse(address, fold_case=self.cfg.addresses.fold_case,
+                      plus_separators=self.cfg.addresses.plus_separators)
+        except InvalidAddress as exc:
+            return replies.BAD_ADDRESS.format(reason=exc)
+        rcpts: list[Address] = envelope.consentry_rcpts  # type: ignore[attr-defined]
+        seen: set[str] = envelope.consentry_keys  # type: ignore[attr-defined]
+        if a.canonical in seen:
+            return replies.DUP_RCPT
+        if len(rcpts) >= self.cfg.submission.max_recipients:
+            return replies.TOO_MANY_RCPTS
+        seen.add(a.canonical)
+        rcpts.append(a)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return replies.RCPT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        opts = [o.upper() for o in envelope.mail_options]
+        peer = session.peer
+        sub = Submission(
+            mail_from=envelope.mail_from or "",
+            recipients=list(envelope.consentry_rcpts),  # type: ignore[attr-defined]
+            content=content,
+            client=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
+            smtputf8="SMTPUTF8" in opts,
+            eightbit="BODY=8BITMIME" in opts,
+        )
+        task = self.relay.submit(sub)
+        # shield: if the client vanishes, aiosmtpd cancels this coroutine, but the
+        # downstream transaction runs to its end and logs its outcome.
+        return await asyncio.shield(task)
+
+
+def make_factory(
+    cfg: Config, handler: SubmissionHandler, limits: ConnectionLimits,
+    draining: Callable[[], bool], smtputf8: bool,
+) -> Callable[[], asyncio.Protocol]:
+    """A protocol factory for loop.create_server that enforces the connection caps."""
+
+    class _Factory:
+        def __call__(self) -> asyncio.Protocol:
+            return _Gate(self)
+
+    class _Gate(asyncio.Protocol):
+        # Peer address is only known in connection_made, so a thin gate decides there
+        # and then hands the transport to a real SubmissionSMTP.
+        def __init__(self, _f: Any) -> None:
+            self.inner: asyncio.Protocol | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            peer = transport.get_extra_info("peername")
+            ip = str(peer[0]) if isinstance(peer, tuple) else "unix"
+            if draining():
+                self.inner = _Refuse(replies.SHUTTING_DOWN)
+            elif not limits.admit(ip):
+                self.inner = _Refuse(replies.TOO_MANY_CONNECTIONS)
+            else:
+                smtp = SubmissionSMTP(
+                    handler,
+                    data_timeout=cfg.submission.data_timeout,
+                    limits=limits,
+                    peer_ip=ip,
+                    data_size_limit=cfg.submission.max_message_size,
+                    enable_SMTPUTF8=smtputf8,
+                    decode_data=False,
+                    hostname=cfg.server.hostname,
+                    ident="consentry ESMTP",
+                    timeout=cfg.submission.command_timeout,
+                    command_call_limit={"NOOP": 20, "VRFY": 5, "HELP": 5, "*": 10_000},
+                )
+                smtp.line_length_limit = cfg.submission.line_length_limit
+                self.inner = smtp
+            self.inner.connection_made(transport)
+
+        def data_received(self, data: bytes) -> None:
+            assert self.inner is not None
+            self.inner.data_received(data)
+
+        def eof_received(self) -> bool | None:
+            assert self.inner is not None
+            return self.inner.eof_received()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.inner is not None:
+                self.inner.connection_lost(exc)
+
+        def pause_writing(self) -> None:
+            if self.inner is not None:
+                self.inner.pause_writing()
+
+        def resume_writing(self) -> None:
+            if self.inner is not None:
+                self.inner.resume_writing()
+
+    return _Factory()
