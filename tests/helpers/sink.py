@@ -1,0 +1,115 @@
+"""A real aiosmtpd SMTP sink on loopback that records every message and can be told to
+fail at any stage (the Mailman 3 test pattern)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpts: list[str]
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass
+class SinkControl:
+    rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> "550 5.1.1 ..."
+    mail_reply: str | None = None
+    data_reply: str | None = None  # e.g. "451 4.3.0 try later"
+    data_delay: float = 0.0
+    drop_after_dot: bool = False  # close the connection instead of answering the final dot
+    greeting_421: bool = False
+
+
+class SinkHandler:
+    def __init__(self, control: SinkControl) -> None:
+        self.control = control
+        self.received: list[Received] = []
+        self.sessions = 0
+        self.rsets = 0
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        if self.control.mail_reply:
+            return self.control.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        reply = self.control.rcpt_replies.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.rsets += 1
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.control.data_delay:
+            await asyncio.sleep(self.control.data_delay)
+        if self.control.drop_after_dot:
+            assert server.transport is not None
+            server.transport.abort()
+            return "421 dropped"  # never reaches the client
+        if self.control.data_reply:
+            return self.control.data_reply
+        self.received.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos),
+                                      envelope.original_content or b""))
+        return f"250 2.0.0 Ok: queued as Q{len(self.received):05d}"
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.control = SinkControl()
+        self.handler = SinkHandler(self.control)
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        handler = self.handler
+        control = self.control
+
+        def factory() -> Any:
+            if control.greeting_421:
+                return _Greet421()
+            handler.sessions += 1
+            return SMTP(handler, enable_SMTPUTF8=True, decode_data=False,
+                        hostname="sink.test")
+
+        self.server = await loop.create_server(factory, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def delivered_to(self) -> list[str]:
+        return [r for m in self.received for r in m.rcpts]
+
+
+class _Greet421(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(b"421 4.3.2 sink says go away\r\n")
+        transport.close()
