@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as config_mod
-from . import embedded_redis, logs
+from . import embedded_redis, logs, sdnotify
 from .config import Config, parse_hostport
 from .delivery import Deliverer, OutboxDeliverer, SMTPDeliverer
 from .errors import ConfigError, ConsentryError, StoreUnavailable
@@ -177,7 +177,9 @@ async def serve(cfg: Config, config_path: str | None = None) -> int:
         logs.get("consentry").error("start_failed", reason=str(exc))
         await app.stop(0)
         return 2
+    sdnotify.notify(f"READY=1\nSTATUS=listening on {', '.join(map(str, app.ports))}")
     await stop.wait()
+    sdnotify.notify("STOPPING=1\nSTATUS=draining")
     await app.stop()
     return 0
 

@@ -24,13 +24,14 @@ def build_dsn(job: dict[str, Any], reporting_mta: str) -> bytes:
     msg["Date"] = formatdate(job.get("at", time.time()), usegmt=True)
     msg["Message-ID"] = make_msgid(domain=reporting_mta)
     msg["Auto-Submitted"] = "auto-replied"
-    lines = [
-        "The downstream mail server permanently refused these recipients of your message",
-        f"{job.get('message_id') or '(no Message-ID)'}:",
-        "",
-    ]
+    mid = job.get("message_id") or "(no Message-ID)"
+    if job.get("kind") == "suppressed":
+        lines = [f"consentry did not send your message {mid} to these recipients:", ""]
+    else:
+        lines = ["The downstream mail server permanently refused these recipients of your "
+                 f"message {mid}:", ""]
     lines += [f"  {r['recipient']}: {r['code']} {r['text']}" for r in job["refused"]]
-    lines += ["", "The other recipients were delivered."]
+    lines += ["", "Any other recipients were delivered."]
     msg.set_content("\n".join(lines))
     status = [f"Reporting-MTA: dns; {reporting_mta}", ""]
     for r in job["refused"]:

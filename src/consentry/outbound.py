@@ -117,6 +117,7 @@ class Relay:
 
         if not allowed:
             self.counters.all_suppressed += 1
+            await self._notify_suppressed(sub, facts, decisions)
             self._log_decisions(sub, facts, decisions, None, t0, sha)
             return replies.ALL_SUPPRESSED.format(n=len(decisions))
 
@@ -140,6 +141,8 @@ class Relay:
 
         if result.refused:
             await self._record_refusals(sub, facts, result.refused, owe_dsn=True)
+        if len(allowed) < len(decisions):
+            await self._notify_suppressed(sub, facts, decisions)
         self.counters.relayed += 1
         reply = f"{result.code} {result.text}".strip()
         self._log_decisions(sub, facts, decisions, reply, t0, sha,
@@ -182,6 +185,22 @@ class Relay:
             await asyncio.to_thread(self._spool, {"rows": rows, "dsn": dsn,
                                                   "suppressions": [s.to_json() for s in supps],
                                                   "keys": [s.address_key for s in supps]})
+
+    async def _notify_suppressed(self, sub: Submission, facts: MessageFacts,
+                                 decisions: list[Decision]) -> None:
+        """Optional notice to the envelope sender for recipients dropped by policy."""
+        if not (self.cfg.notify.dsn_on_suppression and sub.mail_from):
+            return
+        dsn = {"id": uuid.uuid4().hex, "kind": "suppressed", "to": sub.mail_from,
+               "at": time.time(), "message_id": facts.message_id, "refused": [
+                   {"recipient": d.recipient, "code": 550,
+                    "text": f"5.7.1 not sent: suppressed by consent policy (rule {d.rule})"}
+                   for d in decisions if not d.allowed]}
+        try:
+            await self.store.record_refusals([], dsn, [])
+        except StoreUnavailable as exc:
+            self.events.error("notice_spooled", reason=str(exc))
+            await asyncio.to_thread(self._spool, {"rows": [], "dsn": dsn})
 
     def _spool(self, entry: dict[str, Any]) -> None:
         self.fallback_spool.parent.mkdir(parents=True, exist_ok=True)
