@@ -17,7 +17,7 @@ async def test_suppressed_recipient_dropped_others_relayed(make_config, sink, st
                                                            sync_redis):
     running = await start_app(make_config(sink))
     suppress(sync_redis, "gone@example.org")
-    code, text, refused = await send(running.port, ["gone@example.org", "ok@example.org"],
+    code, text, _ = await send(running.port, ["gone@example.org", "ok@example.org"],
                                      message(headers={"X-Consent-Class": "marketing"}))
     assert code == 250, text
     assert "queued as Q00001" in text
