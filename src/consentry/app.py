@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import socket
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class App:
     cfg: Config
     config_path: str | None = None
     store: Store | None = None
+    bg_store: Store | None = None
     deliverer: Deliverer | None = None
     relay: Relay | None = None
     servers: list[asyncio.Server] = field(default_factory=list)
@@ -111,7 +113,9 @@ class App:
                 raise ConfigError(f"submission.listen[{i}]",
                                   f"cannot listen on {hp}: {exc.strerror}") from None
             self.servers.append(server)
-        worker = DsnWorker(self.store, self.deliverer, cfg.server.hostname)
+        # Background jobs get their own small pool so they never take the relay's slots.
+        self.bg_store = Store(dataclasses.replace(cfg.redis, pool_size=2), redis_url(cfg))
+        worker = DsnWorker(self.bg_store, self.deliverer, cfg.server.hostname)
         self.tasks.append(loop.create_task(worker.run()))
         self.log.info(
             "started",
@@ -134,8 +138,9 @@ class App:
                 await t
         if self.deliverer is not None:
             await self.deliverer.close()
-        if self.store is not None:
-            await self.store.close()
+        for st in (self.store, self.bg_store):
+            if st is not None:
+                await st.close()
         if self.supervisor is not None:
             await self.supervisor.stop()
         counters = self.relay.counters.as_dict() if self.relay else {}

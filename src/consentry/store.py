@@ -74,6 +74,10 @@ class Store:
             health_check_interval=0,
         )
         self.redis: aioredis.Redis = aioredis.Redis(connection_pool=self.pool)
+        self.pool_wait = cfg.pool_wait_ms / 1000.0
+        # At most pool_size round trips in flight, so the pool below always has a free
+        # connection and the deadline measures Redis, not the queue in front of it.
+        self._slots = asyncio.Semaphore(cfg.pool_size)
         self.round_trips = 0
 
     async def close(self) -> None:
@@ -81,7 +85,18 @@ class Store:
         await self.pool.disconnect()
 
     async def _bounded(self, aw: Awaitable[Any], what: str, deadline: float | None = None) -> Any:
+        """Run one Redis round trip: first wait (up to pool_wait_ms) for a free connection
+        slot, so a burst queues instead of failing; then the deadline covers Redis alone."""
         self.round_trips += 1
+        try:
+            async with asyncio.timeout(self.pool_wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            close = getattr(aw, "close", None)
+            if close is not None:
+                close()  # never-started coroutine: avoid a "never awaited" warning
+            raise StoreUnavailable(f"redis {what}: no free connection within pool_wait_ms"
+                                   ) from None
         try:
             async with asyncio.timeout(deadline if deadline is not None else self.deadline):
                 return await aw
@@ -89,6 +104,8 @@ class Store:
             raise StoreUnavailable(f"redis {what}: deadline exceeded") from None
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"redis {what}: {type(exc).__name__}: {exc}") from None
+        finally:
+            self._slots.release()
 
     # -- canary -----------------------------------------------------------------------
 
