@@ -104,7 +104,9 @@ class SubmissionHandler:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
-        if address:
+        # aiosmtpd hands the null reverse-path (RFC 5321 §4.5.5) over as "<>" and needs a
+        # truthy mail_from for its RCPT state check; handle_DATA turns it into "".
+        if address and address != "<>":
             try:
                 parse(address, fold_case=False, plus_separators="")
             except InvalidAddress as exc:
@@ -142,8 +144,10 @@ class SubmissionHandler:
         content = envelope.original_content or b""
         opts = [o.upper() for o in envelope.mail_options]
         peer = session.peer
+        mail_from = envelope.mail_from or ""
         sub = Submission(
-            mail_from=envelope.mail_from or "",
+            # "" is the null sender: no DSN is ever owed to it, aiosmtplib sends <>.
+            mail_from="" if mail_from == "<>" else mail_from,
             recipients=list(envelope.consentry_rcpts),  # type: ignore[attr-defined]
             content=content,
             client=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
