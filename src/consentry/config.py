@@ -119,6 +119,100 @@ class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+DEFAULT_DKIM_HEADERS: tuple[str, ...] = (
+    "From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID", "In-Reply-To",
+    "References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "List-Id",
+    "List-Unsubscribe", "List-Unsubscribe-Post", "Feedback-ID", "CFBL-Address",
+    "CFBL-Feedback-ID",
+)
+
+
+@dataclass(frozen=True)
+class TokenKeyConfig:
+    id: int
+    secret: str | None = None
+    secret_file: str | None = None
+
+
+@dataclass(frozen=True)
+class TokensConfig:
+    keys: list[TokenKeyConfig] = field(default_factory=list)
+    max_age_days: float = 180.0
+
+
+@dataclass(frozen=True)
+class UnsubscribeConfig:
+    enabled: bool = True
+    classes: list[str] = field(default_factory=lambda: ["marketing"])
+    mailto_domain: str | None = None
+    mailto_local: str = "unsubscribe"
+    existing: Literal["replace", "keep", "merge"] = "replace"
+    trace_header: bool = True
+    feedback_id: str | None = None
+    cfbl_address: str | None = None
+    footer_check: Literal["off", "warn", "refuse"] = "off"
+    footer_pattern: str = (r"(?i)(unsubscribe|abmelden|abbestellen|austragen|opt[- ]?out"
+                           r"|se d[ée]sinscrire|darse de baja|cancella iscrizione)")
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    initial_delay: float = 30.0
+    max_delay: float = 3600.0
+    max_age: float = 432000.0
+    poll_interval: float = 1.0
+    lease: float = 600.0
+
+
+@dataclass(frozen=True)
+class DkimKeyConfig:
+    domain: str
+    selector: str
+    private_key_file: str
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    enabled: bool = False
+    keys: list[DkimKeyConfig] = field(default_factory=list)
+    headers: list[str] = field(default_factory=lambda: list(DEFAULT_DKIM_HEADERS))
+    oversign: list[str] = field(
+        default_factory=lambda: ["From", "List-Unsubscribe", "List-Unsubscribe-Post"])
+    canonicalization: Literal["relaxed/relaxed", "relaxed/simple", "simple/simple"] = (
+        "relaxed/relaxed")
+    self_check: bool = True
+    unsigned: Literal["send", "tempfail"] = "send"
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    enabled: bool = True
+    classes: list[str] = field(default_factory=lambda: ["marketing"])
+    hosts: list[str] = field(default_factory=list)
+    redirect_params: list[str] = field(
+        default_factory=lambda: ["url", "u", "redirect", "redirect_url", "target", "dest",
+                                 "destination", "link", "r"])
+    redirect_patterns: list[str] = field(default_factory=list)
+    strip_tiny_images: bool = True
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    enabled: bool = True
+    listen: list[str] = field(default_factory=lambda: ["127.0.0.1:8025"])
+    base_url: str | None = None
+    language: Literal["auto", "de", "en"] = "auto"
+    default_language: Literal["de", "en"] = "en"
+    organisation: str = ""
+    list_names: dict[str, str] = field(default_factory=dict)
+    rate_limit_per_minute: int = 60
+    rate_limit_burst: int = 20
+    max_body_bytes: int = 8192
+    trusted_proxies: list[str] = field(default_factory=list)
+    request_timeout: float = 10.0
+    metrics: bool = True
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -131,6 +225,12 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    tokens: TokensConfig = field(default_factory=TokensConfig)
+    unsubscribe: UnsubscribeConfig = field(default_factory=UnsubscribeConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    dkim: DkimConfig = field(default_factory=DkimConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     base_dir: str = "."
 
     def path(self, p: str) -> Path:
@@ -255,10 +355,86 @@ def _validate(cfg: Config) -> None:
                 re.compile(rule.matches)
             except re.error as exc:
                 raise ConfigError(f"{key}.matches", f"invalid regex: {exc}") from None
+    _validate_unsubscribe(cfg)
     if not cfg.redis.key_prefix or any(c in cfg.redis.key_prefix for c in " *?[]"):
         raise ConfigError("redis.key_prefix", "must be non-empty without spaces or glob chars")
     if not cfg.redis.embedded and not cfg.redis.url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("redis.url", "must start with redis://, rediss:// or unix://")
+
+
+_URL_SAFE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?$")
+_DOMAIN_SAFE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)*"
+                          r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?$")
+_LOCAL_SAFE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{0,30}$")
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,200}$")
+
+
+def _validate_unsubscribe(cfg: Config) -> None:
+    """Everything here ends up in header fields and URLs: refuse CR/LF, spaces, <>, and
+    commas up front (RELIABILITY H4), so header building never has to escape."""
+    u = cfg.unsubscribe
+    for i, cls in enumerate(u.classes):
+        if cls not in MESSAGE_CLASSES:
+            raise ConfigError(f"unsubscribe.classes[{i}]", f"unknown class {cls!r}")
+    for i, cls in enumerate(cfg.tracking.classes):
+        if cls not in MESSAGE_CLASSES:
+            raise ConfigError(f"tracking.classes[{i}]", f"unknown class {cls!r}")
+    if u.mailto_domain is not None and not _DOMAIN_SAFE.match(u.mailto_domain):
+        raise ConfigError("unsubscribe.mailto_domain", f"not a domain: {u.mailto_domain!r}")
+    if not _LOCAL_SAFE.match(u.mailto_local):
+        raise ConfigError("unsubscribe.mailto_local", "must be a short lower-case local part")
+    for key, value in (("unsubscribe.feedback_id", u.feedback_id),
+                       ("unsubscribe.cfbl_address", u.cfbl_address)):
+        if value is not None and (not _HEADER_SAFE.match(value) or any(c in value for c in "<>")):
+            raise ConfigError(key, "must be printable ASCII without < or >")
+    try:
+        re.compile(u.footer_pattern)
+    except re.error as exc:
+        raise ConfigError("unsubscribe.footer_pattern", f"invalid regex: {exc}") from None
+    if cfg.http.base_url is not None and not _URL_SAFE.match(cfg.http.base_url):
+        raise ConfigError("http.base_url", "must be http(s)://host[:port][/path] with no "
+                          "query, spaces or special characters")
+    for i, hp in enumerate(cfg.http.listen):
+        parse_hostport(hp, f"http.listen[{i}]")
+    for i, net in enumerate(cfg.http.trusted_proxies):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"http.trusted_proxies[{i}]", str(exc)) from None
+    for key, num in (("http.rate_limit_per_minute", cfg.http.rate_limit_per_minute),
+                     ("http.rate_limit_burst", cfg.http.rate_limit_burst),
+                     ("http.max_body_bytes", cfg.http.max_body_bytes)):
+        if num <= 0:
+            raise ConfigError(key, f"must be positive, got {num}")
+    if cfg.tokens.max_age_days < 30:
+        raise ConfigError("tokens.max_age_days", "must be at least 30 (links must keep "
+                          "working for 30 days after sending, CAN-SPAM)")
+    ids = [k.id for k in cfg.tokens.keys]
+    for i, k in enumerate(cfg.tokens.keys):
+        if not 1 <= k.id <= 255:
+            raise ConfigError(f"tokens.keys[{i}].id", "must be 1..255")
+        if (k.secret is None) == (k.secret_file is None):
+            raise ConfigError(f"tokens.keys[{i}]", "needs exactly one of secret, secret_file")
+        if k.secret is not None and len(k.secret.encode()) < 16:
+            raise ConfigError(f"tokens.keys[{i}].secret", "must be at least 16 bytes")
+    if len(set(ids)) != len(ids):
+        raise ConfigError("tokens.keys", "key ids must be unique")
+    for i, pat in enumerate(cfg.tracking.redirect_patterns):
+        try:
+            rx = re.compile(pat)
+        except re.error as exc:
+            raise ConfigError(f"tracking.redirect_patterns[{i}]", f"invalid regex: {exc}"
+                              ) from None
+        if "target" not in rx.groupindex:
+            raise ConfigError(f"tracking.redirect_patterns[{i}]",
+                              "needs a named group (?P<target>...)")
+    if cfg.dkim.enabled and not cfg.dkim.keys:
+        raise ConfigError("dkim.keys", "dkim.enabled needs at least one key")
+    for i, dk in enumerate(cfg.dkim.keys):
+        if not _DOMAIN_SAFE.match(dk.domain) or not _DOMAIN_SAFE.match(dk.selector):
+            raise ConfigError(f"dkim.keys[{i}]", "domain and selector must be DNS names")
+    if cfg.retry.initial_delay <= 0 or cfg.retry.max_delay < cfg.retry.initial_delay:
+        raise ConfigError("retry.max_delay", "needs 0 < initial_delay <= max_delay")
 
 
 def parse_hostport(value: str, key: str) -> tuple[str, int]:
