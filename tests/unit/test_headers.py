@@ -19,7 +19,8 @@ OWN = (f"{BASE}/u/", "mailto:unsubscribe+")
 MSG = (b"From: News <news@sender.example>\r\nTo: x@example.org\r\nSubject: hi\r\n"
        b"Message-ID: <1@sender.example>\r\n\r\nbody\r\n")
 SENDER_LU = (b"List-Unsubscribe: <https://esp.example/unsub?id=1>,\r\n"
-             b"  <mailto:leave@esp.example>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+             b"  <mailto:leave@esp.example>\r\n"
+             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
 
 
 def links(rcpt: str = "a@example.org") -> headers.UnsubscribeLinks:
