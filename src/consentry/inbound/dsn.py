@@ -1,0 +1,640 @@
+"""Delivery reports: RFC 3464 DSNs and the plain-text formats of MTAs that write none.
+
+Where the failed recipients come from, strongest first:
+  1. ``message/delivery-status`` per-recipient fields (also when an MTA pastes them into
+     a text/plain part), Original-Recipient before Final-Recipient because it is the
+     address we sent to (before the receiver's alias expansion);
+  2. Amazon SES JSON notifications;
+  3. the report text: an address that stands in a recipient position (line start,
+     ``RCPT TO:<…>``, "delivering your mail to …"), with the text up to the next
+     recipient as its diagnostic;
+  4. ``X-Failed-Recipients`` (Exim);
+  5. flufl.bounce's detectors, which know many old dialects;
+  6. the returned original's single ``To`` address.
+Reason and hard/soft are always decided by `reasons.judge`, never by flufl.bounce.
+Success and delay reports are returned with their action, so callers can see that a
+``delivered`` or ``delayed`` recipient must never be suppressed.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from flufl.bounce import all_failures
+
+from . import reasons
+from .parse import Headers, Parsed, parse_header_block
+from .reasons import BounceClass, Reason
+from .textutil import (
+    ADDR_RE,
+    addresses_in,
+    first_address,
+    header_addresses,
+    inline_original,
+    message_ids,
+    norm,
+    report_texts,
+    unquote,
+)
+
+__all__ = ["BouncedRecipient", "DsnReport", "analyse"]
+
+FAILED_ACTIONS = frozenset({"failed", "delayed"})
+SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
+
+
+@dataclass(frozen=True, slots=True)
+class BouncedRecipient:
+    address: str
+    status: str
+    reply_code: str
+    action: str  # failed | delayed | delivered | relayed | expanded
+    klass: BounceClass
+    reason: Reason
+    diagnostic: str
+    source: str  # delivery-status | ses-json | text | x-failed-recipients | flufl | original-to
+    why: str
+
+    @property
+    def failed(self) -> bool:
+        return self.action in FAILED_ACTIONS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "status": self.status, "class": self.klass,
+                "reason": self.reason, "action": self.action, "reply_code": self.reply_code,
+                "diagnostic": self.diagnostic[:300], "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class DsnReport:
+    is_report: bool
+    recipients: tuple[BouncedRecipient, ...] = ()
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> tuple[BouncedRecipient, ...]:
+        return tuple(r for r in self.recipients if r.failed)
+
+    @property
+    def successes(self) -> tuple[BouncedRecipient, ...]:
+        return tuple(r for r in self.recipients if r.action in SUCCESS_ACTIONS)
+
+
+# -- bounce recognition ------------------------------------------------------------------
+
+_DAEMON_LOCAL = re.compile(r"^(?:mailer[-_]?daemon|postmaster|mail[-_]?delivery[-_\w]*|"
+                           r"bounces?|mdaemon|mail[-_]?system|daemon|"
+                           r"post_master|mta|smtp|no-?reply-dsn)$", re.I)
+_DAEMON_NAME = re.compile(r"mail (?:delivery|system|administrator)|mailer[- ]daemon|"
+                          r"postmaster|system administrator|delivery (?:subsystem|system)",
+                          re.I)
+_SUBJECT = re.compile(
+    r"undeliver|undelivered|not delivered|delivery (?:status|failure|failed|report|"
+    r"notification|problem|error|has failed|delayed)|failure notice|returned mail|"
+    r"mail delivery|non[- ]?delivery|could not (?:be )?deliver|delivery failure|"
+    r"mail (?:system )?error|returned to sender|unzustellbar|nicht zustellbar|"
+    r"non remis|non recapitabile|onbestelbaar|no entregado|niedostarczon|"
+    r"warning: (?:could not send|message .* delayed)|delayed mail|"
+    r"message (?:not delivered|delayed|status)|permanent error|"
+    r"rejected|bounce|failed delivery|nondeliverable|unable to deliver|returning message|"
+    r"error sending|メールエラー|エラー通知|不達|配信エラー|送信エラー",
+    re.I,
+)
+_BODY = re.compile(
+    r"could not be delivered|couldn't be delivered|permanent(?:ly)? (?:error|failure|fatal)|"
+    r"failed permanently|delivery (?:has )?failed|undeliverable|was not delivered|"
+    r"(?:address|recipient)\(?e?s?\)? failed|delivery to the following recipient|"
+    r"i'?m sorry to (?:have to )?inform you|this is the mail system at host|"
+    r"not (?:be )?delivered to|error delivering your mail|this is the qmail-send program|"
+    r"the original message was received|did not reach the following recipient|"
+    r"message could not be delivered|delivery (?:status )?notification|"
+    r"following (?:recipients?|addresses?) (?:had|has|failed|could not|did not|was)|"
+    r"unable to deliver|has not (?:yet )?been delivered|delivery attempts? (?:will|have)|"
+    r"mail delivery (?:failed|problem)|returned mail|transcript of session|"
+    r"rejected by (?:a remote|the recipient|the server)|the following message to|"
+    r"delivery of your message|message you sent|your message (?:to|was|could|did)|"
+    r"nicht zugestellt|n'a pas pu .{0,20}remis|no se ha podido entregar|"
+    r"trouble delivering|rejected recipient|error:? .{0,20}(?:invalid|unknown) (?:user|"
+    r"recipient|address)|requested action not taken|no valid recipients",
+    re.I,
+)
+_DELAY_TEXT = re.compile(
+    r"\bhas not (?:yet )?been delivered\b|\bhas been delayed\b|\bdelayed\b|"
+    r"\bwill (?:continue to |keep )?(?:retry|try)|\bwill be retried\b|"
+    r"\bwarning message only\b|\bstill (?:trying|being retried)\b|"
+    r"\btemporary failure report\b|\bdo(?: not|n't) need to (?:re-?send|resend)\b|"
+    r"\bno action is required\b",
+    re.I,
+)
+_PERMANENT_TEXT = re.compile(r"\bpermanent(?:ly)?\b|\bfatal\b|\bgiving up\b|\bgave up\b",
+                             re.I)
+
+
+def _sender_like(headers: Headers) -> bool:
+    frm = headers.get("from") or ""
+    addr = first_address(frm) or ""
+    local = addr.rpartition("@")[0]
+    return bool(_DAEMON_LOCAL.match(local) or _DAEMON_NAME.search(frm) or
+                (not addr and "<>" in frm))
+
+
+def _recognise(msg: Parsed, texts: list[str]) -> list[str]:
+    """Evidence that this is a delivery report; empty list if it is not one."""
+    ev: list[str] = []
+    ctype = msg.parts[0].headers.get("content-type", "") if msg.parts else ""
+    strong = False
+    if re.search(r"report-type\s*=\s*\"?(?:delivery-status|global-delivery-status)", ctype or "",
+                 re.I):
+        ev.append("content-type: multipart/report; report-type=delivery-status")
+        strong = True
+    if any(p.ctype in ("message/delivery-status", "message/global-delivery-status")
+           for p in msg.report_parts()):
+        ev.append("part: message/delivery-status")
+        strong = True
+    if msg.get("x-failed-recipients"):
+        ev.append("header: X-Failed-Recipients")
+        strong = True
+    sender = _sender_like(msg.headers)
+    subj = bool(_SUBJECT.search(msg.subject))
+    body = any(_BODY.search(t[:20_000]) for t in texts)
+    if sender:
+        ev.append(f"from: {(msg.get('from') or '')[:80]}")
+    if subj:
+        ev.append(f"subject: {msg.subject[:80]}")
+    if body:
+        ev.append("body: delivery-failure wording")
+    returned = any(p.is_message and p.in_original for p in msg.parts)
+    if returned and body:
+        ev.append("returned original attached")
+    if strong or (sender and (subj or body)) or (subj and body) or (returned and body):
+        return ev
+    return []
+
+
+# -- machine-readable delivery-status fields ---------------------------------------------
+
+def _blocks(text: str) -> list[Headers]:
+    out: list[Headers] = []
+    for chunk in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
+        if chunk.strip():
+            h = parse_header_block(chunk)
+            if h:
+                out.append(h)
+    return out
+
+
+_FIELDS_IN_TEXT = re.compile(r"^[ \t>]*(?:final|original)-recipient[ \t]*:", re.I | re.M)
+
+
+def _status_blocks(msg: Parsed) -> list[Headers]:
+    blocks: list[Headers] = []
+    for p in msg.report_parts():
+        if p.ctype in ("message/delivery-status", "message/global-delivery-status"):
+            blocks.extend(_blocks(p.text))
+    if not any(b.get("final-recipient") or b.get("original-recipient") for b in blocks):
+        for p in msg.report_parts():
+            m = _FIELDS_IN_TEXT.search(p.text) if p.ctype.startswith("text/") else None
+            if m is not None:
+                # Fields pasted into a text part (or a DSN whose MIME structure broke,
+                # or one a person forwarded with ">" quoting).
+                text = unquote(p.text)
+                m2 = _FIELDS_IN_TEXT.search(text)
+                assert m2 is not None
+                head = text.rfind("\n\n", 0, m2.start())
+                blocks.extend(_blocks(text[head + 1 if head >= 0 else 0:]))
+    out: list[Headers] = []
+    for b in blocks:
+        out.extend(_split_recipients(b))
+    return [b for b in out if b.get("final-recipient") or b.get("original-recipient")]
+
+
+def _split_recipients(block: Headers) -> list[Headers]:
+    """Some MTAs omit the blank line between per-recipient blocks: a second
+    Final-Recipient (or Original-Recipient) in one block starts the next recipient."""
+    groups: list[list[tuple[str, str]]] = [[]]
+    for k, v in block.items:
+        names = {n for n, _ in groups[-1]}
+        if k in ("final-recipient", "original-recipient") and k in names:
+            groups.append([])
+        groups[-1].append((k, v))
+    return [Headers(tuple(g)) for g in groups if g]
+
+
+def _clean_status(value: str | None) -> str:
+    if not value:
+        return ""
+    m = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})", value)
+    return m.group(1) if m else ""
+
+
+def _diag_value(value: str | None) -> str:
+    if not value:
+        return ""
+    v = value
+    head, sep, rest = v.partition(";")
+    if sep and re.fullmatch(r"\s*[\w.-]{1,40}\s*", head):
+        v = rest
+    return v.strip()
+
+
+# -- report text -------------------------------------------------------------------------
+
+_HEADER_ECHO = re.compile(
+    r"^[ \t>]*(?:to|cc|bcc|from|sender|reply-to|return-path|subject|date|sent|"
+    r"message-id|references|in-reply-to|received|envelope-to|delivered-to|"
+    r"x-[\w-]{1,40}|organization|mime-version|content-[\w-]{1,30}|user-agent|"
+    r"list-[\w-]{1,30}|de|von|an|betreff|gesendet|objet|envoy[ée])[ \t]*:", re.I)
+_SENDER_CONTEXT = re.compile(
+    r"(?:mail from|envelope[- ]from|sender|from|return-path|reverse-path|postmaster of|"
+    r"send mail to|contact|please (?:send|write|mail)|reply to|smtp\.mailfrom|"
+    r"header\.from|mailfrom)[\s:=]*[<\"(]*\s*$", re.I)
+_RECIPIENT_CONTEXT = re.compile(
+    r"(?:rcpt to|recipients?|addresse?e?s?|failed|delivering (?:your )?(?:mail|message) to|"
+    r"deliver(?:ed|y|ing)? to|not (?:be )?delivered to|could not be delivered to|for|to|"
+    r"user|mailbox|undeliverable to|following (?:recipient|address)[^:]{0,60}|"
+    r"reached|destinat(?:ion|aire|ario)|empf[äa]nger|original-recipient|"
+    r"final-recipient|rfc822|forward(?:ed)? to|expanded from)"
+    r"[\s:;,]*[<\"(\[]*\s*$", re.I)
+_LEADER = re.compile(r"^[\s>*\-•·\d.)\]\[(<\"']*$")
+_IDLIKE = re.compile(r"^[0-9a-f.\-_$=]{16,}$|^(?=[^@]*\d{6})[^@]{24,}$", re.I)
+
+
+@dataclass(slots=True)
+class _Cand:
+    address: str
+    line: int
+    strong: bool
+
+
+def _text_candidates(text: str, exclude: set[str]) -> list[_Cand]:
+    lines = text.replace("\r\n", "\n").split("\n")[:2_000]
+    seen: dict[str, _Cand] = {}
+    for i, line in enumerate(lines):
+        if len(line) > 2_000:
+            line = line[:2_000]
+        echo = bool(_HEADER_ECHO.match(line))
+        for m in ADDR_RE.finditer(line):
+            addr = m.group(1)
+            key = norm(addr)
+            if key in exclude or _IDLIKE.match(key.split("@", 1)[0]):
+                continue
+            before = line[: m.start()]
+            if before[-1:] in ("/", "=", "?", "&") or before.lower().endswith("mailto:"):
+                continue
+            if _SENDER_CONTEXT.search(before[-60:]):
+                exclude.add(key)
+                seen.pop(key, None)
+                continue
+            if echo and not re.match(r"^[ \t]*(?:final|original)-recipient", line, re.I):
+                continue
+            strong = bool(_LEADER.match(before) or _RECIPIENT_CONTEXT.search(before[-80:]))
+            prev = seen.get(key)
+            if prev is None:
+                seen[key] = _Cand(addr, i, strong)
+            elif strong and not prev.strong:
+                prev.strong = True
+    cands = sorted(seen.values(), key=lambda c: c.line)
+    if any(c.strong for c in cands):
+        cands = [c for c in cands if c.strong]
+    return cands
+
+
+def _snippets(text: str, cands: list[_Cand]) -> dict[str, str]:
+    """Per candidate: its line and the following ones, up to a line naming another one."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    keys = [norm(c.address) for c in cands]
+    out: dict[str, str] = {}
+    for c, key in zip(cands, keys, strict=True):
+        others = [k for k in keys if k != key]
+        block = [lines[c.line]]
+        for nxt in lines[c.line + 1:c.line + 25]:
+            low = nxt.lower()
+            if any(o in low for o in others):
+                break
+            block.append(nxt)
+        out[key] = "\n".join(block)[:3_000]
+    return out
+
+
+def _snippet_for(texts: list[str], address: str) -> str:
+    """The lines after `address` in the report text, up to the next address."""
+    key = norm(address)
+    for t in texts:
+        lines = t.replace("\r\n", "\n").split("\n")
+        for i, line in enumerate(lines[:2_000]):
+            if key in line.lower():
+                out = [line]
+                for nxt in lines[i + 1:i + 12]:
+                    if ADDR_RE.search(nxt) and key not in nxt.lower():
+                        break
+                    out.append(nxt)
+                return "\n".join(out)[:3_000]
+    return ""
+
+
+# -- exclusions: addresses that are never the failed recipient ---------------------------
+
+def _exclusions(msg: Parsed) -> set[str]:
+    ex: set[str] = set()
+    h = msg.headers
+    # Not Delivered-To/X-Original-To: some MTAs (DragonFly) write the failed recipient
+    # there; the address the bounce came to is in To or excluded by the caller.
+    for name in ("from", "sender", "reply-to", "return-path", "to", "cc", "errors-to",
+                 "resent-from"):
+        for v in h.all(name):
+            ex.update(norm(a) for a in header_addresses(v))
+    for oh in _all_originals(msg):
+        for name in ("from", "sender", "reply-to", "return-path", "errors-to"):
+            for v in oh.all(name):
+                ex.update(norm(a) for a in header_addresses(v))
+        ex.update(message_ids(oh))
+    ex.update(message_ids(h))
+    for p in msg.report_parts():
+        if p.ctype in ("message/delivery-status", "message/global-delivery-status"):
+            for b in _blocks(p.text):
+                for name in ("x-postfix-sender", "x-original-sender", "original-envelope-id"):
+                    ex.update(norm(a) for a in header_addresses(b.get(name)))
+    return ex
+
+
+def _own_header_addresses(msg: Parsed) -> set[str]:
+    ex: set[str] = set()
+    for name in ("from", "sender", "reply-to", "return-path", "to", "cc", "errors-to"):
+        for v in msg.headers.all(name):
+            ex.update(norm(a) for a in header_addresses(v))
+    ex.update(message_ids(msg.headers))
+    return ex
+
+
+def _all_originals(msg: Parsed) -> list[Headers]:
+    """Header sections of returned originals: MIME-enclosed ones and ones pasted into
+    the report text after a marker line."""
+    out = list(msg.original_headers())
+    for t in report_texts(msg, cut=False):
+        h = inline_original(unquote(t))
+        if h:
+            out.append(h)
+    return out
+
+
+def _daemon(addr: str) -> bool:
+    local = addr.rpartition("@")[0]
+    return bool(re.match(r"^(?:mailer[-_]?daemon|mail[-_]?daemon)$", local, re.I))
+
+
+# -- Amazon SES JSON -----------------------------------------------------------------------
+
+def ses_notification(msg: Parsed) -> dict[str, Any] | None:
+    """The SES notification object (bounce, complaint or delivery), if this is one."""
+    for p in msg.report_parts():
+        if not p.ctype.startswith("text/") or "notificationType" not in p.text:
+            continue
+        obj = _json_prefix(p.text)
+        if isinstance(obj, dict) and "Message" in obj and isinstance(obj["Message"], str):
+            obj = _json_prefix(obj["Message"])
+        if isinstance(obj, dict) and isinstance(obj.get("notificationType"), str):
+            return obj
+    return None
+
+
+def _json_prefix(text: str) -> Any:
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(text[start: start + 1_000_000])
+    except (ValueError, RecursionError):
+        # SNS wraps long lines: retry with the line breaks of the mail body removed.
+        try:
+            joined = re.sub(r"\r?\n[ \t]?", "", text[start: start + 1_000_000])
+            obj, _ = json.JSONDecoder().raw_decode(joined)
+        except (ValueError, RecursionError):
+            return None
+    return obj
+
+
+def _ses_recipients(obj: dict[str, Any]) -> list[BouncedRecipient]:
+    out: list[BouncedRecipient] = []
+    kind = obj.get("notificationType")
+    if kind == "Bounce" and isinstance(obj.get("bounce"), dict):
+        b = obj["bounce"]
+        transient = str(b.get("bounceType", "")).lower() != "permanent"
+        for r in b.get("bouncedRecipients", [])[:1000] or []:
+            if not isinstance(r, dict) or not isinstance(r.get("emailAddress"), str):
+                continue
+            diag = str(r.get("diagnosticCode", ""))
+            status = _clean_status(str(r.get("status", ""))) or reasons.find_status(diag)
+            reply = reasons.find_reply_code(diag)
+            sub = str(b.get("bounceSubType", ""))
+            j = reasons.judge(status, reply, f"{diag} {_ses_subtype(sub)}",
+                              delayed=False, permanent_hint=not transient)
+            out.append(BouncedRecipient(first_address(r["emailAddress"]) or r["emailAddress"],
+                                        status, reply, "failed", j.klass, j.reason, diag,
+                                        "ses-json", j.why))
+    elif kind == "Delivery" and isinstance(obj.get("delivery"), dict):
+        d = obj["delivery"]
+        for a in d.get("recipients", [])[:1000] or []:
+            if isinstance(a, str):
+                resp = str(d.get("smtpResponse", ""))
+                out.append(BouncedRecipient(a, reasons.find_status(resp) or "2.0.0",
+                                            reasons.find_reply_code(resp), "delivered", "soft",
+                                            "other", resp, "ses-json", "ses:delivery"))
+    return out
+
+
+def _ses_subtype(sub: str) -> str:
+    # SES bounce subtypes (documented values) in words our reason rules understand.
+    return {"NoEmail": "address does not exist", "MailboxFull": "mailbox full",
+            "MessageTooLarge": "message too large", "ContentRejected": "content rejected",
+            "AttachmentRejected": "content rejected",
+            "Suppressed": "", "OnAccountSuppressionList": ""}.get(sub, "")
+
+
+# -- the analysis ------------------------------------------------------------------------
+
+def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
+    """Find the recipients a delivery report is about. `force`: treat the message as a
+    report even without report markers (the caller knows it came to a VERP address)."""
+    texts = report_texts(msg)
+    stdlib_msg = msg.stdlib
+    ses = ses_notification(msg)
+    if ses is not None and ses.get("notificationType") in ("Bounce", "Delivery"):
+        rec = _ses_recipients(ses)
+        kind = ses["notificationType"]
+        return DsnReport(True, tuple(rec), (f"ses-json: notificationType={kind}",))
+    evidence = _recognise(msg, texts)
+    if not evidence and not force:
+        return DsnReport(False)
+    exclude = _exclusions(msg)
+    context = "\n".join(texts)[:20_000]
+    delayed_text = bool(_DELAY_TEXT.search(context[:6_000]) or
+                        re.search(r"\bdelay", msg.subject, re.I))
+    permanent_hint = (True if _PERMANENT_TEXT.search(context[:6_000]) else
+                      False if delayed_text else None)
+
+    found: list[BouncedRecipient] = []
+    blocks = _status_blocks(msg)
+    if blocks:
+        found = _from_blocks(blocks, texts, context)
+        evidence.append(f"delivery-status: {len(found)} recipient block(s)")
+    if not found:
+        cands: list[_Cand] = []
+        for t in texts:
+            cands.extend(c for c in _text_candidates(t, set(exclude))
+                         if norm(c.address) not in {norm(x.address) for x in cands})
+        if not cands:
+            # Nothing left: the recipient may equal the original's sender (a message
+            # to oneself, or an anonymised sample). Retry excluding only the report's
+            # own header addresses, and accept only recipient positions.
+            own = _own_header_addresses(msg)
+            for t in texts:
+                cands.extend(c for c in _text_candidates(t, set(own))
+                             if c.strong and norm(c.address) not in
+                             {norm(x.address) for x in cands})
+        cands = [c for c in cands if not _daemon(c.address)]
+        if cands and not any(c.strong for c in cands):
+            cands = _narrow_weak(cands, msg, stdlib_msg)
+        snippets: dict[str, str] = {}
+        for t in texts:
+            tc = [c for c in cands if norm(c.address) in t.lower()]
+            for k, v in _snippets(t, tc).items():
+                snippets.setdefault(k, v)
+        for c in cands:
+            snip = snippets.get(norm(c.address), "")
+            found.append(_judged(c.address, snip, context, "text", delayed_text,
+                                 permanent_hint))
+        if found:
+            evidence.append(f"text: {len(found)} recipient(s)")
+    if not found and depth < 2:
+        # A report that says nothing itself but carries another report (a gateway
+        # wrapping the DSN it received): the enclosed one decides.
+        for inner in msg.enclosed():
+            sub = analyse(inner, depth=depth + 1)
+            if sub.is_report and sub.failed:
+                return DsnReport(True, sub.recipients,
+                                 (*evidence, "enclosed report", *sub.evidence))
+    if not found:
+        xfr = [a for v in msg.headers.all("x-failed-recipients") for a in header_addresses(v)]
+        for a in dict.fromkeys(xfr):
+            found.append(_judged(a, _snippet_for(texts, a), context, "x-failed-recipients",
+                                 delayed_text, permanent_hint))
+        if found:
+            evidence.append("header: X-Failed-Recipients")
+    if not found and stdlib_msg is not None:
+        for a in _flufl(stdlib_msg, exclude):
+            found.append(_judged(a, _snippet_for(texts, a), context, "flufl", delayed_text,
+                                 permanent_hint))
+        if found:
+            evidence.append("flufl.bounce detector")
+    if not found:
+        tos = _original_to(msg, exclude)
+        if len(tos) == 1:
+            found.append(_judged(tos[0], "", context, "original-to", delayed_text,
+                                 permanent_hint))
+            evidence.append("returned original: To")
+    return DsnReport(True, tuple(found), tuple(evidence))
+
+
+def _judged(addr: str, snippet: str, context: str, source: str, delayed: bool,
+            permanent_hint: bool | None) -> BouncedRecipient:
+    status = reasons.find_status(snippet) or reasons.find_status(context)
+    reply = reasons.find_reply_code(snippet) or reasons.find_reply_code(context)
+    j = reasons.judge(status, reply, snippet, delayed=delayed,
+                      permanent_hint=permanent_hint, context=context,
+                      stage=reasons.smtp_stage(snippet))
+    return BouncedRecipient(addr, status, reply, "delayed" if delayed else "failed", j.klass,
+                            j.reason, snippet.strip()[:500], source, j.why)
+
+
+def _from_blocks(blocks: list[Headers], texts: list[str], context: str) -> list[BouncedRecipient]:
+    by_addr: dict[str, BouncedRecipient] = {}
+    for b in blocks:
+        orig = first_address(b.get("original-recipient"))
+        final = first_address(b.get("final-recipient"))
+        addr = orig or final
+        if not addr:
+            continue
+        action = (b.get("action") or "").strip().lower().split()[0:1]
+        act = action[0] if action else ""
+        status_field = _clean_status(b.get("status"))
+        diag = _diag_value(b.get("diagnostic-code"))
+        extra = " ".join(v for k, v in b.items if k.startswith("x-") and "diag" in k)
+        diag_all = f"{diag} {extra}".strip()
+        status = status_field
+        diag_status = reasons.find_status(diag_all)
+        if diag_status and (not status or status.endswith(".0.0")) and \
+                diag_status[0] == (status or diag_status)[0]:
+            status = diag_status
+        reply = reasons.find_reply_code(diag_all)
+        if not act:
+            act = "failed" if status[:1] in ("4", "5") or not status else (
+                "delivered" if status[:1] == "2" else "failed")
+        if act in SUCCESS_ACTIONS or status[:1] == "2":
+            done = "delivered" if act in ("deliverable", "") else act
+            rec = BouncedRecipient(addr, status, reply, done, "soft", "other", diag,
+                                   "delivery-status", f"action:{done}")
+        else:
+            snippet = diag_all
+            near = _snippet_for(texts, final or addr) or _snippet_for(texts, addr)
+            if len(reasons.clean_text(diag_all)) < 12:
+                snippet = f"{diag_all}\n{near}"
+            delayed = act == "delayed"
+            j = reasons.judge(status, reply, snippet, delayed=delayed,
+                              permanent_hint=act == "failed", context=context,
+                              stage=reasons.smtp_stage(f"{diag_all}\n{near}"))
+            rec = BouncedRecipient(addr, status, reply, act if act in FAILED_ACTIONS else
+                                   "failed", j.klass, j.reason, snippet.strip()[:500],
+                                   "delivery-status", j.why)
+        key = norm(addr)
+        prev = by_addr.get(key)
+        if prev is None or (rec.failed and not prev.failed) or (
+            rec.action == "failed" and prev.action == "delayed"
+        ):
+            by_addr[key] = rec
+    return list(by_addr.values())
+
+
+def _narrow_weak(cands: list[_Cand], msg: Parsed,
+                 stdlib_msg: email.message.Message | None) -> list[_Cand]:
+    """Addresses only mentioned in passing: keep the ones other evidence confirms."""
+    confirm: set[str] = set()
+    for v in msg.headers.all("x-failed-recipients"):
+        confirm.update(norm(a) for a in header_addresses(v))
+    if stdlib_msg is not None:
+        confirm.update(_flufl(stdlib_msg, set()))
+    for oh in msg.original_headers():
+        for name in ("to", "cc"):
+            for v in oh.all(name):
+                confirm.update(norm(a) for a in header_addresses(v))
+    narrowed = [c for c in cands if norm(c.address) in confirm]
+    return narrowed or cands[:1]
+
+
+def _flufl(stdlib_msg: email.message.Message, exclude: set[str]) -> list[str]:
+    try:
+        temporary, permanent = all_failures(stdlib_msg)
+    except Exception:
+        return []
+    out: list[str] = []
+    for raw in sorted(set(temporary) | set(permanent)):
+        a = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        m = ADDR_RE.search(a)
+        if m and norm(m.group(1)) not in exclude and not _IDLIKE.match(
+            m.group(1).split("@", 1)[0]
+        ):
+            out.append(m.group(1))
+    return out
+
+
+def _original_to(msg: Parsed, exclude: set[str]) -> list[str]:
+    out: list[str] = []
+    for oh in _all_originals(msg):
+        for v in oh.all("to"):
+            for a in addresses_in(v):
+                if norm(a) not in exclude and norm(a) not in {norm(x) for x in out}:
+                    out.append(a)
+    return out
