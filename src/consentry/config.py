@@ -100,9 +100,26 @@ class AddressConfig:
     plus_separators: str = "+"
 
 
+DEFAULT_ROLE_ACCOUNTS: tuple[str, ...] = (
+    "abuse", "admin", "billing", "buchhaltung", "contact", "office", "hello", "hostmaster",
+    "info", "jobs", "kontakt", "mail", "marketing", "noreply", "no-reply", "postmaster",
+    "presse", "press", "sales", "service", "support", "team", "vertrieb", "webmaster",
+)
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
-    require_basis: bool = False
+    # false = "objection-only mode": marketing without an objection is allowed even without
+    # a recorded basis (for senders whose own tools manage consent).
+    require_basis: bool = True
+    accept_coi: bool = False
+    accept_soi: bool = False
+    doi_pending_days: float = 7.0
+    active_customer_months: int = 24
+    similar_categories: dict[str, list[str]] = field(default_factory=dict)
+    role_accounts: list[str] = field(default_factory=lambda: list(DEFAULT_ROLE_ACCOUNTS))
+    new_doi_lifts_objection: bool = True
+    doi_purge_interval: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -355,6 +372,15 @@ def _validate(cfg: Config) -> None:
                 re.compile(rule.matches)
             except re.error as exc:
                 raise ConfigError(f"{key}.matches", f"invalid regex: {exc}") from None
+    if cfg.policy.doi_pending_days <= 0:
+        raise ConfigError("policy.doi_pending_days", "must be positive (SPEC: 2 to 7 days)")
+    if cfg.policy.active_customer_months < 0:
+        raise ConfigError("policy.active_customer_months", "must be 0 or more")
+    if cfg.policy.doi_purge_interval < 0:
+        raise ConfigError("policy.doi_purge_interval", "must be 0 (off) or more seconds")
+    for i, role in enumerate(cfg.policy.role_accounts):
+        if not role or "@" in role or role != role.strip():
+            raise ConfigError(f"policy.role_accounts[{i}]", f"must be a local part, got {role!r}")
     _validate_unsubscribe(cfg)
     if not cfg.redis.key_prefix or any(c in cfg.redis.key_prefix for c in " *?[]"):
         raise ConfigError("redis.key_prefix", "must be non-empty without spaces or glob chars")

@@ -29,6 +29,36 @@ class Keys:
     def suppression_pattern(self) -> str:
         return f"{self.prefix}supp:*"
 
+    def address(self, address_key: str) -> str:
+        # HASH: everything consent-related about one address, read with ONE HGETALL per
+        # recipient in the decision's first round trip (docs/consent.md):
+        #   person            person id this address belongs to (absent: none)
+        #   linked            JSON list of the person's OTHER address keys (denormalised
+        #                     from person_addresses on every link change, so the second
+        #                     round trip can read their suppressions directly)
+        #   consent           JSON {"type","signup_at"?,"signup_ip"?,"confirmed_at"?,
+        #                     "confirm_ip"?,"tracking","lists","source"} (times: unix)
+        #   pending           JSON unconfirmed DOI sign-up {"signup_at","signup_ip"?,
+        #                     "tracking","lists","source"}; also indexed in doi_pending
+        #   purchase:<id>     JSON {"person","at","status","kind","categories",
+        #                     "address_collected","objection_notice","source"}
+        return f"{self.prefix}addr:{address_key}"
+
+    @property
+    def address_pattern(self) -> str:
+        return f"{self.prefix}addr:*"
+
+    def person_addresses(self, person: str) -> str:
+        # SET of the address keys linked to one person. The {person} hash tag keeps
+        # every key of a person in one Redis Cluster slot.
+        return f"{self.prefix}person:{{{person}}}:addrs"
+
+    @property
+    def doi_pending(self) -> str:
+        # ZSET member = address key, score = sign-up time of its pending DOI: the index
+        # `consentry doi purge` and the periodic purge job walk.
+        return f"{self.prefix}doi:pending"
+
     @property
     def audit_stream(self) -> str:
         # STREAM of every suppression/consent change: action, address, scope, reason,

@@ -6,15 +6,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from .address import Address
 from .config import RedisConfig
+from .consent import (
+    AddressInfo,
+    ConsentImport,
+    SuppressionLine,
+    WritePlan,
+    decode_address_hash,
+    persons_in,
+    plan_consent_batch,
+)
 from .errors import StoreUnavailable
 from .keys import AUDIT_STREAM_MAXLEN, BOUNCE_STREAM_MAXLEN, Keys
 from .model import RecipientState, Suppression
@@ -37,6 +46,41 @@ class SuppressionRecord:
         if self.evidence is not None:
             d["evidence"] = self.evidence
         return json.dumps(d, separators=(",", ":"), sort_keys=True)
+
+
+WATCH_RETRIES = 8
+BATCH_DEADLINE = 30.0
+
+# Deletes expired pending DOI sign-ups atomically. KEYS: pending index, audit stream,
+# then one address hash per due member; ARGV: cutoff, now, actor, audit maxlen, members.
+_PURGE_LUA = """
+local n = 0
+for i = 3, #KEYS do
+  local member = ARGV[i + 2]
+  local raw = redis.call('HGET', KEYS[i], 'pending')
+  local keep = nil
+  if raw then
+    local ok, rec = pcall(cjson.decode, raw)
+    if ok and type(rec) == 'table' then
+      local at = tonumber(rec['signup_at'])
+      if at and at > tonumber(ARGV[1]) then keep = at end
+    end
+  end
+  if keep then
+    redis.call('ZADD', KEYS[1], keep, member)
+  else
+    if raw then
+      redis.call('HDEL', KEYS[i], 'pending')
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'action', 'doi_purge',
+                 'address', member, 'reason', 'pending DOI sign-up expired',
+                 'source', 'doi-purge', 'at', ARGV[2], 'actor', ARGV[3], 'record', raw)
+      n = n + 1
+    end
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return n
+"""
 
 
 def _decode_suppression(address_key: str, scope: str, raw: str) -> Suppression:
@@ -130,7 +174,12 @@ class Store:
     # -- suppressions -------------------------------------------------------------------
 
     async def recipient_states(self, addresses: Iterable[Address]) -> list[RecipientState]:
-        """Canary check plus every recipient's suppressions in ONE round trip."""
+        """Everything the policy needs for every recipient in at most TWO round trips,
+        whatever the recipient count (docs/consent.md):
+          1. canary + per recipient its suppression hash(es) and its `cs:addr:` hash
+             (consent, pending DOI, purchases, person, linked addresses);
+          2. only if some recipient belongs to a person with other addresses: the
+             suppression hashes of those linked addresses (objections cover the person)."""
         addrs = list(addresses)
         lookups: list[list[str]] = []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -142,10 +191,13 @@ class Store:
                 lookups.append(ks)
                 for k in ks:
                     pipe.hgetall(self.keys.suppression(k))
+                pipe.hgetall(self.keys.address(a.key))
             results: list[Any] = await self._bounded(pipe.execute(), "lookup")
         if results[0] is None:
             raise StoreUnavailable("redis canary key missing: store lost its data")
-        states: list[RecipientState] = []
+        own: list[list[Suppression]] = []
+        infos: list[AddressInfo] = []
+        by_key: dict[str, list[Suppression]] = {}
         i = 1
         for a, ks in zip(addrs, lookups, strict=True):
             supps: list[Suppression] = []
@@ -153,7 +205,27 @@ class Store:
                 h: dict[str, str] = results[i]
                 i += 1
                 supps.extend(_decode_suppression(k, scope, v) for scope, v in sorted(h.items()))
-            states.append(RecipientState(address=a, suppressions=tuple(supps)))
+            info = decode_address_hash(a.key, results[i])
+            i += 1
+            own.append(supps)
+            infos.append(info)
+            by_key[a.key] = supps
+        need = sorted({k for info in infos for k in info.linked} - by_key.keys())
+        if need:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for k in need:
+                    pipe.hgetall(self.keys.suppression(k))
+                linked_rows: list[dict[str, str]] = await self._bounded(
+                    pipe.execute(), "linked lookup")
+            for k, h in zip(need, linked_rows, strict=True):
+                by_key[k] = [_decode_suppression(k, scope, v) for scope, v in sorted(h.items())]
+        states: list[RecipientState] = []
+        for a, supps, info in zip(addrs, own, infos, strict=True):
+            linked_supps = tuple(s for k in info.linked for s in by_key.get(k, ()))
+            states.append(RecipientState(
+                address=a, suppressions=tuple(supps), person=info.person, linked=info.linked,
+                linked_suppressions=linked_supps, consent=info.consent, pending=info.pending,
+                purchases=info.purchases, problems=info.problems))
         return states
 
     async def add_suppression(self, rec: SuppressionRecord, actor: str) -> bool:
@@ -227,6 +299,165 @@ class Store:
                         yield _decode_suppression(str(k)[prefix_len:], str(scope), str(v))
             if cursor == 0:
                 return
+
+    # -- consent, persons, purchases, pending DOI sign-ups (docs/consent.md) -------------
+
+    async def _exec_watched(self, tx: Any) -> list[Any] | None:
+        try:
+            res: list[Any] = await tx.execute()
+        except WatchError:
+            return None
+        return res
+
+    async def write_consent_batch(self, records: Sequence[ConsentImport], actor: str,
+                                  now: float | None = None) -> tuple[int, int]:
+        """Apply consent/purchase/link records in ONE MULTI/EXEC (all or nothing), with
+        optimistic locking (WATCH) on every key read to plan it: an address re-linked by
+        a concurrent writer makes the batch start over. Returns (written, unchanged)."""
+        now = time.time() if now is None else now
+        addr_keys = sorted({r.address.key for r in records})
+        persons = sorted(persons_in(records))
+        for _attempt in range(WATCH_RETRIES):
+            async with self.redis.pipeline(transaction=True) as tx:
+                await self._bounded(
+                    tx.watch(*[self.keys.address(k) for k in addr_keys],
+                             *[self.keys.person_addresses(p) for p in persons]),
+                    "import watch", deadline=BATCH_DEADLINE)
+                async with self.redis.pipeline(transaction=False) as rd:
+                    for k in addr_keys:
+                        rd.hgetall(self.keys.address(k))
+                    for p in persons:
+                        rd.smembers(self.keys.person_addresses(p))
+                    res: list[Any] = await self._bounded(rd.execute(), "import read",
+                                                         deadline=BATCH_DEADLINE)
+                current: dict[str, dict[str, str]] = dict(zip(addr_keys, res, strict=False))
+                members = {p: set(m) for p, m in zip(persons, res[len(addr_keys):],
+                                                     strict=True)}
+                olds = sorted({h["person"] for h in current.values() if h.get("person")}
+                              - set(persons))
+                if olds:
+                    # Addresses leaving another person: that person's set changes too.
+                    await self._bounded(
+                        tx.watch(*[self.keys.person_addresses(p) for p in olds]),
+                        "import watch", deadline=BATCH_DEADLINE)
+                    async with self.redis.pipeline(transaction=False) as rd:
+                        for p in olds:
+                            rd.smembers(self.keys.person_addresses(p))
+                        more: list[Any] = await self._bounded(rd.execute(), "import read",
+                                                              deadline=BATCH_DEADLINE)
+                    members.update({p: set(m) for p, m in zip(olds, more, strict=True)})
+                plan = plan_consent_batch(records, current, members, now, actor)
+                tx.multi()  # type: ignore[no-untyped-call]
+                self._queue_plan(tx, plan)
+                done = await self._bounded(self._exec_watched(tx), "import write",
+                                           deadline=BATCH_DEADLINE)
+                if done is not None:
+                    return plan.written, plan.unchanged
+        raise StoreUnavailable("import: records kept changing under concurrent writers")
+
+    def _queue_plan(self, tx: Any, plan: WritePlan) -> None:
+        for k, fields in plan.hset.items():
+            tx.hset(self.keys.address(k), mapping=fields)
+        for k, gone in plan.hdel.items():
+            tx.hdel(self.keys.address(k), *sorted(gone))
+        for p, ks in plan.sadd.items():
+            tx.sadd(self.keys.person_addresses(p), *sorted(ks))
+        for p, ks in plan.srem.items():
+            tx.srem(self.keys.person_addresses(p), *sorted(ks))
+        if plan.zadd:
+            tx.zadd(self.keys.doi_pending, plan.zadd)
+        if plan.zrem:
+            tx.zrem(self.keys.doi_pending, *sorted(plan.zrem))
+        for entry in plan.audit:
+            tx.xadd(self.keys.audit_stream, entry,
+                    maxlen=AUDIT_STREAM_MAXLEN, approximate=True)
+
+    async def write_suppression_batch(self, records: Sequence[SuppressionLine], actor: str,
+                                      now: float | None = None) -> tuple[int, int]:
+        """Import suppressions in ONE MULTI/EXEC, each with its audit entry. A line without
+        `at` keeps the time of an identical stored suppression (so a re-import changes
+        nothing). Returns (written, unchanged)."""
+        now = time.time() if now is None else now
+        keys = sorted({r.address.key for r in records})
+        async with self.redis.pipeline(transaction=False) as rd:
+            for k in keys:
+                rd.hgetall(self.keys.suppression(k))
+            rows: list[dict[str, str]] = await self._bounded(rd.execute(), "import read",
+                                                             deadline=BATCH_DEADLINE)
+        current = {k: dict(h) for k, h in zip(keys, rows, strict=True)}
+        written = unchanged = 0
+        async with self.redis.pipeline(transaction=True) as tx:
+            for r in records:
+                k = r.address.key
+                old_raw = current[k].get(r.scope)
+                at = r.at
+                if at is None:
+                    at = now
+                    if old_raw is not None:
+                        old = _decode_suppression(k, r.scope, old_raw)
+                        if (old.reason, old.source) == (r.reason, r.source):
+                            at = old.at
+                rec = SuppressionRecord(k, r.scope, r.reason, r.source, at, r.expires_at,
+                                        r.evidence)
+                v = rec.to_json()
+                if old_raw == v:
+                    unchanged += 1
+                    continue
+                current[k][r.scope] = v
+                written += 1
+                tx.hset(self.keys.suppression(k), r.scope, v)
+                tx.xadd(self.keys.audit_stream,
+                        {"action": "suppress", "address": k, "scope": r.scope,
+                         "reason": r.reason, "source": r.source, "at": f"{at:.6f}",
+                         "actor": actor},
+                        maxlen=AUDIT_STREAM_MAXLEN, approximate=True)
+            if written:
+                await self._bounded(tx.execute(), "import write", deadline=BATCH_DEADLINE)
+        return written, unchanged
+
+    async def address_hash(self, address_key: str) -> dict[str, str]:
+        h: dict[str, str] = await self._bounded(
+            self.redis.hgetall(self.keys.address(address_key)), "read")
+        return h
+
+    async def person_members(self, person: str) -> list[str]:
+        m: set[str] = await self._bounded(
+            self.redis.smembers(self.keys.person_addresses(person)), "read")
+        return sorted(m)
+
+    async def suppressions_of(self, address_keys: Sequence[str]) -> dict[str, list[Suppression]]:
+        async with self.redis.pipeline(transaction=False) as rd:
+            for k in address_keys:
+                rd.hgetall(self.keys.suppression(k))
+            rows: list[dict[str, str]] = await self._bounded(rd.execute(), "read")
+        return {k: [_decode_suppression(k, s, v) for s, v in sorted(h.items())]
+                for k, h in zip(address_keys, rows, strict=True)}
+
+    async def pending_count(self) -> int:
+        n: int = await self._bounded(self.redis.zcard(self.keys.doi_pending), "read")
+        return n
+
+    async def purge_pending(self, cutoff: float, actor: str, batch: int = 500) -> int:
+        """Delete pending DOI sign-ups made before `cutoff`, each with an audit entry. A
+        sign-up renewed meanwhile (newer signup_at) is kept: the script re-checks the
+        stored record atomically. Safe to run from several processes at once."""
+        script = self.redis.register_script(_PURGE_LUA)
+        total = 0
+        while True:
+            due: list[str] = await self._bounded(
+                self.redis.zrangebyscore(self.keys.doi_pending, "-inf", cutoff, start=0,
+                                         num=batch), "purge scan", deadline=BATCH_DEADLINE)
+            if not due:
+                return total
+            n = await self._bounded(
+                script(keys=[self.keys.doi_pending, self.keys.audit_stream,
+                             *[self.keys.address(k) for k in due]],
+                       args=[repr(cutoff), f"{time.time():.6f}", actor, AUDIT_STREAM_MAXLEN,
+                             *due]),
+                "purge", deadline=BATCH_DEADLINE)
+            total += int(n)
+            if len(due) < batch:
+                return total
 
     # -- bounces and notifications ----------------------------------------------------
 

@@ -205,7 +205,7 @@ async def test_all_recipients_suppressed_gives_250_nothing_relayed_decisions_log
     rows = {d["recipient"]: d for d in running.decisions()}
     assert set(rows) == {"x@example.org", "y@example.org"}
     assert {r["verdict"] for r in rows.values()} == {"suppress"}
-    assert {r["rule"] for r in rows.values()} == {"objection_global"}
+    assert {r["rule"] for r in rows.values()} == {"objection"}
 
 
 BROKEN = {

@@ -15,7 +15,7 @@ def suppress(r, key: str, reason: str = "unsubscribe", scope: str = "global") ->
 
 async def test_suppressed_recipient_dropped_others_relayed(make_config, sink, start_app,
                                                            sync_redis):
-    running = await start_app(make_config(sink))
+    running = await start_app(make_config(sink, policy={"require_basis": False}))
     suppress(sync_redis, "gone@example.org")
     code, text, _ = await send(running.port, ["gone@example.org", "ok@example.org"],
                                      message(headers={"X-Consent-Class": "marketing"}))
@@ -24,13 +24,13 @@ async def test_suppressed_recipient_dropped_others_relayed(make_config, sink, st
     assert sink.delivered_to() == ["ok@example.org"]
     rows = {d["recipient"]: d for d in running.decisions()}
     assert rows["gone@example.org"]["verdict"] == "suppress"
-    assert rows["gone@example.org"]["rule"] == "objection_global"
+    assert rows["gone@example.org"]["rule"] == "objection"
     assert rows["ok@example.org"]["verdict"] == "allow"
     assert rows["ok@example.org"]["downstream"].startswith("250")
 
 
 async def test_control_headers_removed_before_relay(make_config, sink, start_app):
-    running = await start_app(make_config(sink))
+    running = await start_app(make_config(sink, policy={"require_basis": False}))
     content = message(headers={"X-Consent-Class": "marketing", "X-Campaign-Id": "c42",
                                "X-Consent-List": "news", "X-Consent-Category": "ink"})
     code, _, _ = await send(running.port, ["a@example.org"], content)
