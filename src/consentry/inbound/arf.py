@@ -1,0 +1,136 @@
+"""Feedback-loop complaints: RFC 5965 ARF reports (and their older and redacted forms)
+and Amazon SES complaint notifications.
+
+Who complained: ``Original-Rcpt-To`` (the address we sent to), ``Removal-Recipient``
+(opt-out reports), else the ``To`` of the enclosed original when it holds one real
+address. Providers redact the local part (RFC 6590: ``xxxxxxxx@domain``, ``redacted@``)
+and some send no recipient at all; then the VERP token or our unsubscribe token in the
+enclosed original's headers identifies the recipient (classify.py).
+
+Which feedback types suppress: the recipient (or their provider on their behalf) said
+"I do not want this": abuse, opt-out, fraud, virus, other. ``auth-failure`` (RFC 6591
+DMARC/DKIM/SPF forensic reports) is about our authentication and ``not-spam`` says the
+opposite of a complaint: both are recorded, never a suppression.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dsn import ses_notification
+from .parse import Headers, Parsed, parse_header_block
+from .textutil import addresses_in, first_address, norm, report_texts
+
+__all__ = ["Complaint", "analyse"]
+
+SUPPRESSING_TYPES = frozenset({"abuse", "opt-out", "optout", "fraud", "virus", "other",
+                               "complaint", "unsubscribe"})
+
+_REDACTED = re.compile(r"^(?:x{3,}|\*{2,}|redacted|#{3,}|_{3,}|\.{3,}|-{3,})$|redacted", re.I)
+_ABUSE_TEXT = re.compile(
+    r"this is an? (?:e-?mail )?(?:abuse|opt-?out|spam|fraud|complaint|feedback) report|"
+    r"\babuse report for an e-?mail message\b|\bmarked (?:as|this (?:message|email) as) "
+    r"(?:spam|junk)\b|\breported (?:as|this message as) (?:spam|junk)\b|"
+    r"\bcomplaint (?:about|regarding) (?:a |an |this )?(?:message|e-?mail)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    is_complaint: bool
+    feedback_type: str = ""
+    recipients: tuple[str, ...] = ()
+    redacted: bool = False
+    suppress: bool = False
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+    original_message_id: str | None = None
+
+
+def _report_fields(msg: Parsed) -> Headers | None:
+    for p in msg.report_parts():
+        if p.ctype == "message/feedback-report":
+            return parse_header_block(p.text.replace("\n\n", "\n"))
+    return None
+
+
+def _usable(addr: str) -> bool:
+    local = addr.rpartition("@")[0]
+    return bool(local) and not _REDACTED.search(local)
+
+
+def analyse(msg: Parsed) -> Complaint:
+    ses = ses_notification(msg)
+    if ses is not None and ses.get("notificationType") == "Complaint":
+        return _ses(ses)
+    ctype = msg.parts[0].headers.get("content-type", "") if msg.parts else ""
+    fields = _report_fields(msg)
+    evidence: list[str] = []
+    if fields is not None:
+        evidence.append("part: message/feedback-report")
+    elif re.search(r"report-type\s*=\s*\"?feedback-report", ctype or "", re.I):
+        evidence.append("content-type: report-type=feedback-report")
+        fields = Headers()
+    else:
+        # Pre-RFC 5965 loops (early Yahoo/Hotmail style): a fixed sentence plus the
+        # original attached.
+        texts = report_texts(msg)
+        has_original = any(p.is_message and p.in_original for p in msg.parts)
+        if has_original and any(_ABUSE_TEXT.search(t[:4_000]) for t in texts):
+            evidence.append("text: abuse-report wording with the original attached")
+            fields = Headers()
+        else:
+            return Complaint(False)
+    ftype = (fields.get("feedback-type") or "").strip().lower()
+    if not ftype:
+        ftype = "abuse"
+        evidence.append("feedback-type missing: taken as abuse")
+    else:
+        evidence.append(f"feedback-type: {ftype}")
+    rcpts: list[str] = []
+    redacted = False
+    for name in ("original-rcpt-to", "removal-recipient"):
+        for v in fields.all(name):
+            for a in addresses_in(v):
+                if _usable(a):
+                    rcpts.append(a)
+                    evidence.append(f"{name}: {a}")
+                else:
+                    redacted = True
+    original_mid: str | None = None
+    originals = msg.original_headers()
+    if originals:
+        original_mid = originals[0].get("message-id")
+    if not rcpts:
+        for oh in originals[:1]:
+            tos = [a for v in oh.all("to") for a in addresses_in(v)]
+            usable = [a for a in tos if _usable(a)]
+            if len(usable) == 1:
+                rcpts.append(usable[0])
+                evidence.append(f"enclosed original To: {usable[0]}")
+            elif tos:
+                redacted = True
+    uniq = list({norm(a): a for a in reversed(rcpts)}.values())[::-1]
+    if redacted:
+        evidence.append("recipient redacted by the reporter")
+    return Complaint(True, ftype, tuple(uniq), redacted, ftype in SUPPRESSING_TYPES,
+                     tuple(evidence), original_mid)
+
+
+def _ses(obj: dict[str, Any]) -> Complaint:
+    c = obj.get("complaint") if isinstance(obj.get("complaint"), dict) else {}
+    assert isinstance(c, dict)
+    ftype = str(c.get("complaintFeedbackType") or "abuse").lower()
+    rcpts: list[str] = []
+    for r in c.get("complainedRecipients", [])[:1000] or []:
+        if isinstance(r, dict) and isinstance(r.get("emailAddress"), str):
+            a = first_address(r["emailAddress"])
+            if a:
+                rcpts.append(a)
+    mail = obj.get("mail") if isinstance(obj.get("mail"), dict) else {}
+    assert isinstance(mail, dict)
+    mid = mail.get("messageId") if isinstance(mail.get("messageId"), str) else None
+    return Complaint(True, ftype, tuple(rcpts), False, ftype in SUPPRESSING_TYPES,
+                     ("ses-json: notificationType=Complaint", f"feedback-type: {ftype}"), mid)

@@ -1,0 +1,119 @@
+"""Automatic replies: RFC 3834 and the habits of real auto-responders.
+
+Headers decide first (a human-looking text under ``Auto-Submitted: auto-generated`` is
+still a machine's); then the subject prefixes mail clients put on out-of-office replies;
+last, for responders that set neither, the body wording of vacation notices and ticket
+acknowledgements in de, en, fr, es, it, nl, pl. An auto-reply is recorded, never read as
+an unsubscribe.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .parse import Parsed
+
+__all__ = ["AutoReply", "analyse"]
+
+
+@dataclass(frozen=True, slots=True)
+class AutoReply:
+    is_auto: bool
+    strength: str = ""  # header | subject | text
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+
+
+# Responders prepend a fixed label to the subject ("Automatic reply: …"). Only such a
+# leading label counts: a campaign called "Holiday offers" gets human replies too.
+_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:"
+    r"auto(?:matic|matische|matisch|matique|matica|mática|matiskt)?[ -]?(?:reply|antwort|"
+    r"antwoord|réponse|reponse|risposta|respuesta|odpowied[zź]|svar|response)|"
+    r"(?:réponse|risposta|respuesta|odpowied[zź]) automati\w+|"
+    r"out of (?:the )?office(?: reply| notice| autoreply)?|ooo|abwesenheit(?:snotiz|smeldung)?|"
+    r"abwesend|nicht im b[üu]ro|absence|absente?|fuori (?:sede|ufficio)|"
+    r"fuera de (?:la )?oficina|ausente|afwezig(?:heid)?|nieobecno[sś][cć]|poza biurem|urlop|"
+    r"(?:on )?vacation(?: reply)?|on leave|holiday notice"
+    r")\s*(?::|-|–|$)",
+    re.I,
+)
+# Whole-subject acknowledgements of ticket systems.
+_ACK_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:we(?:'ve| have)? received your (?:message|e-?mail|request)|"
+    r"eingang(?:sbest[äa]tigung)?(?: ihrer (?:nachricht|anfrage|e-?mail))?|"
+    r"ihre (?:anfrage|nachricht) (?:ist eingegangen|wurde (?:empfangen|erfasst))|"
+    r"accus[ée] de r[ée]ception|acuse de recibo|conferma di ricezione|"
+    r"ontvangstbevestiging|potwierdzenie otrzymania)\b",
+    re.I,
+)
+_TEXT = re.compile(
+    r"\b(?:"
+    # en
+    r"(?:i am|i'm|i will be) (?:currently )?(?:out of (?:the )?office|away|on (?:annual )?leave|"
+    r"on vacation|on holiday|travel+ing|out of town|off)|out of (?:the )?office|"
+    r"(?:will|shall) (?:reply|respond|get back to you) (?:on|upon|after) my return|"
+    r"limited access to (?:e-?mail|my e-?mail)|intermittent access to e-?mail|"
+    r"thanks? (?:you )?for (?:your )?(?:e-?mail|message)\W+we (?:aim|will|try) to "
+    r"(?:respond|reply)|"
+    r"we (?:have )?received your (?:message|e-?mail|request)|this is an automat(?:ed|ic) "
+    r"(?:reply|response|message|confirmation|acknowledg)|your (?:ticket|request) (?:number|id)|"
+    # de
+    r"(?:ich bin|bin ich) (?:bis (?:zum|einschlie[sß]lich)? ?\S+ )?(?:nicht im (?:b[üu]ro|haus)|"
+    r"abwesend|im urlaub|in urlaub|au[sß]er haus|nicht erreichbar)|"
+    r"abwesend|urlaub bis|osterurlaub|sommerurlaub|nach meiner r[üu]ckkehr|"
+    r"ab dem \S+ wieder (?:im b[üu]ro|erreichbar|da)|danach bin ich wieder|"
+    r"dies ist eine automatische|automatisch (?:erstellt|generiert|versandt)|"
+    r"ihre (?:nachricht|anfrage) (?:wurde|ist) (?:unter der nummer|bei uns eingegangen|"
+    r"eingegangen|erfasst)|eingangsbest[äa]tigung|"
+    # fr
+    r"absente? du bureau|je suis absente?|en cong[ée]s?|de retour le|retour (?:le|pr[ée]vu)|"
+    r"r[ée]ponse automatique|message automatique|nous avons (?:bien )?re[çc]u votre|"
+    # es
+    r"fuera de la oficina|estoy de vacaciones|estar[ée] ausente|respuesta autom[áa]tica|"
+    r"hemos recibido su (?:mensaje|correo|solicitud)|"
+    # it
+    r"fuori (?:sede|ufficio)|in ferie|sar[òo] assente|rientro (?:il|in ufficio)|"
+    r"risposta automatica|abbiamo ricevuto (?:il suo|la sua|il tuo)|"
+    # nl
+    r"afwezig tot|ben (?:ik )?(?:met vakantie|afwezig|niet op kantoor)|"
+    r"automatisch (?:antwoord|bericht)|we hebben uw (?:bericht|e-?mail) ontvangen|"
+    # pl
+    r"przebywam na urlopie|jestem (?:na urlopie|nieobecn[ya]|poza biurem)|wracam\b|"
+    r"odpowied[zź] automatyczna|wiadomo[sś][cć] automatyczna|otrzymali[sś]my (?:pa[nń]stwa|"
+    r"twoj[aą]) wiadomo[sś][cć]"
+    r")",
+    re.I,
+)
+
+
+def analyse(msg: Parsed, body: str) -> AutoReply:
+    """`body` is the reply text with quotes removed (reply.latest_reply)."""
+    h = msg.headers
+    ev: list[str] = []
+    auto_sub = (h.get("auto-submitted") or "").strip().lower()
+    if auto_sub and not auto_sub.startswith("no"):
+        ev.append(f"Auto-Submitted: {auto_sub[:40]}")
+    for name in ("x-autoreply", "x-autorespond", "x-autoresponder", "x-auto-reply"):
+        v = h.get(name)
+        if v is not None and v.strip().lower() not in ("no", "false", "0"):
+            ev.append(f"{name}: {v.strip()[:40]}")
+    prec = (h.get("precedence") or "").strip().lower()
+    if prec in ("auto_reply", "auto-reply", "bulk", "junk"):
+        ev.append(f"Precedence: {prec}")
+    if h.get("x-autogenerated") or h.get("x-auto-generated"):
+        ev.append("X-Autogenerated")
+    if (h.get("x-ms-exchange-inbox-rules-loop") or h.get("x-ms-exchange-generated-message-source")
+            ) and h.get("x-auto-response-suppress"):
+        ev.append("Exchange auto-reply headers")
+    if ev:
+        return AutoReply(True, "header", tuple(ev))
+    subject = re.sub(r"^\s*(?:(?:re|aw|wg|fw|fwd|sv|vs|tr|r|rif|odp)\s*:\s*)+", "", msg.subject,
+                     flags=re.I)
+    if _SUBJECT.search(msg.subject) or _ACK_SUBJECT.search(subject):
+        return AutoReply(True, "subject", (f"subject: {msg.subject[:80]}",))
+    short = body.strip()[:1_500]
+    m = _TEXT.search(short) if len(body.strip()) <= 1_500 else None
+    if m:
+        return AutoReply(True, "text", (f"text: {m.group(0)[:60]}",))
+    return AutoReply(False)

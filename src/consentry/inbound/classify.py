@@ -1,0 +1,270 @@
+"""The inbound ladder: what a message that came back means (Mailman's bounce ladder, VERP
+first because it is cheap and certain).
+
+    1. tokens    bounces+TOKEN@ / unsubscribe+TOKEN@ in the envelope, To, Delivered-To,
+                 X-Original-To, Envelope-To, and our List-Unsubscribe in a returned
+                 original: WHO it is about
+    2. arf       feedback-loop complaint                      -> complaint
+    3. dsn       delivery report (RFC 3464, MTA dialects, SES) -> bounce | delivered
+    4. mailto    a message to unsubscribe+TOKEN@              -> unsubscribe
+    5. auto      RFC 3834 and auto-responder habits            -> autoreply
+    6. human     quote-stripped reply, intent                  -> unsubscribe | reply
+    else                                                       -> unknown
+
+Pure: the caller passes the bytes, the envelope and the options, and gets a Verdict it
+can print (`consentry inbound classify`) or act on (the inbound listener).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..tokens import TOKEN_RE, TokenCodec, TokenError, find_token
+from . import arf, autoreply, dsn, intent, reply
+from .parse import Limits, Parsed, ParseLimitExceeded, parse_message
+from .textutil import addresses_in, first_address, norm
+
+__all__ = ["Kind", "Options", "TokenHit", "Verdict", "classify", "classify_parsed"]
+
+Kind = Literal["bounce", "complaint", "autoreply", "unsubscribe", "reply", "delivered",
+               "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    verp_prefix: str = "bounces"
+    unsubscribe_prefix: str = "unsubscribe"
+    domains: tuple[str, ...] = ()  # our bounce/reply domains (never a bounced recipient)
+    intent_threshold: float = 0.8  # unsubscribe at or above, else reply flagged for review
+    review_threshold: float = 0.3
+    limits: Limits = field(default_factory=Limits)
+    codec: TokenCodec | None = None  # verify token signatures when given
+    now: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHit:
+    purpose: str  # bounce | unsubscribe
+    token: str
+    source: str  # envelope | to | delivered-to | ... | original:list-unsubscribe
+    ref: str | None = None  # set when the signature was verified
+    error: str | None = None  # why verification refused it
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"purpose": self.purpose, "source": self.source,
+                             "verified": self.ref is not None}
+        if self.ref is not None:
+            d["ref"] = self.ref
+        if self.error is not None:
+            d["error"] = self.error
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    kind: Kind
+    recipients: tuple[dict[str, Any], ...] = ()
+    intent_confidence: float | None = None
+    review: bool = False
+    evidence: tuple[str, ...] = ()
+    tokens: tuple[TokenHit, ...] = ()
+    sender: str | None = None
+    message_id: str | None = None
+    reply_to_ids: tuple[str, ...] = ()  # In-Reply-To/References: match against send records
+    feedback_type: str | None = None
+    suppress: bool = False  # whether the kind asks for suppression at all
+    text: str = ""  # the sender's own words (replies), for the review mailbox
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "recipients": list(self.recipients),
+            "intent_confidence": self.intent_confidence,
+            "review": self.review,
+            "suppress": self.suppress,
+            "evidence": list(self.evidence),
+            "sender": self.sender,
+            "message_id": self.message_id,
+        }
+        if self.tokens:
+            d["tokens"] = [t.as_dict() for t in self.tokens]
+        if self.reply_to_ids:
+            d["in_reply_to"] = list(self.reply_to_ids)
+        if self.feedback_type is not None:
+            d["feedback_type"] = self.feedback_type
+        return d
+
+
+_TOKEN_IN_TEXT = re.compile(r"(?<![a-z2-7])([a-z2-7]{48})(?![a-z2-7])", re.I)
+
+
+def _token_hits(msg: Parsed, envelope_rcpts: Sequence[str], opts: Options) -> list[TokenHit]:
+    raw: list[tuple[str, str, str]] = []  # purpose, token, source
+    prefixes = {opts.verp_prefix: "bounce", opts.unsubscribe_prefix: "unsubscribe"}
+
+    def scan(addr: str, source: str) -> None:
+        local = addr.rpartition("@")[0]
+        for prefix, purpose in prefixes.items():
+            tok = find_token(local, prefix)
+            if tok is not None:
+                raw.append((purpose, tok, source))
+
+    for a in envelope_rcpts:
+        scan(a.strip("<>"), "envelope")
+    for name in ("to", "cc", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to",
+                 "x-original-rcpt-to"):
+        for v in msg.headers.all(name):
+            for a in addresses_in(v):
+                scan(a, name)
+    # A returned original carries our List-Unsubscribe (mailto and URL forms) and its
+    # Return-Path: the token there names the recipient even when the report does not.
+    for oh in msg.original_headers():
+        for v in oh.all("return-path"):
+            for a in addresses_in(v):
+                scan(a, "original:return-path")
+        for v in oh.all("list-unsubscribe"):
+            for a in addresses_in(v):
+                scan(a, "original:list-unsubscribe")
+            for m in _TOKEN_IN_TEXT.finditer(v):
+                tok = m.group(1).lower()
+                if TOKEN_RE.match(tok) and not any(t == tok for _, t, _ in raw):
+                    raw.append(("unsubscribe", tok, "original:list-unsubscribe-url"))
+    out: list[TokenHit] = []
+    seen: set[tuple[str, str]] = set()
+    for purpose, tok, source in raw:
+        if (purpose, tok) in seen:
+            continue
+        seen.add((purpose, tok))
+        ref: str | None = None
+        err: str | None = None
+        if opts.codec is not None and opts.now is not None:
+            try:
+                claims = opts.codec.verify(tok, opts.now, purpose=None)
+                ref = claims.ref
+            except TokenError as exc:
+                err = exc.reason
+        out.append(TokenHit(purpose, tok, source, ref, err))
+    return out
+
+
+def _ours(addr: str, opts: Options) -> bool:
+    dom = addr.rpartition("@")[2].lower().rstrip(".")
+    return any(dom == d.lower() for d in opts.domains)
+
+
+def _msgids(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return re.findall(r"<[^<>\s]{1,300}>", value)[:20]
+
+
+def classify(data: bytes, envelope_rcpts: Sequence[str] = (), mail_from: str | None = None,
+             opts: Options | None = None) -> Verdict:
+    o = opts or Options()
+    try:
+        msg = parse_message(data, o.limits)
+    except ParseLimitExceeded as exc:
+        return Verdict("unknown", evidence=(f"parse refused: {exc}",))
+    return classify_parsed(msg, envelope_rcpts, mail_from, o)
+
+
+def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
+                    mail_from: str | None = None, opts: Options | None = None) -> Verdict:
+    o = opts or Options()
+    tokens = tuple(_token_hits(msg, envelope_rcpts, o))
+    sender = first_address(msg.get("from")) or (mail_from or None)
+    mid = msg.get("message-id")
+    refs = tuple(dict.fromkeys(_msgids(msg.get("in-reply-to")) + _msgids(msg.get("references"))))
+    base: dict[str, Any] = {"tokens": tokens, "sender": sender,
+                            "message_id": mid.strip()[:300] if mid else None,
+                            "reply_to_ids": refs}
+    tok_ev = tuple(f"token: {t.purpose} from {t.source}" + ("" if t.ref or t.error is None
+                                                              else f" (refused: {t.error})")
+                   for t in tokens)
+    if msg.truncated:
+        tok_ev += (f"parsed the first {o.limits.max_bytes} of {msg.size} bytes",)
+
+    # 2. feedback-loop complaint
+    c = arf.analyse(msg)
+    if c.is_complaint:
+        rcpts = tuple({"address": a, "status": "", "class": "complaint",
+                       "reason": "complaint"} for a in c.recipients if not _ours(a, o))
+        return Verdict("complaint", rcpts, None, not rcpts and not tokens,
+                       tok_ev + c.evidence, feedback_type=c.feedback_type,
+                       suppress=c.suppress, **base)
+
+    # 3. delivery report
+    has_verp = any(t.purpose == "bounce" and t.source in ("envelope", "to", "delivered-to",
+                                                          "x-original-to", "envelope-to",
+                                                          "x-envelope-to")
+                   for t in tokens)
+    report = dsn.analyse(msg)
+    if not report.is_report and has_verp:
+        forced = dsn.analyse(msg, force=True)
+        auto = autoreply.analyse(msg, reply.latest_reply(msg).text)
+        if not auto.is_auto and forced.failed:
+            report = forced
+    if report.is_report:
+        failed = [r for r in report.failed if not _ours(r.address, o)]
+        if failed:
+            rcpts = tuple({"address": r.address, "status": r.status, "class": r.klass,
+                           "reason": r.reason, "action": r.action,
+                           "diagnostic": r.diagnostic[:300], "source": r.source}
+                          for r in failed)
+            suppress = any(r.action == "failed" for r in failed)
+            return Verdict("bounce", rcpts, None, False, tok_ev + report.evidence,
+                           suppress=suppress, **base)
+        if report.successes:
+            rcpts = tuple({"address": r.address, "status": r.status, "class": "",
+                           "reason": "delivered", "action": r.action}
+                          for r in report.successes)
+            return Verdict("delivered", rcpts, None, False,
+                           (*tok_ev, *report.evidence, "success/delay report: never suppresses"),
+                           **base)
+        if any(t.purpose == "bounce" for t in tokens):
+            # A bounce we cannot read, to a VERP address: the token names the recipient;
+            # without a status it is counted as soft, never hard.
+            return Verdict("bounce", (), None, True,
+                           (*tok_ev, *report.evidence, "no recipient in the report: the VERP "
+                            "token decides, counted as soft"), suppress=True, **base)
+        return Verdict("bounce", (), None, True,
+                       (*tok_ev, *report.evidence, "report without a readable recipient"),
+                       **base)
+
+    own = reply.latest_reply(msg)
+    auto = autoreply.analyse(msg, own.text)
+
+    # 4. mailto: unsubscribe (RFC 2369/8058): the message itself is the request.
+    unsub_tokens = [t for t in tokens if t.purpose == "unsubscribe" and t.source in (
+        "envelope", "to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to")]
+    if unsub_tokens and not (auto.is_auto and auto.strength == "header"):
+        rc = ({"address": sender, "status": "", "class": "", "reason": "objection"},
+              ) if sender else ()
+        return Verdict("unsubscribe", rc, 1.0, False,
+                       (*tok_ev, "mailto unsubscribe address"), suppress=True, text=own.text,
+                       **base)
+
+    # 5. automatic reply
+    if auto.is_auto:
+        return Verdict("autoreply", (), 0.0, False, tok_ev + auto.evidence, text=own.text,
+                       **base)
+
+    # 6. human reply
+    if not own.text and not msg.subject.strip():
+        return Verdict("unknown", (), None, True, (*tok_ev, "no text and no subject"), **base)
+    it = intent.detect(own.text, msg.subject)
+    ev = (*tok_ev, *own.evidence, *it.evidence)
+    if it.confidence >= o.intent_threshold:
+        rc = ({"address": sender, "status": "", "class": "", "reason": "objection"},
+              ) if sender else ()
+        return Verdict("unsubscribe", rc, it.confidence, it.review, ev, suppress=True,
+                       text=own.text, **base)
+    review = it.review or it.confidence >= o.review_threshold
+    return Verdict("reply", (), it.confidence, review, ev, text=own.text, **base)
+
+
+def sender_key(v: Verdict) -> str | None:
+    return norm(v.sender) if v.sender else None

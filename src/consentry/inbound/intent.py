@@ -1,0 +1,247 @@
+"""Does a human reply mean "stop sending me advertising"? (de en fr es it nl pl)
+
+Read sentence by sentence, on the sender's own words only (reply.latest_reply):
+  - an *objection phrase* in first person or imperative ("bitte melden Sie mich ab",
+    "unsubscribe me", "I object to", "darme de baja", "uit te schrijven") scores high;
+  - a bare keyword sentence ("Opt out.", "Abmelden", "STOP") scores high too;
+  - negation in front of the verb ("bitte NICHT abmelden", "auf keinen Fall austragen",
+    "don't unsubscribe me") cancels it; "keep me on the list" counts against;
+  - re-subscription ("wieder erhalten", "sign me up", "subscribe my colleague") and
+    requests about another person's subscription count against;
+  - a question about unsubscribing ("how do I unsubscribe?") is an uncertain wish: medium
+    confidence, flagged for review; a question about where we got the address is a
+    complaint-like question: low confidence, flagged;
+  - removing things that are not the person or the list ("remove the centrifuge from my
+    basket", "aus dem Auftrag streichen") is not an objection.
+A subject that is only an unsubscribe keyword ("Abmelden", "STOP", "unsubscribe please")
+counts even with an empty body. The result carries the confidence and the evidence
+(the sentence and the rule that fired).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+__all__ = ["Intent", "detect"]
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    confidence: float  # 0..1 that the sender objects to further advertising
+    review: bool  # a human should look (uncertain, or about someone else)
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+    rule: str = ""
+    mentioned_addresses: tuple[str, ...] = ()
+
+
+def _rx(*alts: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{a})" for a in alts), re.I)
+
+
+# Objection phrases. Each is specific enough that a match in the sender's own words is an
+# objection unless negated, questioned or about someone else.
+_STRONG = _rx(
+    # en
+    r"\bunsubscribe\b", r"\bopt(?:[- ]?out| me out)\b", r"\bremove (?:me|us|my (?:e-?mail )?"
+    r"(?:address|details|name|data))\b", r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
+    r"\b(?:stop|cease) (?:sending|emailing|e-mailing|mailing|contacting|spamming)\b",
+    r"\bstop (?:these|this|the|your) (?:e-?mails?|mails?|newsletters?|messages|marketing|spam)",
+    r"\bno (?:more|further) (?:marketing |promotional |advertising )?(?:e-?mails?|mails?|"
+    r"newsletters?|messages|marketing|advertising|spam|contact)\b",
+    r"\b(?:do not|don't|dont|never) (?:send|e-?mail|mail|contact|write to) (?:me|us)\b",
+    r"\b(?:i|we) (?:hereby )?object\b", r"\bobjection to\b",
+    r"\b(?:i|we) (?:no longer|don't|do not|dont) (?:want|wish) to (?:receive|get|hear)",
+    r"\b(?:i|we) (?:no longer|don't|do not|dont) want (?:your|these|this|any)\b",
+    r"\bcancel (?:my|our|the) (?:subscription|newsletter)", r"\bdelete me\b",
+    r"\b(?:off|from) (?:your|the|this) (?:mailing |e-?mail |distribution )?list\b",
+    r"\bnot interested\b.{0,30}\b(?:anymore|any more|any longer)\b",
+    # de
+    r"\babmelden\b", r"\babmeldung\b", r"\babbestellen\b", r"\babbestellung\b",
+    r"\baustragen\b", r"\bmelden sie (?:mich|uns)\b.{0,60}\bab\b",
+    r"\btragen sie (?:mich|uns|die adresse|meine adresse|diese adresse)\b.{0,60}\baus\b",
+    r"\bnehmen sie (?:mich|uns|meine adresse|die adresse)\b.{0,60}\b(?:aus|von)\b",
+    r"\b(?:aus|von) (?:ihrem|dem|ihrer|der|diesem|dieser) (?:e-?mail-?)?(?:verteiler|"
+    r"mailingliste|liste|newsletter|adressliste)\b",
+    r"\b(?:streichen|l[öo]schen|entfernen) sie (?:mich|uns|meine (?:adresse|daten|e-?mail))\b",
+    r"\b(?:mich|uns|meine (?:adresse|daten|e-?mail-?adresse)) (?:bitte )?(?:aus|von)\b.{0,40}"
+    r"\b(?:streichen|l[öo]schen|entfernen|nehmen)\b",
+    r"\bkeine (?:weiteren |neuen )?(?:werbe-?)?(?:e-?mails?|mails|newsletter|werbung|"
+    r"nachrichten|zusendungen|post)\b",
+    r"\bnicht mehr (?:zu)?(?:schicken|senden|zusenden|erhalten|bekommen|anschreiben|"
+    r"kontaktieren|beliefern)\b", r"\bwiderspreche\b", r"\bwiderspruch\b",
+    r"\b(?:abo|abonnement|newsletter)\b.{0,20}\b(?:beenden|k[üu]ndigen|stornieren|abbestellen)\b",
+    r"\brunter von (?:der|ihrer|dieser) liste\b", r"\binteressiert (?:mich|uns) nicht mehr\b",
+    r"\bwill (?:keine|nichts mehr)\b", r"\bm[öo]chte (?:keine|nichts mehr)\b",
+    # fr
+    r"\bd[ée]sabonn", r"\bd[ée]sinscri", r"\bme d[ée]sinscrire\b",
+    r"\bretir(?:er|ez|[ée]e?s?)\b.{0,40}\b(?:liste|fichier|mailing)\b",
+    r"\b(?:supprimer|supprimez|effacer|effacez)\b.{0,30}\b(?:mon adresse|mes donn[ée]es|moi)\b",
+    r"\bne (?:plus|m'envoyez plus|me contactez plus)\b", r"\bne souhaite plus\b",
+    r"\bje m'oppose\b", r"\bopposition\b",
+    # es
+    r"\bdar(?:me|nos)? de baja\b", r"\bbaja de\b", r"\bdesuscrib", r"\bdesapunt",
+    r"\b(?:eliminar|eliminen|borrar|borren|quitar|quiten|sacar|saquen)(?:me|nos)?\b.{0,30}"
+    r"\b(?:lista|listado|base de datos|mi (?:correo|direcci[óo]n))\b",
+    r"\bno (?:me )?(?:env[íi]en|manden|mand[ée]is|envi[ée]is) m[áa]s\b",
+    r"\bno (?:quiero|deseo) recibir\b", r"\bcancelar (?:la |mi )?suscripci[óo]n\b",
+    r"\bme opongo\b",
+    # it
+    r"\bdisiscri", r"\bcancellami\b", r"\bcancellatemi\b",
+    r"\b(?:cancellare|rimuovere|togliere|eliminare)(?:mi)?\b.{0,40}\b(?:lista|newsletter|"
+    r"indirizzo|iscrizione|mailing)\b",
+    r"\bnon (?:inviatemi|mandatemi|mi inviate|mi mandate|voglio (?:pi[ùu] )?ricevere|"
+    r"desidero (?:pi[ùu] )?ricevere)\b", r"\bmi oppongo\b",
+    # nl
+    r"\buitschrijven\b", r"\buit te schrijven\b", r"\bschrijf (?:mij|me|ons) uit\b",
+    r"\bafmelden\b", r"\bmeld (?:mij|me|ons) af\b", r"\bverwijder (?:mij|me|ons|mijn)\b",
+    r"\bgeen (?:nieuwsbrie\w*|e-?mails?|mails|reclame) meer\b", r"\bniet meer (?:ontvangen|"
+    r"toesturen|sturen|mailen)\b", r"\bbezwaar\b",
+    # pl
+    r"\bwypis(?:a[ćc]|anie|z|zcie)\b", r"\bwypisa[ćc] (?:mnie|si[ęe])\b",
+    r"\busu[ńn](?:cie|[ąa][ćc])?\b.{0,30}\b(?:list|adres|baz)", r"\brezygnuj[ęe]\b",
+    r"\bnie (?:chc[ęe]|życz[ęe] sobie) (?:otrzymywa[ćc]|dostawa[ćc])\b",
+    r"\bnie przysy[łl]a[jc]", r"\bsprzeciw\b",
+    # sv (seen in practice beside the seven)
+    r"\bavregistrera\b", r"\bavsluta (?:min )?prenumeration\b",
+)
+
+# The whole sentence is a keyword (subject lines, one-word replies).
+_KEYWORD_ONLY = re.compile(
+    r"^(?:please |bitte |por favor |s'il vous pla[îi]t |prego |graag |prosz[ęe] )?"
+    r"(?:unsubscribe|opt[- ]?out|stop|remove|remove me|abmelden|abbestellen|austragen|"
+    r"abmeldung|d[ée]sabonner|d[ée]sinscription|d[ée]sinscrire|baja|darse de baja|"
+    r"cancelar suscripci[óo]n|disiscrivi|disiscrizione|cancellami|afmelden|uitschrijven|"
+    r"wypisz|wypisanie|rezygnacja|avregistrera)"
+    r"(?: me| mich| moi| please| bitte| por favor| grazie| danke| thanks| thank you)*$",
+    re.I,
+)
+
+# A negation right before the objection verb.
+_NEGATION_BEFORE = re.compile(
+    r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
+    r"not|don't|dont|do not|never|no need to|please don't|ne pas|ne|pas|jamais|no|nunca|"
+    r"non|mai|niet|nooit|geen|nie)\b)[\s,\-–]*(?:\w+[\s,\-–]+){0,2}$",
+    re.I,
+)
+# Phrases whose own meaning already contains the negation: never "negated".
+_INHERENT_NEGATIVE = re.compile(
+    r"^(?:no |keine|nicht mehr|ne |non |geen |niet meer|nie |do not|don't|dont|never)", re.I)
+
+_KEEP = _rx(
+    r"\bkeep me\b", r"\bstay on\b", r"\bremain on\b", r"\bdon't (?:unsubscribe|remove)",
+    r"\b(?:sign|subscribe) (?:me|us|my|our|him|her)\b", r"\bsign up\b", r"\bsubscribe\b",
+    r"\bre-?subscribe\b", r"\bwieder (?:erhalten|bekommen|anmelden|aufnehmen|eintragen)\b",
+    r"\bwieder in (?:den|die) (?:verteiler|liste)\b", r"\bauch (?:bekommen|erhalten)\b",
+    r"\bgerne? (?:weiter|wieder)\b", r"\bweiterhin (?:erhalten|bekommen)\b",
+    r"\banmelden\b", r"\beintragen\b", r"\baufnehmen\b", r"\bm'inscrire\b", r"\binscri(?:re|vez)\b",
+    r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
+    r"\bagain\b",
+)
+_OTHER_PERSON = _rx(
+    r"\b(?:my|our) (?:colleague|manager|boss|lab manager|assistant|team|wife|husband|"
+    r"partner)\b", r"\b(?:mein(?:e|en)?|unsere?) (?:kolleg(?:in|e|en)|chef(?:in)?|"
+    r"mitarbeiter(?:in)?|vorgesetzte[rn]?)\b", r"\bmon coll[èe]gue\b", r"\bma coll[èe]gue\b",
+    r"\bmi compa[ñn]er[oa]\b", r"\bil mio collega\b", r"\bmijn collega\b", r"\bm[óo]j kolega\b",
+    r"\bfrau [A-ZÄÖÜ]\w+\b", r"\bherr[n]? [A-ZÄÖÜ]\w+\b",
+)
+_ABOUT_US = _rx(
+    r"\b(?:where|how) did you get (?:my|our) (?:address|e-?mail|details|data)",
+    r"\bwhy (?:am i|are we|do i|do we) (?:getting|receiving)\b",
+    r"\bwoher haben sie (?:meine|unsere)\b", r"\bwie sind sie an (?:meine|unsere)\b",
+    r"\bwarum (?:bekomme|erhalte|kriege) ich\b", r"\bo[ùu] avez-vous (?:eu|trouv[ée])\b",
+    r"\bpourquoi (?:je re[çc]ois|recevons)\b", r"\bde d[óo]nde (?:han )?(?:sacado|obtenido)\b",
+    r"\bdove avete preso\b", r"\bwaar hebben jullie\b", r"\bskąd macie\b",
+    r"\bi never (?:signed up|subscribed)\b", r"\bnie eingetragen\b", r"\bnie angemeldet\b",
+)
+_NOT_ME_OBJECTS = _rx(
+    r"\b(?:basket|cart|order|warenkorb|auftrag|bestellung|panier|commande|carrito|pedido|"
+    r"carrello|ordine|winkelwagen|bestelling|koszyk|zam[óo]wieni)\b",
+)
+_QUESTION_WORD = re.compile(
+    r"^(?:how|can|could|may|is|are|do|does|did|why|where|wie|kann|k[öo]nnen|wo|warum|"
+    r"comment|pourquoi|est-ce|c[óo]mo|puedo|por qu[ée]|come|posso|perch[ée]|hoe|kan|waarom|"
+    r"jak|czy|dlaczego)\b", re.I)
+_PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already )?"
+                 r"unsubscribed\b", r"\bmich (?:schon|bereits) abgemeldet\b")
+_NOT_SIGN_UP = re.compile(r"\b(?:don't|do not|nicht|no)\b.{0,10}\b(?:sign|subscribe|anmelden)",
+                          re.I)
+_FOOTER_LABEL = re.compile(r"[:：]\s*(?:<?https?://|www\.)", re.I)
+_ADDR = re.compile(r"[\w.+-]{1,64}@(?:[\w-]{1,63}\.){0,10}[\w-]{0,63}")
+_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|aw|wg|fw|fwd|sv|vs|tr|r|rif|odp|antw)\s*:\s*)+",
+                             re.I)
+
+
+def _sentences(text: str) -> list[str]:
+    t = unicodedata.normalize("NFKC", text)
+    parts = re.split(r"(?<=[.!?¡¿;])\s+|\n+", t)
+    return [re.sub(r"\s+", " ", p).strip() for p in parts if p and p.strip()][:200]
+
+
+def _score(sentence: str) -> tuple[float, str, bool]:
+    """(confidence, rule, review) for one sentence; confidence 0 means no objection."""
+    s = sentence.strip()
+    low = s.lower().strip(" .!–-")
+    if _FOOTER_LABEL.search(s):
+        # "Hier abmelden: https://…" is our footer's link label, not a request.
+        return 0.0, "", False
+    question = s.rstrip().endswith("?") or bool(_QUESTION_WORD.match(low))
+    if _ABOUT_US.search(s):
+        return 0.35, "question about the address origin", True
+    if _KEYWORD_ONLY.match(low):
+        return 0.92, "keyword-only sentence", False
+    m = _STRONG.search(s)
+    if not m:
+        return 0.0, "", False
+    phrase = m.group(0)
+    if _PAST_SELF.search(s) and _KEEP.search(s):
+        return 0.02, "re-subscription request", False
+    before = s[: m.start()]
+    if not _INHERENT_NEGATIVE.match(phrase) and _NEGATION_BEFORE.search(before[-40:]):
+        return 0.02, f"negated: {phrase}", False
+    if (_KEEP.search(s) and not _NOT_SIGN_UP.search(s)
+            and re.search(r"\b(?:keep me|stay on|remain on|wieder|again|auch)\b", s, re.I)):
+        return 0.05, f"keeps or re-subscribes: {phrase}", False
+    if _NOT_ME_OBJECTS.search(s) and not re.search(
+        r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", s[m.start():], re.I
+    ):
+        return 0.03, f"removes an item, not the person: {phrase}", False
+    if _OTHER_PERSON.search(s):
+        return 0.5, f"about another person: {phrase}", True
+    if question:
+        return 0.6, f"question about unsubscribing: {phrase}", True
+    return 0.95, f"objection phrase: {phrase}", False
+
+
+def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()) -> Intent:
+    """Unsubscribe intent of a reply. `body`: the sender's own words; `subject`: the
+    reply's subject (used only when it is not just our campaign's subject)."""
+    evidence: list[str] = []
+    best, best_rule, review = 0.0, "", False
+    negative = False
+    for sent in _sentences(body):
+        conf, rule, rev = _score(sent)
+        if not rule:
+            continue
+        evidence.append(f"body: {rule} | {sent[:160]}")
+        review = review or rev
+        if conf < 0.1:
+            negative = True
+        if conf > best:
+            best, best_rule = conf, rule
+    subj = _SUBJECT_PREFIX.sub("", subject or "").strip()
+    if subj and subj.lower() not in {c.lower() for c in campaign_subjects}:
+        low = subj.lower().strip(" .!–-")
+        if _KEYWORD_ONLY.match(low) or (len(low.split()) <= 6 and _STRONG.search(subj)):
+            sconf, srule, _ = _score(subj)
+            if sconf >= 0.6:
+                evidence.append(f"subject: {srule or 'keyword'} | {subj[:80]}")
+                if sconf > best:
+                    best, best_rule = sconf, f"subject {srule}"
+    if negative and best >= 0.6:
+        # Both an objection and a cancelling sentence: a human decides.
+        best, review = 0.5, True
+        evidence.append("conflicting sentences: flagged for review")
+    mentioned = tuple(dict.fromkeys(a for a in _ADDR.findall(body) if "@" in a))[:10]
+    return Intent(round(best, 3), review, tuple(evidence[:20]), best_rule, mentioned)

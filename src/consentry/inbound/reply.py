@@ -1,0 +1,177 @@
+"""The sender's own words of a reply: quoted text, forwarded originals, signatures and
+disclaimers removed, so words in our quoted newsletter footer ("abmelden", "opt out")
+never count as the recipient's.
+
+Our own rules run first because they must handle what generic parsers get wrong:
+bottom-posting (the reply *after* the quote), attribution lines wrapped over two lines,
+Outlook header blocks in seven languages ("Von:/Gesendet:/An:/Betreff:", "De:/Envoyé:",
+"Od:/Wysłano:" …), "-----Original Message-----" separators. mail-parser-reply then
+removes signatures and disclaimers in many languages; our closing-line rule catches the
+short German and Polish closings it does not know.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mailparser_reply import EmailReplyParser  # type: ignore[import-untyped]  # no py.typed
+
+from .parse import Parsed
+from .textutil import html_to_text
+
+__all__ = ["Reply", "body_text", "latest_reply"]
+
+MAX_TEXT = 65_536
+_LANGS = ["de", "en", "fr", "es", "it", "nl", "pl"]
+_PARSER = EmailReplyParser(languages=list(_LANGS))
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str  # the sender's own words
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+
+
+# "On Thu, Apr 9, 2026 at 8:30 AM X <x@y> wrote:" and its translations; may wrap.
+_ATTRIBUTION = re.compile(
+    r"^[ \t>]*(?:"
+    r"on\b.{0,200}\bwrote\s*:|"
+    r"am\b.{0,200}\bschrieb\b.{0,200}:|"
+    r"le\b.{0,200}\ba [ée]crit\s*:|"
+    r"el\b.{0,200}\bescribi[óo]\s*:|"
+    r"il (?:giorno )?.{0,200}\bha scritto\s*:|"
+    r"op\b.{0,200}\b(?:schreef|het volgende geschreven)\b.{0,200}:|"
+    r".{0,200}\bnapisa[łl](?:\(a\))?\s*:|"
+    r"den\b.{0,200}\bskrev\b.{0,200}:|"
+    r".{0,200}\b(?:wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef|geschreven)\s*:"
+    r")[ \t]*$",
+    re.I,
+)
+_ATTRIBUTION_START = re.compile(
+    r"^[ \t>]*(?:on|am|le|el|il giorno|il|op|den)\b.{0,200}(?:<|\d{1,2}:\d{2})", re.I)
+_SEPARATOR = re.compile(
+    r"^[ \t>]*(?:-{3,}\s*(?:original message|ursprüngliche nachricht|originalnachricht|"
+    r"message d'origine|mensaje original|messaggio originale|oorspronkelijk bericht|"
+    r"wiadomo[sś][cć] oryginalna|originalmeddelande|forwarded message|weitergeleitete "
+    r"nachricht|message transf[ée]r[ée]|mensaje reenviado|messaggio inoltrato|"
+    r"doorgestuurd bericht|wiadomo[sś][cć] przekazana)\s*-{3,}|"
+    r"begin forwarded message\s*:|anfang der weitergeleiteten nachricht\s*:|"
+    r"d[ée]but du message r[ée]exp[ée]di[ée]\s*:)[ \t]*$",
+    re.I,
+)
+_OUTLOOK_FROM = re.compile(r"^[ \t>*]*(?:from|von|de|da|van|od|fr[åa]n)[ \t*]*:\s*\S", re.I)
+_OUTLOOK_NEXT = re.compile(
+    r"^[ \t>*]*(?:sent|date|to|subject|cc|gesendet|datum|an|betreff|envoy[ée]|[àa]|objet|"
+    r"enviado|fecha|para|asunto|inviato|data|a|oggetto|verzonden|aan|onderwerp|"
+    r"wys[łl]ano|do|temat|skickat|till|[äa]mne)[ \t*]*:", re.I)
+_RULE = re.compile(r"^[ \t]*[_\-=]{8,}[ \t]*$")
+_SIGNATURE_DASHES = re.compile(r"^-- ?$")
+_CLOSING = re.compile(
+    r"^[ \t]*(?:mfg|lg|vg|mit freundlichen? gr[üu](?:ß|ss)en?|freundliche gr[üu](?:ß|ss)e|"
+    r"viele gr[üu](?:ß|ss)e|beste gr[üu](?:ß|ss)e|liebe gr[üu](?:ß|ss)e|sch[öo]ne gr[üu](?:ß|ss)e|"
+    r"gr[üu](?:ß|ss)e?|herzliche gr[üu](?:ß|ss)e|best regards|kind regards|regards|"
+    r"best wishes|best|cheers|thanks|thank you|many thanks|sincerely|yours sincerely|"
+    r"bien cordialement|cordialement|bien [àa] vous|salutations|saludos|un saludo|"
+    r"atentamente|cordiali saluti|distinti saluti|saluti|groet(?:en)?|met vriendelijke groet|"
+    r"hartelijke groet|pozdrawiam|z powa[żz]aniem|mvh|med v[äa]nliga h[äa]lsningar|"
+    r"sent from my \w+|gesendet von meinem \w+|von meinem \w+ gesendet|enviado desde mi \w+|"
+    r"envoy[ée] de mon \w+|inviato da \w+|verzonden vanaf mijn \w+|wys[łl]ane z \w+|"
+    r"get outlook for \w+|t[ée]l[ée]charger outlook pour \w+|outlook f[üu]r \w+ herunterladen)"
+    r"[ \t,.!]*(?:\S+)?[ \t]*$",
+    re.I,
+)
+
+
+def body_text(msg: Parsed) -> str:
+    """The message's main text: its first text/plain, else its first text/html."""
+    plain = [p for p in msg.report_parts() if p.ctype == "text/plain" and not p.filename]
+    if plain:
+        return plain[0].text[:MAX_TEXT]
+    html = [p for p in msg.report_parts() if p.ctype == "text/html" and not p.filename]
+    if html:
+        return html_to_text(html[0].text[: MAX_TEXT * 4])[:MAX_TEXT]
+    return ""
+
+
+def _is_outlook_block(lines: list[str], i: int) -> bool:
+    if not _OUTLOOK_FROM.match(lines[i]):
+        return False
+    following = [ln for ln in lines[i + 1:i + 6] if ln.strip()]
+    return sum(1 for ln in following[:4] if _OUTLOOK_NEXT.match(ln)) >= 2
+
+
+def _own_rules(text: str) -> tuple[str, list[str]]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    ev: list[str] = []
+    kept: list[str] = []
+    i = 0
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        if _SEPARATOR.match(line):
+            ev.append(f"cut at separator: {line.strip()[:60]}")
+            break
+        if _is_outlook_block(lines, i) or (_RULE.match(line) and i + 1 < n and any(
+            _is_outlook_block(lines, k) for k in range(i + 1, min(i + 3, n))
+        )):
+            ev.append(f"cut at header block: {line.strip()[:60]}")
+            break
+        attribution = bool(_ATTRIBUTION.match(line))
+        span = 1
+        if not attribution and i + 1 < n and _ATTRIBUTION_START.match(line):
+            # Attribution wrapped over two lines ("... schrieb X <\nx@y>:").
+            joined = f"{line} {lines[i + 1]}"
+            if _ATTRIBUTION.match(joined):
+                attribution, span = True, 2
+        if attribution:
+            j = i + span
+            while j < n and not lines[j].strip():
+                j += 1
+            if j >= n or lines[j].lstrip().startswith(">"):
+                ev.append(f"removed attribution: {line.strip()[:60]}")
+                i += span
+                continue
+            # An attribution followed by unquoted text: the original follows unquoted.
+            ev.append(f"cut at attribution: {line.strip()[:60]}")
+            break
+        if line.lstrip().startswith(">"):
+            i += 1
+            continue
+        kept.append(line)
+        i += 1
+    return "\n".join(kept), ev
+
+
+def _cut_closing(text: str) -> tuple[str, str | None]:
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if i == 0 or not line.strip():
+            continue
+        if _SIGNATURE_DASHES.match(line) or (_CLOSING.match(line) and len(line.strip()) <= 60):
+            before = "\n".join(lines[:i]).strip()
+            if before:
+                return before, line.strip()
+    return text, None
+
+
+def latest_reply(msg: Parsed) -> Reply:
+    text = body_text(msg)
+    own, ev = _own_rules(text[:MAX_TEXT])
+    own = own.strip()
+    result = own
+    if own:
+        try:
+            parsed = _PARSER.read(own[:MAX_TEXT // 2])
+            first = parsed.replies[0].body if parsed.replies else ""
+        except (IndexError, AttributeError, ValueError):  # pragma: no cover - defensive
+            first = ""
+        first = (first or "").strip()
+        if first and len(first) < len(own):
+            ev.append("mail-parser-reply: signature/disclaimer removed")
+            result = first
+    cut, closing = _cut_closing(result)
+    if closing is not None:
+        ev.append(f"cut at closing: {closing[:40]}")
+        result = cut
+    return Reply(result.strip(), tuple(ev))
