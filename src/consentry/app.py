@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import signal
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,7 @@ class App:
         self.bg_store = Store(dataclasses.replace(cfg.redis, pool_size=2), redis_url(cfg))
         worker = DsnWorker(self.bg_store, self.deliverer, cfg.server.hostname)
         self.tasks.append(loop.create_task(worker.run()))
+        self.tasks.append(loop.create_task(self._doi_purge_loop()))
         self.log.info(
             "started",
             listen=[f"{cfg.submission.listen[i]}->{p}" for i, p in enumerate(self.ports)],
@@ -145,6 +147,23 @@ class App:
             await self.supervisor.stop()
         counters = self.relay.counters.as_dict() if self.relay else {}
         self.log.info("stopped", unfinished=pending, **counters)
+
+    async def _doi_purge_loop(self) -> None:
+        """Pending (unconfirmed) DOI sign-ups are deleted after policy.doi_pending_days
+        (SPEC §1.5), every policy.doi_purge_interval seconds (0 = off; reload applies)."""
+        log = logs.get("consentry.doi")
+        while True:
+            policy = self.cfg.policy
+            if policy.doi_purge_interval > 0 and self.bg_store is not None:
+                try:
+                    n = await self.bg_store.purge_pending(
+                        time.time() - policy.doi_pending_days * 86400, actor="purge-job")
+                    if n:
+                        log.info("doi_pending_purged", count=n,
+                                 older_than_days=policy.doi_pending_days)
+                except StoreUnavailable as exc:
+                    log.warning("doi_purge_failed", reason=str(exc))
+            await asyncio.sleep(policy.doi_purge_interval or 60.0)
 
     def reload(self) -> None:
         if self.config_path is None or self.relay is None:

@@ -15,9 +15,10 @@ from typing import Any
 
 from . import address as address_mod
 from . import config as config_mod
-from . import embedded_redis
+from . import embedded_redis, importer
 from .app import check_canary, serve
 from .config import MESSAGE_CLASSES, Config
+from .consent import decode_address_hash
 from .errors import ConfigError, InvalidAddress, StoreUnavailable
 from .model import MessageFacts
 from .policy import CHAIN, evaluate
@@ -96,6 +97,9 @@ def cmd_check(cfg: Config, args: argparse.Namespace) -> int:
             print(f"  tracking: {'yes' if d.tracking else 'no'}")
             if d.misses:
                 print(f"  passed:  {', '.join(d.misses)}")
+            for k, v in d.facts.items():
+                if k != "key":
+                    print(f"  fact {k}: {json.dumps(v, ensure_ascii=False, sort_keys=True)}")
         return 0 if d.allowed else 1
 
     return _with_store(cfg, run)
@@ -147,6 +151,108 @@ def cmd_suppress_list(cfg: Config, args: argparse.Namespace) -> int:
                 print(f"{s.address:<40} {s.scope:<16} {s.reason:<14} {s.source:<12} {when}")
         if not args.json:
             print(f"{n} suppression(s)", file=sys.stderr)
+        return 0
+
+    return _with_store(cfg, run)
+
+
+def _report_import(path: str, report: importer.ImportReport) -> int:
+    for bad in report.bad:
+        print(f"{path}:{bad.line}: {bad.message}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.bad else 0
+
+
+def cmd_consent_import(cfg: Config, args: argparse.Namespace) -> int:
+    fmt = importer.detect_format(args.file, args.format)
+
+    async def run(store: Store) -> int:
+        with importer.open_text(args.file) as fh:
+            records = importer.consent_records(fh, fmt, lambda r: _addr(cfg, r))
+            report = await importer.import_consent(store, records, actor="cli",
+                                                   batch=args.batch)
+        return _report_import(args.file, report)
+
+    return _with_store(cfg, run)
+
+
+def cmd_consent_show(cfg: Config, args: argparse.Namespace) -> int:
+    a = _addr(cfg, args.address)
+
+    async def run(store: Store) -> int:
+        info = decode_address_hash(a.key, await store.address_hash(a.key))
+        members = await store.person_members(info.person) if info.person else []
+        linked = sorted(set(members) - {a.key}) or list(info.linked)
+        supps = await store.suppressions_of([a.key, *linked])
+        out: dict[str, Any] = {
+            "address": a.raw, "key": a.key, "person": info.person,
+            "consent": info.consent.as_fact() if info.consent else None,
+            "pending": info.pending.as_fact() if info.pending else None,
+            "purchases": [p.as_fact() for p in info.purchases],
+            "suppressions": [s.as_fact() for s in supps[a.key]],
+            "linked": [{"address": k, "suppressions": [s.as_fact() for s in supps[k]]}
+                       for k in linked],
+        }
+        if info.problems:
+            out["problems"] = list(info.problems)
+        if args.json:
+            print(json.dumps(out, ensure_ascii=False, indent=2))
+        else:
+            print(f"{a.key}" + (f"  (person {info.person})" if info.person else
+                                "  (no person)"))
+            for k in ("consent", "pending"):
+                print(f"  {k + ':':<13}{json.dumps(out[k], ensure_ascii=False)}")
+            for p in out["purchases"]:
+                print(f"  purchase:    {json.dumps(p, ensure_ascii=False)}")
+            for s in out["suppressions"]:
+                print(f"  suppressed:  {json.dumps(s, ensure_ascii=False)}")
+            for row in out["linked"]:
+                print(f"  linked:      {row['address']}")
+                for s in row["suppressions"]:
+                    print(f"    suppressed: {json.dumps(s, ensure_ascii=False)}")
+            for prob in info.problems:
+                print(f"  PROBLEM:     {prob}")
+        found = info.consent or info.pending or info.purchases or info.person or supps[a.key]
+        return 0 if found else 1
+
+    return _with_store(cfg, run)
+
+
+def cmd_suppress_import(cfg: Config, args: argparse.Namespace) -> int:
+    fmt = importer.detect_format(args.file, args.format)
+
+    async def run(store: Store) -> int:
+        with importer.open_text(args.file) as fh:
+            records = importer.suppression_records(fh, fmt, lambda r: _addr(cfg, r))
+            report = await importer.import_suppressions(store, records, actor="cli",
+                                                        batch=args.batch)
+        return _report_import(args.file, report)
+
+    return _with_store(cfg, run)
+
+
+def cmd_suppress_export(cfg: Config, args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as stack:
+        out = sys.stdout if args.output in (None, "-") else stack.enter_context(
+            open(args.output, "w", encoding="utf-8", newline=""))
+
+        async def run(store: Store) -> int:
+            n = await importer.export_suppressions(store, out, args.format)
+            print(f"{n} suppression(s) exported", file=sys.stderr)
+            return 0
+
+        return _with_store(cfg, run)
+
+
+def cmd_doi_purge(cfg: Config, args: argparse.Namespace) -> int:
+    now = args.at if args.at is not None else time.time()
+    cutoff = now - cfg.policy.doi_pending_days * 86400
+
+    async def run(store: Store) -> int:
+        n = await store.purge_pending(cutoff, actor="cli")
+        left = await store.pending_count()
+        print(f"purged {n} pending DOI sign-up(s) older than "
+              f"{cfg.policy.doi_pending_days:g} days; {left} still pending")
         return 0
 
     return _with_store(cfg, run)
@@ -216,6 +322,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_suppress_list)
 
+    s = supp.add_parser("import", help="import suppressions (JSONL or CSV)")
+    s.add_argument("file", help="path, or - for stdin")
+    s.add_argument("--format", choices=("jsonl", "csv"), help="default: by file extension")
+    s.add_argument("--batch", type=int, default=importer.BATCH, help="records per MULTI")
+    s.set_defaults(fn=cmd_suppress_import)
+    s = supp.add_parser("export", help="export every suppression (re-importable)")
+    s.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    s.add_argument("--output", "-o", help="file (default: stdout)")
+    s.set_defaults(fn=cmd_suppress_export)
+
+    cons = sub.add_parser("consent", help="consent records, persons, purchases"
+                          ).add_subparsers(dest="action", required=True)
+    s = cons.add_parser("import", help="import consent/purchase/link records (JSONL or CSV)")
+    s.add_argument("file", help="path, or - for stdin")
+    s.add_argument("--format", choices=("jsonl", "csv"), help="default: by file extension")
+    s.add_argument("--batch", type=int, default=importer.BATCH, help="records per MULTI")
+    s.set_defaults(fn=cmd_consent_import)
+    s = cons.add_parser("show", help="everything stored about one address and its person")
+    s.add_argument("address")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_consent_show)
+
+    doi = sub.add_parser("doi", help="double opt-in sign-ups").add_subparsers(
+        dest="action", required=True)
+    s = doi.add_parser("purge", help="delete pending sign-ups older than "
+                                     "policy.doi_pending_days")
+    s.add_argument("--at", type=_parse_time, help="purge as if it were this ISO 8601 time")
+    s.set_defaults(fn=cmd_doi_purge)
+
     s = sub.add_parser("init", help="initialise the store canary")
     s.add_argument("--force", action="store_true")
     s.set_defaults(fn=cmd_init)
@@ -240,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     except StoreUnavailable as exc:
         print(f"consentry: store unavailable: {exc}", file=sys.stderr)
         return 3
+    except FileNotFoundError as exc:
+        print(f"consentry: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar, cast
 
 from .consent import (
     CONSENT_FIELDS,
@@ -30,6 +30,8 @@ from .consent import (
     consent_record,
     suppression_record,
 )
+from .model import Suppression, iso
+from .store import Store
 
 Format = Literal["jsonl", "csv"]
 BATCH = 2000
@@ -240,3 +242,53 @@ def batches(items: Iterable[T | BadLine], report: ImportReport, size: int = BATC
             batch = []
     if batch:
         yield batch
+
+
+# -- drivers (the CLI's `consent import` and `suppress import`) -------------------------
+
+
+async def import_consent(store: Store, records: Iterable[ConsentImport | BadLine],
+                         actor: str = "cli", batch: int = BATCH) -> ImportReport:
+    report = ImportReport()
+    for chunk in batches(records, report, batch):
+        written, unchanged = await store.write_consent_batch(
+            cast("list[ConsentImport]", chunk), actor)
+        report.written += written
+        report.unchanged += unchanged
+    return report
+
+
+async def import_suppressions(store: Store, records: Iterable[SuppressionLine | BadLine],
+                              actor: str = "cli", batch: int = BATCH) -> ImportReport:
+    report = ImportReport()
+    for chunk in batches(records, report, batch):
+        written, unchanged = await store.write_suppression_batch(chunk, actor)
+        report.written += written
+        report.unchanged += unchanged
+    return report
+
+
+def suppression_export_row(s: Suppression) -> dict[str, Any]:
+    """The `suppress import` shape, so an export imports back unchanged."""
+    d: dict[str, Any] = {"address": s.address, "scope": s.scope, "reason": s.reason,
+                         "source": s.source, "at": iso(s.at)}
+    if s.expires_at is not None:
+        d["expires_at"] = iso(s.expires_at)
+    if s.evidence is not None:
+        d["evidence"] = s.evidence
+    return d
+
+
+async def export_suppressions(store: Store, out: IO[str], fmt: Format) -> int:
+    n = 0
+    writer = csv.DictWriter(out, fieldnames=CSV_SUPPRESSION_COLUMNS, lineterminator="\n")
+    if fmt == "csv":
+        writer.writeheader()
+    async for s in store.iter_suppressions():
+        row = suppression_export_row(s)
+        if fmt == "csv":
+            writer.writerow(row)
+        else:
+            out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        n += 1
+    return n

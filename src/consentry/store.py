@@ -390,14 +390,20 @@ class Store:
             for r in records:
                 k = r.address.key
                 old_raw = current[k].get(r.scope)
-                at = r.at
+                at, expires = r.at, r.expires_at
                 if at is None:
                     at = now
-                    if old_raw is not None:
-                        old = _decode_suppression(k, r.scope, old_raw)
-                        if (old.reason, old.source) == (r.reason, r.source):
+                if old_raw is not None:
+                    # Keep the stored times when the line means the same (no time given,
+                    # or the same time through an ISO 8601 export's rounding).
+                    old = _decode_suppression(k, r.scope, old_raw)
+                    if (old.reason, old.source) == (r.reason, r.source):
+                        if r.at is None or abs(old.at - at) < 0.001:
                             at = old.at
-                rec = SuppressionRecord(k, r.scope, r.reason, r.source, at, r.expires_at,
+                        if (expires is not None and old.expires_at is not None
+                                and abs(old.expires_at - expires) < 0.001):
+                            expires = old.expires_at
+                rec = SuppressionRecord(k, r.scope, r.reason, r.source, at, expires,
                                         r.evidence)
                 v = rec.to_json()
                 if old_raw == v:
