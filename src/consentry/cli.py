@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from . import address as address_mod
@@ -357,13 +358,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("rules", help="print the decision chain in order")
     s.set_defaults(fn=cmd_rules)
+
+    from .inbound_cli import add_parser as add_inbound_parser
+
+    add_inbound_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cfg = config_mod.load(args.config)
+        if getattr(args, "config_optional", False) and not Path(args.config).exists():
+            cfg = config_mod.from_mapping({})  # offline commands run without a config file
+        else:
+            cfg = config_mod.load(args.config)
         rc: int = args.fn(cfg, args)
         return rc
     except ConfigError as exc:

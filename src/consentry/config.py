@@ -231,6 +231,32 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class InboundConfig:
+    """The inbound listener for the bounce/reply domain (SPEC §4)."""
+
+    enabled: bool = False
+    listen: list[str] = field(default_factory=lambda: ["127.0.0.1:2526"])
+    domain: str | None = None  # VERP domain: bounces+TOKEN@domain
+    verp_local: str = "bounces"
+    reply_addresses: list[str] = field(default_factory=list)  # campaign Reply-To addresses
+    review_mailbox: str | None = None  # human replies and unknowns, via the downstream
+    forward_all: bool = False  # also forward bounces, complaints and auto-replies
+    spool_dir: str = "./var/inbound"
+    fsync: bool = True
+    max_message_size: int = 10_485_760
+    max_recipients: int = 50
+    max_connections: int = 100
+    max_connections_per_ip: int = 20
+    command_timeout: float = 300.0
+    data_timeout: float = 600.0
+    classify_timeout: float = 10.0  # per-message deadline of the classifier (worker)
+    intent_threshold: float = 0.8
+    soft_bounce_limit: int = 3
+    soft_bounce_window_days: float = 14.0
+    soft_bounce_suppress_days: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     submission: SubmissionConfig = field(default_factory=SubmissionConfig)
@@ -248,6 +274,7 @@ class Config:
     dkim: DkimConfig = field(default_factory=DkimConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    inbound: InboundConfig = field(default_factory=InboundConfig)
     base_dir: str = "."
 
     def path(self, p: str) -> Path:
@@ -382,6 +409,7 @@ def _validate(cfg: Config) -> None:
         if not role or "@" in role or role != role.strip():
             raise ConfigError(f"policy.role_accounts[{i}]", f"must be a local part, got {role!r}")
     _validate_unsubscribe(cfg)
+    _validate_inbound(cfg)
     if not cfg.redis.key_prefix or any(c in cfg.redis.key_prefix for c in " *?[]"):
         raise ConfigError("redis.key_prefix", "must be non-empty without spaces or glob chars")
     if not cfg.redis.embedded and not cfg.redis.url.startswith(("redis://", "rediss://", "unix://")):
@@ -393,6 +421,41 @@ _DOMAIN_SAFE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Z
                           r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?$")
 _LOCAL_SAFE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{0,30}$")
 _HEADER_SAFE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,200}$")
+
+
+def _validate_inbound(cfg: Config) -> None:
+    ib = cfg.inbound
+    for i, hostport in enumerate(ib.listen):
+        parse_hostport(hostport, f"inbound.listen[{i}]")
+    if ib.domain is not None and not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", ib.domain):
+        raise ConfigError("inbound.domain", f"not a domain: {ib.domain!r}")
+    if not re.fullmatch(r"[a-z0-9._-]{1,16}", ib.verp_local):
+        raise ConfigError("inbound.verp_local", "must be a short lower-case local part")
+    for i, a in enumerate(ib.reply_addresses):
+        if a.count("@") != 1 or any(c in a for c in " <>,;\r\n"):
+            raise ConfigError(f"inbound.reply_addresses[{i}]", f"not an address: {a!r}")
+    if ib.review_mailbox is not None and ib.review_mailbox.count("@") != 1:
+        raise ConfigError("inbound.review_mailbox", f"not an address: {ib.review_mailbox!r}")
+    if ib.enabled and ib.domain is None and not ib.reply_addresses:
+        raise ConfigError("inbound.domain", "the inbound listener needs a domain (VERP) "
+                          "or reply_addresses to accept mail for")
+    for key, value in (("inbound.max_message_size", ib.max_message_size),
+                       ("inbound.max_recipients", ib.max_recipients),
+                       ("inbound.max_connections", ib.max_connections),
+                       ("inbound.max_connections_per_ip", ib.max_connections_per_ip),
+                       ("inbound.soft_bounce_limit", ib.soft_bounce_limit)):
+        if value <= 0:
+            raise ConfigError(key, f"must be positive, got {value}")
+    if not 0.0 < ib.intent_threshold <= 1.0:
+        raise ConfigError("inbound.intent_threshold", "must be in (0, 1]")
+    for key, fvalue in (("inbound.soft_bounce_window_days", ib.soft_bounce_window_days),
+                        ("inbound.soft_bounce_suppress_days", ib.soft_bounce_suppress_days),
+                        ("inbound.classify_timeout", ib.classify_timeout)):
+        if fvalue <= 0:
+            raise ConfigError(key, f"must be positive, got {fvalue}")
+    if ib.data_timeout <= cfg.downstream.data_timeout:
+        raise ConfigError("inbound.data_timeout", "must exceed downstream.data_timeout (the "
+                          "forward to the review mailbox runs inside the client's DATA)")
 
 
 def _validate_unsubscribe(cfg: Config) -> None:

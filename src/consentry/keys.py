@@ -79,6 +79,18 @@ class Keys:
         # STREAM of downstream refusals and inbound bounces: address, code, text, at.
         return f"{self.prefix}bounces"
 
+    def soft_bounces(self, address_key: str) -> str:
+        # ZSET of one address's recent soft bounces: member "<at>:<inbound message id>",
+        # score = unix time. Trimmed to the counting window on every write; TTL window+1d.
+        return f"{self.prefix}softb:{address_key}"
+
+    @property
+    def inbound_stream(self) -> str:
+        # STREAM of every classified inbound message: kind, recipients (JSON), message id,
+        # spool file, actions taken. Capped approximately at INBOUND_STREAM_MAXLEN.
+        return f"{self.prefix}inbound"
+
 
 AUDIT_STREAM_MAXLEN = 10_000_000
 BOUNCE_STREAM_MAXLEN = 1_000_000
+INBOUND_STREAM_MAXLEN = 1_000_000

@@ -530,3 +530,26 @@ class Store:
             pipe.lrem(self.keys.dsn_processing, 1, raw)
             pipe.rpush(self.keys.dsn_queue, raw)
             await self._bounded(pipe.execute(), "retry dsn")
+
+    # -- inbound (inbound_apply.py) -----------------------------------------------------
+
+    async def count_soft_bounce(self, address_key: str, at: float, window: float,
+                                member: str) -> int:
+        """Record one soft bounce and return how many this address had within `window`
+        seconds, this one included (one round trip, atomic)."""
+        key = self.keys.soft_bounces(address_key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {f"{at:.6f}:{member[:200]}": at})
+            pipe.zremrangebyscore(key, "-inf", f"({at - window:.6f}")
+            pipe.zcard(key)
+            pipe.expire(key, int(window) + 86400)
+            res: list[Any] = await self._bounded(pipe.execute(), "soft bounce", deadline=5.0)
+        return int(res[2])
+
+    async def record_inbound(self, fields: dict[str, str]) -> None:
+        from .keys import INBOUND_STREAM_MAXLEN
+
+        row: dict[Any, Any] = dict(fields)
+        await self._bounded(self.redis.xadd(self.keys.inbound_stream, row,
+                                            maxlen=INBOUND_STREAM_MAXLEN, approximate=True),
+                            "inbound record", deadline=5.0)

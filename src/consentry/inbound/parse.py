@@ -279,6 +279,11 @@ class Parsed:
         return [p.headers for p in self.parts if p.is_message and p.in_original]
 
 
+# Machine-readable report parts: fields, not an enclosed message (compat32 parses the
+# feedback report as a one-header-block message, the delivery status as a list of them).
+_REPORT_TYPES = ("message/delivery-status", "message/global-delivery-status",
+                 "message/feedback-report", "message/disposition-notification",
+                 "message/global-disposition-notification")
 _TEXTUAL = ("text/", "message/delivery-status", "message/global-delivery-status",
             "message/feedback-report", "message/disposition-notification")
 
@@ -333,7 +338,7 @@ def _walk(
         return
     if ctype in ("message/rfc822", "message/global", "message/partial") or (
         ctype.startswith("message/") and isinstance(payload, list)
-        and ctype not in ("message/delivery-status", "message/global-delivery-status")
+        and ctype not in _REPORT_TYPES
     ):
         out.append(Part(ctype, headers, "", depth, in_original, is_message, filename))
         if isinstance(payload, list):
