@@ -78,8 +78,10 @@ def derived(policy: PolicyConfig) -> Derived:
     return d
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Context:
+    # Not frozen: it lives for one evaluation, and frozen dataclasses cost per field on
+    # the hot path (every recipient of every message).
     state: RecipientState
     facts: MessageFacts
     policy: PolicyConfig
@@ -102,7 +104,7 @@ class Context:
         self.why.append(reason)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     verdict: Verdict
     reasons: tuple[str, ...]
