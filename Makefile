@@ -10,7 +10,7 @@ CONFIG ?= config.example.yaml
 DEBS_RUN  := redis-server
 DEBS_TEST := redis-server swaks postfix
 
-.PHONY: run test lint typecheck unit bench clean deps-run deps-test
+.PHONY: run test lint typecheck unit bench eval clean deps-run deps-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test: deps-test $(STAMP) lint typecheck
 
 bench: deps-test $(STAMP)
 	$(BIN)/python bench/relay.py
+
+# Inbound classifier against the labelled corpora in tests/data (issue 5 goals).
+eval: $(STAMP)
+	$(BIN)/python bench/inbound_eval.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -310,13 +310,24 @@ def _snippets(text: str, cands: list[_Cand]) -> dict[str, str]:
     out: dict[str, str] = {}
     for c, key in zip(cands, keys, strict=True):
         others = [k for k in keys if k != key]
-        block = [lines[c.line]]
+        block = [*_dialogue_before(lines, c.line), lines[c.line]]
         for nxt in lines[c.line + 1:c.line + 25]:
             low = nxt.lower()
             if any(o in low for o in others):
                 break
             block.append(nxt)
         out[key] = "\n".join(block)[:3_000]
+    return out
+
+
+def _dialogue_before(lines: list[str], i: int) -> list[str]:
+    """The SMTP dialogue lines (">>> MAIL From:…", "<<< 501 …") right above line `i`:
+    sendmail prints the command and reply a recipient's error answers before it."""
+    out: list[str] = []
+    j = i - 1
+    while j >= 0 and i - j <= 6 and re.match(r"^\s*(?:>>>|<<<)", lines[j]):
+        out.insert(0, lines[j])
+        j -= 1
     return out
 
 
@@ -327,7 +338,7 @@ def _snippet_for(texts: list[str], address: str) -> str:
         lines = t.replace("\r\n", "\n").split("\n")
         for i, line in enumerate(lines[:2_000]):
             if key in line.lower():
-                out = [line]
+                out = [*_dialogue_before(lines, i), line]
                 for nxt in lines[i + 1:i + 12]:
                     if ADDR_RE.search(nxt) and key not in nxt.lower():
                         break

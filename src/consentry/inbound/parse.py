@@ -97,6 +97,8 @@ def _prescan(data: bytes, limits: Limits) -> None:
 def _to_text(value: str) -> str:
     # compat32 keeps undecodable 8-bit header bytes as surrogate escapes; most such
     # headers are UTF-8, the rest get replacement characters.
+    if value.isascii():
+        return value
     try:
         raw = value.encode("ascii", "surrogateescape")
     except UnicodeEncodeError:

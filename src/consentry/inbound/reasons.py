@@ -163,6 +163,7 @@ _USER = _rx(
     r"\bno existe\b", r"\butente sconosciuto\b", r"\bnon esiste\b", r"\bonbekend\b",
     r"\bbestaat niet\b", r"\bnie istnieje\b", r"\bno such\b", r"\bunknown alias\b",
     r"\buser not found\b", r"\baddress not found\b",
+    r"\bno valid recipients?\b",
     r"\baccount (?:that )?you tried to reach (?:does not|doesn't) exist",
     r"\baddress couldn'?t be found\b", r"\buser (?:does )?not exist\b", r"\bnot our customer\b",
     r"\bdisabled by the user\b.{0,10}\bdeleted\b", r"\bhas been deleted\b",
@@ -222,6 +223,9 @@ def smtp_stage(text: str) -> str:
     return best
 
 
+_DNS_TROUBLE = _rx(r"\bname service error\b", r"\bmalformed or unexpected name server",
+                   r"\bservfail\b", r"\bdns (?:lookup )?(?:timeout|timed out|temporary)",
+                   r"\btemporary (?:dns|lookup) failure", r"\bhost name lookup failure\b")
 _EMPTY_SLOT = re.compile(r"\b5\d\d:?[ \t]+:[ \t]+user unknown", re.I)
 _DBEB = re.compile(r"recipient address rejected: access denied")
 
@@ -237,6 +241,10 @@ def _reason_from_text(t: str) -> tuple[Reason | None, str]:
     """Ordered rules over cleaned text. Sender-side wording beats mailbox wording."""
     if not t:
         return None, ""
+    if _DNS_TROUBLE.search(t) and not _DOMAIN.search(t):
+        # A resolver error (SERVFAIL, malformed reply, timeout) is not proof that the
+        # domain does not exist: network trouble, soft.
+        return "other", "text:dns-error"
     if _FULL.search(t):
         return "mailbox_full", "text:mailbox-full"
     if _TOO_LARGE.search(t):
@@ -326,10 +334,12 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
     if reason is None and context:
         reason, why = _reason_from_text(clean_text(context))
         why = why.replace("text:", "context:") if why else why
-    if reason is None or (reason == "other" and status and not status.endswith(".0.0")):
-        by_status = _reason_from_status(status)
-        if by_status is not None and (reason is None or by_status != "other"):
-            reason, why = by_status, f"status:{status}"
+    by_status = _reason_from_status(status)
+    if reason is None and by_status is not None:
+        reason, why = by_status, f"status:{status}"
+    elif why == "text:disabled" and by_status in HARD_REASONS:
+        # "inactive address" under 5.1.1: the structured code says the mailbox is gone.
+        reason, why = by_status, f"status:{status}(text:disabled)"
     if reason is None:
         reason, why = "other", "none"
     # Sender-side classes (5.7.x) override a mailbox-like status: a "5.1.1"-looking

@@ -1,0 +1,242 @@
+"""Evaluate `consentry inbound classify` against the labelled corpora (issue 5 goals).
+
+    python bench/inbound_eval.py [--bounces DIR] [--replies DIR] [--rounds N] [--json]
+
+Defaults read the copies in tests/data/. Point --bounces/--replies at another copy of
+the same layout (labels.jsonl beside the messages) to score a held-out half; the address
+reference (addresses.jsonl) is optional there.
+
+Printed: per kind precision/recall against both label sets; for bounces the share of
+samples with the right number of failed recipients, with the right addresses and with the
+labelled hard/soft classes; the safety counts (delivered DSNs that would suppress,
+auto-replies read as unsubscribe, sender-side rejections called hard); throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from consentry.inbound.classify import Verdict, classify  # noqa: E402
+from consentry.inbound.parse import split_mbox  # noqa: E402
+
+# Sisimai reasons that say the receiving side refused *us* (reputation, policy,
+# authentication, content): a hard verdict on one of these would wipe a good address.
+SENDER_SIDE = frozenset({"blocked", "spamdetected", "policyviolation", "authfailure",
+                         "badreputation", "requireptr", "securityerror", "norelaying",
+                         "rejected", "toomanyconn", "speeding", "virusdetected",
+                         "contenterror", "notcompliantrfc", "failedstarttls"})
+REPLY_EXPECT = {"unsubscribe": "unsubscribe", "not_unsubscribe": "reply",
+                "autoreply": "autoreply", "ambiguous": None}
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def classify_file(path: Path) -> list[Verdict]:
+    return [classify(m) for m in split_mbox(path.read_bytes())]
+
+
+def pr(pairs: list[tuple[str, str | None]], kind: str) -> tuple[float, float, int, int, int]:
+    tp = sum(1 for exp, got in pairs if exp == kind and got == kind)
+    fp = sum(1 for exp, got in pairs if exp != kind and got == kind)
+    fn = sum(1 for exp, got in pairs if exp == kind and got != kind)
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return p, r, tp, fp, fn
+
+
+def file_kind(vs: list[Verdict]) -> str:
+    kinds = [v.kind for v in vs]
+    return Counter(kinds).most_common(1)[0][0] if kinds else "unknown"
+
+
+def eval_bounces(d: Path) -> dict[str, Any]:
+    labels = load(d / "labels.jsonl")
+    addr_ref = ({r["id"]: r for r in load(d / "addresses.jsonl")}
+                if (d / "addresses.jsonl").exists() else {})
+    pairs: list[tuple[str, str | None]] = []
+    n_b = count_ok = addr_ok = class_ok = all_ok = 0
+    rec_total = rec_addr = rec_class = 0
+    hard_called = hard_right = 0
+    sender_side_hard: list[str] = []
+    delivered_suppress: list[str] = []
+    auto_unsub: list[str] = []
+    misses: list[str] = []
+    for lab in labels:
+        vs = classify_file(d / lab["file"])
+        got = file_kind(vs)
+        pairs.append((lab["kind"], got))
+        if lab["kind"] == "delivered" and any(
+            v.suppress and any(r.get("class") in ("hard", "soft") for r in v.recipients)
+            for v in vs
+        ):
+            delivered_suppress.append(lab["id"])
+        if lab["kind"] == "autoreply" and any(v.kind == "unsubscribe" for v in vs):
+            auto_unsub.append(lab["id"])
+        if lab["kind"] != "bounce":
+            continue
+        n_b += 1
+        got_r = [r for v in vs if v.kind == "bounce" for r in v.recipients]
+        exp_r = lab["recipients"]
+        n_ok = len(got_r) == len(exp_r)
+        got_cls = Counter(r["class"] for r in got_r)
+        exp_cls = Counter(e["class"] for e in exp_r)
+        c_ok = n_ok and got_cls == exp_cls
+        ref = addr_ref.get(lab["id"])
+        got_a = Counter(r["address"].lower() for r in got_r)
+        a_ok = ref is None or Counter(a.lower() for a in ref["addresses"]) == got_a
+        count_ok += n_ok
+        class_ok += c_ok
+        addr_ok += a_ok and n_ok
+        ok = n_ok and c_ok and a_ok
+        all_ok += ok
+        if not ok:
+            misses.append(f"{lab['id']}: expected {[e['class'] + '/' + e['reason'] for e in exp_r]}"
+                          f" got {[r['class'] + '/' + r['reason'] for r in got_r]}"
+                          + ("" if a_ok else " (address)"))
+        rec_total += len(exp_r)
+        rec_class += sum((got_cls & exp_cls).values())
+        if ref is not None:
+            rec_addr += sum((Counter(a.lower() for a in ref["addresses"]) & got_a).values())
+        hard_called += got_cls["hard"]
+        hard_right += min(got_cls["hard"], exp_cls["hard"])
+        exp_sender_side = [e for e in exp_r if e["reason"] in SENDER_SIDE]
+        if exp_sender_side and got_cls["hard"] > exp_cls["hard"]:
+            sender_side_hard.append(lab["id"])
+    kinds = ["bounce", "complaint", "autoreply", "delivered"]
+    return {
+        "samples": len(labels),
+        "kinds": {k: pr(pairs, k) for k in kinds},
+        "bounces": n_b,
+        "count_ok": count_ok, "address_ok": addr_ok, "class_ok": class_ok, "all_ok": all_ok,
+        "recipients": rec_total, "recipient_address_ok": rec_addr,
+        "recipient_class_ok": rec_class, "hard_called": hard_called, "hard_right": hard_right,
+        "sender_side_hard": sender_side_hard, "delivered_suppress": delivered_suppress,
+        "autoreply_unsubscribe": auto_unsub, "misses": misses,
+        "has_address_reference": bool(addr_ref),
+    }
+
+
+def eval_replies(d: Path) -> dict[str, Any]:
+    labels = load(d / "labels.jsonl")
+    pairs: list[tuple[str, str | None]] = []
+    ambiguous: list[str] = []
+    auto_unsub: list[str] = []
+    misses: list[str] = []
+    for lab in labels:
+        v = classify_file(d / lab["file"])[0]
+        exp = REPLY_EXPECT[lab["label"]]
+        if exp is None:
+            ambiguous.append(f"{lab['id']}: {v.kind} review={v.review} "
+                             f"conf={v.intent_confidence}")
+            continue
+        pairs.append((exp, v.kind))
+        if lab["label"] == "autoreply" and v.kind == "unsubscribe":
+            auto_unsub.append(lab["id"])
+        if v.kind != exp:
+            misses.append(f"{lab['id']} ({lab['language']}, {lab['note']}): expected {exp}, "
+                          f"got {v.kind} conf={v.intent_confidence}")
+    return {"samples": len(labels),
+            "kinds": {k: pr(pairs, k) for k in ("unsubscribe", "reply", "autoreply")},
+            "ambiguous": ambiguous, "autoreply_unsubscribe": auto_unsub, "misses": misses}
+
+
+def throughput(dirs: list[Path], rounds: int) -> dict[str, float]:
+    blobs: list[bytes] = []
+    for d in dirs:
+        for lab in load(d / "labels.jsonl"):
+            blobs.extend(split_mbox((d / lab["file"]).read_bytes()))
+    lat: list[float] = []
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for b in blobs:
+            s = time.perf_counter()
+            classify(b)
+            lat.append(time.perf_counter() - s)
+    total = time.perf_counter() - t0
+    lat.sort()
+    return {"messages": len(lat), "seconds": total, "per_second": len(lat) / total,
+            "p50_ms": statistics.median(lat) * 1000,
+            "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000, "max_ms": lat[-1] * 1000}
+
+
+def pct(a: int, b: int) -> str:
+    return f"{a}/{b} = {100.0 * a / b:.1f} %" if b else "n/a"
+
+
+def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, float]) -> str:
+    out: list[str] = []
+    out.append(f"Bounce corpus: {b['samples']} samples ({b['bounces']} labelled bounces)")
+    out.append(f"  {'kind':<12} {'precision':>9} {'recall':>7}   tp  fp  fn")
+    for k, (p, rc, tp, fp, fn) in b["kinds"].items():
+        out.append(f"  {k:<12} {p:>9.3f} {rc:>7.3f}  {tp:>3} {fp:>3} {fn:>3}")
+    nb = b["bounces"]
+    out.append(f"  right number of failed recipients      {pct(b['count_ok'], nb)}")
+    out.append(f"  ... and the right addresses             {pct(b['address_ok'], nb)}"
+               + ("" if b["has_address_reference"] else "  (no addresses.jsonl: not checked)"))
+    out.append(f"  ... and the labelled hard/soft classes  {pct(b['class_ok'], nb)}")
+    out.append(f"  count + address + hard/soft all right   {pct(b['all_ok'], nb)}   "
+               f"(goal >= 95 %)")
+    out.append(f"  recipient address accuracy              "
+               f"{pct(b['recipient_address_ok'], b['recipients'])}")
+    out.append(f"  recipient hard/soft accuracy            "
+               f"{pct(b['recipient_class_ok'], b['recipients'])}")
+    out.append(f"  precision of 'hard'                     "
+               f"{pct(b['hard_right'], b['hard_called'])}")
+    out.append(f"  sender-side rejections called hard      {len(b['sender_side_hard'])} "
+               f"{b['sender_side_hard'] or ''}  (goal 0)")
+    out.append(f"  delivered DSNs that would suppress      {len(b['delivered_suppress'])} "
+               f"{b['delivered_suppress'] or ''}  (goal 0)")
+    out.append(f"  auto-replies read as unsubscribe        {len(b['autoreply_unsubscribe'])}  "
+               f"(goal 0)")
+    out.append("")
+    out.append(f"Reply corpus: {r['samples']} samples")
+    out.append(f"  {'kind':<12} {'precision':>9} {'recall':>7}   tp  fp  fn")
+    for k, (p, rc, tp, fp, fn) in r["kinds"].items():
+        out.append(f"  {k:<12} {p:>9.3f} {rc:>7.3f}  {tp:>3} {fp:>3} {fn:>3}")
+    out.append("  (goals: unsubscribe precision >= 0.98, recall >= 0.95)")
+    out.append(f"  auto-replies read as unsubscribe        {len(r['autoreply_unsubscribe'])}  "
+               f"(goal 0)")
+    for a in r["ambiguous"]:
+        out.append(f"  ambiguous {a}")
+    out.append("")
+    out.append(f"Throughput: {t['messages']} classifications in {t['seconds']:.2f} s = "
+               f"{t['per_second']:.0f} messages/s (p50 {t['p50_ms']:.2f} ms, "
+               f"p99 {t['p99_ms']:.2f} ms, max {t['max_ms']:.1f} ms; one core)")
+    if b["misses"] or r["misses"]:
+        out.append("")
+        out.append("Misses:")
+        out.extend(f"  {m}" for m in b["misses"] + r["misses"])
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bounces", type=Path, default=ROOT / "tests" / "data" / "bounces")
+    ap.add_argument("--replies", type=Path, default=ROOT / "tests" / "data" / "replies")
+    ap.add_argument("--rounds", type=int, default=3, help="throughput passes over the corpora")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    b = eval_bounces(args.bounces)
+    r = eval_replies(args.replies)
+    t = throughput([args.bounces, args.replies], args.rounds)
+    if args.json:
+        print(json.dumps({"bounces": b, "replies": r, "throughput": t}, indent=2))
+    else:
+        print(report(b, r, t))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
