@@ -67,21 +67,26 @@ _STRONG = _rx(
     r"\b(?:streichen|l[öo]schen|entfernen) sie (?:mich|uns|meine (?:adresse|daten|e-?mail))\b",
     r"\b(?:mich|uns|meine (?:adresse|daten|e-?mail-?adresse)) (?:bitte )?(?:aus|von)\b.{0,40}"
     r"\b(?:streichen|l[öo]schen|entfernen|nehmen)\b",
-    r"\bkeine (?:weiteren |neuen )?(?:werbe-?)?(?:e-?mails?|mails|newsletter|werbung|"
-    r"nachrichten|zusendungen|post)\b",
+    r"\bkein(?:e|en)? (?:weiteren? |neuen? )?(?:werbe-?)?(?:e-?mails?|mails|newsletter|werbung|"
+    r"nachrichten|zusendungen|post|werbemails?)(?: mehr)?\b",
     r"\bnicht mehr (?:zu)?(?:schicken|senden|zusenden|erhalten|bekommen|anschreiben|"
     r"kontaktieren|beliefern)\b", r"\bwiderspreche\b", r"\bwiderspruch\b",
     r"\b(?:abo|abonnement|newsletter)\b.{0,20}\b(?:beenden|k[üu]ndigen|stornieren|abbestellen)\b",
     r"\brunter von (?:der|ihrer|dieser) liste\b", r"\binteressiert (?:mich|uns) nicht mehr\b",
-    r"\bwill (?:keine|nichts mehr)\b", r"\bm[öo]chte (?:keine|nichts mehr)\b",
+    r"\b(?:will|m[öo]chte|wünsche|wuensche) (?:nichts mehr (?:von ihnen|erhalten|bekommen)|"
+    r"kein(?:e|en)? (?:weiteren? )?(?:werbung|newsletter|e-?mails?|mails|nachrichten|post von)|"
+    r"(?:ihre|eure|diese) (?:werbung|newsletter|e-?mails?|mails) nicht mehr)",
     # fr
     r"\bd[ée]sabonn", r"\bd[ée]sinscri", r"\bme d[ée]sinscrire\b",
     r"\bretir(?:er|ez|[ée]e?s?)\b.{0,40}\b(?:liste|fichier|mailing)\b",
     r"\b(?:supprimer|supprimez|effacer|effacez)\b.{0,30}\b(?:mon adresse|mes donn[ée]es|moi)\b",
-    r"\bne (?:plus|m'envoyez plus|me contactez plus)\b", r"\bne souhaite plus\b",
+    r"\bne (?:plus|m'envoyez plus|me contactez plus)\b",
+    r"\bne (?:souhaite|veux|d[ée]sire|voudrais) plus (?:recevoir|rien|de|vos|ces|être)",
     r"\bje m'oppose\b", r"\bopposition\b",
     # es
-    r"\bdar(?:me|nos)? de baja\b", r"\bbaja de\b", r"\bdesuscrib", r"\bdesapunt",
+    r"\b(?:dar(?:me|nos|se)?|d[ée]n(?:me|nos)?|d[ée]|doy) de baja\b",
+    r"\bbaja (?:de|del) (?:la |su |este |esta )?(?:lista|bolet[íi]n|newsletter|suscripci)",
+    r"\bdesuscrib", r"\bdesapunt",
     r"\b(?:eliminar|eliminen|borrar|borren|quitar|quiten|sacar|saquen)(?:me|nos)?\b.{0,30}"
     r"\b(?:lista|listado|base de datos|mi (?:correo|direcci[óo]n))\b",
     r"\bno (?:me )?(?:env[íi]en|manden|mand[ée]is|envi[ée]is) m[áa]s\b",
@@ -89,7 +94,7 @@ _STRONG = _rx(
     r"\bme opongo\b",
     # it
     r"\bdisiscri", r"\bcancellami\b", r"\bcancellatemi\b",
-    r"\b(?:cancellare|rimuovere|togliere|eliminare)(?:mi)?\b.{0,40}\b(?:lista|newsletter|"
+    r"\b(?:cancellar|rimuover|toglier|eliminar)(?:e|mi|ci)\b.{0,40}\b(?:lista|newsletter|"
     r"indirizzo|iscrizione|mailing)\b",
     r"\bnon (?:inviatemi|mandatemi|mi inviate|mi mandate|voglio (?:pi[ùu] )?ricevere|"
     r"desidero (?:pi[ùu] )?ricevere)\b", r"\bmi oppongo\b",

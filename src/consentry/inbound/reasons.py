@@ -71,7 +71,7 @@ def _rx(*parts: str) -> re.Pattern[str]:
 # Sender-side: the receiving system objects to us (IP, domain, authentication, content,
 # volume) or to routing; never evidence about the recipient's mailbox.
 _SPAM = _rx(
-    r"\bspam", r"\bjunk\b", r"\bunsolicited\b", r"\bbulk e?-?mail\b", r"\bvirus",
+    r"\bspam(?!haus|cop|rats)", r"\bjunk\b", r"\bunsolicited\b", r"\bbulk e?-?mail\b", r"\bvirus",
     r"\bmalware\b", r"\bphish", r"\binfected\b", r"content (?:was )?rejected",
     r"message (?:content )?(?:was )?(?:rejected|refused) (?:due to|because of|as) (?:its )?"
     r"content", r"\bsuspicious\b", r"mail rejete?\b", r"\bcontent[- ]filter",

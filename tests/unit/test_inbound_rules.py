@@ -1,0 +1,299 @@
+"""The inbound detectors one rule at a time, on texts written for these tests (not the
+corpus): sender-side rejections never hard, negations and questions, quote stripping,
+auto-reply headers, ARF types, tokens, and the purity of inbound/."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import pytest
+
+from consentry.inbound import intent, reasons
+from consentry.inbound.classify import Options, classify
+from consentry.inbound.parse import parse_message
+from consentry.inbound.reply import latest_reply
+from consentry.tokens import TokenCodec, TokenKey
+
+INBOUND = Path(__file__).resolve().parents[2] / "src" / "consentry" / "inbound"
+
+
+def test_inbound_package_is_pure() -> None:
+    """No network I/O in the detectors: they must run offline and in a worker."""
+    forbidden = {"redis", "aiosmtpd", "aiosmtplib", "aiohttp", "socket", "asyncio"}
+    io_modules = {"store", "delivery", "smtp_server", "app", "embedded_redis", "http",
+                  "inbound_server", "inbound_apply", "notify", "outbound"}
+    for path in sorted(INBOUND.glob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                names = [mod] if node.level == 0 else [mod.split(".")[0]] + [
+                    a.name for a in node.names if not mod]
+            for n in names:
+                top = n.split(".")[0]
+                assert top not in forbidden, f"{path.name} imports {n}"
+                assert top not in io_modules, f"{path.name} imports I/O module {n}"
+
+
+# -- hard or soft -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("status", "diag", "klass", "reason"), [
+    ("5.1.1", "550 5.1.1 <a@b.example>: Recipient address rejected: User unknown in virtual "
+              "mailbox table", "hard", "user_unknown"),
+    ("5.1.1", "550-5.1.1 The email account that you tried to reach does not exist.", "hard",
+     "user_unknown"),
+    ("5.0.0", "550 Benutzer unbekannt", "hard", "user_unknown"),
+    ("5.1.2", "550 5.1.2 Host or domain name not found. Name service error: NXDOMAIN",
+     "hard", "domain_unknown"),
+    ("5.1.10", "550 5.1.10 Recipient address has null MX", "hard", "domain_unknown"),
+    ("5.1.6", "550 5.1.6 Mailbox has moved, no forwarding address", "hard", "user_unknown"),
+    # The sender's reputation or policy: never evidence about the recipient's mailbox.
+    ("5.7.1", "550 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
+              "zen.spamhaus.org", "soft", "policy_blocked"),
+    ("5.7.1", "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Part of "
+              "their network is on our block list (S3150)", "soft", "policy_blocked"),
+    ("5.7.1", "550-5.7.1 Our system has detected that this message is likely unsolicited "
+              "mail", "soft", "spam_rejected"),
+    ("5.7.26", "550 5.7.26 This mail has been blocked because the sender is "
+               "unauthenticated. DMARC policy", "soft", "policy_blocked"),
+    ("5.7.1", "554 5.7.1 <a@b.example>: Relay access denied", "soft", "policy_blocked"),
+    ("5.1.1", "550 5.1.1 <a@b.example> sender rejected: bad reputation of 192.0.2.1",
+     "soft", "policy_blocked"),
+    ("5.7.1", "550 5.7.1 Recipient address rejected: Access denied", "soft",
+     "policy_blocked"),
+    ("5.2.2", "552 5.2.2 Mailbox full", "soft", "mailbox_full"),
+    ("5.3.4", "552 5.3.4 Message size exceeds fixed limit", "soft", "message_too_large"),
+    ("4.4.7", "Message expired: unable to deliver in 840 minutes", "soft", "expired"),
+    ("4.2.0", "450 4.2.0 Greylisted, try again later", "soft", "policy_blocked"),
+    ("4.1.1", "450 4.1.1 <a@b.example>: Recipient address rejected: User unknown", "soft",
+     "user_unknown"),
+    ("5.4.4", "Name service error for name=b.example type=MX: Malformed or unexpected name "
+              "server reply", "soft", "other"),
+])
+def test_judge(status: str, diag: str, klass: str, reason: str) -> None:
+    j = reasons.judge(status, reasons.find_reply_code(diag), diag)
+    assert (j.klass, j.reason) == (klass, reason), j.why
+
+
+def test_delay_is_never_hard() -> None:
+    j = reasons.judge("5.1.1", "550", "550 5.1.1 user unknown", delayed=True)
+    assert j.klass == "soft"
+
+
+def test_refusal_at_mail_from_is_about_us() -> None:
+    j = reasons.judge("5.1.1", "550", "550 5.1.1 user unknown", stage="mail")
+    assert j.klass == "soft" and j.reason == "policy_blocked"
+
+
+def test_urls_and_addresses_are_no_evidence() -> None:
+    # Test mailboxes and help URLs carry reason words; only the reply text counts.
+    diag = "550 5.0.0 <userunknown@b.example> see https://help.example/reason/#userunknown"
+    assert reasons.judge("5.0.0", "550", diag).reason == "other"
+
+
+def test_status_and_reply_code_extraction() -> None:
+    text = "host mx.b.example[192.0.2.153] said: 550 5.1.1 <a@b.example>: unknown"
+    assert reasons.find_status(text) == "5.1.1"
+    assert reasons.find_reply_code(text) == "550"
+    assert reasons.find_status("relay 192.0.2.153 said 4.2.2") == "4.2.2"
+
+
+# -- unsubscribe intent -------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "Bitte nehmen Sie mich aus Ihrem Verteiler.",
+    "Bitte melden Sie mich vom Newsletter ab.",
+    "Ich möchte keinen Newsletter mehr.",
+    "Keine Werbung mehr bitte!",
+    "Please take me off your mailing list.",
+    "Stop emailing me.",
+    "I no longer wish to receive these messages.",
+    "Merci de me désabonner.",
+    "Je ne veux plus recevoir vos e-mails.",
+    "Por favor, denme de baja.",
+    "No quiero recibir más correos.",
+    "Vi prego di cancellarmi dalla vostra mailing list.",
+    "Graag afmelden voor de nieuwsbrief.",
+    "Proszę mnie wypisać z newslettera.",
+    "UNSUBSCRIBE",
+])
+def test_objections_in_seven_languages(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence >= 0.8, it.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "Bitte NICHT abmelden, ich lese den Newsletter gern.",
+    "Please do not unsubscribe me, I read every issue.",
+    "Niet afmelden alstublieft.",
+    "Could you remove the second item from my order?",
+    "Bitte streichen Sie Position 3 aus der Bestellung.",
+    "I'd like to subscribe my colleague as well.",
+    "Ich hatte mich abgemeldet, möchte den Newsletter aber wieder erhalten.",
+    "Keep me on the list, please.",
+    "Gibt es die Pipetten auch in Blau?",
+    "Ich möchte keine Rechnung per Post, nur per E-Mail.",
+])
+def test_not_objections(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence < 0.8, it.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "Wie kann ich mich abmelden?",
+    "How do I unsubscribe?",
+    "Können Sie bitte meinen Kollegen Herrn Meier abmelden?",
+    "Where did you get my address?",
+])
+def test_uncertain_cases_are_flagged_for_review(text: str) -> None:
+    it = intent.detect(text)
+    assert it.review and it.confidence < 0.8, it.evidence
+
+
+def test_subject_only_request_counts() -> None:
+    assert intent.detect("", "Abmelden").confidence >= 0.8
+    assert intent.detect("", "AW: STOP").confidence >= 0.8
+    assert intent.detect("Danke!", "Re: Newsletter März – Frühlingsaktion").confidence < 0.3
+
+
+def _mail(body: str, subject: str = "Re: Newsletter", headers: str = "") -> bytes:
+    return (f"From: Erika Muster <erika@kunde.example>\r\nTo: antwort@shop.example\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <r1@kunde.example>\r\n{headers}"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+
+
+def test_words_in_the_quoted_footer_do_not_count() -> None:
+    body = ("Danke für die Info, ich bestelle morgen.\r\n\r\n"
+            "Am 09.04.2026 um 08:30 schrieb Shop <news@shop.example>:\r\n"
+            "> Angebote der Woche\r\n"
+            "> Sie möchten keine E-Mails mehr? Hier abmelden: https://shop.example/u\r\n")
+    v = classify(_mail(body))
+    assert v.kind == "reply" and v.intent_confidence == 0.0
+
+
+def test_bottom_posted_objection_is_read() -> None:
+    body = ("Am 09.04.2026 um 08:30 schrieb Shop\r\n<news@shop.example>:\r\n"
+            "> Angebote der Woche\r\n> Hier abmelden: https://shop.example/u\r\n\r\n"
+            "Bitte tragen Sie mich aus.\r\n\r\nGruß\r\nErika\r\n")
+    v = classify(_mail(body))
+    assert v.kind == "unsubscribe", v.evidence
+
+
+def test_outlook_header_block_is_cut() -> None:
+    body = ("Gilt das auch für Österreich?\r\n\r\nMit freundlichen Grüßen\r\nErika\r\n\r\n"
+            "Von: Shop <news@shop.example>\r\nGesendet: Donnerstag, 9. April 2026 08:30\r\n"
+            "An: Erika <erika@kunde.example>\r\nBetreff: Newsletter\r\n\r\n"
+            "Abmelden: https://shop.example/u\r\nBitte nicht mehr zuschicken? Hier klicken.\r\n")
+    r = latest_reply(parse_message(_mail(body)))
+    assert r.text == "Gilt das auch für Österreich?"
+    assert classify(_mail(body)).kind == "reply"
+
+
+def test_original_message_separator_is_cut() -> None:
+    body = ("Thanks, ordered.\r\n\r\n-----Original Message-----\r\nFrom: Shop\r\n"
+            "Sent: Thursday\r\nTo: Erika\r\nSubject: News\r\n\r\nUnsubscribe here: x\r\n")
+    assert classify(_mail(body)).kind == "reply"
+
+
+# -- auto-replies -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("headers", "subject", "body"), [
+    ("Auto-Submitted: auto-replied\r\n", "Re: Newsletter", "Bitte abmelden."),
+    ("X-Autoreply: yes\r\n", "Re: Newsletter", "Unsubscribe"),
+    ("Precedence: auto_reply\r\n", "Re: Newsletter", "Thanks."),
+    ("", "Automatische Antwort: Newsletter", "Ich bin bis 20.4. im Urlaub."),
+    ("", "Re: Newsletter", "Ich bin bis zum 20.04. nicht im Büro."),
+    ("", "Re: Newsletter", "Je suis absente du bureau, retour le 20 avril."),
+])
+def test_auto_replies_are_never_unsubscribes(headers: str, subject: str, body: str) -> None:
+    v = classify(_mail(body, subject, headers))
+    assert v.kind == "autoreply" and not v.suppress
+
+
+def test_campaign_named_holiday_is_not_an_auto_reply() -> None:
+    v = classify(_mail("Bitte abmelden.", "Re: Holiday offers"))
+    assert v.kind == "unsubscribe"
+
+
+# -- complaints ---------------------------------------------------------------------------
+
+def _arf(ftype: str, rcpt: str) -> bytes:
+    return ("From: fbl@isp.example\r\nTo: fbl@shop.example\r\nSubject: report\r\n"
+            "Message-ID: <fbl1@isp.example>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=feedback-report; boundary="b"\r\n\r\n'
+            "--b\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+            "--b\r\nContent-Type: message/feedback-report\r\n\r\n"
+            f"Feedback-Type: {ftype}\r\nUser-Agent: x/1\r\nVersion: 1\r\n"
+            f"Original-Rcpt-To: {rcpt}\r\n"
+            "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            "From: news@shop.example\r\nTo: redacted@isp.example\r\nSubject: News\r\n"
+            "--b--\r\n").encode()
+
+
+def test_arf_abuse_suppresses_the_original_recipient() -> None:
+    v = classify(_arf("abuse", "kunde@isp.example"))
+    assert v.kind == "complaint" and v.suppress
+    assert [r["address"] for r in v.recipients] == ["kunde@isp.example"]
+
+
+def test_arf_auth_failure_and_redaction() -> None:
+    v = classify(_arf("auth-failure", "kunde@isp.example"))
+    assert v.kind == "complaint" and not v.suppress
+    v = classify(_arf("abuse", "xxxxxxxx@isp.example"))
+    assert v.kind == "complaint" and v.recipients == () and v.review
+
+
+# -- tokens -------------------------------------------------------------------------------
+
+def test_unreadable_bounce_to_a_verp_address_is_a_soft_bounce_of_the_token() -> None:
+    codec = TokenCodec([TokenKey(1, b"k" * 32)])
+    ref = codec.reference("kunde@isp.example", "global", "c1")
+    tok = codec.issue(ref, now=1_700_000_000, purpose="bounce")
+    raw = (f"From: MAILER-DAEMON@mx.isp.example\r\nTo: bounces+{tok}@bounce.shop.example\r\n"
+           "Subject: Undelivered Mail Returned to Sender\r\n\r\nSomething went wrong.\r\n"
+           ).encode()
+    v = classify(raw, opts=Options(domains=("bounce.shop.example",), codec=codec,
+                                   now=1_700_000_100))
+    assert v.kind == "bounce" and v.suppress
+    assert v.tokens and v.tokens[0].ref == ref.ref
+    forged = raw.replace(tok[:4].encode(), b"aaaa")
+    v = classify(forged, opts=Options(codec=codec, now=1_700_000_100))
+    assert all(t.ref is None for t in v.tokens)
+
+
+def test_mailto_unsubscribe_address() -> None:
+    raw = _mail("", "unsubscribe").replace(b"To: antwort@shop.example",
+                                            b"To: unsubscribe+" + b"a" * 48 + b"@shop.example")
+    v = classify(raw)
+    assert v.kind == "unsubscribe" and v.intent_confidence == 1.0
+
+
+# -- hostile input (RELIABILITY H9) ---------------------------------------------------------
+
+def _nested(depth: int) -> bytes:
+    head = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+                    for i in range(depth))
+    return b"From: x@y.example\r\nSubject: bomb\r\n" + head + b"Content-Type: text/plain\r\n\r\nx"
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("nesting-10000", _nested(10_000)),
+    ("headers-100000", b"From: x@y.example\r\n" + b"X-A: b\r\n" * 100_000 + b"\r\nbody"),
+    ("folded-1MB", b"From: x@y.example\r\nSubject: a\r\n" + b"X-Long: x\r\n" +
+     b" aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n" * 20_000 + b"\r\nbody"),
+    ("parts-5000", b'From: x@y.example\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+     + b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 5_000 + b"--b--\r\n"),
+    ("long-line", b"From: x@y.example\r\nSubject: a\r\n\r\n" + b"a@" * 500_000),
+    ("quote-storm", b"From: x@y.example\r\nSubject: a\r\n\r\n" + b"> On x wrote:\r\n" * 50_000),
+])
+def test_bombs_are_answered_quickly(name: str, data: bytes) -> None:
+    t0 = time.perf_counter()
+    v = classify(data)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 3.0, f"{name} took {elapsed:.2f} s"
+    assert v.kind in ("unknown", "reply", "bounce")
