@@ -83,7 +83,67 @@ return n
 """
 
 
+# Writes one suppression without ever losing a stronger one stored under the same scope:
+# an objection (any reason but the two bounces) outranks hard_bounce outranks soft_bounce.
+# The strongest stays in the field named by the scope; a weaker one of another kind goes
+# beside it in field "<scope>|<reason>" (an expiring soft bounce must never replace, and
+# so erase, a permanent unsubscribe). Readers take the scope from the field up to "|".
+# KEYS[1] = suppression hash; ARGV = scope, reason, JSON value. Returns 1 if new.
+_MERGE_LUA = """
+local function rank(reason)
+  if reason == 'soft_bounce' then return 1 elseif reason == 'hard_bounce' then return 2 end
+  return 3
+end
+local scope, reason, value = ARGV[1], ARGV[2], ARGV[3]
+local cur = redis.call('HGET', KEYS[1], scope)
+if cur then
+  local ok, d = pcall(cjson.decode, cur)
+  local old = 'unparseable'
+  if ok and type(d) == 'table' and type(d['reason']) == 'string' then old = d['reason'] end
+  if rank(old) > rank(reason) then
+    return redis.call('HSET', KEYS[1], scope .. '|' .. reason, value)
+  elseif rank(old) < rank(reason) then
+    redis.call('HSET', KEYS[1], scope .. '|' .. old, cur)
+    redis.call('HSET', KEYS[1], scope, value)
+    return 1
+  end
+end
+return redis.call('HSET', KEYS[1], scope, value)
+"""
+
+
+def merge_suppression(pipe: Any, key: str, rec: SuppressionRecord) -> None:
+    """Queue the precedence-keeping write of `rec` (see _MERGE_LUA) on a pipeline."""
+    pipe.eval(_MERGE_LUA, 1, key, rec.scope, rec.reason, rec.to_json())
+
+
+def _rank(reason: str) -> int:
+    return {"soft_bounce": 1, "hard_bounce": 2}.get(reason, 3)
+
+
+def _merge_local(h: dict[str, str], scope: str, reason: str, value: str) -> None:
+    """What _MERGE_LUA does, on a hash in memory (several lines of one import batch)."""
+    cur = h.get(scope)
+    if cur is not None:
+        old = _decode_suppression("", scope, cur).reason
+        if _rank(old) > _rank(reason):
+            h[f"{scope}|{reason}"] = value
+            return
+        if _rank(old) < _rank(reason):
+            h[f"{scope}|{old}"] = cur
+    h[scope] = value
+
+
+def _same_kind(h: dict[str, str], scope: str, reason: str) -> str | None:
+    """The stored value a new suppression of `reason` at `scope` would replace."""
+    cur = h.get(scope)
+    if cur is not None and _rank(_decode_suppression("", scope, cur).reason) == _rank(reason):
+        return cur
+    return h.get(f"{scope}|{reason}")
+
+
 def _decode_suppression(address_key: str, scope: str, raw: str) -> Suppression:
+    scope = scope.partition("|")[0]  # "global|soft_bounce" sits beside a stronger "global"
     try:
         d = json.loads(raw)
         return Suppression(
@@ -232,7 +292,7 @@ class Store:
         """Write a suppression and its audit entry atomically. Returns True if new."""
         key = self.keys.suppression(rec.address_key)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, rec.scope, rec.to_json())
+            merge_suppression(pipe, key, rec)
             pipe.xadd(
                 self.keys.audit_stream,
                 {
@@ -255,7 +315,7 @@ class Store:
     ) -> int:
         key = self.keys.suppression(address_key)
         existing: dict[str, str] = await self._bounded(self.redis.hgetall(key), "read")
-        scopes = [s for s in existing if scope is None or s == scope]
+        scopes = [s for s in existing if scope is None or s.partition("|")[0] == scope]
         if not scopes:
             return 0
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -389,7 +449,7 @@ class Store:
         async with self.redis.pipeline(transaction=True) as tx:
             for r in records:
                 k = r.address.key
-                old_raw = current[k].get(r.scope)
+                old_raw = _same_kind(current[k], r.scope, r.reason)
                 at, expires = r.at, r.expires_at
                 if at is None:
                     at = now
@@ -406,12 +466,12 @@ class Store:
                 rec = SuppressionRecord(k, r.scope, r.reason, r.source, at, expires,
                                         r.evidence)
                 v = rec.to_json()
-                if old_raw == v:
+                if v == old_raw:
                     unchanged += 1
                     continue
-                current[k][r.scope] = v
+                _merge_local(current[k], r.scope, r.reason, v)
                 written += 1
-                tx.hset(self.keys.suppression(k), r.scope, v)
+                merge_suppression(tx, self.keys.suppression(k), rec)
                 tx.xadd(self.keys.audit_stream,
                         {"action": "suppress", "address": k, "scope": r.scope,
                          "reason": r.reason, "source": r.source, "at": f"{at:.6f}",
@@ -485,7 +545,7 @@ class Store:
             if dsn_job is not None:
                 pipe.rpush(self.keys.dsn_queue, json.dumps(dsn_job))
             for rec in suppressions:
-                pipe.hset(self.keys.suppression(rec.address_key), rec.scope, rec.to_json())
+                merge_suppression(pipe, self.keys.suppression(rec.address_key), rec)
                 pipe.xadd(
                     self.keys.audit_stream,
                     {
