@@ -62,6 +62,7 @@ def make_config(tmp_path: Path, redis_url: str) -> Callable[..., Config]:
             "server": {"hostname": "consentry.test", "state_dir": str(tmp_path / "var")},
             "submission": {"listen": ["127.0.0.1:0"], "command_timeout": 30},
             "redis": {"embedded": False, "url": redis_url, "deadline_ms": 500},
+            "http": {"listen": ["127.0.0.1:0"]},
             "outbox": {"dir": str(tmp_path / "outbox")},
             "log": {"decision_log": str(tmp_path / "decisions.jsonl"), "format": "json"},
         }

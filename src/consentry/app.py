@@ -68,6 +68,8 @@ class App:
     supervisor: embedded_redis.Supervisor | None = None
     draining: bool = False
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    http: Any = None  # http.HttpService when http.enabled
+    retry_worker: Any = None  # retryq.RetryWorker
     log: Any = None
 
     @property
@@ -98,7 +100,21 @@ class App:
         except ConsentryError as exc:
             self.log.error("downstream_unavailable_at_start", reason=str(exc))
         smtputf8 = cfg.submission.smtputf8 and self.deliverer.supports_smtputf8
-        self.relay = Relay(cfg, self.store, self.deliverer)
+        base_url = cfg.http.base_url
+        if cfg.http.enabled:
+            # Before the relay: with port 0 the unsubscribe URL needs the real port.
+            from .http import HttpService
+            from .keyfiles import token_codec
+
+            self.http = HttpService(
+                cfg, self.store, token_codec(cfg), lambda: self.deliverer,
+                lambda: self.relay.counters.as_dict() if self.relay else {},
+                lambda: {"retry_backlog": float(getattr(self.retry_worker, "backlog", 0))})
+            await self.http.start()
+            base_url = self.http.base_url()
+        from .keyfiles import rewriter
+
+        self.relay = Relay(cfg, self.store, self.deliverer, rewriter=rewriter(cfg, base_url))
         handler = SubmissionHandler(cfg, self.relay)
         limits = ConnectionLimits(cfg.submission.max_connections,
                                   cfg.submission.max_connections_per_ip)
@@ -118,6 +134,11 @@ class App:
         self.bg_store = Store(dataclasses.replace(cfg.redis, pool_size=2), redis_url(cfg))
         worker = DsnWorker(self.bg_store, self.deliverer, cfg.server.hostname)
         self.tasks.append(loop.create_task(worker.run()))
+        from .retryq import RetryWorker
+
+        self.retry_worker = RetryWorker(self.bg_store, self.deliverer, cfg.retry, cfg.notify,
+                                        cfg.path(cfg.server.state_dir) / "spool" / "retry.jsonl")
+        self.tasks.append(loop.create_task(self.retry_worker.run()))
         self.tasks.append(loop.create_task(self._doi_purge_loop()))
         self.log.info(
             "started",
@@ -133,6 +154,8 @@ class App:
         for s in self.servers:
             s.close()
         pending = await self.relay.drain(drain_timeout) if self.relay else 0
+        if self.http is not None:
+            await self.http.stop()
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:

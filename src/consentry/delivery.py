@@ -103,6 +103,9 @@ class OutboxDeliverer:
             queue_id=queue_id,
         )
 
+    async def check_recipients(self, env: Envelope) -> tuple[list[str], list[RcptResult]]:
+        return list(env.recipients), []
+
     def _write(self, queue_id: str, data: bytes) -> None:
         tmp = self.dir / f".{queue_id}.tmp"
         final = self.dir / f"{queue_id}.eml"
@@ -313,6 +316,75 @@ class SMTPDeliverer:
             accepted=accepted, refused=refused, code=resp.code, text=text,
             queue_id=m.group(1) if m else None,
         )
+
+    async def check_recipients(self, env: Envelope) -> tuple[list[str], list[RcptResult]]:
+        """MAIL + every RCPT, then RSET: nothing is sent. Per-recipient copies ask this
+        first, so every downstream RCPT is known accepted before any copy's DATA.
+        A 4xx for any recipient raises UpstreamTemporary (the caller answers 451)."""
+        async with self._slots:
+            for attempt in (0, 1):
+                smtp = self._take_idle() if attempt == 0 else None
+                reused = smtp is not None
+                if smtp is None:
+                    smtp = await self._connect()
+                try:
+                    accepted, refused, temp = await self._check(smtp, env)
+                except _StaleConnection:
+                    smtp.close()
+                    if reused:
+                        continue  # a pooled connection the server had closed: retry once
+                    raise UpstreamTemporary("downstream lost during recipient check"
+                                            ) from None
+                except BaseException:
+                    smtp.close()
+                    raise
+                if smtp.is_connected:
+                    self._idle.append(_Conn(smtp, time.monotonic()))
+                break
+            else:  # pragma: no cover - the loop always breaks or raises
+                raise UpstreamTemporary("downstream lost during recipient check")
+        if temp:
+            first = temp[0]
+            raise UpstreamTemporary(
+                f"downstream RCPT {first.code} for {len(temp)} recipient(s): {first.message}",
+                _temp_code(first.code))
+        return accepted, refused
+
+    async def _check(self, smtp: aiosmtplib.SMTP, env: Envelope
+                     ) -> tuple[list[str], list[RcptResult], list[RcptResult]]:
+        encoding = "utf-8" if env.smtputf8 else "ascii"
+        options = ["SMTPUTF8"] if env.smtputf8 else []
+        if env.smtputf8 and not smtp.supports_extension("smtputf8"):
+            raise UpstreamPermanent("downstream lacks SMTPUTF8", 553)
+        try:
+            await smtp.mail(env.mail_from, options=options, encoding=encoding)
+        except aiosmtplib.SMTPSenderRefused as exc:
+            await self._rset(smtp)
+            if 500 <= exc.code < 600:
+                raise UpstreamPermanent(f"downstream MAIL: {exc.code}", exc.code) from None
+            raise UpstreamTemporary(f"downstream MAIL: {exc.code}", _temp_code(exc.code)
+                                    ) from None
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                ConnectionError) as exc:
+            raise _StaleConnection() from exc
+        accepted: list[str] = []
+        refused: list[RcptResult] = []
+        temp: list[RcptResult] = []
+        try:
+            for rcpt in env.recipients:
+                try:
+                    await smtp.rcpt(rcpt, encoding=encoding)
+                    accepted.append(rcpt)
+                except aiosmtplib.SMTPRecipientRefused as exc:
+                    r = RcptResult(rcpt, exc.code, sanitize(exc.message))
+                    (refused if 500 <= exc.code < 600 else temp).append(r)
+                except ValueError as exc:
+                    refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
+            await smtp.rset()
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                aiosmtplib.SMTPResponseException, ConnectionError):
+            raise UpstreamTemporary("downstream lost during recipient check") from None
+        return accepted, refused, temp
 
     async def _rset(self, smtp: aiosmtplib.SMTP) -> None:
         try:

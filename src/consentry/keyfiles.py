@@ -8,7 +8,9 @@ import secrets
 from pathlib import Path
 
 from .config import Config
+from .dkim import DkimSigner, signer_from
 from .errors import ConfigError
+from .rewrite import Rewriter
 from .tokens import MIN_SECRET_BYTES, TokenCodec, TokenKey
 
 GENERATED_KEY_FILE = "token.key"
@@ -66,3 +68,19 @@ def dkim_private_keys(cfg: Config) -> dict[str, bytes]:
         out[k.domain.lower()] = _read_secret(cfg.path(k.private_key_file),
                                              f"dkim.keys[{i}].private_key_file")
     return out
+
+
+def dkim_signer(cfg: Config) -> DkimSigner | None:
+    d = cfg.dkim
+    if not d.enabled:
+        return None
+    pems = dkim_private_keys(cfg)
+    keys = {k.domain.lower(): (k.selector, pems[k.domain.lower()]) for k in d.keys}
+    try:
+        return signer_from(keys, d.headers, d.oversign, d.canonicalization, d.self_check)
+    except ValueError as exc:
+        raise ConfigError("dkim.keys", str(exc)) from None
+
+
+def rewriter(cfg: Config, base_url: str | None) -> Rewriter:
+    return Rewriter(cfg, token_codec(cfg), dkim_signer(cfg), base_url)

@@ -74,6 +74,32 @@ class Keys:
     def dsn_processing(self) -> str:
         return f"{self.prefix}dsn:processing"
 
+    def token_ref(self, ref: str) -> str:
+        # STRING JSON {"r": suppression key, "s": scope, "c"?: campaign}: what an
+        # unsubscribe/VERP token's opaque reference stands for (tokens.py). Written by the
+        # relay before the mail carrying it leaves; TTL = tokens.max_age_days + 7 days,
+        # refreshed on every send.
+        return f"{self.prefix}tok:{ref}"
+
+    @property
+    def retry_due(self) -> str:
+        # ZSET member = retry job id, score = unix time it is due: per-recipient copies
+        # that failed after another copy of the same message was accepted (retryq.py).
+        return f"{self.prefix}retry:due"
+
+    def retry_job(self, job_id: str) -> str:
+        # STRING JSON {"id","mail_from","rcpt","content" (base64),"smtputf8","eightbit",
+        # "message_id","created","attempts","last_error"}
+        return f"{self.prefix}retry:job:{job_id}"
+
+    def retry_lease(self, job_id: str) -> str:
+        # STRING owner, SET NX with TTL retry.lease: one worker (of all relays) per job.
+        return f"{self.prefix}retry:lease:{job_id}"
+
+    def retry_done(self, job_id: str) -> str:
+        # STRING "1", TTL RETRY_DONE_TTL: the job was delivered; never send it again.
+        return f"{self.prefix}retry:done:{job_id}"
+
     @property
     def bounce_stream(self) -> str:
         # STREAM of downstream refusals and inbound bounces: address, code, text, at.
@@ -91,6 +117,7 @@ class Keys:
         return f"{self.prefix}inbound"
 
 
+RETRY_DONE_TTL = 7 * 86400
 AUDIT_STREAM_MAXLEN = 10_000_000
 BOUNCE_STREAM_MAXLEN = 1_000_000
 INBOUND_STREAM_MAXLEN = 1_000_000

@@ -10,6 +10,7 @@ only orchestrates and maps the failure model to replies.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import os
@@ -24,10 +25,13 @@ from . import logs, rawmsg, replies
 from .address import Address
 from .classify import CONTROL_HEADERS, classify
 from .config import Config
+from .copies import CopySender
 from .delivery import Deliverer, DeliveryResult, Envelope, RcptResult
 from .errors import MalformedMessage, StoreUnavailable, UpstreamPermanent, UpstreamTemporary
 from .model import Decision, MessageFacts
 from .policy import evaluate
+from .retryq import RetryQueue
+from .rewrite import Prepared, Rewriter, RewriteRefused, RewriteTemporary
 from .store import Store, SuppressionRecord
 
 # Downstream 5xx RCPT codes that mean the mailbox does not exist. Policy refusals
@@ -58,16 +62,31 @@ class Counters:
     malformed: int = 0
     decisions_allow: int = 0
     decisions_suppress: int = 0
+    copies: int = 0
+    copies_queued: int = 0
+    tracking_stripped: int = 0
+    footer_missing: int = 0
+    dkim_signed: int = 0
+    rewrite_failed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
 class Relay:
-    def __init__(self, cfg: Config, store: Store, deliverer: Deliverer) -> None:
+    def __init__(self, cfg: Config, store: Store, deliverer: Deliverer,
+                 rewriter: Rewriter | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.deliverer = deliverer
+        if rewriter is None:
+            from .keyfiles import rewriter as make_rewriter
+
+            rewriter = make_rewriter(cfg, cfg.http.base_url)
+        self.rewriter = rewriter
+        self.retry_queue = RetryQueue(
+            store, cfg.retry, cfg.path(cfg.server.state_dir) / "spool" / "retry.jsonl")
+        self.copy_sender = CopySender(deliverer, self.retry_queue)
         self.log = logs.get("consentry.decision")
         self.events = logs.get("consentry.relay")
         self.counters = Counters()
@@ -121,9 +140,16 @@ class Relay:
             self._log_decisions(sub, facts, decisions, None, t0, sha)
             return replies.ALL_SUPPRESSED.format(n=len(decisions))
 
-        env = Envelope(sub.mail_from, tuple(allowed), out, sub.smtputf8, sub.eightbit)
         try:
-            result = await self.deliverer.deliver(env)
+            prepared = await self._rewrite(sub, facts, decisions, msg, now)
+        except (RewriteRefused, RewriteTemporary, StoreUnavailable) as exc:
+            self.counters.rewrite_failed += 1
+            self._log_decisions(sub, facts, decisions, f"not relayed: {exc}", t0, sha)
+            if isinstance(exc, RewriteRefused):
+                return replies.FOOTER_MISSING
+            return replies.TEMP_LOCAL
+        try:
+            result = await self._deliver(sub, facts, prepared)
         except UpstreamTemporary as exc:
             if exc.ambiguous:
                 self.counters.ambiguous += 1
@@ -234,9 +260,12 @@ class Relay:
             else:
                 self.counters.decisions_suppress += 1
             reply = None
+            prep = _PREPARED.get()
             if d.allowed:
                 r = (refused or {}).get(d.recipient)
                 reply = f"{r.code} {r.message}" if r else downstream
+                if r is None and prep is not None:
+                    reply = prep.replies.get(d.recipient, reply)
             self.log.info(
                 "decision",
                 message_id=facts.message_id,
@@ -255,9 +284,43 @@ class Relay:
                 client=sub.client,
                 mail_from=sub.mail_from,
                 downstream=reply,
-                sha256=sha,
+                sha256=(prep.sha_of(d.recipient) if prep is not None else None) or sha,
+                rewrite=(prep.log or None) if prep is not None and d.allowed else None,
                 latency_ms=latency,
             )
+
+    async def _rewrite(self, sub: Submission, facts: MessageFacts, decisions: list[Decision],
+                       msg: rawmsg.RawMessage, now: float) -> Prepared:
+        """Copies with their headers, tracking stripped and signed; token references
+        stored (one round trip) before any of them can leave."""
+        base = msg.without(CONTROL_HEADERS)
+        prepared = self.rewriter.prepare(base, facts, [d for d in decisions if d.allowed],
+                                         {a.raw: a for a in sub.recipients}, now)
+        _PREPARED.set(prepared)
+        if prepared.log.get("tracking_removed"):
+            self.counters.tracking_stripped += 1
+        if prepared.log.get("footer") == "missing":
+            self.counters.footer_missing += 1
+            self._event("footer_missing", sub, facts)
+        if prepared.log.get("dkim") == "signed":
+            self.counters.dkim_signed += len(prepared.copies)
+        ttl = int(self.cfg.tokens.max_age_days * 86400) + 7 * 86400
+        await self.store.save_token_refs([(r.ref, r.to_json()) for r in prepared.refs], ttl)
+        return prepared
+
+    async def _deliver(self, sub: Submission, facts: MessageFacts, prepared: Prepared
+                       ) -> DeliveryResult:
+        if len(prepared.copies) == 1:
+            c = prepared.copies[0]
+            return await self.deliverer.deliver(
+                Envelope(sub.mail_from, c.recipients, c.content, sub.smtputf8, sub.eightbit))
+        self.counters.copies += len(prepared.copies)
+        outcome = await self.copy_sender.send(sub.mail_from, prepared.copies, sub.smtputf8,
+                                              sub.eightbit, facts.message_id)
+        prepared.replies.update(outcome.replies)
+        self.counters.copies_queued += len(outcome.queued)
+        self.counters.ambiguous += outcome.ambiguous
+        return outcome.result
 
     async def drain(self, grace: float) -> int:
         """Wait for in-flight messages; return how many were still running at the deadline."""
@@ -265,6 +328,12 @@ class Relay:
             return 0
         _done, pending = await asyncio.wait(set(self.inflight), timeout=grace)
         return len(pending)
+
+
+# The rewrite of the message being processed, for its decision log lines (each message
+# runs in its own task, so this never leaks between messages).
+_PREPARED: contextvars.ContextVar[Prepared | None] = contextvars.ContextVar(
+    "consentry_prepared", default=None)
 
 
 def _with_message_id(facts: MessageFacts, mid: str) -> MessageFacts:

@@ -20,6 +20,7 @@ TEMP_DOWNSTREAM = "451 4.4.1 Downstream temporarily unavailable, please try agai
 TEMP_AMBIGUOUS = "451 4.4.2 Downstream did not confirm delivery, please try again later"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
+FOOTER_MISSING = "554 5.7.0 Marketing mail without a visible opt-out link is not relayed"
 ALL_SUPPRESSED = "250 2.0.0 Ok: accepted, 0 of {n} recipient(s) relayed (suppressed by policy)"
 DELIVERED = "250 2.0.0 Ok: {relayed} of {n} recipient(s) relayed, downstream queued as {qid}"
 

@@ -591,6 +591,83 @@ class Store:
             pipe.rpush(self.keys.dsn_queue, raw)
             await self._bounded(pipe.execute(), "retry dsn")
 
+    # -- unsubscribe token references (tokens.py) ---------------------------------------
+
+    async def save_token_refs(self, refs: list[tuple[str, str]], ttl: int) -> None:
+        """Write (reference, record JSON) pairs in one round trip, before the mail that
+        carries their tokens leaves (a token must never point at nothing)."""
+        if not refs:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ref, raw in refs:
+                pipe.set(self.keys.token_ref(ref), raw, ex=ttl)
+            await self._bounded(pipe.execute(), "token refs")
+
+    async def resolve_token_ref(self, ref: str) -> str | None:
+        """The record JSON of a reference; StoreUnavailable when the canary is missing."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.epoch)
+            pipe.get(self.keys.token_ref(ref))
+            epoch, raw = await self._bounded(pipe.execute(), "token ref")
+        if epoch is None:
+            raise StoreUnavailable("redis canary key missing: store lost its data")
+        return str(raw) if raw is not None else None
+
+    async def check_ready(self) -> None:
+        """/readyz: Redis answers within the deadline and still has its canary."""
+        if await self.epoch() is None:
+            raise StoreUnavailable("redis canary key missing: store lost its data")
+
+    # -- per-recipient copy retry queue (retryq.py) -------------------------------------
+
+    async def enqueue_retries(self, jobs: list[tuple[str, str, float]]) -> None:
+        """(job id, job JSON, due time) atomically, before the client's 250."""
+        if not jobs:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for job_id, raw, due in jobs:
+                pipe.set(self.keys.retry_job(job_id), raw)
+                pipe.zadd(self.keys.retry_due, {job_id: due})
+            await self._bounded(pipe.execute(), "enqueue retries", deadline=5.0)
+
+    async def due_retries(self, now: float, limit: int = 20) -> list[str]:
+        ids: list[str] = await self._bounded(
+            self.redis.zrangebyscore(self.keys.retry_due, "-inf", now, start=0, num=limit),
+            "due retries")
+        return ids
+
+    async def lease_retry(self, job_id: str, owner: str, lease: float
+                          ) -> tuple[bool, str | None, bool]:
+        """(lease acquired, job JSON, already delivered)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.retry_lease(job_id), owner, nx=True, ex=max(1, int(lease)))
+            pipe.get(self.keys.retry_job(job_id))
+            pipe.exists(self.keys.retry_done(job_id))
+            got, raw, done = await self._bounded(pipe.execute(), "lease retry")
+        return bool(got), (str(raw) if raw is not None else None), bool(done)
+
+    async def finish_retry(self, job_id: str, delivered: bool) -> None:
+        from .keys import RETRY_DONE_TTL
+
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if delivered:
+                pipe.set(self.keys.retry_done(job_id), "1", ex=RETRY_DONE_TTL)
+            pipe.delete(self.keys.retry_job(job_id))
+            pipe.zrem(self.keys.retry_due, job_id)
+            pipe.delete(self.keys.retry_lease(job_id))
+            await self._bounded(pipe.execute(), "finish retry", deadline=5.0)
+
+    async def reschedule_retry(self, job_id: str, raw: str, due: float) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.retry_job(job_id), raw)
+            pipe.zadd(self.keys.retry_due, {job_id: due})
+            pipe.delete(self.keys.retry_lease(job_id))
+            await self._bounded(pipe.execute(), "reschedule retry", deadline=5.0)
+
+    async def retry_backlog(self) -> int:
+        n: int = await self._bounded(self.redis.zcard(self.keys.retry_due), "retry backlog")
+        return n
+
     # -- inbound (inbound_apply.py) -----------------------------------------------------
 
     async def count_soft_bounce(self, address_key: str, at: float, window: float,

@@ -1,0 +1,133 @@
+"""Relaying one message as one copy per recipient, all-or-nothing as far as SMTP allows.
+
+1. Every recipient's RCPT is asked downstream first, in one transaction that is then
+   reset (deliverer.check_recipients): any 4xx → UpstreamTemporary → the client gets
+   451 and nothing was sent (RELIABILITY §0.3). 5xx recipients are refused as usual.
+2. Copies are sent until the first is accepted; a failure before that is the whole
+   message's failure (451/5xx, nothing delivered, the client's retry cannot duplicate).
+3. After the first acceptance the client will get 250, so every remaining copy is
+   either accepted, refused (recorded, DSN), or put in the durable retry queue before
+   the reply — never dropped, never resent to a recipient that has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from . import logs
+from .delivery import Deliverer, DeliveryResult, Envelope, RcptResult
+from .errors import UpstreamPermanent, UpstreamTemporary
+from .retryq import RetryJob, RetryQueue
+from .rewrite import Copy
+
+PARALLEL = 4  # concurrent copy transactions per message (each holds a pool slot)
+
+
+@dataclass(slots=True)
+class CopiesOutcome:
+    result: DeliveryResult
+    replies: dict[str, str] = field(default_factory=dict)  # recipient -> what happened
+    queued: list[str] = field(default_factory=list)
+    ambiguous: int = 0
+
+
+def _refusal(exc: UpstreamPermanent, rcpt: str) -> list[RcptResult]:
+    refused: list[RcptResult] | None = getattr(exc, "refused", None)
+    return refused or [RcptResult(rcpt, exc.code if 500 <= exc.code < 600 else 554,
+                                  str(exc)[:200])]
+
+
+class CopySender:
+    def __init__(self, deliverer: Deliverer, queue: RetryQueue) -> None:
+        self.deliverer = deliverer
+        self.queue = queue
+        self.log = logs.get("consentry.copies")
+
+    async def send(self, mail_from: str, copies: list[Copy], smtputf8: bool, eightbit: bool,
+                   message_id: str | None) -> CopiesOutcome:
+        def env(c: Copy) -> Envelope:
+            return Envelope(mail_from, c.recipients, c.content, smtputf8, eightbit)
+
+        refused: list[RcptResult] = []
+        todo = list(copies)
+        check = getattr(self.deliverer, "check_recipients", None)
+        if check is not None:
+            rcpts = tuple(r for c in copies for r in c.recipients)
+            accepted, refused = await check(Envelope(mail_from, rcpts, b"", smtputf8,
+                                                     eightbit))
+            ok = set(accepted)
+            todo = [c for c in copies if c.recipients[0] in ok]
+        out = CopiesOutcome(DeliveryResult(accepted=[], refused=refused))
+        for r in refused:
+            out.replies[r.recipient] = f"{r.code} {r.message}"
+
+        # Until one copy is accepted, a failure is the whole message's (nothing sent yet).
+        while todo and not out.result.accepted:
+            c = todo.pop(0)
+            try:
+                res = await self.deliverer.deliver(env(c))
+            except UpstreamPermanent as exc:
+                if getattr(exc, "refused", None):  # this recipient only (RCPT 5xx)
+                    self._refused(out, _refusal(exc, c.recipients[0]))
+                    continue
+                raise
+            if res.refused:
+                self._refused(out, res.refused)
+                continue
+            self._accepted(out, c, res)
+        if not out.result.accepted:
+            err = UpstreamPermanent("downstream refused every copy", 550)
+            if out.result.refused:
+                err.code = out.result.refused[0].code
+            err.refused = out.result.refused  # type: ignore[attr-defined]
+            raise err
+
+        sem = asyncio.Semaphore(PARALLEL)
+        jobs: list[RetryJob] = []
+
+        async def one(c: Copy) -> None:
+            rcpt = c.recipients[0]
+            async with sem:
+                try:
+                    res = await self.deliverer.deliver(env(c))
+                except UpstreamPermanent as exc:
+                    self._refused(out, _refusal(exc, rcpt))
+                    return
+                except Exception as exc:  # temporary, ambiguous or unexpected: keep it
+                    reason = str(exc) if isinstance(exc, UpstreamTemporary) else (
+                        type(exc).__name__)
+                    if isinstance(exc, UpstreamTemporary) and exc.ambiguous:
+                        out.ambiguous += 1
+                    jobs.append(RetryJob.new(mail_from, rcpt, c.content, smtputf8, eightbit,
+                                             message_id, reason, time.time()))
+                    out.queued.append(rcpt)
+                    out.replies[rcpt] = f"queued for retry: {reason}"[:200]
+                    return
+            if res.refused:
+                self._refused(out, res.refused)
+            else:
+                self._accepted(out, c, res)
+
+        await asyncio.gather(*(one(c) for c in todo))
+        await self.queue.put(jobs)  # durable (Redis or fsync'd spool) before the 250
+        out.result.accepted.extend(out.queued)  # ours to deliver now: counted as relayed
+        if out.queued:
+            self.log.warning("copies_queued", message_id=message_id, count=len(out.queued))
+        return out
+
+    @staticmethod
+    def _accepted(out: CopiesOutcome, c: Copy, res: DeliveryResult) -> None:
+        out.result.accepted.extend(c.recipients)
+        if out.result.queue_id is None:
+            out.result.queue_id = res.queue_id
+            out.result.code, out.result.text = res.code, res.text
+        for r in c.recipients:
+            out.replies[r] = f"{res.code} {res.text}".strip()
+
+    @staticmethod
+    def _refused(out: CopiesOutcome, refused: list[RcptResult]) -> None:
+        out.result.refused.extend(refused)
+        for r in refused:
+            out.replies[r.recipient] = f"{r.code} {r.message}"

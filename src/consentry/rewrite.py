@@ -1,0 +1,152 @@
+"""The rewrite stage: turn one accepted message into the copies that leave.
+
+    tracking strip (recipients without tracking consent) → per-recipient headers
+    (List-Unsubscribe, -Post, Feedback-ID, CFBL, trace token) → DKIM sign + self-check
+
+Marketing mail (``unsubscribe.classes``) gets one copy per allowed recipient, each with
+its own token; other mail stays one copy for all recipients. Pure except for the clock
+value handed in; the token references it returns must be stored before any copy leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import headers, tracking
+from .address import Address
+from .config import Config
+from .dkim import DkimError, DkimSigner
+from .model import Decision, MessageFacts
+from .rawmsg import RawMessage
+from .tokens import TokenCodec, TokenRef, scope_for
+
+
+class RewriteRefused(Exception):
+    """The message must not leave as it is (footer check in refuse mode)."""
+
+
+class RewriteTemporary(Exception):
+    """DKIM could not be applied as configured: answer 451, relay nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    recipients: tuple[str, ...]  # raw envelope addresses
+    content: bytes
+    token: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(slots=True)
+class Prepared:
+    copies: list[Copy]
+    refs: list[TokenRef] = field(default_factory=list)
+    log: dict[str, Any] = field(default_factory=dict)
+    replies: dict[str, str] = field(default_factory=dict)  # per copy, filled by delivery
+
+    def sha_of(self, rcpt: str) -> str | None:
+        for c in self.copies:
+            if rcpt in c.recipients:
+                return c.sha256
+        return None
+
+
+class Rewriter:
+    def __init__(self, cfg: Config, codec: TokenCodec, signer: DkimSigner | None,
+                 base_url: str | None) -> None:
+        self.cfg = cfg
+        self.codec = codec
+        self.signer = signer
+        self.base_url = base_url
+        self.rules = tracking.TrackingRules.build(
+            cfg.tracking.hosts, cfg.tracking.redirect_params, cfg.tracking.redirect_patterns,
+            cfg.tracking.strip_tiny_images)
+        self.footer = re.compile(cfg.unsubscribe.footer_pattern)
+        u = cfg.unsubscribe
+        self.own_prefixes: tuple[str, ...] = tuple(
+            p for p in ((f"{base_url.rstrip('/')}/u/" if base_url else None),
+                        (f"mailto:{u.mailto_local}+" if u.mailto_domain else None)) if p)
+
+    @property
+    def has_links(self) -> bool:
+        return bool(self.base_url or self.cfg.unsubscribe.mailto_domain)
+
+    def applies(self, facts: MessageFacts) -> bool:
+        u = self.cfg.unsubscribe
+        return u.enabled and self.has_links and facts.message_class in u.classes
+
+    def prepare(self, msg: RawMessage, facts: MessageFacts, allowed: list[Decision],
+                addresses: dict[str, Address], now: float) -> Prepared:
+        log: dict[str, Any] = {}
+        t = self.cfg.tracking
+        stripped = msg
+        strip_for = {d.recipient for d in allowed
+                     if t.enabled and facts.message_class in t.classes and not d.tracking}
+        if strip_for:
+            res = tracking.strip(msg, self.rules)
+            stripped = res.message
+            if res.removals or res.skipped:
+                log["tracking_removed"] = [r.as_log() for r in res.removals[:50]]
+                log["tracking_skipped"] = res.skipped[:10]
+        u = self.cfg.unsubscribe
+        if u.footer_check != "off" and facts.message_class in u.classes \
+                and not tracking.has_optout(msg, self.footer):
+            log["footer"] = "missing"
+            if u.footer_check == "refuse":
+                raise RewriteRefused("no visible opt-out link in the body")
+        common: list[tuple[str, str]] = []
+        if u.feedback_id is not None:
+            common.append(("Feedback-ID", headers.feedback_id(
+                u.feedback_id, facts.campaign, facts.list_name, facts.message_class)))
+        if u.cfbl_address is not None:
+            common.append(("CFBL-Address", u.cfbl_address))
+
+        if not self.applies(facts):
+            base = stripped if strip_for else msg
+            out = headers.set_fields(base, common)
+            return Prepared([self._sign(Copy(tuple(d.recipient for d in allowed),
+                                             out.to_bytes()), out, log)], log=log)
+
+        copies: list[Copy] = []
+        refs: list[TokenRef] = []
+        scope = scope_for(facts.list_name)
+        for d in allowed:
+            a = addresses.get(d.recipient)
+            key = a.key if a is not None else d.recipient.lower()
+            ref = self.codec.reference(key, scope, facts.campaign)
+            refs.append(ref)
+            token = self.codec.issue(ref, now)
+            links = headers.make_links(token, self.base_url, u.mailto_local, u.mailto_domain)
+            m = headers.apply_list_unsubscribe(stripped if d.recipient in strip_for else msg,
+                                               links, u.existing, self.own_prefixes)
+            extra = list(common)
+            if u.trace_header or u.cfbl_address is not None:
+                trace = self.codec.issue(ref, now, purpose="bounce")
+                if u.trace_header:
+                    extra.append((headers.TRACE_HEADER, trace))
+                if u.cfbl_address is not None:
+                    extra.append(("CFBL-Feedback-ID", trace))
+            m = headers.set_fields(m, extra)
+            copies.append(self._sign(Copy((d.recipient,), m.to_bytes(), token), m, log))
+        return Prepared(copies, refs, log)
+
+    def _sign(self, copy: Copy, msg: RawMessage, log: dict[str, Any]) -> Copy:
+        if self.signer is None:
+            return copy
+        try:
+            signed = self.signer.sign(copy.content, msg)
+        except DkimError as exc:
+            raise RewriteTemporary(str(exc)) from None
+        if signed is None:
+            log["dkim"] = "no key for the From domain"
+            if self.cfg.dkim.unsigned == "tempfail":
+                raise RewriteTemporary("no DKIM key for the From domain")
+            return copy
+        log["dkim"] = "signed"
+        return Copy(copy.recipients, signed, copy.token)
