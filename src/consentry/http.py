@@ -286,8 +286,10 @@ class HttpService:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             resp = await handler(request)
-        except web.HTTPException as exc:
-            resp = exc
+        except web.HTTPException as exc:  # 404, 405, 413, 408: aiohttp's own answers
+            for k, v in SECURITY_HEADERS.items():
+                exc.headers.setdefault(k, v)
+            raise
         except Exception as exc:  # never a stack trace to the client
             self.log.error("http_error", path=request.path[:100],
                            reason=f"{type(exc).__name__}: {exc}")
