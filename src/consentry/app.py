@@ -4,7 +4,6 @@ listener, the DSN worker; SIGTERM drains, SIGHUP reloads."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import signal
 import socket
@@ -156,11 +155,7 @@ class App:
         pending = await self.relay.drain(drain_timeout) if self.relay else 0
         if self.http is not None:
             await self.http.stop()
-        for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self.tasks, self.log)
         if self.deliverer is not None:
             await self.deliverer.close()
         for st in (self.store, self.bg_store):
@@ -201,6 +196,30 @@ class App:
         self.cfg = new
         self.relay.cfg = new
         self.log.info("reloaded", config=self.config_path)
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task[Any]], log: Any, rounds: int = 20) -> None:
+    """Cancel background tasks and wait for them, bounded.
+
+    One cancel() is not enough: redis-py's asyncio client can swallow a CancelledError
+    that lands at the wrong moment (redis/redis-py#2028, #2551), and a worker loop then
+    runs on forever, so SIGTERM never finished. Cancel again until done; give up (and
+    say so) after `rounds` x 0.25 s. Task errors are logged, not raised into stop().
+    """
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(rounds):
+        if not pending:
+            break
+        for t in pending:
+            t.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.25)
+    for t in tasks:
+        if t.done() and not t.cancelled() and t.exception() is not None:
+            exc = t.exception()
+            log.error("background_task_failed", task=t.get_name(),
+                      reason=f"{type(exc).__name__}: {exc}")
+    if pending:
+        log.error("background_tasks_not_stopped", tasks=[t.get_name() for t in pending])
 
 
 def _redact(url: str) -> str:

@@ -195,12 +195,14 @@ class Store:
         try:
             async with asyncio.timeout(self.pool_wait):
                 await self._slots.acquire()
-        except TimeoutError:
+        except BaseException as exc:  # timeout, or the caller was cancelled while waiting
             close = getattr(aw, "close", None)
             if close is not None:
                 close()  # never-started coroutine: avoid a "never awaited" warning
-            raise StoreUnavailable(f"redis {what}: no free connection within pool_wait_ms"
-                                   ) from None
+            if isinstance(exc, TimeoutError):
+                raise StoreUnavailable(f"redis {what}: no free connection within pool_wait_ms"
+                                       ) from None
+            raise
         try:
             async with asyncio.timeout(deadline if deadline is not None else self.deadline):
                 return await aw

@@ -1,0 +1,131 @@
+"""Fail closed on Redis (SPEC §3, RELIABILITY §0.6, R1-R4): down, slow and "answers but
+lost its data" all give 451 with nothing relayed. Each test uses its own redis-server so
+the session one survives the kill/pause/flush."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+
+from consentry import logs
+from consentry.app import App
+
+from ..helpers.client import message, send
+from ..helpers.redis_proc import RedisProc
+from ..helpers.state import NO_BASIS
+
+
+def _cfg(make_config, sink, rp: RedisProc, **kw):
+    return make_config(sink, policy=NO_BASIS, redis={"url": rp.url, "deadline_ms": 500}, **kw)
+
+
+async def test_redis_killed_gives_451_nothing_relayed_and_recovers_when_back(
+        make_config, sink, start_app, tmp_path):
+    rp = RedisProc(tmp_path / "persistent-redis", persistent=True)
+    rp.start()
+    try:
+        running = await start_app(_cfg(make_config, sink, rp))
+        code, _, _ = await send(running.port, ["a@example.org"], message())
+        assert code == 250  # sanity: the store works before the fault
+        rp.kill()
+        code, text, _ = await send(running.port, ["b@example.org"], message())
+        assert code == 451, text
+        assert text.startswith("4.3.0")
+        assert sink.delivered_to() == ["a@example.org"]
+        assert running.app.relay is not None
+        assert running.app.relay.counters.tempfail_store == 1
+        # Back with its data (AOF): the canary is there, mail flows again.
+        rp.start()
+        code, text, _ = await send(running.port, ["c@example.org"], message())
+        assert code == 250, text
+        assert sink.delivered_to() == ["a@example.org", "c@example.org"]
+    finally:
+        rp.stop()
+
+
+async def test_redis_slow_beyond_deadline_gives_451_within_deadline(make_config, sink,
+                                                                   start_app, own_redis):
+    running = await start_app(_cfg(make_config, sink, own_redis))
+    own_redis.cli("CLIENT", "PAUSE", "3000", "ALL")
+    t0 = time.monotonic()
+    code, text, _ = await send(running.port, ["a@example.org"], message())
+    elapsed = time.monotonic() - t0
+    assert code == 451, text
+    # deadline_ms is 500; the pause lasts 3 s. Generous bound: answered long before the
+    # pause ends, i.e. we did not simply wait for Redis.
+    assert elapsed < 2.5, f"451 took {elapsed:.2f}s"
+    assert sink.received == []
+    own_redis.cli("CLIENT", "UNPAUSE")
+    # The connection that timed out mid-command must not hand a stale reply to the next
+    # lookup: the next message is decided on fresh data and relayed.
+    code, text, _ = await send(running.port, ["b@example.org"], message())
+    assert code == 250, text
+    assert sink.delivered_to() == ["b@example.org"]
+
+
+async def test_redis_slow_does_not_leak_a_stale_reply_into_the_next_lookup(
+        make_config, sink, start_app, own_redis):
+    running = await start_app(_cfg(make_config, sink, own_redis))
+    r = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    try:
+        r.hset("cs:supp:gone@example.org", "global",
+               json.dumps({"reason": "unsubscribe", "source": "test", "at": time.time()}))
+        for _ in range(3):
+            own_redis.cli("CLIENT", "PAUSE", "800", "ALL")
+            code, _, _ = await send(running.port, ["ok@example.org"], message())
+            assert code == 451
+            own_redis.cli("CLIENT", "UNPAUSE")
+            code, text, _ = await send(running.port, ["gone@example.org", "ok@example.org"],
+                                       message())
+            assert code == 250, text
+        # Every message that was relayed went to ok@ only: no lookup ever saw another
+        # lookup's (empty) answer for gone@.
+        assert set(sink.delivered_to()) == {"ok@example.org"}
+    finally:
+        r.close()
+
+
+async def test_canary_missing_after_flushall_gives_451_and_restart_does_not_recreate_it(
+        make_config, sink, start_app, own_redis):
+    cfg = _cfg(make_config, sink, own_redis)
+    running = await start_app(cfg)
+    code, _, _ = await send(running.port, ["a@example.org"], message())
+    assert code == 250
+    assert (cfg.path(cfg.server.state_dir) / "epoch").exists()
+    own_redis.cli("FLUSHALL")  # Redis answers, but has lost every suppression
+    code, text, _ = await send(running.port, ["b@example.org"], message())
+    assert code == 451, text
+    assert sink.delivered_to() == ["a@example.org"]
+    await running.app.stop(5)
+
+    # Restart with the same state_dir: this host knew an epoch, so an empty store is a
+    # store that lost its data, not a fresh install. The canary stays missing: 451.
+    logs.setup(cfg.log, cfg.base_dir)
+    app2 = App(cfg)
+    await app2.start()
+    try:
+        assert own_redis.cli("EXISTS", "cs:epoch") == "0"
+        code, text, _ = await send(app2.ports[0], ["c@example.org"], message())
+        assert code == 451, text
+        assert sink.delivered_to() == ["a@example.org"]
+    finally:
+        await app2.stop(5)
+
+
+async def test_fresh_install_creates_the_canary(make_config, sink, start_app, own_redis):
+    running = await start_app(_cfg(make_config, sink, own_redis))
+    assert own_redis.cli("EXISTS", "cs:epoch") == "1"
+    code, _, _ = await send(running.port, ["a@example.org"], message())
+    assert code == 250
+
+
+async def test_canary_require_mode_never_creates_it(make_config, sink, start_app, own_redis):
+    cfg = make_config(sink, policy=NO_BASIS,
+                      redis={"url": own_redis.url, "canary": "require"})
+    running = await start_app(cfg)
+    assert own_redis.cli("EXISTS", "cs:epoch") == "0"
+    code, text, _ = await send(running.port, ["a@example.org"], message())
+    assert code == 451, text
+    assert sink.received == []
