@@ -170,7 +170,10 @@ class App:
         """Pending (unconfirmed) DOI sign-ups are deleted after policy.doi_pending_days
         (SPEC §1.5), every policy.doi_purge_interval seconds (0 = off; reload applies)."""
         log = logs.get("consentry.doi")
-        while True:
+        # A first pass shortly after start, then every interval. `draining` ends the loop
+        # even if a cancel was swallowed inside a Redis call (redis-py#2028).
+        await asyncio.sleep(1.0)
+        while not self.draining:
             policy = self.cfg.policy
             if policy.doi_purge_interval > 0 and self.bg_store is not None:
                 try:
