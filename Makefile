@@ -8,7 +8,7 @@ APT_STAMP := .venv-apt-ok
 CONFIG ?= config.example.yaml
 
 DEBS_RUN  := redis-server
-DEBS_TEST := redis-server swaks postfix
+DEBS_TEST := redis-server swaks postfix chromium
 
 .PHONY: run test lint typecheck unit bench eval clean deps-run deps-test
 
@@ -29,6 +29,7 @@ deps-test:
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
 	command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || missing="$$missing postfix"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

@@ -72,11 +72,11 @@ TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Unsubscribe",
         "ask": "Unsubscribe from {list}?",
-        "ask_body": "You will no longer receive {list}{org} at {who}.",
+        "ask_body": "You will then no longer get these e-mails{org} at {who}.",
         "button": "Unsubscribe",
         "hint": "Nothing changes until you press the button.",
         "done_title": "You are unsubscribed",
-        "done_body": "You will receive no more {list}{org} at {who}. "
+        "done_body": "You will get no more of these e-mails{org} at {who}. "
                      "This takes effect immediately.",
         "bad_title": "This link is not valid",
         "bad_body": "The unsubscribe link is damaged or too old. To unsubscribe, reply to the "
@@ -86,18 +86,18 @@ TEXT: dict[str, dict[str, str]] = {
                      "try again in a few minutes.",
         "slow_title": "Too many requests",
         "slow_body": "Please wait a minute and try again.",
-        "all": "all our marketing e-mails",
+        "all": "all marketing e-mails",
         "newsletter": "the mailing list \u201c{name}\u201d",
         "from": " from {org}",
     },
     "de": {
         "title": "Abmelden",
         "ask": "{list_cap} abbestellen?",
-        "ask_body": "Sie erhalten dann {list}{org} nicht mehr an {who}.",
+        "ask_body": "Sie erhalten diese E-Mails{org} dann nicht mehr an {who}.",
         "button": "Abmelden",
         "hint": "Erst der Klick auf die Schaltfl\u00e4che meldet Sie ab.",
         "done_title": "Sie sind abgemeldet",
-        "done_body": "Sie erhalten {list}{org} nicht mehr an {who}. "
+        "done_body": "Sie erhalten diese E-Mails{org} nicht mehr an {who}. "
                      "Die Abmeldung gilt ab sofort.",
         "bad_title": "Dieser Link ist ung\u00fcltig",
         "bad_body": "Der Abmeldelink ist besch\u00e4digt oder zu alt. Um sich abzumelden, "
@@ -107,7 +107,7 @@ TEXT: dict[str, dict[str, str]] = {
                      "ge\u00e4ndert; bitte versuchen Sie es in einigen Minuten erneut.",
         "slow_title": "Zu viele Anfragen",
         "slow_body": "Bitte warten Sie eine Minute und versuchen Sie es erneut.",
-        "all": "alle unsere Werbe-E-Mails",
+        "all": "alle Werbe-E-Mails",
         "newsletter": "den Verteiler \u201e{name}\u201c",
         "from": " von {org}",
     },
