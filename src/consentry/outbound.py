@@ -294,8 +294,14 @@ class Relay:
         """Copies with their headers, tracking stripped and signed; token references
         stored (one round trip) before any of them can leave."""
         base = msg.without(CONTROL_HEADERS)
-        prepared = self.rewriter.prepare(base, facts, [d for d in decisions if d.allowed],
-                                         {a.raw: a for a in sub.recipients}, now)
+        allowed = [d for d in decisions if d.allowed]
+        args = (base, facts, allowed, {a.raw: a for a in sub.recipients}, now)
+        if self.rewriter.signer is not None or len(allowed) > 8:
+            # RSA signing is pure Python in dkimpy (~5 ms a copy): off the event loop, so
+            # other sessions' Redis deadlines and SMTP timers keep ticking.
+            prepared = await asyncio.to_thread(self.rewriter.prepare, *args)
+        else:
+            prepared = self.rewriter.prepare(*args)
         _PREPARED.set(prepared)
         if prepared.log.get("tracking_removed"):
             self.counters.tracking_stripped += 1
