@@ -20,6 +20,14 @@ from dataclasses import dataclass
 from .errors import InvalidAddress
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Lone surrogates: aiosmtpd decodes SMTPUTF8 arguments with surrogateescape, so bytes
+# that are not UTF-8 arrive as U+DC80..U+DCFF. Not an address (and not encodable).
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# What may stand in an unquoted local part: atext and dots (RFC 5321 Dot-string; runs of
+# dots tolerated as real mailboxes have them). Anything else must be quoted, or a later
+# parser may read it differently: aiosmtplib re-parses every address with
+# email.utils.parseaddr, which turns "a(b)@x" into a@x and "a<b@x" into b@x.
+_UNQUOTED_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-.\u0080-\ud7ff\ue000-\U0010ffff]+$")
 # RFC 5322 atext: what may stand in a dot-atom without quotes.
 _ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+$")
 _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -102,7 +110,9 @@ def parse(raw: str, *, fold_case: bool = True, plus_separators: str = "+") -> Ad
         raise InvalidAddress("empty address")
     if _CONTROL.search(raw):
         raise InvalidAddress("control character in address")
-    if len(raw.encode("utf-8", "surrogateescape")) > MAX_PATH:
+    if _SURROGATE.search(raw):
+        raise InvalidAddress("address is not valid UTF-8")
+    if len(raw.encode("utf-8")) > MAX_PATH:
         raise InvalidAddress("address longer than 256 octets")
     addr = raw.strip()
     if addr.startswith("<") and addr.endswith(">"):
@@ -111,6 +121,8 @@ def parse(raw: str, *, fold_case: bool = True, plus_separators: str = "+") -> Ad
     local, at, domain = addr.rpartition("@")
     if not at or not local:
         raise InvalidAddress("address needs local-part@domain")
+    if not local.startswith('"') and not _UNQUOTED_LOCAL.match(local):
+        raise InvalidAddress("special characters in a local part must be quoted")
     local = unicodedata.normalize("NFC", _unquote_local(local))
     if not local:
         raise InvalidAddress("empty local part")

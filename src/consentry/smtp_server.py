@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from . import logs, replies
 from .address import Address, is_relay_hack, parse
@@ -60,7 +60,10 @@ class SubmissionSMTP(SMTP):
     """aiosmtpd's SMTP with a separate (longer) deadline while a DATA transaction runs."""
 
     def __init__(self, *args: Any, data_timeout: float, limits: ConnectionLimits,
-                 peer_ip: str, **kw: Any) -> None:
+                 peer_ip: str, line_length_limit: int = 1001, **kw: Any) -> None:
+        # Must be set before SMTP.__init__: it sizes the StreamReader's line limit from
+        # it, and a later assignment would leave the reader at aiosmtpd's 1001.
+        self.line_length_limit = line_length_limit
         super().__init__(*args, **kw)
         self._data_timeout = data_timeout
         self._limits = limits
@@ -72,6 +75,18 @@ class SubmissionSMTP(SMTP):
         # transaction share one budget: give DATA the longer one (RELIABILITY §0.5).
         self._reset_timeout(self._data_timeout)
         await super().smtp_DATA(arg)
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        # aiosmtpd strips a source route (<@relay:user@host>, RFC 5321 obs-route) before
+        # the handler sees the address, so the open-relay probe would pass as a plain
+        # recipient: refuse it here, on the raw argument (RELIABILITY §2, H11).
+        if arg is not None and self.envelope is not None and self.envelope.mail_from:
+            rest = arg.strip()
+            if rest[:3].upper() == "TO:" and rest[3:].lstrip().startswith("<@"):
+                await self.push(replies.RELAY_HACK)
+                return
+        await super().smtp_RCPT(arg)
 
     def connection_lost(self, error: Exception | None) -> None:
         if not self._released:
@@ -101,6 +116,20 @@ class SubmissionHandler:
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         return any(ip in n for n in self.networks)
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        # SPEC §3: PIPELINING is spoken (aiosmtpd reads pipelined commands in order) but
+        # aiosmtpd does not advertise it. With this hook aiosmtpd leaves host_name to us.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd would answer "500 Error: (ExcType) details": a permanent failure that
+        # makes the client drop the message, with internals shown to a stranger. An
+        # unexpected error is our problem: log it, answer 451 so the client retries.
+        self.log.error("smtp_handler_error", reason=f"{type(error).__name__}: {error}")
+        return replies.TEMP_LOCAL
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
@@ -196,8 +225,8 @@ def make_factory(
                     ident="consentry ESMTP",
                     timeout=cfg.submission.command_timeout,
                     command_call_limit={"NOOP": 20, "VRFY": 5, "HELP": 5, "*": 10_000},
+                    line_length_limit=cfg.submission.line_length_limit,
                 )
-                smtp.line_length_limit = cfg.submission.line_length_limit
                 self.inner = smtp
             self.inner.connection_made(transport)
 
