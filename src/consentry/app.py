@@ -70,6 +70,8 @@ class App:
     http: Any = None  # http.HttpService when http.enabled
     retry_worker: Any = None  # retryq.RetryWorker
     log: Any = None
+    inbound: Any = None  # inbound_server.InboundService when inbound.enabled
+    inbound_store: Store | None = None
 
     @property
     def ports(self) -> list[int]:
@@ -139,6 +141,16 @@ class App:
                                         cfg.path(cfg.server.state_dir) / "spool" / "retry.jsonl")
         self.tasks.append(loop.create_task(self.retry_worker.run()))
         self.tasks.append(loop.create_task(self._doi_purge_loop()))
+        if cfg.inbound.enabled:
+            from .inbound_server import InboundService
+            from .keyfiles import token_codec
+
+            # Its own small pool: a burst of bounces never takes the relay's slots.
+            self.inbound_store = Store(dataclasses.replace(cfg.redis, pool_size=4),
+                                       redis_url(cfg))
+            self.inbound = InboundService(cfg, self.inbound_store, self.deliverer,
+                                          token_codec(cfg), lambda: self.draining)
+            await self.inbound.start()
         self.log.info(
             "started",
             listen=[f"{cfg.submission.listen[i]}->{p}" for i, p in enumerate(self.ports)],
@@ -155,10 +167,12 @@ class App:
         pending = await self.relay.drain(drain_timeout) if self.relay else 0
         if self.http is not None:
             await self.http.stop()
+        if self.inbound is not None:
+            await self.inbound.stop(min(drain_timeout, 10.0))
         await cancel_and_wait(self.tasks, self.log)
         if self.deliverer is not None:
             await self.deliverer.close()
-        for st in (self.store, self.bg_store):
+        for st in (self.store, self.bg_store, self.inbound_store):
             if st is not None:
                 await st.close()
         if self.supervisor is not None:

@@ -1,0 +1,163 @@
+"""The inbound listener end to end: real Redis, the daemon on port 0, an aiosmtpd sink as
+downstream (where the review mailbox's copies arrive)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from consentry.keyfiles import token_codec
+
+from ..helpers.client import message, send
+from ..helpers.waits import wait_until
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+INBOUND = {"enabled": True, "listen": ["127.0.0.1:0"], "domain": "bounce.shop.test",
+           "reply_addresses": ["antwort@shop.test"], "review_mailbox": "review@shop.test"}
+
+
+@pytest.fixture
+async def daemon(make_config, sink, start_app):
+    cfg = make_config(sink, inbound=INBOUND, policy={"require_basis": False},
+                      unsubscribe={"mailto_domain": "shop.test"})
+    running = await start_app(cfg)
+    running.inbound_port = running.app.inbound.ports[0]
+    return running
+
+
+def _spooled(running) -> list[Path]:
+    return list(Path(running.app.inbound.spool.dir).glob("*.eml"))
+
+
+async def _idle(running) -> None:
+    proc = running.app.inbound.processor
+    await wait_until(lambda: proc.idle.is_set() and proc.queue.empty(), within=10,
+                     what="inbound processing")
+
+
+async def _token(running, recipient: str, purpose: str) -> str:
+    cfg = running.app.cfg
+    codec = token_codec(cfg)
+    ref = codec.reference(recipient, "global", "c1")
+    await running.app.store.save_token_refs([(ref.ref, ref.to_json())], ttl=86400)
+    return codec.issue(ref, time.time(), purpose=purpose)
+
+
+async def test_only_our_addresses_are_accepted(daemon):
+    tok = await _token(daemon, "kunde@isp.example", "bounce")
+    code, _, refused = await send(daemon.inbound_port, [
+        "someone@elsewhere.example", f"bounces+{tok}@bounce.shop.test",
+        f"bounces+{'a' * 48}@bounce.shop.test", "antwort@shop.test",
+        f"bounces+{tok}@other.test"], message(), mail_from="")
+    assert code == 250
+    assert set(refused) == {"someone@elsewhere.example", f"bounces+{'a' * 48}@bounce.shop.test",
+                            f"bounces+{tok}@other.test"}
+    assert all(v.startswith("550") for v in refused.values())
+
+
+async def test_dsn_for_a_verp_address_stops_the_next_marketing_mail(daemon, sink, sync_redis):
+    tok = await _token(daemon, "kijitora@example.org", "bounce")
+    dsn = (DATA / "bounces/lhost-postfix/lhost-postfix-01.eml").read_bytes()
+    code, text, _ = await send(daemon.inbound_port, [f"bounces+{tok}@bounce.shop.test"],
+                               dsn.replace(b"\n", b"\r\n"), mail_from="")
+    assert code == 250, text
+    await _idle(daemon)
+    supp = json.loads(sync_redis.hget("cs:supp:kijitora@example.org", "global"))
+    assert (supp["reason"], supp["source"]) == ("hard_bounce", "bounce")
+    assert supp["evidence"].startswith("<20130429234532")
+    code, _, _ = await send(daemon.port, ["kijitora@example.org", "other@example.org"],
+                            message(headers={"X-Consent-Class": "marketing"}))
+    assert code == 250
+    assert sink.delivered_to() == ["other@example.org"]
+    assert not any(r.rcpts == ["review@shop.test"] for r in sink.received)
+
+
+async def test_arf_complaint_suppresses(daemon, sync_redis):
+    tok = await _token(daemon, "kijitora@y.example.com", "bounce")
+    arf = (DATA / "bounces/arf/arf-14.eml").read_bytes().replace(b"\n", b"\r\n")
+    code, _, _ = await send(daemon.inbound_port, [f"bounces+{tok}@bounce.shop.test"], arf,
+                            mail_from="")
+    assert code == 250
+    await _idle(daemon)
+    supp = json.loads(sync_redis.hget("cs:supp:kijitora@y.example.com", "global"))
+    assert supp["reason"] == "complaint"
+
+
+async def test_german_objection_suppresses_linked_addresses_and_is_forwarded(
+        daemon, sink, sync_redis):
+    raw = (DATA / "replies/001.eml").read_bytes().replace(b"\n", b"\r\n")
+    sync_redis.hset("cs:addr:hartmann@praxis-dr-engel.example",
+                    mapping={"person": "p-7", "linked": json.dumps(["o.hartmann@home.example"])})
+    code, _, _ = await send(daemon.inbound_port, ["antwort@shop.test"], raw,
+                            mail_from="hartmann@praxis-dr-engel.example")
+    assert code == 250
+    await _idle(daemon)
+    for key in ("hartmann@praxis-dr-engel.example", "o.hartmann@home.example"):
+        supp = json.loads(sync_redis.hget(f"cs:supp:{key}", "global"))
+        assert (supp["reason"], supp["source"]) == ("objection", "reply")
+    (fwd,) = [r for r in sink.received if r.rcpts == ["review@shop.test"]]
+    assert b"X-Consentry-Verdict: kind=unsubscribe; confidence=0.95" in fwd.content
+    assert b"Hiermit widerspreche ich" in fwd.content
+    assert not _spooled(daemon)
+
+
+async def test_out_of_office_suppresses_nothing(daemon, sink, sync_redis):
+    raw = (DATA / "replies/010.eml").read_bytes().replace(b"\n", b"\r\n")
+    code, _, _ = await send(daemon.inbound_port, ["antwort@shop.test"], raw, mail_from="")
+    assert code == 250
+    await _idle(daemon)
+    assert sync_redis.keys("cs:supp:*") == []
+    assert sink.received == []
+    rows = sync_redis.xrange("cs:inbound")
+    assert [r[1]["kind"] for r in rows] == ["autoreply"]
+
+
+async def test_forged_verdict_headers_are_removed(daemon, sink):
+    raw = (b"From: a@kunde.example\r\nTo: antwort@shop.test\r\nSubject: Frage\r\n"
+           b"X-Consentry-Verdict: kind=reply; review=no\r\n\r\nGibt es das in Blau?\r\n")
+    code, _, _ = await send(daemon.inbound_port, ["antwort@shop.test"], raw,
+                            mail_from="a@kunde.example")
+    assert code == 250
+    await _idle(daemon)
+    (fwd,) = sink.received
+    assert fwd.content.count(b"X-Consentry-Verdict:") == 1
+    assert b"X-Consentry-Verdict: kind=reply; confidence=0.00" in fwd.content
+
+
+async def test_spooled_message_survives_a_redis_outage(daemon, sink, redis_proc, sync_redis):
+    raw = (DATA / "replies/021.eml").read_bytes().replace(b"\n", b"\r\n")
+    redis_proc.cli("CLIENT", "PAUSE", "1500", "WRITE")
+    code, _, _ = await send(daemon.inbound_port, ["antwort@shop.test"], raw,
+                            mail_from="oneill@riverbank-diagnostics.example")
+    assert code == 250  # durable in the spool, Redis or not
+    proc = daemon.app.inbound.processor
+    await wait_until(lambda: proc.counters.get("deferred_store", 0) >= 1, within=10,
+                     what="a deferred write")
+    assert _spooled(daemon)
+    await wait_until(lambda: sync_redis.hget("cs:supp:oneill@riverbank-diagnostics.example",
+                                             "global") is not None,
+                     within=15, what="the retry after Redis is back")
+    await _idle(daemon)
+    assert not _spooled(daemon)
+    assert json.loads(sync_redis.hget("cs:supp:oneill@riverbank-diagnostics.example",
+                                      "global"))["reason"] == "objection"
+
+
+async def test_spool_left_by_a_crash_is_processed_at_start(make_config, sink, start_app,
+                                                           sync_redis, tmp_path):
+    from consentry.inbound_server import Spool
+
+    cfg = make_config(sink, inbound=INBOUND, policy={"require_basis": False})
+    spool = Spool(cfg.path(cfg.inbound.spool_dir))
+    raw = (DATA / "replies/022.eml").read_bytes()
+    spool.put({"mail_from": "katrin.lange@praxis-dr-engel.example",
+               "rcpts": ["antwort@shop.test"], "peer": "test", "received_at": time.time()},
+              raw)
+    running = await start_app(cfg)
+    await _idle(running)
+    supp = sync_redis.hget("cs:supp:katrin.lange@praxis-dr-engel.example", "global")
+    assert json.loads(supp)["reason"] == "objection"
+    assert [r.rcpts for r in sink.received] == [["review@shop.test"]]
