@@ -40,6 +40,7 @@ from .errors import (
     UpstreamTemporary,
 )
 from .inbound.classify import Verdict, classify
+from .inbound.parse import ParseLimitExceeded, check_limits
 from .inbound_apply import InboundActions, Outcome
 from .inbound_cli import options
 from .smtp_server import ConnectionLimits
@@ -50,6 +51,7 @@ REFUSED = "550 5.1.1 No such recipient here"
 SPOOL_FAILED = "451 4.3.0 Temporary local problem, please try again later"
 ACCEPTED = "250 2.0.0 Ok: accepted as {id}"
 TOO_MANY = "452 4.5.3 Too many recipients"
+REFUSED_STRUCTURE = "554 5.6.0 Message structure exceeds limits: {reason}"
 BUSY = "421 4.7.0 Too many connections, try again later"
 _HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
 VERDICT_HEADERS = frozenset({"x-consentry-verdict", "x-consentry-recipients",
@@ -373,6 +375,13 @@ class InboundHandler:
         meta = {"mail_from": envelope.mail_from or "", "rcpts": list(envelope.rcpt_tos),
                 "peer": f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
                 "received_at": time.time(), "size": len(content)}
+        try:
+            # Bombs (RELIABILITY H9) are refused before we take responsibility: the
+            # sender keeps it, and no review mailbox receives 10 000 nested parts.
+            await asyncio.to_thread(check_limits, content)
+        except ParseLimitExceeded as exc:
+            self.log.warning("inbound_refused", reason=str(exc), peer=meta["peer"])
+            return REFUSED_STRUCTURE.format(reason=str(exc)[:100])
         try:
             mid = await asyncio.shield(asyncio.to_thread(self.spool.put, meta, content))
         except OSError as exc:

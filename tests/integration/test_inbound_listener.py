@@ -161,3 +161,13 @@ async def test_spool_left_by_a_crash_is_processed_at_start(make_config, sink, st
     supp = sync_redis.hget("cs:supp:katrin.lange@praxis-dr-engel.example", "global")
     assert json.loads(supp)["reason"] == "objection"
     assert [r.rcpts for r in sink.received] == [["review@shop.test"]]
+
+
+async def test_mime_bomb_is_refused_before_acceptance(daemon, sink):
+    bomb = (b"From: x@y.example\r\nTo: antwort@shop.test\r\nSubject: bomb\r\n"
+            + b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+                       for i in range(10_000)) + b"Content-Type: text/plain\r\n\r\nx\r\n")
+    code, text, _ = await send(daemon.inbound_port, ["antwort@shop.test"], bomb,
+                               mail_from="x@y.example")
+    assert code == 554 and "limits" in text
+    assert not _spooled(daemon) and sink.received == []

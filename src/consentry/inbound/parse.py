@@ -29,6 +29,7 @@ __all__ = [
     "ParseLimitExceeded",
     "Parsed",
     "Part",
+    "check_limits",
     "decode_header_value",
     "parse_header_block",
     "parse_message",
@@ -381,6 +382,16 @@ def split_mbox(data: bytes, max_messages: int = 1_000) -> list[bytes]:
             break
     out.append(norm_data[start:])
     return [m for m in out if m.strip()]
+
+
+def check_limits(data: bytes, limits: Limits | None = None) -> None:
+    """Raise ParseLimitExceeded if `data` is a bomb (the same caps parse_message applies
+    first); cheap and linear, so a listener can refuse before accepting responsibility."""
+    lim = limits or Limits()
+    if len(data) > lim.max_bytes:
+        cut = data.rfind(b"\n", 0, lim.max_bytes)
+        data = data[: cut + 1 if cut > 0 else lim.max_bytes]
+    _prescan(data, lim)
 
 
 def parse_message(data: bytes, limits: Limits | None = None) -> Parsed:
