@@ -54,6 +54,13 @@ def classify(
         )
 
     if control_headers_trusted:
+        declared_all = {f.value().strip().lower() for f in msg.fields
+                        if f.lname == "x-consent-class"}
+        if len(declared_all) > 1:
+            # Two different declarations (a template's and the tool's): the message
+            # does not say what it is, so it is advertising (fail safe), never the
+            # friendlier first one.
+            return facts("marketing", "header-conflict")
         declared = msg.get("X-Consent-Class")
         if declared is not None:
             value = declared.strip().lower()
