@@ -297,3 +297,66 @@ def test_bombs_are_answered_quickly(name: str, data: bytes) -> None:
     elapsed = time.perf_counter() - t0
     assert elapsed < 3.0, f"{name} took {elapsed:.2f} s"
     assert v.kind in ("unknown", "reply", "bounce")
+
+
+@pytest.mark.parametrize("text", [
+    "Hören Sie auf, mir Werbung zu schicken!", "Bitte streichen Sie mich aus Ihrem Verteiler.",
+    "Ich will keine Werbung mehr von Ihnen.", "Remove me from your list.",
+    "Please remove my email address from your database.",
+    "Veuillez me retirer de votre liste de diffusion.", "Por favor, elimínenme de su lista.",
+    "Non voglio più ricevere le vostre email.", "Verwijder mij van de mailinglijst.",
+    "Proszę usunąć mój adres z listy mailingowej.", "Nie chcę otrzymywać więcej wiadomości.",
+])
+def test_more_objections(text: str) -> None:
+    assert intent.detect(text).confidence >= 0.8
+
+
+@pytest.mark.parametrize("text", [
+    "Bitte melden Sie sich bei mir wegen der Rechnung.",
+    "Ich habe mich gestern für den Workshop angemeldet, bitte bestätigen.",
+    "Can you stop the delivery of order 123 until Monday?",
+    "Please remove the old address from my account and use this one instead.",
+    "Ich bin nicht mehr zuständig, bitte wenden Sie sich an Frau Meier.",
+    "Please don't send invoices by post anymore, email is fine.",
+    "Bitte keine Papierrechnung mehr, nur noch per E-Mail.",
+    "Grazie, non ho ancora ricevuto la fattura.",
+])
+def test_more_ordinary_replies(text: str) -> None:
+    assert intent.detect(text).confidence < 0.8
+
+
+def _bounce(frm: str, subject: str, body: str) -> bytes:
+    return (f"From: {frm}\r\nTo: news@shop.example\r\nSubject: {subject}\r\n"
+            f"Message-ID: <b1@mx.example>\r\n\r\n{body}").encode()
+
+
+@pytest.mark.parametrize(("raw", "address", "klass", "action"), [
+    (_bounce("postmaster@outlook.com", "Undeliverable: News",
+             "Your message to erika@contoso.example couldn't be delivered.\r\nerika wasn't "
+             "found at contoso.example.\r\nRemote Server returned '550 5.1.10 RESOLVER.ADR."
+             "RecipientNotFound; Recipient not found by SMTP address lookup'\r\n"),
+     "erika@contoso.example", "hard", "failed"),
+    (_bounce("postmaster@outlook.com", "Undeliverable: News",
+             "Your message to max@hotmail.com couldn't be delivered.\r\nRemote Server returned "
+             "'550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. Please contact "
+             "your Internet service provider since part of their network is on our block list "
+             "(S3140).'\r\n"), "max@hotmail.com", "soft", "failed"),
+    (_bounce("MAILER-DAEMON@mailout.t-online.de", "Mail delivery failed",
+             "|------------------------- Failed addresses follow: ---------------------|\r\n"
+             " <hans@example.de> ... unknown user / Benutzer unbekannt\r\n"),
+     "hans@example.de", "hard", "failed"),
+    (_bounce("mailer-daemon@gmx.net", "Mail delivery failed: returning message to sender",
+             "A message that you sent could not be delivered to one or more of\r\nits "
+             "recipients. This is a permanent error. The following address(es)\r\nfailed:\r\n"
+             "\r\nanna@gmx.de:\r\nSMTP error from remote server for RCPT TO command, host: mx00"
+             ".gmx.net reason: 552-Requested mail action aborted: exceeded storage allocation\r\n"
+             ), "anna@gmx.de", "soft", "failed"),
+    (_bounce("MAILER-DAEMON@orange.fr", "Avis de non remise",
+             "Votre message pour pierre@orange.fr n'a pas encore pu être remis. Nouvelle "
+             "tentative dans 4 heures.\r\n"), "pierre@orange.fr", "soft", "delayed"),
+])
+def test_other_mta_wordings(raw: bytes, address: str, klass: str, action: str) -> None:
+    v = classify(raw)
+    assert v.kind == "bounce"
+    assert [(r["address"], r["class"], r["action"]) for r in v.recipients] == [
+        (address, klass, action)]

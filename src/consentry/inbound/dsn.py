@@ -127,7 +127,12 @@ _DELAY_TEXT = re.compile(
     r"\bwill (?:continue to |keep )?(?:retry|try)|\bwill be retried\b|"
     r"\bwarning message only\b|\bstill (?:trying|being retried)\b|"
     r"\btemporary failure report\b|\bdo(?: not|n't) need to (?:re-?send|resend)\b|"
-    r"\bno action is required\b",
+    r"\bno action is required\b|"
+    r"\bpas encore (?:pu )?(?:[êe]tre )?(?:remis|d[ée]livr)|\bnouvelle tentative\b|"
+    r"\bnoch nicht zugestellt\b|\bwird (?:weiterhin|erneut) versucht\b|"
+    r"\btodav[íi]a no (?:ha sido|se ha) entregad|\bnon (?:è|e) (?:ancora )?stato consegnat\w+ "
+    r"(?:finora|ancora)|\bnog niet (?:afgeleverd|bezorgd)\b|\bjeszcze nie (?:dostarczon|"
+    r"dor[ęe]czon)",
     re.I,
 )
 _PERMANENT_TEXT = re.compile(r"\bpermanent(?:ly)?\b|\bfatal\b|\bgiving up\b|\bgave up\b",

@@ -72,7 +72,11 @@ _STRONG = _rx(
     r"\bnicht mehr (?:zu)?(?:schicken|senden|zusenden|erhalten|bekommen|anschreiben|"
     r"kontaktieren|beliefern)\b", r"\bwiderspreche\b", r"\bwiderspruch\b",
     r"\b(?:abo|abonnement|newsletter)\b.{0,20}\b(?:beenden|k[üu]ndigen|stornieren|abbestellen)\b",
-    r"\brunter von (?:der|ihrer|dieser) liste\b", r"\binteressiert (?:mich|uns) nicht mehr\b",
+    r"\brunter von (?:der|ihrer|dieser) liste\b",
+    r"\bh[öo]ren sie auf\b.{0,40}\b(?:zu )?(?:schicken|senden|mailen|schreiben|kontaktieren)\b",
+    r"\bschicken sie mir (?:keine|nichts)\b",
+    r"\b(?:werbung|zusendungen|newsletter)\b.{0,30}\b(?:einstellen|unterlassen)\b",
+    r"\binteressiert (?:mich|uns) nicht mehr\b",
     r"\b(?:will|m[öo]chte|wünsche|wuensche) (?:nichts mehr (?:von ihnen|erhalten|bekommen)|"
     r"kein(?:e|en)? (?:weiteren? )?(?:werbung|newsletter|e-?mails?|mails|nachrichten|post von)|"
     r"(?:ihre|eure|diese) (?:werbung|newsletter|e-?mails?|mails) nicht mehr)",
@@ -87,7 +91,8 @@ _STRONG = _rx(
     r"\b(?:dar(?:me|nos|se)?|d[ée]n(?:me|nos)?|d[ée]|doy) de baja\b",
     r"\bbaja (?:de|del) (?:la |su |este |esta )?(?:lista|bolet[íi]n|newsletter|suscripci)",
     r"\bdesuscrib", r"\bdesapunt",
-    r"\b(?:eliminar|eliminen|borrar|borren|quitar|quiten|sacar|saquen)(?:me|nos)?\b.{0,30}"
+    r"\b(?:elimin(?:ar|en)|elim[íi]nen|borr(?:ar|en)|b[óo]rren|quit(?:ar|en)|qu[íi]ten|"
+    r"sac(?:ar|en)|s[áa]quen)(?:me|nos)?\b.{0,30}"
     r"\b(?:lista|listado|base de datos|mi (?:correo|direcci[óo]n))\b",
     r"\bno (?:me )?(?:env[íi]en|manden|mand[ée]is|envi[ée]is) m[áa]s\b",
     r"\bno (?:quiero|deseo) recibir\b", r"\bcancelar (?:la |mi )?suscripci[óo]n\b",
