@@ -306,6 +306,8 @@ def _opt_float(d: Mapping[str, Any], k: str) -> float | None:
     v = d.get(k)
     if v is None:
         return None
+    if type(v) is float:
+        return v
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError(f"{k} is not a number")
     return float(v)
@@ -327,15 +329,19 @@ def _obj(raw: str) -> dict[str, Any]:
 
 
 def decode_consent(address_key: str, raw: str) -> Consent:
+    # On every recipient's path: kept lean (one dict lookup per field).
     d = _obj(raw)
+    signup_ip = d.get("signup_ip")
+    confirm_ip = d.get("confirm_ip")
+    lists = d.get("lists")
     return Consent(address=address_key, type=str(d.get("type", "")),
                    signup_at=_opt_float(d, "signup_at"),
-                   signup_ip=str(d["signup_ip"]) if d.get("signup_ip") else None,
+                   signup_ip=str(signup_ip) if signup_ip else None,
                    confirmed_at=_opt_float(d, "confirmed_at"),
-                   confirm_ip=str(d["confirm_ip"]) if d.get("confirm_ip") else None,
+                   confirm_ip=str(confirm_ip) if confirm_ip else None,
                    # Tracking consent only when literally true (fail safe).
                    tracking=d.get("tracking") is True,
-                   lists=_str_tuple(d.get("lists")),
+                   lists=_str_tuple(lists) if lists else (),
                    source=str(d.get("source", "unknown")))
 
 
@@ -378,9 +384,14 @@ class AddressInfo:
     problems: tuple[str, ...] = field(default=())
 
 
+_EMPTY = AddressInfo()
+
+
 def decode_address_hash(address_key: str, h: Mapping[str, str]) -> AddressInfo:
     """Decode what another tool (or an older version) wrote; a value that cannot be read
     is reported in `problems` and never turns into a basis (fail safe)."""
+    if not h:
+        return _EMPTY  # the common case for an address without consent data
     problems: list[str] = []
     consent = pending = None
     linked: tuple[str, ...] = ()
@@ -406,7 +417,8 @@ def decode_address_hash(address_key: str, h: Mapping[str, str]) -> AddressInfo:
             linked = tuple(sorted({str(x) for x in v} - {address_key}))
         except (ValueError, TypeError) as exc:
             problems.append(f"linked unreadable: {exc}")
-    for k, v in sorted(h.items()):
+    known = ("person" in h) + ("linked" in h) + ("consent" in h) + ("pending" in h)
+    for k, v in sorted(h.items()) if len(h) > known else ():
         if k.startswith(PURCHASE_FIELD_PREFIX):
             pid = k[len(PURCHASE_FIELD_PREFIX):]
             try:
