@@ -210,8 +210,21 @@ class App:
             return
         # Policy, classification and address rules take effect for the next message;
         # listeners, Redis and downstream settings need a restart.
+        from .keyfiles import rewriter
+
+        try:
+            # Unsubscribe, tracking, DKIM and token keys (rotation) too; the http
+            # listener keeps its address, so the links keep its base URL.
+            new_rewriter = rewriter(new, self.http.base_url() if self.http is not None
+                                    else new.http.base_url)
+        except ConfigError as exc:
+            self.log.error("reload_refused", reason=str(exc))
+            return
         self.cfg = new
         self.relay.cfg = new
+        self.relay.rewriter = new_rewriter
+        if self.http is not None:
+            self.http.codec = new_rewriter.codec  # rotated keys verify at once
         self.log.info("reloaded", config=self.config_path)
 
 

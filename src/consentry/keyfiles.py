@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from .config import Config
-from .dkim import DkimSigner, signer_from
+from .dkim import DkimError, DkimSigner, signer_from
 from .errors import ConfigError
 from .rewrite import Rewriter
 from .tokens import MIN_SECRET_BYTES, TokenCodec, TokenKey
@@ -78,7 +78,7 @@ def dkim_signer(cfg: Config) -> DkimSigner | None:
     keys = {k.domain.lower(): (k.selector, pems[k.domain.lower()]) for k in d.keys}
     try:
         return signer_from(keys, d.headers, d.oversign, d.canonicalization, d.self_check)
-    except ValueError as exc:
+    except (ValueError, DkimError) as exc:
         raise ConfigError("dkim.keys", str(exc)) from None
 
 

@@ -295,3 +295,40 @@ async def test_mailto_unsubscribe_through_the_inbound_listener(make_config, sink
     await wait_until(lambda: sync_redis.hgetall("cs:supp:a@example.org"), within=10,
                      what="mailto unsubscribe suppression")
     assert list(sync_redis.hgetall("cs:supp:a@example.org")) == ["list:news"]
+
+
+async def test_reload_rotates_token_keys_and_old_links_keep_working(
+        make_config, sink, start_app, sync_redis, tmp_path):
+    import yaml
+
+    k1 = {"id": 1, "secret": "first-secret-0123456789"}
+    k2 = {"id": 2, "secret": "second-secret-0123456789"}
+    cfg = unsub_config(make_config, sink, tokens={"keys": [k1]})
+    running = await start_app(cfg)
+    await send(running.port, ["a@example.org"], message(headers=MARKETING))
+    old_url = lu_uris(sink.received[0].content)[0]
+    # Same config with the new key first, as an operator would rotate.
+    import dataclasses
+
+    def plain(o: Any) -> Any:
+        return dataclasses.asdict(o) if dataclasses.is_dataclass(o) else o
+
+    data = {f.name: plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
+            if f.name != "base_dir"}
+    data["tokens"]["keys"] = [k2, k1]
+    for rule in data["classification"]["rules"]:
+        rule["class"] = rule.pop("message_class")
+    path = tmp_path / "rotated.yaml"
+    path.write_text(yaml.safe_dump(data))
+    running.app.config_path = str(path)
+    running.app.reload()
+    assert running.app.relay.rewriter.codec.current.id == 2
+    await send(running.port, ["b@example.org"], message(headers=MARKETING,
+                                                        msgid="<rot@sender.example>"))
+    new_url = lu_uris(sink.received[-1].content)[0]
+    async with aiohttp.ClientSession() as http:
+        for url in (old_url, new_url):
+            async with http.post(url, data={"List-Unsubscribe": "One-Click"}) as resp:
+                assert resp.status == 200, url
+    assert sync_redis.hgetall("cs:supp:a@example.org") and sync_redis.hgetall(
+        "cs:supp:b@example.org")
