@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from . import address as address_mod
 from . import config as config_mod
 from . import embedded_redis, importer
@@ -56,6 +58,12 @@ def _with_store(cfg: Config, fn: Callable[[Store], Awaitable[int]]) -> int:
         async def run() -> int:
             store = Store(cfg.redis, url)
             try:
+                if cfg.redis.embedded:
+                    # The embedded store and its epoch marker share state_dir, so this
+                    # host can tell a fresh install (create the canary, as `serve` would)
+                    # from a store that lost its data (leave it missing: `check` then
+                    # fails closed). An external Redis needs `consentry init`.
+                    await check_canary(cfg, store)
                 return await fn(store)
             finally:
                 await store.close()
@@ -372,6 +380,10 @@ def main(argv: list[str] | None = None) -> int:
             cfg = config_mod.from_mapping({})  # offline commands run without a config file
         else:
             cfg = config_mod.load(args.config)
+        if args.fn is not cmd_serve:
+            # Admin commands answer on stdout (scripts parse it, --json): their log lines
+            # (store_initialised, embedded redis notices) go to stderr.
+            structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
         rc: int = args.fn(cfg, args)
         return rc
     except ConfigError as exc:
