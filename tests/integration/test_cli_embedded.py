@@ -15,7 +15,7 @@ import yaml
 from consentry import config as config_mod
 from consentry import embedded_redis
 
-from ..helpers.procs import pids_with_arg
+from ..helpers.procs import pids_with_cwd
 
 
 @pytest.fixture
@@ -28,10 +28,11 @@ def cli_config(tmp_path: Path) -> Path:
         "log": {"decision_log": str(tmp_path / "log.jsonl"), "format": "json"},
     }))
     yield p
-    # Whatever happened: no redis-server may survive on this test's socket.
-    sock = embedded_redis.paths(config_mod.load(p))[1]
-    left = pids_with_arg(str(sock))
+    # Whatever happened: no redis-server may survive in this test's data directory.
+    data_dir, sock = embedded_redis.paths(config_mod.load(p))
+    left = pids_with_cwd(data_dir)
     assert not left, f"redis-server left running: {left}"
+    assert not embedded_redis.socket_alive(sock)
 
 
 def consentry(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +41,7 @@ def consentry(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_suppress_check_list_remove_round_trip(cli_config: Path) -> None:
-    sock = embedded_redis.paths(config_mod.load(cli_config))[1]
+    data_dir, sock = embedded_redis.paths(config_mod.load(cli_config))
 
     r = consentry(cli_config, "check", "max@example.org")
     assert r.returncode == 0, r.stderr  # fresh store, nothing suppressed
@@ -50,7 +51,8 @@ def test_suppress_check_list_remove_round_trip(cli_config: Path) -> None:
                   "--reason", "unsubscribe", "--evidence", "reply of 2026-11-20")
     assert r.returncode == 0, r.stderr
     assert "max@example.org" in r.stdout
-    assert pids_with_arg(str(sock)) == []  # the temporary redis-server is gone again
+    assert pids_with_cwd(data_dir) == []  # the temporary redis-server is gone again
+    assert not embedded_redis.socket_alive(sock)
 
     r = consentry(cli_config, "check", "max@example.org")
     assert r.returncode == 1, r.stdout + r.stderr
@@ -85,7 +87,7 @@ def test_suppress_check_list_remove_round_trip(cli_config: Path) -> None:
     assert r.stdout.strip() == ""
 
     # The data survived every temporary redis-server: it is persistent (AOF).
-    assert any((sock.parent / "redis").iterdir())
+    assert any(data_dir.iterdir())
 
 
 def test_invalid_address_exits_2_without_traceback(cli_config: Path) -> None:
