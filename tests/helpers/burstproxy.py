@@ -1,0 +1,67 @@
+"""A TCP proxy in front of Redis that records every request burst: the bytes a client
+sends between two answers of the server. One burst = one network round trip, however
+many commands it pipelines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class BurstProxy:
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.bursts: list[bytearray] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for t in list(self._tasks):
+            t.cancel()
+        for t in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await t
+
+    def bursts_with(self, needle: bytes) -> list[bytes]:
+        return [bytes(b) for b in self.bursts if needle in b]
+
+    async def _client(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        current: list[bytearray | None] = [None]  # the burst being sent, None once answered
+
+        async def up() -> None:
+            try:
+                while data := await cr.read(65536):
+                    if current[0] is None:
+                        current[0] = bytearray()
+                        self.bursts.append(current[0])
+                    current[0] += data
+                    uw.write(data)
+                    await uw.drain()
+            finally:
+                uw.close()
+
+        async def down() -> None:
+            try:
+                while data := await ur.read(65536):
+                    current[0] = None
+                    cw.write(data)
+                    await cw.drain()
+            finally:
+                cw.close()
+
+        for coro in (up(), down()):
+            t = asyncio.get_running_loop().create_task(coro)
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)

@@ -1,0 +1,63 @@
+"""All recipients of a message are decided from ONE Redis round trip (the canary and every
+recipient's state pipelined), measured on the wire by a proxy that records request bursts,
+and cross-checked with Redis's own command counters (INFO commandstats)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import redis
+
+from ..helpers.burstproxy import BurstProxy
+from ..helpers.client import message, send
+from ..helpers.redis_proc import RedisProc
+from ..helpers.state import NO_BASIS, suppress
+
+
+@pytest.fixture
+async def proxy(own_redis: RedisProc):
+    p = BurstProxy(own_redis.port)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+def hgetall_calls(rp: RedisProc) -> int:
+    info = rp.cli("INFO", "commandstats")
+    m = re.search(r"'cmdstat_hgetall': \{'calls': (\d+)", info)
+    return int(m.group(1)) if m else 0
+
+
+async def test_fifty_recipients_cost_one_round_trip_for_the_lookup(
+        make_config, sink, start_app, own_redis, proxy):
+    r = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    try:
+        for i in range(0, 50, 5):
+            suppress(r, f"r{i}@example.org")
+    finally:
+        r.close()
+    running = await start_app(make_config(sink, policy=NO_BASIS,
+                                          redis={"url": proxy.url, "deadline_ms": 2000}))
+    rcpts = [f"r{i}@example.org" for i in range(50)]
+    before_bursts = len(proxy.bursts)
+    before_calls = hgetall_calls(own_redis)
+    code, text, _ = await send(running.port, rcpts,
+                               message(headers={"X-Consent-Class": "marketing"}))
+    assert code == 250, text
+    assert "40 of 50" in text
+
+    new = proxy.bursts[before_bursts:]
+    lookups = [b for b in new if b"cs:supp:r" in b]
+    # exactly one burst carried suppression lookups: the canary and all 50 recipients
+    assert len(lookups) == 1, [b[:200] for b in lookups]
+    (burst,) = lookups
+    assert b"cs:epoch" in burst
+    assert sorted(set(re.findall(rb"cs:supp:(r\d+)@example\.org", burst))) == sorted(
+        f"r{i}".encode() for i in range(50))
+    # Redis agrees: it ran one HGETALL per recipient suppression hash (plus the per-address
+    # consent hash the lookup reads in the same burst), not one burst per recipient
+    calls = hgetall_calls(own_redis) - before_calls
+    assert calls == burst.count(b"HGETALL") >= 50
+    assert sorted(sink.delivered_to()) == sorted(
+        f"r{i}@example.org" for i in range(50) if i % 5)
