@@ -14,8 +14,13 @@ import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dkim as dkimpy
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
 from .headers import TRACE_HEADER
@@ -27,6 +32,35 @@ _RSA_OID = bytes.fromhex("06092a864886f70d010101")
 
 class DkimError(Exception):
     pass
+
+
+# dkimpy signs with pure-Python RSA: two 1024-bit pow() per signature, ~12 ms, which caps
+# a relay at ~80 signed copies/s per core. For the keys we loaded, its signing primitive
+# is routed through OpenSSL (cryptography, ~1 ms); any other key or hash keeps dkimpy's
+# own code. Every signature is still verified by dkimpy's verifier (self_check), so a
+# fault here can never send a broken signature.
+_OPENSSL_KEYS: dict[int, rsa.RSAPrivateKey] = {}
+_DKIMPY_SIGN: Any = dkimpy.RSASSA_PKCS1_v1_5_sign
+
+
+def _openssl_sign(hash: Any, private_key: dict[str, int]) -> bytes:
+    key = _OPENSSL_KEYS.get(private_key.get("modulus", 0))
+    if key is None or str(getattr(hash, "name", "")).lower() != "sha256":
+        out: bytes = _DKIMPY_SIGN(hash, private_key)
+        return out
+    return key.sign(hash.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+
+
+def _register_openssl_key(private_pem: bytes) -> bool:
+    try:
+        key = serialization.load_pem_private_key(private_pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return False
+    _OPENSSL_KEYS[key.private_numbers().public_numbers.n] = key
+    dkimpy.RSASSA_PKCS1_v1_5_sign = _openssl_sign
+    return True
 
 
 def _der_len(n: int) -> bytes:
@@ -85,6 +119,7 @@ class DkimSigner:
         head, _, body = canonicalization.partition("/")
         self.canon = (head.encode(), (body or head).encode())
         self.self_check = self_check
+        self.openssl = all([_register_openssl_key(k.private_pem) for k in keys])
         self._txt = {f"{k.selector}._domainkey.{k.domain}.".lower(): k.txt for k in keys}
 
     def key_for(self, domain: str | None) -> DkimKey | None:
