@@ -41,53 +41,54 @@ def consentry(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_suppress_check_list_remove_round_trip(cli_config: Path) -> None:
-    data_dir, sock = embedded_redis.paths(config_mod.load(cli_config))
+    cfg = config_mod.load(cli_config)
+    data_dir, sock = embedded_redis.paths(cfg)
 
-    r = consentry(cli_config, "check", "max@example.org")
-    assert r.returncode == 0, r.stderr  # fresh store, nothing suppressed
-    assert r.stdout.startswith("ALLOW")
-
+    # No daemon: each command starts a temporary redis-server on the socket and stops it.
     r = consentry(cli_config, "suppress", "add", "Max+News@Example.ORG",
                   "--reason", "unsubscribe", "--evidence", "reply of 2026-11-20")
     assert r.returncode == 0, r.stderr
     assert "max@example.org" in r.stdout
     assert pids_with_cwd(data_dir) == []  # the temporary redis-server is gone again
     assert not embedded_redis.socket_alive(sock)
-
     r = consentry(cli_config, "check", "max@example.org")
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == 1, r.stdout + r.stderr  # persisted across the two servers
     assert r.stdout.startswith("SUPPRESS")
-    r = consentry(cli_config, "check", "other@example.org")
-    assert r.returncode == 0, r.stdout + r.stderr
 
-    r = consentry(cli_config, "check", "MAX@example.org", "--json")
-    assert r.returncode == 1
-    out = json.loads(r.stdout)
-    assert out["verdict"] == "suppress"
-    assert out["key"] == "max@example.org"
-    assert out["rule"] in ("objection_global", "objection")
-    assert out["reasons"]
+    # A daemon's embedded redis-server is running: the commands share its socket.
+    proc = embedded_redis.start_blocking(cfg)
+    try:
+        r = consentry(cli_config, "check", "other@example.org")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.startswith("ALLOW")
 
-    r = consentry(cli_config, "suppress", "list")
-    assert r.returncode == 0, r.stderr
-    assert "max@example.org" in r.stdout and "unsubscribe" in r.stdout
-    r = consentry(cli_config, "suppress", "list", "--json")
-    rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    assert [(x["address"], x["scope"], x["reason"]) for x in rows] == [
-        ("max@example.org", "global", "unsubscribe")]
+        r = consentry(cli_config, "check", "MAX@example.org", "--json")
+        assert r.returncode == 1
+        out = json.loads(r.stdout)
+        assert out["verdict"] == "suppress"
+        assert out["key"] == "max@example.org"
+        assert out["rule"] in ("objection_global", "objection")
+        assert out["reasons"]
 
-    r = consentry(cli_config, "suppress", "remove", "max@example.org")
-    assert r.returncode != 0  # --reason is required: lifting an objection is audited
-    r = consentry(cli_config, "suppress", "remove", "max@example.org",
-                  "--reason", "customer re-subscribed by DOI (ticket 4711)")
-    assert r.returncode == 0, r.stderr
-    r = consentry(cli_config, "check", "max@example.org")
-    assert r.returncode == 0, r.stdout + r.stderr
-    r = consentry(cli_config, "suppress", "list", "--json")
-    assert r.stdout.strip() == ""
+        r = consentry(cli_config, "suppress", "list")
+        assert r.returncode == 0, r.stderr
+        assert "max@example.org" in r.stdout and "unsubscribe" in r.stdout
+        r = consentry(cli_config, "suppress", "list", "--json")
+        rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        assert [(x["address"], x["scope"], x["reason"]) for x in rows] == [
+            ("max@example.org", "global", "unsubscribe")]
 
-    # The data survived every temporary redis-server: it is persistent (AOF).
-    assert any(data_dir.iterdir())
+        r = consentry(cli_config, "suppress", "remove", "max@example.org")
+        assert r.returncode != 0  # --reason is required: lifting an objection is audited
+        r = consentry(cli_config, "suppress", "remove", "max@example.org",
+                      "--reason", "customer re-subscribed by DOI (ticket 4711)")
+        assert r.returncode == 0, r.stderr
+        r = consentry(cli_config, "check", "max@example.org")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert pids_with_cwd(data_dir) == [proc.pid]  # no second server was started
+    finally:
+        embedded_redis.stop_blocking(proc)
+    assert any(data_dir.iterdir())  # persistent data (AOF/RDB) stays behind, no process
 
 
 def test_invalid_address_exits_2_without_traceback(cli_config: Path) -> None:
