@@ -155,3 +155,30 @@ async def test_tracking_stripped_for_recipients_without_tracking_consent(
     assert row["tracking"] is False
     kinds = sorted(r["kind"] for r in row["rewrite"]["tracking_removed"])
     assert kinds == ["pixel", "unwrapped"]
+
+
+async def test_tracking_kept_only_for_the_recipient_with_tracking_consent(
+        make_config, sink, start_app, sync_redis):
+    now = time.time()
+    sync_redis.hset("cs:addr:fan@example.org", "consent", json.dumps(
+        {"type": "doi", "signup_at": now - 86400, "confirmed_at": now - 86000,
+         "tracking": True, "source": "test"}))
+    cfg = make_config(sink, policy=NO_BASIS, tracking={"hosts": ["t.esp.example"]})
+    running = await start_app(cfg)
+    code, text, _ = await send(running.port, ["fan@example.org", "other@example.org"],
+                               html_newsletter())
+    assert code == 250, text
+    by = {m.rcpts[0]: m.content for m in sink.received}
+
+    def html_of(content: bytes) -> str:
+        got = email.message_from_bytes(content, policy=email.policy.compat32)
+        part = next(p for p in got.walk() if p.get_content_type() == "text/html")
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        return payload.decode("iso-8859-1")
+
+    assert "open/abc.gif" in html_of(by["fan@example.org"])  # consented: untouched
+    assert "open/abc.gif" not in html_of(by["other@example.org"])
+    rows = {d["recipient"]: d for d in running.decisions()}
+    assert rows["fan@example.org"]["tracking"] is True
+    assert rows["other@example.org"]["tracking"] is False
