@@ -93,8 +93,12 @@ class App:
             await check_canary(cfg, self.store)
             await self.store.requeue_stale_dsns()
         except StoreUnavailable as exc:
-            # Start anyway: every message gets 451 until Redis is back (fail closed).
+            # Start anyway: every message gets 451 until Redis is back (fail closed), and
+            # keep trying, so a fresh install whose Redis comes up late is initialised
+            # then (create-if-fresh still never re-creates a canary this host knew).
             self.log.error("store_unavailable_at_start", reason=str(exc))
+            self.tasks.append(asyncio.get_running_loop().create_task(
+                self._init_store_when_reachable()))
         self.deliverer = make_deliverer(cfg)
         try:
             await self.deliverer.probe()
@@ -159,6 +163,18 @@ class App:
             redis="embedded" if cfg.redis.embedded else _redact(cfg.redis.url),
             smtputf8=smtputf8,
         )
+
+    async def _init_store_when_reachable(self, interval: float = 0.5) -> None:
+        assert self.store is not None
+        while not self.draining:
+            await asyncio.sleep(interval)
+            try:
+                epoch = await check_canary(self.cfg, self.store)
+                await self.store.requeue_stale_dsns()
+            except StoreUnavailable:
+                continue
+            self.log.info("store_reachable", canary="ok" if epoch else "missing")
+            return
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         self.draining = True

@@ -4,6 +4,7 @@ the session one survives the kill/pause/flush."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -128,4 +129,43 @@ async def test_canary_require_mode_never_creates_it(make_config, sink, start_app
     assert own_redis.cli("EXISTS", "cs:epoch") == "0"
     code, text, _ = await send(running.port, ["a@example.org"], message())
     assert code == 451, text
+    assert sink.received == []
+
+
+async def test_redis_down_at_first_start_then_up_initialises_and_relays(
+        make_config, sink, start_app, own_redis):
+    """Fresh install where Redis comes up after consentry (systemd ordering, a slow
+    container): 451 while it is down, then the canary is created and mail flows, without
+    a restart."""
+    own_redis.stop()
+    running = await start_app(_cfg(make_config, sink, own_redis))
+    code, _, _ = await send(running.port, ["a@example.org"], message())
+    assert code == 451
+    own_redis.start()
+    codes = []
+    for _ in range(40):  # bounded: at most ~10 s
+        code, _, _ = await send(running.port, ["b@example.org"], message())
+        codes.append(code)
+        if code == 250:
+            break
+        await asyncio.sleep(0.25)
+    assert codes[-1] == 250, codes
+    assert own_redis.cli("EXISTS", "cs:epoch") == "1"
+    assert sink.delivered_to() == ["b@example.org"]
+
+
+async def test_redis_down_at_restart_of_a_known_host_stays_closed(
+        make_config, sink, start_app, own_redis):
+    """The same late Redis on a host that knew an epoch, now empty: never re-created."""
+    cfg = _cfg(make_config, sink, own_redis)
+    marker = cfg.path(cfg.server.state_dir) / "epoch"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("1700000000.000000\n")
+    own_redis.stop()
+    running = await start_app(cfg)
+    own_redis.start()  # no persistence: it comes back empty
+    await asyncio.sleep(1.5)
+    code, _, _ = await send(running.port, ["b@example.org"], message())
+    assert code == 451
+    assert own_redis.cli("EXISTS", "cs:epoch") == "0"
     assert sink.received == []
