@@ -25,12 +25,12 @@ pytestmark = pytest.mark.skipif(not os.access(SMTP_SINK, os.X_OK),
 
 
 class PostfixSink:
-    def __init__(self, *options: str) -> None:
+    def __init__(self, *options: str, port: int | None = None) -> None:
         # smtp-sink drops privileges to nobody, who cannot enter pytest's 0700 tmp_path:
         # the dumps go to a world-writable directory of our own, removed in stop().
         self.dumps = Path(tempfile.mkdtemp(prefix="consentry-smtp-sink-"))
         self.dumps.chmod(0o777)
-        self.port = free_port()
+        self.port = port or free_port()
         argv = [SMTP_SINK, "-d", f"{self.dumps}/%M.", *options, f"127.0.0.1:{self.port}",
                 "10"]
         if os.geteuid() == 0:
@@ -71,8 +71,8 @@ def _listening(port: int) -> bool:
 def postfix_sink() -> Iterator[Callable[..., PostfixSink]]:
     started: list[PostfixSink] = []
 
-    def start(*options: str) -> PostfixSink:
-        s = PostfixSink(*options)
+    def start(*options: str, port: int | None = None) -> PostfixSink:
+        s = PostfixSink(*options, port=port)
         started.append(s)
         return s
 
@@ -143,3 +143,21 @@ async def test_smtp_sink_gone_is_451(postfix_sink, make_config, start_app):
     ps.stop()
     code, text, _ = await send(running.port, ["ok@example.org"], message())
     assert code == 451, text
+
+
+async def test_downstream_restarted_between_messages_stale_pooled_connection(
+        postfix_sink, make_config, start_app):
+    """The pooled connection dies with the old smtp-sink process; the next message is
+    retried once on a fresh connection (nothing was sent on the dead one) and delivered
+    exactly once."""
+    ps = postfix_sink()
+    running = await start_app(_cfg(make_config, ps))
+    code, _, _ = await send(running.port, ["a@example.org"], message(msgid="<one@x>"))
+    assert code == 250
+    port = ps.port
+    ps.stop()
+    ps2 = postfix_sink(port=port)
+    code, text, _ = await send(running.port, ["b@example.org"], message(msgid="<two@x>"))
+    assert code == 250, text
+    (dump,) = ps2.messages()
+    assert b"X-Rcpt-Args: <b@example.org>" in dump
