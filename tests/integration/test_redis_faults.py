@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 
 import redis
@@ -169,3 +171,35 @@ async def test_redis_down_at_restart_of_a_known_host_stays_closed(
     assert code == 451
     assert own_redis.cli("EXISTS", "cs:epoch") == "0"
     assert sink.received == []
+
+
+async def test_redis_sigstop_hang_gives_451_within_deadline(make_config, sink, start_app,
+                                                          own_redis):
+    running = await start_app(_cfg(make_config, sink, own_redis))
+    code, _, _ = await send(running.port, ["a@example.org"], message())
+    assert code == 250
+    assert own_redis.proc is not None
+    pid = own_redis.proc.pid
+    os.kill(pid, signal.SIGSTOP)  # hangs without a reset: the socket just goes quiet
+    try:
+        t0 = time.monotonic()
+        code, text, _ = await send(running.port, ["b@example.org"], message())
+        elapsed = time.monotonic() - t0
+        assert code == 451, text
+        assert elapsed < 2.5, f"451 took {elapsed:.2f}s"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    code, text, _ = await send(running.port, ["c@example.org"], message())
+    assert code == 250, text
+    assert sink.delivered_to() == ["a@example.org", "c@example.org"]
+
+
+async def test_redis_acl_denial_gives_451(make_config, sink, start_app, own_redis):
+    own_redis.cli("ACL", "SETUSER", "relay", "on", ">pw", "~*", "+@all", "-hgetall")
+    own_redis.cli("SET", "cs:epoch", "1.0")
+    url = f"redis://relay:pw@127.0.0.1:{own_redis.port}/0"
+    running = await start_app(make_config(sink, policy=NO_BASIS, redis={"url": url}))
+    code, text, _ = await send(running.port, ["a@example.org"], message())
+    assert code == 451, text
+    assert sink.received == []
+
