@@ -243,9 +243,8 @@ class SMTPDeliverer:
     async def _transaction(self, smtp: aiosmtplib.SMTP, env: Envelope) -> DeliveryResult:
         options: list[str] = []
         encoding = "ascii"
+        _require_extensions(smtp, env)
         if env.smtputf8:
-            if not smtp.supports_extension("smtputf8"):
-                raise UpstreamPermanent("downstream lacks SMTPUTF8", 553)
             options.append("SMTPUTF8")
             encoding = "utf-8"
         if env.eightbit and smtp.supports_extension("8bitmime"):
@@ -354,8 +353,7 @@ class SMTPDeliverer:
                      ) -> tuple[list[str], list[RcptResult], list[RcptResult]]:
         encoding = "utf-8" if env.smtputf8 else "ascii"
         options = ["SMTPUTF8"] if env.smtputf8 else []
-        if env.smtputf8 and not smtp.supports_extension("smtputf8"):
-            raise UpstreamPermanent("downstream lacks SMTPUTF8", 553)
+        _require_extensions(smtp, env)
         try:
             await smtp.mail(env.mail_from, options=options, encoding=encoding)
         except aiosmtplib.SMTPSenderRefused as exc:
@@ -395,6 +393,17 @@ class SMTPDeliverer:
 
 class _StaleConnection(Exception):
     pass
+
+
+def _require_extensions(smtp: aiosmtplib.SMTP, env: Envelope) -> None:
+    """Refuse, before anything is sent, what this hop cannot take unchanged."""
+    if env.smtputf8 and not smtp.supports_extension("smtputf8"):
+        # RFC 6531 §3.5: no downgrade of internationalised addresses
+        raise UpstreamPermanent("downstream lacks SMTPUTF8", 553, "5.6.7")
+    if not smtp.supports_extension("8bitmime") and not env.content.isascii():
+        # RFC 6152 §3: 8-bit content only to a hop that announced 8BITMIME (we do not
+        # convert: that would change the bytes we hashed and signed)
+        raise UpstreamPermanent("downstream lacks 8BITMIME for 8-bit content", 554, "5.6.3")
 
 
 def _temp_code(code: int) -> int:

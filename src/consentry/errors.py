@@ -32,9 +32,10 @@ class UpstreamTemporary(ConsentryError):
 class UpstreamPermanent(ConsentryError):
     """The downstream MTA refused the message (or every recipient) with 5xx."""
 
-    def __init__(self, message: str, code: int = 554) -> None:
+    def __init__(self, message: str, code: int = 554, enhanced: str = "5.0.0") -> None:
         super().__init__(message)
         self.code = code
+        self.enhanced = enhanced  # RFC 3463 status for our reply to the client
 
 
 class MalformedMessage(ConsentryError):

@@ -32,7 +32,8 @@ def for_error(exc: Exception) -> str:
         return TEMP_AMBIGUOUS if exc.ambiguous else TEMP_DOWNSTREAM
     if isinstance(exc, UpstreamPermanent):
         code = exc.code if 500 <= exc.code < 600 else 554
-        return f"{code} 5.0.0 Downstream refused the message"
+        enhanced = exc.enhanced if exc.enhanced.startswith("5.") else "5.0.0"
+        return f"{code} {enhanced} Downstream refused the message"
     if isinstance(exc, MalformedMessage):
         return MALFORMED.format(reason=str(exc))
     return TEMP_LOCAL

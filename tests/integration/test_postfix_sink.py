@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ..helpers.client import message, send
+from ..helpers.rawsmtp import RawSMTP, dot_terminated
 from ..helpers.redis_proc import free_port
 from ..helpers.state import NO_BASIS, suppress
 
@@ -161,3 +162,28 @@ async def test_downstream_restarted_between_messages_stale_pooled_connection(
     assert code == 250, text
     (dump,) = ps2.messages()
     assert b"X-Rcpt-Args: <b@example.org>" in dump
+
+
+async def test_8bit_message_to_a_downstream_without_8bitmime_is_refused(
+        postfix_sink, make_config, start_app):
+    """RFC 6152: 8-bit content may only go to a hop that announced 8BITMIME. The relay
+    refuses clearly instead of handing raw 8-bit bytes to a 7-bit hop."""
+    ps = postfix_sink("-8")
+    running = await start_app(_cfg(make_config, ps))
+    eight = message(body="Grüße aus Köln\n")
+    assert b"Content-Transfer-Encoding: 8bit" in eight and not eight.isascii()
+    async with RawSMTP(running.port) as c:
+        assert (await c.cmd("EHLO client.test")).code == 250
+        assert (await c.cmd("MAIL FROM:<news@sender.example> BODY=8BITMIME")).code == 250
+        assert (await c.cmd("RCPT TO:<ok@example.org>")).code == 250
+        assert (await c.cmd("RCPT TO:<ok2@example.org>")).code == 250  # per-copy path too
+        assert (await c.cmd("DATA")).code == 354
+        final = await c.cmd(dot_terminated(eight).removesuffix(b"\r\n"))
+        assert 500 <= final.code < 600, final
+        assert final.text.startswith("5.6.3"), final
+        # a 7-bit message still goes through
+        assert (await c.cmd("MAIL FROM:<news@sender.example>")).code == 250
+        assert (await c.cmd("RCPT TO:<ok@example.org>")).code == 250
+        assert (await c.cmd("DATA")).code == 354
+        assert (await c.cmd(dot_terminated(message()).removesuffix(b"\r\n"))).code == 250
+    assert len(ps.messages()) == 1
