@@ -297,3 +297,48 @@ async def test_null_sender_is_accepted_relayed_as_null_and_owed_no_dsn(
         assert r.llen("cs:dsn:queue") == 0  # never a DSN to the null reverse-path
     finally:
         r.close()
+
+
+async def test_downstream_slow_final_reply_gives_451_before_the_client_times_out(
+        make_config, sink, start_app):
+    """D5: the final-dot reply takes longer than downstream.data_timeout: the client hears
+    451 (ambiguous: the downstream may still accept) well before its own timeout."""
+    cfg = make_config(sink, policy=NO_BASIS,
+                      downstream={"host": "127.0.0.1", "port": sink.port, "data_timeout": 1,
+                                  "command_timeout": 5})
+    running = await start_app(cfg)
+    sink.control.data_delay = 3.0
+    t0 = asyncio.get_running_loop().time()
+    code, text, _ = await send(running.port, ["a@example.org"], message())
+    elapsed = asyncio.get_running_loop().time() - t0
+    assert code == 451, text
+    assert elapsed < 2.9, elapsed  # did not wait for the slow downstream
+    assert running.app.relay is not None
+    assert running.app.relay.counters.ambiguous == 1
+
+
+async def test_downstream_that_never_greets_gives_451_within_connect_timeout(
+        make_config, start_app):
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def mute(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        accepted.append(w)  # accept the TCP connection, never say 220
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        cfg = make_config(None, policy=NO_BASIS,
+                          downstream={"host": "127.0.0.1", "port": port,
+                                      "connect_timeout": 1})
+        running = await start_app(cfg)
+        t0 = asyncio.get_running_loop().time()
+        code, text, _ = await send(running.port, ["a@example.org"], message())
+        elapsed = asyncio.get_running_loop().time() - t0
+        assert code == 451, text
+        assert elapsed < 4, elapsed
+        assert accepted  # it really connected and waited for the greeting
+    finally:
+        for w in accepted:
+            w.close()
+        server.close()
+        await server.wait_closed()
