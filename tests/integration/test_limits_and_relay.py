@@ -4,6 +4,8 @@ and the per-IP connection cap."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ..helpers.client import message
@@ -215,3 +217,26 @@ async def test_third_connection_from_one_ip_gets_421(make_config, sink, start_ap
     else:
         raise AssertionError("slot never released")
     await b.close()
+
+
+async def test_hostile_values_give_one_clean_json_record_per_event(make_config, sink,
+                                                                   start_app):
+    """H15: attacker-chosen strings (Message-ID with ESC sequences, a quoted local part,
+    a 10 kB EHLO) never break the decision log: every line is one JSON object and no raw
+    control byte reaches the file."""
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    evil_mid = "<\x1b[2J\x1b]0;pwned\x07" + "m" * 900 + "@x>"
+    content = (f"Subject: hi\r\nMessage-ID: {evil_mid}\r\n\r\nbody\r\n").encode()
+    async with RawSMTP(running.port) as c:
+        assert (await c.cmd("EHLO " + "h" * 10_000)).code == 500
+        assert (await c.cmd("EHLO client.test")).code == 250
+        assert (await c.cmd('MAIL FROM:<"evil\\"}{\\"x"@sender.example>')).code == 250
+        assert (await c.cmd('RCPT TO:<"a\\"b c"@example.org>')).code == 250
+        assert await _data(c, content) == 250
+    raw = running.log_path.read_bytes()
+    assert b"\x1b" not in raw and b"\x07" not in raw
+    lines = raw.decode("utf-8").splitlines()
+    records = [json.loads(line) for line in lines]  # every line parses
+    (d,) = [r for r in records if r.get("event") == "decision"]
+    assert d["mail_from"] == '"evil\\"}{\\"x"@sender.example'
+    assert "\x1b" in d["message_id"]  # kept, but escaped in the file
