@@ -120,6 +120,10 @@ class App:
         from .keyfiles import rewriter
 
         self.relay = Relay(cfg, self.store, self.deliverer, rewriter=rewriter(cfg, base_url))
+        if cfg.unsubscribe.enabled and not self.relay.rewriter.has_links:
+            self.log.warning("unsubscribe_links_unavailable",
+                             hint="marketing mail leaves WITHOUT List-Unsubscribe: enable "
+                             "http (or set http.base_url) or unsubscribe.mailto_domain")
         handler = SubmissionHandler(cfg, self.relay)
         limits = ConnectionLimits(cfg.submission.max_connections,
                                   cfg.submission.max_connections_per_ip)
