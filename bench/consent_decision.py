@@ -199,10 +199,10 @@ def main() -> int:
         redis_cpu_per: dict[tuple[str, int], list[float]] = {}
         cfgs = {
             "suppression-only": config.from_mapping(
-                {"redis": {"embedded": False, "url": url},
+                {"redis": {"embedded": False, "url": url, "deadline_ms": 5000},
                  "policy": {"require_basis": False}}),
             "consent": config.from_mapping(
-                {"redis": {"embedded": False, "url": url},
+                {"redis": {"embedded": False, "url": url, "deadline_ms": 5000},
                  "policy": {"similar_categories": {"printer": ["ink"]}}}),
         }
         t_consent = pipe_load(port, consent_commands(n))
