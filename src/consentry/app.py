@@ -143,6 +143,7 @@ class App:
         self.bg_store = Store(dataclasses.replace(cfg.redis, pool_size=2), redis_url(cfg))
         worker = DsnWorker(self.bg_store, self.deliverer, cfg.server.hostname)
         self.tasks.append(loop.create_task(worker.run()))
+        self.tasks.append(loop.create_task(self._replay_spool_loop()))
         from .retryq import RetryWorker
 
         self.retry_worker = RetryWorker(self.bg_store, self.deliverer, cfg.retry, cfg.notify,
@@ -179,6 +180,22 @@ class App:
                 continue
             self.log.info("store_reachable", canary="ok" if epoch else "missing")
             return
+
+    async def _replay_spool_loop(self, interval: float = 1.0) -> None:
+        """Apply refusals spooled while Redis was down (spool_replay), at start and then
+        every `interval` seconds until draining."""
+        from .spool_replay import replay_refusals
+
+        assert self.relay is not None and self.store is not None
+        log = logs.get("consentry.spool")
+        while not self.draining:
+            try:
+                await replay_refusals(self.store, self.relay.fallback_spool, log)
+            except StoreUnavailable:
+                pass
+            except Exception as exc:  # never let a bad file end the loop
+                log.error("spool_replay_failed", reason=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(interval)
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         self.draining = True

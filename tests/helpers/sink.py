@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ class SinkControl:
     data_delay: float = 0.0
     drop_after_dot: bool = False  # close the connection instead of answering the final dot
     greeting_421: bool = False
+    on_data: Callable[[], None] | None = None  # called when a final dot arrives (fault hooks)
 
 
 class SinkHandler:
@@ -60,6 +62,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.control.on_data is not None:
+            self.control.on_data()
         if self.control.data_delay:
             await asyncio.sleep(self.control.data_delay)
         if self.control.drop_after_dot:

@@ -18,6 +18,7 @@ from consentry.app import App
 from ..helpers.client import message, send
 from ..helpers.redis_proc import RedisProc
 from ..helpers.state import NO_BASIS
+from ..helpers.waits import wait_until
 
 
 def _cfg(make_config, sink, rp: RedisProc, **kw):
@@ -203,3 +204,38 @@ async def test_redis_acl_denial_gives_451(make_config, sink, start_app, own_redi
     assert code == 451, text
     assert sink.received == []
 
+
+
+async def test_refusal_recorded_while_redis_down_is_spooled_and_replayed(
+        make_config, sink, start_app, tmp_path):
+    """Downstream took the message (so the client must get 250) but 5xx'd one recipient
+    while Redis was down: the bounce, the hard_bounce suppression and the DSN we owe are
+    spooled to disk, and applied once Redis is back. Nothing promised is lost."""
+    rp = RedisProc(tmp_path / "persistent-redis", persistent=True)
+    rp.start()
+    try:
+        running = await start_app(_cfg(make_config, sink, rp))
+        sink.control.rcpt_replies["dead@example.org"] = "550 5.1.1 no such user"
+        sink.control.on_data = rp.kill  # Redis dies after the lookup, before the record
+        code, text, _ = await send(running.port, ["dead@example.org", "ok@example.org"],
+                                   message())
+        assert code == 250, text
+        assert [m.rcpts for m in sink.received] == [["ok@example.org"]]
+        spool = tmp_path / "var" / "spool" / "refusals.jsonl"
+        assert spool.exists() and spool.read_text().strip()
+        sink.control.on_data = None
+        rp.start()
+        r = redis.Redis.from_url(rp.url, decode_responses=True)
+        try:
+            await wait_until(lambda: r.exists("cs:supp:dead@example.org") == 1, within=15,
+                             what="the spooled hard bounce to be applied")
+            assert json.loads(r.hget("cs:supp:dead@example.org", "global"))["reason"] == \
+                "hard_bounce"
+            assert r.xlen("cs:bounces") == 1
+            await wait_until(lambda: any(m.mail_from in ("", "<>") for m in sink.received),
+                             within=15, what="the spooled DSN")
+            assert not spool.exists() or not spool.read_text().strip()
+        finally:
+            r.close()
+    finally:
+        rp.stop()
