@@ -75,3 +75,37 @@ def test_backoff_and_job_roundtrip() -> None:
     job = RetryJob.new("s@x.example", "r@y.example", b"\x00\xffbody\r\n", True, False,
                        "<m@x>", "451 busy", 1.0)
     assert RetryJob.from_json(job.to_json()) == job
+
+
+class _FlakyStore:
+    """Just the two calls the queue makes; down until told otherwise."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.rows: list[tuple[str, str, float]] = []
+
+    async def enqueue_retries(self, rows: list[tuple[str, str, float]]) -> None:
+        from consentry.errors import StoreUnavailable
+
+        if self.down:
+            raise StoreUnavailable("down")
+        self.rows.extend(rows)
+
+
+async def test_retry_jobs_spooled_while_redis_is_down_reach_redis_later(tmp_path: Path) -> None:
+    from typing import Any
+
+    from consentry.retryq import RetryQueue, RetryWorker
+
+    store: Any = _FlakyStore()
+    spool = tmp_path / "spool" / "retry.jsonl"
+    q = RetryQueue(store, config.RetryConfig(), spool)
+    job = RetryJob.new("s@x.example", "r@y.example", b"body\r\n", False, False, None, "451",
+                       1.0)
+    await q.put([job])
+    assert spool.exists() and store.rows == []  # fsync'd locally, not lost
+    w = RetryWorker(store, None, config.RetryConfig(), config.NotifyConfig(),  # type: ignore[arg-type]
+                    spool)
+    store.down = False
+    assert await w.drain_spool() == 1
+    assert [r[0] for r in store.rows] == [job.id] and not spool.exists()
