@@ -184,8 +184,10 @@ async def main() -> int:
                          f" {r['ok']}/{r['n']} | {r['delivered']} |")
         out = ROOT / "bench" / "results" / f"unsubscribe-{time.strftime('%Y%m%d-%H%M%S')}.md"
         out.parent.mkdir(exist_ok=True)
+        load1 = os.getloadavg()[0]
         out.write_text(f"# Relay with List-Unsubscribe and DKIM\n\n{args.messages} messages, "
-                       f"{args.concurrency} sessions, 5 KB, {os.cpu_count()} CPUs\n\n"
+                       f"{args.concurrency} sessions, 5 KB, {os.cpu_count()} CPUs, load "
+                       f"average {load1:.1f} at the end (compare rows of one run only)\n\n"
                        + "\n".join(lines) + "\n")
         print("\n".join(lines))
         print(f"written to {out.relative_to(ROOT)}")
