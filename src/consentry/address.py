@@ -130,7 +130,11 @@ def parse(raw: str, *, fold_case: bool = True, plus_separators: str = "+") -> Ad
         raise InvalidAddress("local part longer than 64 octets")
     dom = canonical_domain(domain)
     if fold_case:
-        local = local.casefold()
+        # Unicode canonical caseless match (NFD, then fold), recomposed to NFC: folding
+        # alone can leave a decomposed string ("ß́" folds to "ss" + U+0301), which is a
+        # different key from its precomposed twin "sś".
+        local = unicodedata.normalize(
+            "NFC", unicodedata.normalize("NFD", local).casefold())
     display_local = local if _is_dot_atom(local) else '"' + local.replace("\\", "\\\\").replace(
         '"', '\\"') + '"'
     canonical = f"{display_local}@{dom}"

@@ -75,6 +75,12 @@ def test_spelling_maps_to_the_one_key(raw: str) -> None:
     assert parse(raw).key == KEY
 
 
+def test_folding_then_composing_gives_one_key() -> None:
+    # "ß" + combining acute folds to "ss" + U+0301, which composes to "s" + "ś"
+    assert parse("ß\u0301@x.de").key == parse("sś@x.de").key == "sś@x.de"
+    assert parse("İ@x.de").key == parse("i\u0307@x.de").key
+
+
 def test_raw_is_kept_for_delivery() -> None:
     a = parse("Jürgen+News@Bücher.De")
     assert a.raw == "Jürgen+News@Bücher.De"
@@ -176,6 +182,7 @@ def test_parse_raises_only_invalid_address(raw: str) -> None:
 @example("ẞ@x.de")
 @example('"a\\"b"@x.de')
 @example('".a"@x.de')
+@example("ß\u0301@0")
 def test_canonical_is_a_fixed_point(raw: str) -> None:
     try:
         a = parse(raw)
