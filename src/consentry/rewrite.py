@@ -18,7 +18,7 @@ from typing import Any
 from . import headers, tracking
 from .address import Address
 from .config import Config
-from .dkim import DkimError, DkimSigner
+from .dkim import DkimError, DkimSigner, from_domain
 from .model import Decision, MessageFacts
 from .rawmsg import RawMessage
 from .tokens import TokenCodec, TokenRef, scope_for
@@ -113,6 +113,7 @@ class Rewriter:
             return Prepared([self._sign(Copy(tuple(d.recipient for d in allowed),
                                              out.to_bytes()), out, log)], log=log)
 
+        self._check_sender_signatures(msg, stripped is not msg, log)
         copies: list[Copy] = []
         refs: list[TokenRef] = []
         scope = scope_for(facts.list_name)
@@ -135,6 +136,26 @@ class Rewriter:
             m = headers.set_fields(m, extra)
             copies.append(self._sign(Copy((d.recipient,), m.to_bytes(), token), m, log))
         return Prepared(copies, refs, log)
+
+    def _check_sender_signatures(self, msg: RawMessage, body_changed: bool,
+                                 log: dict[str, Any]) -> None:
+        """A sender's own DKIM signature over List-Unsubscribe (common at ESPs) or over a
+        body we stripped no longer verifies after the rewrite. With our own key for the
+        From domain that is harmless (ours is aligned); without one, say so in the log."""
+        if self.signer is not None and self.signer.key_for(from_domain(msg)) is not None:
+            return
+        ours = {headers.LIST_UNSUBSCRIBE, headers.LIST_UNSUBSCRIBE_POST, "feedback-id",
+                "cfbl-address", "cfbl-feedback-id", headers.TRACE_HEADER.lower()}
+        for f in msg.fields:
+            if f.lname != "dkim-signature":
+                continue
+            tags = dict(t.strip().partition("=")[::2] for t in f.value().split(";"))
+            signed = {h.strip().lower() for h in tags.get("h", "").split(":")}
+            if body_changed or signed & ours:
+                log["sender_dkim"] = (f"signature d={tags.get('d', '?').strip()[:60]} will "
+                                      "not verify after the rewrite: configure dkim.keys "
+                                      "for this domain")
+                return
 
     def _sign(self, copy: Copy, msg: RawMessage, log: dict[str, Any]) -> Copy:
         if self.signer is None:

@@ -332,3 +332,16 @@ async def test_reload_rotates_token_keys_and_old_links_keep_working(
                 assert resp.status == 200, url
     assert sync_redis.hgetall("cs:supp:a@example.org") and sync_redis.hgetall(
         "cs:supp:b@example.org")
+
+
+async def test_a_sender_signature_our_rewrite_breaks_is_reported(make_config, sink,
+                                                                start_app):
+    running = await start_app(unsub_config(make_config, sink))
+    sig = {"DKIM-Signature": "v=1; a=rsa-sha256; d=esp.example; s=x; "
+                             "h=from:subject:list-unsubscribe; bh=AAAA; b=BBBB"}
+    code, _, _ = await send(running.port, ["a@example.org"],
+                            message(headers={**MARKETING, **sig}))
+    assert code == 250
+    (row,) = running.decisions()
+    assert "d=esp.example" in row["rewrite"]["sender_dkim"]
+    assert b"DKIM-Signature: v=1; a=rsa-sha256; d=esp.example" in sink.received[0].content
