@@ -18,6 +18,11 @@ from . import mimewalk
 from .rawmsg import RawMessage
 
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+# CSS images (style attributes, <style> blocks, background="..."): read-time trackers use
+# them where <img> pixels are known and blocked.
+_CSS_URL = re.compile(r"""url\(\s*(?:&quot;|["']?)\s*(https?://[^)"'\s]+?)\s*(?:&quot;|["']?)\s*\)""",
+                      re.IGNORECASE)
+_BG_ATTR = re.compile(r"""(\sbackground\s*=\s*)(["'])(https?://[^"']*)\2""", re.IGNORECASE)
 _A = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
 _PX = re.compile(r"^\s*([01])(?:\.0*)?\s*(?:px)?\s*$", re.IGNORECASE)
@@ -166,8 +171,24 @@ class Stripper:
         self.removals.append(Removal("unwrapped", url, target))
         return tag[: href[1]] + html.escape(target, quote=True) + tag[href[2] :]
 
+    def _css(self, m: re.Match[str]) -> str:
+        url = html.unescape(m.group(1))
+        if self.rules.is_tracking_host(_host(url)):
+            self.removals.append(Removal("pixel", url))
+            return "none"
+        return m.group(0)
+
+    def _bg(self, m: re.Match[str]) -> str:
+        url = html.unescape(m.group(3))
+        if self.rules.is_tracking_host(_host(url)):
+            self.removals.append(Removal("pixel", url))
+            return ""
+        return m.group(0)
+
     def html(self, _ctype: str, text: str) -> str | None:
         new = _A.sub(self._a, _IMG.sub(self._img, text))
+        if self.rules.hosts:
+            new = _BG_ATTR.sub(self._bg, _CSS_URL.sub(self._css, new))
         return new if new != text else None
 
 

@@ -147,3 +147,19 @@ def test_broken_parts_are_skipped_not_mangled() -> None:
             b'<img src="https://track.esp.example/o.gif">\r\n')
     res = tracking.strip(rawmsg.parse(data), RULES)
     assert res.message.to_bytes() == data and res.skipped
+
+
+def test_css_and_background_trackers_removed_other_css_kept() -> None:
+    data = (b"From: a@b.example\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: text/html; charset="utf-8"\r\n\r\n'
+            b"<style>.o{background-image:url('https://track.esp.example/read.gif?x=1')}"
+            b" .l{background:url(https://shop.example/bg.png)}</style>"
+            b'<div style="background:#fff url(&quot;https://a.clicks.example/t.png&quot;)">'
+            b'<table background="https://track.esp.example/bg.gif"><tr><td>Hi</td></tr>'
+            b"</table></div>\r\n")
+    res = tracking.strip(rawmsg.parse(data), RULES)
+    out = res.message.to_bytes()
+    assert b"read.gif" not in out and b"t.png" not in out and b"bg.gif" not in out
+    assert b"url(https://shop.example/bg.png)" in out
+    assert b"background-image:none" in out and b"background:#fff none" in out
+    assert [r.kind for r in res.removals] == ["pixel", "pixel", "pixel"]
