@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError, ResponseError, WatchError
 
 from .address import Address
 from .config import RedisConfig
@@ -161,6 +161,30 @@ def _decode_suppression(address_key: str, scope: str, raw: str) -> Suppression:
                            source="unknown", at=0.0)
 
 
+# A key of the wrong type where a lookup expects a hash (WRONGTYPE): another tool wrote
+# something we cannot read. That recipient is suppressed (fail safe, like an unparseable
+# value) instead of 451-ing every message that names it, forever. Any other error reply
+# (NOPERM, LOADING, MISCONF, ...) means the store is unusable: StoreUnavailable, 451.
+_CORRUPT: dict[str, str] = {"global": "<not a hash: WRONGTYPE>"}
+
+
+def _checked(results: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for r in results:
+        if isinstance(r, Exception):
+            if isinstance(r, ResponseError) and str(r).startswith("WRONGTYPE"):
+                out.append(_CORRUPT)
+                continue
+            raise StoreUnavailable(f"redis lookup: {type(r).__name__}: {r}")
+        out.append(r)
+    return out
+
+
+def _unreadable(address_key: str) -> Suppression:
+    return Suppression(address=address_key, scope="global", reason="unparseable",
+                       source="unknown", at=0.0)
+
+
 class Store:
     def __init__(self, cfg: RedisConfig, url: str, keys: Keys | None = None) -> None:
         self.cfg = cfg
@@ -254,8 +278,9 @@ class Store:
                 for k in ks:
                     pipe.hgetall(self.keys.suppression(k))
                 pipe.hgetall(self.keys.address(a.key))
-            results: list[Any] = await self._bounded(pipe.execute(), "lookup")
-        if results[0] is None:
+            results: list[Any] = _checked(await self._bounded(
+                pipe.execute(raise_on_error=False), "lookup"))
+        if results[0] is None or results[0] is _CORRUPT:
             raise StoreUnavailable("redis canary key missing: store lost its data")
         own: list[list[Suppression]] = []
         infos: list[AddressInfo] = []
@@ -267,7 +292,11 @@ class Store:
                 h: dict[str, str] = results[i]
                 i += 1
                 supps.extend(_decode_suppression(k, scope, v) for scope, v in sorted(h.items()))
-            info = decode_address_hash(a.key, results[i])
+            if results[i] is _CORRUPT:  # unreadable consent data: fail safe, suppress
+                supps.append(_unreadable(a.key))
+                info = decode_address_hash(a.key, {})
+            else:
+                info = decode_address_hash(a.key, results[i])
             i += 1
             own.append(supps)
             infos.append(info)
@@ -277,8 +306,8 @@ class Store:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for k in need:
                     pipe.hgetall(self.keys.suppression(k))
-                linked_rows: list[dict[str, str]] = await self._bounded(
-                    pipe.execute(), "linked lookup")
+                linked_rows: list[dict[str, str]] = _checked(await self._bounded(
+                    pipe.execute(raise_on_error=False), "linked lookup"))
             for k, h in zip(need, linked_rows, strict=True):
                 by_key[k] = [_decode_suppression(k, scope, v) for scope, v in sorted(h.items())]
         states: list[RecipientState] = []

@@ -239,3 +239,33 @@ async def test_refusal_recorded_while_redis_down_is_spooled_and_replayed(
             r.close()
     finally:
         rp.stop()
+
+
+async def test_a_corrupt_suppression_key_suppresses_that_recipient_only(
+        make_config, sink, start_app, sync_redis):
+    """Another tool wrote a string where a suppression hash belongs. We cannot read it,
+    so that recipient is suppressed (fail safe) — and the other recipients of the message
+    are not held hostage with a 451 forever."""
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    sync_redis.set("cs:supp:broken@example.org", "unsubscribed!")
+    code, text, _ = await send(running.port, ["broken@example.org", "ok@example.org"],
+                               message())
+    assert code == 250, text
+    assert sink.delivered_to() == ["ok@example.org"]
+    rows = {d["recipient"]: d for d in running.decisions()}
+    assert rows["broken@example.org"]["verdict"] == "suppress"
+    # and the message naming it is no longer a 451 forever: a second one also goes out
+    code, _, _ = await send(running.port, ["broken@example.org", "ok2@example.org"],
+                            message(msgid="<second@sender.example>"))
+    assert code == 250
+    assert sink.delivered_to() == ["ok@example.org", "ok2@example.org"]
+
+
+async def test_a_corrupt_consent_record_suppresses_that_recipient(make_config, sink,
+                                                                  start_app, sync_redis):
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    sync_redis.rpush("cs:addr:broken@example.org", "not", "a", "hash")
+    code, text, _ = await send(running.port, ["broken@example.org", "ok@example.org"],
+                               message())
+    assert code == 250, text
+    assert sink.delivered_to() == ["ok@example.org"]
