@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+import structlog
 
 from consentry import config as config_mod
 from consentry import logs
@@ -18,6 +19,14 @@ from consentry.config import Config
 
 from .helpers.redis_proc import RedisProc
 from .helpers.sink import Sink
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    # CLI tests configure structlog onto capsys's stderr, which is closed after the test:
+    # without a reset, a later test's first log line raises "I/O operation on closed file".
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import signal
 import socket
 import time
@@ -72,6 +73,7 @@ class App:
     log: Any = None
     inbound: Any = None  # inbound_server.InboundService when inbound.enabled
     inbound_store: Store | None = None
+    auditor: Any = None  # audit.Auditor, shared by every Store of the process
 
     @property
     def ports(self) -> list[int]:
@@ -88,7 +90,13 @@ class App:
         if cfg.redis.embedded:
             self.supervisor = embedded_redis.Supervisor(cfg)
             await self.supervisor.start()
-        self.store = Store(cfg.redis, redis_url(cfg))
+        from . import audit
+        from .keyfiles import store_keys
+
+        keys = store_keys(cfg)
+        self.store = Store(cfg.redis, redis_url(cfg), keys)
+        self.auditor = audit.auditor_for(cfg, self.store)
+        audit.attach(self.store, self.auditor)
         try:
             await check_canary(cfg, self.store)
             await self.store.requeue_stale_dsns()
@@ -140,7 +148,14 @@ class App:
                                   f"cannot listen on {hp}: {exc.strerror}") from None
             self.servers.append(server)
         # Background jobs get their own small pool so they never take the relay's slots.
-        self.bg_store = Store(dataclasses.replace(cfg.redis, pool_size=2), redis_url(cfg))
+        self.bg_store = audit.attach(
+            Store(dataclasses.replace(cfg.redis, pool_size=2), redis_url(cfg), keys),
+            self.auditor)
+        # The audit mirror reads the stream through the background pool, never taking
+        # the relay's connections.
+        self.auditor.store = self.bg_store
+        self.tasks.append(loop.create_task(audit.run_sync_loop(
+            self.auditor, cfg.audit.sync_interval, lambda: self.draining)))
         worker = DsnWorker(self.bg_store, self.deliverer, cfg.server.hostname)
         self.tasks.append(loop.create_task(worker.run()))
         self.tasks.append(loop.create_task(self._replay_spool_loop()))
@@ -155,8 +170,9 @@ class App:
             from .keyfiles import token_codec
 
             # Its own small pool: a burst of bounces never takes the relay's slots.
-            self.inbound_store = Store(dataclasses.replace(cfg.redis, pool_size=4),
-                                       redis_url(cfg))
+            self.inbound_store = audit.attach(
+                Store(dataclasses.replace(cfg.redis, pool_size=4), redis_url(cfg), keys),
+                self.auditor)
             self.inbound = InboundService(cfg, self.inbound_store, self.deliverer,
                                           token_codec(cfg), lambda: self.draining)
             await self.inbound.start()
@@ -310,6 +326,10 @@ async def serve(cfg: Config, config_path: str | None = None) -> int:
         logs.get("consentry").error("start_failed", reason=str(exc))
         await app.stop(0)
         return 2
+    # What start built (modules, config, compiled rules, pools) lives as long as the
+    # process: move it out of the cyclic collector's reach, whose full passes otherwise
+    # walk all of it and stall every session at once (bench/relay.py: 100+ ms pauses).
+    gc.freeze()
     sdnotify.notify(f"READY=1\nSTATUS=listening on {', '.join(map(str, app.ports))}")
     await stop.wait()
     sdnotify.notify("STOPPING=1\nSTATUS=draining")

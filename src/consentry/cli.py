@@ -22,7 +22,7 @@ from . import embedded_redis, importer
 from .app import check_canary, serve
 from .config import MESSAGE_CLASSES, Config
 from .consent import decode_address_hash
-from .errors import ConfigError, InvalidAddress, StoreUnavailable
+from .errors import AuditIncomplete, ConfigError, InvalidAddress, StoreUnavailable
 from .model import MessageFacts
 from .policy import CHAIN, evaluate
 from .store import Store, SuppressionRecord
@@ -53,10 +53,20 @@ def _redis_url(cfg: Config) -> Iterator[str]:
         yield cfg.redis.url
 
 
+def make_store(cfg: Config, url: str) -> Store:
+    """An admin command's Store: the config's key schema (privacy secret) and an Auditor,
+    so its changes reach the audit file before the command reports success."""
+    from . import audit
+    from .keyfiles import store_keys
+
+    store = Store(cfg.redis, url, store_keys(cfg))
+    return audit.attach(store, audit.auditor_for(cfg, store))
+
+
 def _with_store(cfg: Config, fn: Callable[[Store], Awaitable[int]]) -> int:
     with _redis_url(cfg) as url:
         async def run() -> int:
-            store = Store(cfg.redis, url)
+            store = make_store(cfg, url)
             try:
                 if cfg.redis.embedded:
                     # The embedded store and its epoch marker share state_dir, so this
@@ -130,6 +140,10 @@ def cmd_suppress_add(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_suppress_remove(cfg: Config, args: argparse.Namespace) -> int:
     a = _addr(cfg, args.address)
+    if not args.reason.strip():
+        print("consentry: --reason must say why the suppression is lifted (it is audited)",
+              file=sys.stderr)
+        return 2
 
     async def run(store: Store) -> int:
         scope = _scope(args.list) if (args.list or not args.all_scopes) else None
@@ -370,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .inbound_cli import add_parser as add_inbound_parser
 
     add_inbound_parser(sub)
+    from .audit_cli import add_parser as add_audit_parser
+
+    add_audit_parser(sub)
     return p
 
 
@@ -392,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidAddress as exc:
         print(f"consentry: invalid address: {exc}", file=sys.stderr)
         return 2
+    except AuditIncomplete as exc:
+        print(f"consentry: not acknowledged: {exc}", file=sys.stderr)
+        return 4
     except StoreUnavailable as exc:
         print(f"consentry: store unavailable: {exc}", file=sys.stderr)
         return 3

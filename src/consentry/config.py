@@ -257,6 +257,39 @@ class InboundConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """The hash-chained audit file beside the Redis audit stream (docs/audit.md)."""
+
+    file: str = "audit.jsonl"  # relative to server.state_dir; "" = stream only
+    fsync: bool = True
+    sync_interval: float = 5.0  # the daemon mirrors other writers' entries this often
+
+
+@dataclass(frozen=True)
+class SendsConfig:
+    """Per-message send records (docs/audit.md)."""
+
+    enabled: bool = True
+    retention_days: float = 365.0
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    enabled: bool = True
+    retention_days: float = 40.0  # hourly counter buckets
+    refresh_interval: float = 15.0  # /metrics gauges read from Redis this often
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Suppressions keyed by an HMAC of the address instead of the address (GDPR Art. 17)."""
+
+    hash_suppressions: bool = False
+    secret: str | None = None
+    secret_file: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     submission: SubmissionConfig = field(default_factory=SubmissionConfig)
@@ -275,6 +308,10 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    sends: SendsConfig = field(default_factory=SendsConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     base_dir: str = "."
 
     def path(self, p: str) -> Path:
@@ -410,6 +447,7 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"policy.role_accounts[{i}]", f"must be a local part, got {role!r}")
     _validate_unsubscribe(cfg)
     _validate_inbound(cfg)
+    _validate_evidence(cfg)
     if not cfg.redis.key_prefix or any(c in cfg.redis.key_prefix for c in " *?[]"):
         raise ConfigError("redis.key_prefix", "must be non-empty without spaces or glob chars")
     if not cfg.redis.embedded and not cfg.redis.url.startswith(("redis://", "rediss://", "unix://")):
@@ -421,6 +459,22 @@ _DOMAIN_SAFE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Z
                           r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?$")
 _LOCAL_SAFE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{0,30}$")
 _HEADER_SAFE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,200}$")
+
+
+def _validate_evidence(cfg: Config) -> None:
+    for key, value in (("audit.sync_interval", cfg.audit.sync_interval),
+                       ("sends.retention_days", cfg.sends.retention_days),
+                       ("stats.retention_days", cfg.stats.retention_days),
+                       ("stats.refresh_interval", cfg.stats.refresh_interval)):
+        if value <= 0:
+            raise ConfigError(key, f"must be positive, got {value}")
+    pv = cfg.privacy
+    if pv.secret is not None and pv.secret_file is not None:
+        raise ConfigError("privacy", "give secret or secret_file, not both")
+    if pv.hash_suppressions and pv.secret is None and pv.secret_file is None:
+        raise ConfigError("privacy.secret", "hash_suppressions needs a secret or secret_file")
+    if pv.secret is not None and len(pv.secret.encode()) < 16:
+        raise ConfigError("privacy.secret", "must be at least 16 bytes")
 
 
 def _validate_inbound(cfg: Config) -> None:

@@ -18,6 +18,12 @@ class StoreUnavailable(ConsentryError):
     """Redis errored, timed out, denied access, or has lost its data (canary missing)."""
 
 
+class AuditIncomplete(StoreUnavailable):
+    """The change is in Redis and its audit stream, but its entry could not be appended to
+    the audit file (disk full, I/O error): not acknowledged as done. The next successful
+    append back-fills it from the stream (docs/audit.md)."""
+
+
 class UpstreamTemporary(ConsentryError):
     """The downstream MTA is unreachable or answered 4xx: nothing was delivered."""
 

@@ -99,13 +99,12 @@ def cmd_inbound_classify(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _apply(cfg: Config, results: list[tuple[Path, int | None, Verdict]], as_json: bool) -> int:
-    from .cli import _redis_url
+    from .cli import _redis_url, make_store
     from .inbound_apply import InboundActions
-    from .store import Store
 
     with _redis_url(cfg) as url:
         async def run() -> int:
-            store = Store(cfg.redis, url)
+            store = make_store(cfg, url)
             try:
                 actions = InboundActions(cfg, store, actor="cli")
                 for path, index, v in results:

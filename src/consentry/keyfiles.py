@@ -10,6 +10,7 @@ from pathlib import Path
 from .config import Config
 from .dkim import DkimError, DkimSigner, signer_from
 from .errors import ConfigError
+from .keys import Keys
 from .rewrite import Rewriter
 from .tokens import MIN_SECRET_BYTES, TokenCodec, TokenKey
 
@@ -84,3 +85,22 @@ def dkim_signer(cfg: Config) -> DkimSigner | None:
 
 def rewriter(cfg: Config, base_url: str | None) -> Rewriter:
     return Rewriter(cfg, token_codec(cfg), dkim_signer(cfg), base_url)
+
+
+def privacy_secret(cfg: Config) -> bytes | None:
+    """The HMAC secret of privacy mode (privacy.py), or None when it is off."""
+    pv = cfg.privacy
+    if not pv.hash_suppressions:
+        return None
+    if pv.secret is not None:
+        return pv.secret.encode("utf-8")
+    assert pv.secret_file is not None  # config validation
+    data = _read_secret(cfg.path(pv.secret_file), "privacy.secret_file")
+    if len(data) < 16:
+        raise ConfigError("privacy.secret_file", "the secret must be at least 16 bytes")
+    return data
+
+
+def store_keys(cfg: Config) -> Keys:
+    """The key schema of this config: prefix, and the privacy secret if any."""
+    return Keys(cfg.redis.key_prefix, privacy_secret(cfg))

@@ -6,12 +6,25 @@ canonical suppression key from `address.parse` (lower-case, IDNA, plus-tag folde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
+
+from .privacy import hash_key
 
 
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str = "cs:"
+    # Privacy mode (privacy.py): suppressions and their audit entries are keyed by
+    # HMAC(secret, address key) instead of the address.
+    secret: bytes | None = field(default=None, repr=False)
+
+    def ident(self, address_key: str) -> str:
+        """What a suppression of `address_key` is stored and audited under: the address
+        key, or in privacy mode its keyed hash ``h:<hex>`` (a hash maps to itself)."""
+        if self.secret is None:
+            return address_key
+        return hash_key(self.secret, address_key)
 
     @property
     def epoch(self) -> str:
@@ -22,8 +35,28 @@ class Keys:
 
     def suppression(self, address_key: str) -> str:
         # HASH field=scope ("global" | "list:NAME") value=JSON
-        # {"reason","source","at","expires_at"?,"evidence"?}
+        # {"reason","source","at","expires_at"?,"evidence"?}. Privacy mode: the key is
+        # cs:supp:h:<HMAC hex> (`ident`).
+        return f"{self.prefix}supp:{self.ident(address_key)}"
+
+    def suppression_clear(self, address_key: str) -> str:
+        # The clear-text key, also read in privacy mode (written before it was switched
+        # on, or by a tool without the secret: fail safe) and removed by `consentry erase`.
         return f"{self.prefix}supp:{address_key}"
+
+    def domain_suppression(self, domain: str) -> str:
+        # HASH like `suppression`, for every address at `domain` (`*@domain` in the CLI).
+        # Read in the same round trip as the address's own suppressions.
+        return f"{self.prefix}suppd:{domain}"
+
+    @property
+    def domain_suppression_pattern(self) -> str:
+        return f"{self.prefix}suppd:*"
+
+    @property
+    def allow(self) -> str:
+        # SET of address keys never suppressed by bounces (seed and test addresses).
+        return f"{self.prefix}allow"
 
     @property
     def suppression_pattern(self) -> str:
@@ -62,8 +95,52 @@ class Keys:
     @property
     def audit_stream(self) -> str:
         # STREAM of every suppression/consent change: action, address, scope, reason,
-        # source, at, actor. Capped approximately at AUDIT_STREAM_MAXLEN.
+        # source, at, actor. Capped approximately at AUDIT_STREAM_MAXLEN. The ordering
+        # source of the hash-chained audit file (audit.py).
         return f"{self.prefix}audit"
+
+    # -- send records (sends.py), all with TTL sends.retention_days ----------------------
+
+    def send(self, send_id: str) -> str:
+        # STRING JSON {"id","at","message_id","campaign","list","category","class",
+        # "mail_from","client","sha256","recipients":[{"r","k","v","rule","sha256"?,
+        # "reply"?}]}
+        return f"{self.prefix}send:{send_id}"
+
+    def sends_by_campaign(self, campaign: str) -> str:
+        # ZSET member = send id, score = time (trimmed to the retention on every write)
+        return f"{self.prefix}sends:camp:{campaign}"
+
+    def sends_by_recipient(self, address_key: str) -> str:
+        return f"{self.prefix}sends:rcpt:{address_key}"
+
+    def sends_by_message_id(self, message_id: str) -> str:
+        # Keyed by the SHA-256 of the normalised Message-ID (no <>, no blanks): IDs are
+        # long and sender-chosen.
+        digest = hashlib.sha256(normalise_message_id(message_id).encode()).hexdigest()[:32]
+        return f"{self.prefix}sends:mid:{digest}"
+
+    # -- counters (stats.py) -------------------------------------------------------------
+
+    def stats_hour(self, bucket: str) -> str:
+        # HASH of counters for one UTC hour (bucket YYYYMMDDHH): msg, rcpt, v:<verdict>,
+        # r:<rule>, c:<class>, sent, hard_bounce, complaint, objection, in:<kind>
+        return f"{self.prefix}stats:h:{bucket}"
+
+    def stats_campaign(self, campaign: str) -> str:
+        # HASH sent, complaint, hard_bounce for one campaign (TTL stats.retention_days)
+        return f"{self.prefix}stats:camp:{campaign}"
+
+    @property
+    def stats_campaigns(self) -> str:
+        # ZSET member = campaign, score = last send time
+        return f"{self.prefix}stats:camps"
+
+    @property
+    def soft_bounce_index(self) -> str:
+        # ZSET member = address key, score = its last soft bounce: the backlog of
+        # addresses counting soft bounces (trimmed to the counting window)
+        return f"{self.prefix}softbidx"
 
     @property
     def dsn_queue(self) -> str:
@@ -115,6 +192,10 @@ class Keys:
         # STREAM of every classified inbound message: kind, recipients (JSON), message id,
         # spool file, actions taken. Capped approximately at INBOUND_STREAM_MAXLEN.
         return f"{self.prefix}inbound"
+
+
+def normalise_message_id(message_id: str) -> str:
+    return message_id.strip().strip("<>").strip()
 
 
 RETRY_DONE_TTL = 7 * 86400

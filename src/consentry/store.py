@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError, WatchError
@@ -51,8 +51,19 @@ class SuppressionRecord:
 WATCH_RETRIES = 8
 BATCH_DEADLINE = 30.0
 
+
+class AuditSink(Protocol):
+    """Told after every committed change that wrote audit stream entries (audit.py
+    appends them to the hash-chained file). `last_id` is the stream id of the change's
+    last entry ("+" when unknown). With `strict` a failure raises AuditIncomplete: the
+    change is in Redis and the stream, but must not be acknowledged as done."""
+
+    async def committed(self, last_id: str, entries: Sequence[dict[str, str]],
+                        strict: bool) -> None: ...
+
 # Deletes expired pending DOI sign-ups atomically. KEYS: pending index, audit stream,
-# then one address hash per due member; ARGV: cutoff, now, actor, audit maxlen, members.
+# then one address hash per due member; ARGV: cutoff, now, actor, audit maxlen, members,
+# then each member's audit identity (Keys.ident) in the same order.
 _PURGE_LUA = """
 local n = 0
 for i = 3, #KEYS do
@@ -72,7 +83,7 @@ for i = 3, #KEYS do
     if raw then
       redis.call('HDEL', KEYS[i], 'pending')
       redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'action', 'doi_purge',
-                 'address', member, 'reason', 'pending DOI sign-up expired',
+                 'address', ARGV[#KEYS + i], 'reason', 'pending DOI sign-up expired',
                  'source', 'doi-purge', 'at', ARGV[2], 'actor', ARGV[3], 'record', raw)
       n = n + 1
     end
@@ -110,6 +121,18 @@ if cur then
 end
 return redis.call('HSET', KEYS[1], scope, value)
 """
+
+
+def suppress_entry(rec: SuppressionRecord, actor: str) -> dict[str, str]:
+    """The audit entry of one suppression write (one shape for every writer)."""
+    entry = {"action": "suppress", "address": rec.address_key, "scope": rec.scope,
+             "reason": rec.reason, "source": rec.source, "at": f"{rec.at:.6f}",
+             "actor": actor}
+    if rec.expires_at is not None:
+        entry["expires_at"] = f"{rec.expires_at:.6f}"
+    if rec.evidence is not None:
+        entry["evidence"] = rec.evidence
+    return entry
 
 
 def merge_suppression(pipe: Any, key: str, rec: SuppressionRecord) -> None:
@@ -207,6 +230,8 @@ class Store:
         # connection and the deadline measures Redis, not the queue in front of it.
         self._slots = asyncio.Semaphore(cfg.pool_size)
         self.round_trips = 0
+        self.errors = 0  # round trips that ended in StoreUnavailable (metrics)
+        self.audit_sink: AuditSink | None = None
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -231,11 +256,49 @@ class Store:
             async with asyncio.timeout(deadline if deadline is not None else self.deadline):
                 return await aw
         except TimeoutError:
+            self.errors += 1
             raise StoreUnavailable(f"redis {what}: deadline exceeded") from None
         except (RedisError, OSError) as exc:
+            self.errors += 1
             raise StoreUnavailable(f"redis {what}: {type(exc).__name__}: {exc}") from None
         finally:
             self._slots.release()
+
+    # -- the audit stream (every change goes through _xadd_audit, then _audited) ---------
+
+    def _xadd_audit(self, pipe: Any, entry: dict[str, str]) -> dict[str, str]:
+        """Queue one audit entry in the change's own MULTI. The address is written as its
+        stored identity (`Keys.ident`: the hash in privacy mode, never the clear text)."""
+        if "address" in entry:
+            entry = {**entry, "address": self.keys.ident(entry["address"])}
+        pipe.xadd(self.keys.audit_stream, dict(entry), maxlen=AUDIT_STREAM_MAXLEN,
+                  approximate=True)
+        return entry
+
+    async def _audited(self, last_id: Any, entries: Sequence[dict[str, str]],
+                       strict: bool = True) -> None:
+        if self.audit_sink is not None and entries:
+            await self.audit_sink.committed(str(last_id) if last_id else "+", entries,
+                                            strict)
+
+    async def audit_range(self, after: str, upto: str = "+", count: int = 1000,
+                          inclusive: bool = False) -> list[tuple[str, dict[str, str]]]:
+        """Audit stream entries with ids after `after` ("0-0": from the start; with
+        `inclusive`, from `after` itself) up to `upto`, oldest first."""
+        rows: list[tuple[str, dict[str, str]]] = await self._bounded(
+            self.redis.xrange(self.keys.audit_stream, min=after if inclusive else f"({after}",
+                              max=upto, count=count), "audit read", deadline=BATCH_DEADLINE)
+        return rows
+
+    async def audit_bounds(self) -> tuple[int, str | None, str | None]:
+        """(length, first id, last id) of the audit stream."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.keys.audit_stream)
+            pipe.xrange(self.keys.audit_stream, count=1)
+            pipe.xrevrange(self.keys.audit_stream, count=1)
+            n, first, last = await self._bounded(pipe.execute(), "audit bounds",
+                                                 deadline=BATCH_DEADLINE)
+        return (int(n), first[0][0] if first else None, last[0][0] if last else None)
 
     # -- canary -----------------------------------------------------------------------
 
@@ -324,21 +387,9 @@ class Store:
         key = self.keys.suppression(rec.address_key)
         async with self.redis.pipeline(transaction=True) as pipe:
             merge_suppression(pipe, key, rec)
-            pipe.xadd(
-                self.keys.audit_stream,
-                {
-                    "action": "suppress",
-                    "address": rec.address_key,
-                    "scope": rec.scope,
-                    "reason": rec.reason,
-                    "source": rec.source,
-                    "at": f"{rec.at:.6f}",
-                    "actor": actor,
-                },
-                maxlen=AUDIT_STREAM_MAXLEN,
-                approximate=True,
-            )
+            entry = self._xadd_audit(pipe, suppress_entry(rec, actor))
             res: list[Any] = await self._bounded(pipe.execute(), "suppress", deadline=5.0)
+        await self._audited(res[1], [entry])
         return bool(res[0])
 
     async def remove_suppression(
@@ -349,28 +400,23 @@ class Store:
         scopes = [s for s in existing if scope is None or s.partition("|")[0] == scope]
         if not scopes:
             return 0
+        if not reason.strip():
+            raise ValueError("lifting a suppression needs a reason (it is audited)")
+        entries: list[dict[str, str]] = []
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(key, *scopes)
             for s in scopes:
-                pipe.xadd(
-                    self.keys.audit_stream,
-                    {
-                        "action": "unsuppress",
-                        "address": address_key,
-                        "scope": s,
-                        "reason": reason,
-                        "source": "admin",
-                        "at": f"{time.time():.6f}",
-                        "actor": actor,
-                    },
-                    maxlen=AUDIT_STREAM_MAXLEN,
-                    approximate=True,
-                )
-            await self._bounded(pipe.execute(), "unsuppress", deadline=5.0)
+                # The lifted record goes into the entry: what was removed stays provable.
+                entries.append(self._xadd_audit(pipe, {
+                    "action": "unsuppress", "address": address_key, "scope": s,
+                    "reason": reason, "source": "admin", "at": f"{time.time():.6f}",
+                    "actor": actor, "record": existing[s]}))
+            res: list[Any] = await self._bounded(pipe.execute(), "unsuppress", deadline=5.0)
+        await self._audited(res[-1], entries)
         return len(scopes)
 
     async def iter_suppressions(self, count: int = 1000) -> AsyncIterator[Suppression]:
-        prefix_len = len(self.keys.suppression(""))
+        prefix_len = len(self.keys.suppression_clear(""))
         cursor: int = 0
         while True:
             cursor, batch = await self._bounded(
@@ -439,14 +485,15 @@ class Store:
                     members.update({p: set(m) for p, m in zip(olds, more, strict=True)})
                 plan = plan_consent_batch(records, current, members, now, actor)
                 tx.multi()  # type: ignore[no-untyped-call]
-                self._queue_plan(tx, plan)
+                entries = self._queue_plan(tx, plan)
                 done = await self._bounded(self._exec_watched(tx), "import write",
                                            deadline=BATCH_DEADLINE)
                 if done is not None:
+                    await self._audited(done[-1] if entries else None, entries)
                     return plan.written, plan.unchanged
         raise StoreUnavailable("import: records kept changing under concurrent writers")
 
-    def _queue_plan(self, tx: Any, plan: WritePlan) -> None:
+    def _queue_plan(self, tx: Any, plan: WritePlan) -> list[dict[str, str]]:
         for k, fields in plan.hset.items():
             tx.hset(self.keys.address(k), mapping=fields)
         for k, gone in plan.hdel.items():
@@ -459,9 +506,8 @@ class Store:
             tx.zadd(self.keys.doi_pending, plan.zadd)
         if plan.zrem:
             tx.zrem(self.keys.doi_pending, *sorted(plan.zrem))
-        for entry in plan.audit:
-            tx.xadd(self.keys.audit_stream, entry,
-                    maxlen=AUDIT_STREAM_MAXLEN, approximate=True)
+        # The audit entries last: the EXEC reply's last element is the last entry's id.
+        return [self._xadd_audit(tx, entry) for entry in plan.audit]
 
     async def write_suppression_batch(self, records: Sequence[SuppressionLine], actor: str,
                                       now: float | None = None) -> tuple[int, int]:
@@ -477,6 +523,7 @@ class Store:
                                                              deadline=BATCH_DEADLINE)
         current = {k: dict(h) for k, h in zip(keys, rows, strict=True)}
         written = unchanged = 0
+        entries: list[dict[str, str]] = []
         async with self.redis.pipeline(transaction=True) as tx:
             for r in records:
                 k = r.address.key
@@ -503,13 +550,11 @@ class Store:
                 _merge_local(current[k], r.scope, r.reason, v)
                 written += 1
                 merge_suppression(tx, self.keys.suppression(k), rec)
-                tx.xadd(self.keys.audit_stream,
-                        {"action": "suppress", "address": k, "scope": r.scope,
-                         "reason": r.reason, "source": r.source, "at": f"{at:.6f}",
-                         "actor": actor},
-                        maxlen=AUDIT_STREAM_MAXLEN, approximate=True)
+                entries.append(self._xadd_audit(tx, suppress_entry(rec, actor)))
             if written:
-                await self._bounded(tx.execute(), "import write", deadline=BATCH_DEADLINE)
+                res: list[Any] = await self._bounded(tx.execute(), "import write",
+                                                     deadline=BATCH_DEADLINE)
+                await self._audited(res[-1], entries)
         return written, unchanged
 
     async def address_hash(self, address_key: str) -> dict[str, str]:
@@ -550,9 +595,12 @@ class Store:
                 script(keys=[self.keys.doi_pending, self.keys.audit_stream,
                              *[self.keys.address(k) for k in due]],
                        args=[repr(cutoff), f"{time.time():.6f}", actor, AUDIT_STREAM_MAXLEN,
-                             *due]),
+                             *due, *[self.keys.ident(k) for k in due]]),
                 "purge", deadline=BATCH_DEADLINE)
             total += int(n)
+            if n:
+                # The script's entries are in the stream; mirror up to the newest.
+                await self._audited("+", [{"action": "doi_purge", "count": str(n)}])
             if len(due) < batch:
                 return total
 
@@ -575,23 +623,15 @@ class Store:
                 )
             if dsn_job is not None:
                 pipe.rpush(self.keys.dsn_queue, json.dumps(dsn_job))
+            entries = []
             for rec in suppressions:
                 merge_suppression(pipe, self.keys.suppression(rec.address_key), rec)
-                pipe.xadd(
-                    self.keys.audit_stream,
-                    {
-                        "action": "suppress",
-                        "address": rec.address_key,
-                        "scope": rec.scope,
-                        "reason": rec.reason,
-                        "source": rec.source,
-                        "at": f"{rec.at:.6f}",
-                        "actor": "relay",
-                    },
-                    maxlen=AUDIT_STREAM_MAXLEN,
-                    approximate=True,
-                )
-            await self._bounded(pipe.execute(), "record refusals", deadline=5.0)
+                entries.append(self._xadd_audit(pipe, suppress_entry(rec, "relay")))
+            res: list[Any] = await self._bounded(pipe.execute(), "record refusals",
+                                                 deadline=5.0)
+        # The downstream already accepted the rest: an audit file problem is logged by
+        # the sink (and back-filled from the stream), never turned into a 4xx.
+        await self._audited(res[-1] if entries else None, entries, strict=False)
 
     async def claim_dsn(self) -> str | None:
         value: str | None = await self._bounded(
