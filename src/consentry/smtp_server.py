@@ -140,6 +140,8 @@ class SubmissionHandler:
                 parse(address, fold_case=False, plus_separators="")
             except InvalidAddress as exc:
                 return replies.BAD_SENDER.format(reason=exc)
+            if not address.isascii() and not getattr(envelope, "smtp_utf8", False):
+                return replies.NEEDS_SMTPUTF8
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         envelope.consentry_rcpts = []  # type: ignore[attr-defined]
@@ -152,6 +154,10 @@ class SubmissionHandler:
             return replies.RELAY_DENIED
         if is_relay_hack(address):
             return replies.RELAY_HACK
+        if not address.isascii() and not getattr(envelope, "smtp_utf8", False):
+            # Accepting it would fail later at the downstream RCPT (aiosmtplib cannot
+            # send it without SMTPUTF8) and be recorded as a bogus downstream refusal.
+            return replies.NEEDS_SMTPUTF8
         try:
             a = parse(address, fold_case=self.cfg.addresses.fold_case,
                       plus_separators=self.cfg.addresses.plus_separators)

@@ -240,3 +240,76 @@ async def test_hostile_values_give_one_clean_json_record_per_event(make_config, 
     (d,) = [r for r in records if r.get("event") == "decision"]
     assert d["mail_from"] == '"evil\\"}{\\"x"@sender.example'
     assert "\x1b" in d["message_id"]  # kept, but escaped in the file
+
+
+async def test_total_connection_cap_gives_421(make_config, sink, start_app):
+    running = await start_app(make_config(sink, policy=NO_BASIS,
+                                          submission={"max_connections": 2}))
+    a = await RawSMTP(running.port, source="127.0.0.2").connect()
+    b = await RawSMTP(running.port, source="127.0.0.3").connect()
+    try:
+        c = await RawSMTP(running.port, source="127.0.0.4").connect()
+        try:
+            assert c.greeting is not None and c.greeting.code == 421, c.greeting
+        finally:
+            await c.close()
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_noop_loop_is_cut_off_with_421(make_config, sink, start_app):
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    async with RawSMTP(running.port) as c:
+        codes = [(await c.cmd("NOOP")).code for _ in range(20)]
+        assert codes == [250] * 20
+        assert (await c.cmd("NOOP")).code == 421
+        assert await c.closed_by_server()
+
+
+async def test_duplicate_rcpt_is_delivered_once(make_config, sink, start_app):
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    async with RawSMTP(running.port) as c:
+        codes = await _begin(c, ["a@example.org", "A@Example.ORG", "a@example.org"])
+        assert codes == [250, 250, 250]
+        assert await _data(c, message()) == 250
+    assert sink.delivered_to() == ["a@example.org"]
+
+
+async def test_non_ascii_rcpt_without_smtputf8_is_refused_at_rcpt(make_config, sink,
+                                                                   start_app, sync_redis):
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    async with RawSMTP(running.port) as c:
+        assert (await c.cmd("EHLO client.test")).code == 250
+        assert (await c.cmd(f"MAIL FROM:<{SENDER}>")).code == 250
+        r = await c.cmd("RCPT TO:<jürgen@bücher.de>")
+        assert r.code == 553 and r.text.startswith("5.6.7"), r
+        assert (await c.cmd("RCPT TO:<ok@example.org>")).code == 250
+        assert await _data(c, message()) == 250
+    assert sink.delivered_to() == ["ok@example.org"]
+    assert sync_redis.xlen("cs:bounces") == 0  # no bogus "downstream refusal" recorded
+
+
+async def test_non_ascii_rcpt_with_smtputf8_is_relayed_with_smtputf8(make_config, sink,
+                                                                    start_app):
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    async with RawSMTP(running.port) as c:
+        assert (await c.cmd("EHLO client.test")).code == 250
+        assert (await c.cmd(f"MAIL FROM:<{SENDER}> SMTPUTF8")).code == 250
+        assert (await c.cmd("RCPT TO:<jürgen@bücher.de>")).code == 250
+        assert await _data(c, message()) == 250
+    assert sink.delivered_to() == ["jürgen@bücher.de"]
+
+
+async def test_non_ascii_sender_without_smtputf8_is_refused_at_mail(make_config, sink,
+                                                                     start_app):
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    async with RawSMTP(running.port) as c:
+        assert (await c.cmd("EHLO client.test")).code == 250
+        r = await c.cmd("MAIL FROM:<jürgen@bücher.de>")
+        assert r.code == 553 and r.text.startswith("5.6.7"), r
+        assert (await c.cmd("MAIL FROM:<jürgen@bücher.de> SMTPUTF8")).code == 250
+        assert (await c.cmd("RCPT TO:<ok@example.org>")).code == 250
+        assert await _data(c, message()) == 250
+    (got,) = sink.received
+    assert got.mail_from == "jürgen@bücher.de"
