@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from consentry import config
 from consentry.errors import ConfigError
@@ -102,7 +103,9 @@ async def test_retry_jobs_spooled_while_redis_is_down_reach_redis_later(tmp_path
     q = RetryQueue(store, config.RetryConfig(), spool)
     job = RetryJob.new("s@x.example", "r@y.example", b"body\r\n", False, False, None, "451",
                        1.0)
-    await q.put([job])
+    with capture_logs() as logged:
+        await q.put([job])
+    assert [e["event"] for e in logged] == ["retry_spooled"]
     assert spool.exists() and store.rows == []  # fsync'd locally, not lost
     w = RetryWorker(store, None, config.RetryConfig(), config.NotifyConfig(),  # type: ignore[arg-type]
                     spool)
