@@ -387,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .audit_cli import add_parser as add_audit_parser
 
     add_audit_parser(sub)
+    from .sends_cli import add_parser as add_sends_parser
+
+    add_sends_parser(sub)
     return p
 
 

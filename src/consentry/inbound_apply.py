@@ -71,6 +71,14 @@ class InboundActions:
                 continue
         return out
 
+    async def _replied_to(self, v: Verdict) -> list[str]:
+        """The address keys the message(s) named in In-Reply-To/References went to."""
+        if not v.reply_to_ids:
+            return []
+        from . import sends
+
+        return sends.recipients_of(await sends.by_message_ids(self.store, v.reply_to_ids))
+
     async def _linked(self, key: str) -> list[str]:
         h = await self.store.address_hash(key)
         try:
@@ -114,6 +122,13 @@ class InboundActions:
                                          evidence, t, with_linked=r.scope == "global")
             else:
                 key = self._key(v.sender) if v.sender else None
+                sent_to = await self._replied_to(v)
+                how = "recipient matched by the reply's sender address"
+                if len(sent_to) == 1 and key not in sent_to:
+                    # A reply from another address (an alias, a forward) to a message that
+                    # went to exactly one recipient: that recipient objected.
+                    key = sent_to[0]
+                    how = "recipient matched by In-Reply-To/References against the send record"
                 if key is None:
                     out.unresolved.append("objection without a usable sender address")
                 else:
@@ -121,7 +136,7 @@ class InboundActions:
                     # (SPEC §1.3, LG Hagen 1 S 38/13).
                     await self._suppress(out, key, "objection", "reply", "global", evidence,
                                          t, with_linked=True)
-                    out.notes.append("recipient matched by the reply's sender address")
+                    out.notes.append(how)
         return out
 
     async def _bounce(self, v: Verdict, out: Outcome, evidence: str, t: float) -> None:

@@ -28,10 +28,12 @@ from .config import Config
 from .copies import CopySender
 from .delivery import Deliverer, DeliveryResult, Envelope, RcptResult
 from .errors import MalformedMessage, StoreUnavailable, UpstreamPermanent, UpstreamTemporary
+from .metrics import METRICS
 from .model import Decision, MessageFacts
 from .policy import evaluate
 from .retryq import RetryQueue
 from .rewrite import Prepared, Rewriter, RewriteRefused, RewriteTemporary
+from .sends import SendRecorder
 from .store import Store, SuppressionRecord
 
 # Downstream 5xx RCPT codes that mean the mailbox does not exist. Policy refusals
@@ -92,6 +94,8 @@ class Relay:
         self.counters = Counters()
         self.inflight: set[asyncio.Task[str]] = set()
         self.fallback_spool = cfg.path(cfg.server.state_dir) / "spool" / "refusals.jsonl"
+        self.sends = SendRecorder(cfg, store,
+                                  cfg.path(cfg.server.state_dir) / "spool" / "sends.jsonl")
 
     def submit(self, sub: Submission) -> asyncio.Task[str]:
         """Run one message as its own task so a vanished client cannot cancel it halfway."""
@@ -137,6 +141,7 @@ class Relay:
         if not allowed:
             self.counters.all_suppressed += 1
             await self._notify_suppressed(sub, facts, decisions)
+            await self._record_send(sub, facts, decisions, sha, "suppressed", None)
             self._log_decisions(sub, facts, decisions, None, t0, sha)
             return replies.ALL_SUPPRESSED.format(n=len(decisions))
 
@@ -161,6 +166,8 @@ class Relay:
             refused: list[RcptResult] = getattr(exc, "refused", [])
             if refused:
                 await self._record_refusals(sub, facts, refused, owe_dsn=False)
+            await self._record_send(sub, facts, decisions, sha, "refused", f"refused: {exc}",
+                                    {r.recipient: r for r in refused})
             self._log_decisions(sub, facts, decisions, f"refused: {exc}", t0, sha,
                                 refused={r.recipient: r for r in refused})
             return replies.for_error(exc)
@@ -171,6 +178,8 @@ class Relay:
             await self._notify_suppressed(sub, facts, decisions)
         self.counters.relayed += 1
         reply = f"{result.code} {result.text}".strip()
+        await self._record_send(sub, facts, decisions, sha, "relayed", reply,
+                                {r.recipient: r for r in result.refused}, result.accepted)
         self._log_decisions(sub, facts, decisions, reply, t0, sha,
                             refused={r.recipient: r for r in result.refused})
         return replies.DELIVERED.format(
@@ -227,6 +236,31 @@ class Relay:
         except StoreUnavailable as exc:
             self.events.error("notice_spooled", reason=str(exc))
             await asyncio.to_thread(self._spool, {"rows": [], "dsn": dsn})
+
+    async def _record_send(self, sub: Submission, facts: MessageFacts,
+                           decisions: list[Decision], sha: str, outcome: str,
+                           downstream: str | None, refused: dict[str, RcptResult] | None = None,
+                           accepted: Sequence[str] = ()) -> None:
+        """The send record (sends.py): one round trip, after the downstream answered;
+        a failure is logged and spooled, never turned into a 4xx."""
+        prep = _PREPARED.get()
+        copy_sha: dict[str, str] = {}
+        for c in prep.copies if prep is not None else ():
+            digest = c.sha256
+            for r in c.recipients:
+                copy_sha[r] = digest
+        answers: dict[str, str] = {}
+        for d in decisions:
+            if d.allowed:
+                rr = (refused or {}).get(d.recipient)
+                ans = f"{rr.code} {rr.message}" if rr else downstream
+                if rr is None and prep is not None:
+                    ans = prep.replies.get(d.recipient, ans)
+                if ans:
+                    answers[d.recipient] = ans
+        await self.sends.record(self.sends.plan(
+            facts, decisions, sha, copy_sha, answers, outcome, sub.mail_from, sub.client,
+            list(accepted), time.time()))
 
     def _spool(self, entry: dict[str, Any]) -> None:
         self.fallback_spool.parent.mkdir(parents=True, exist_ok=True)
@@ -288,6 +322,8 @@ class Relay:
                 rewrite=(prep.log or None) if prep is not None and d.allowed else None,
                 latency_ms=latency,
             )
+        METRICS.message(_outcome(downstream), latency / 1000.0, downstream,
+                        [(d.verdict, d.rule, facts.message_class) for d in decisions])
 
     async def _rewrite(self, sub: Submission, facts: MessageFacts, decisions: list[Decision],
                        msg: rawmsg.RawMessage, now: float) -> Prepared:
@@ -340,6 +376,16 @@ class Relay:
 # runs in its own task, so this never leaks between messages).
 _PREPARED: contextvars.ContextVar[Prepared | None] = contextvars.ContextVar(
     "consentry_prepared", default=None)
+
+
+def _outcome(downstream: str | None) -> str:
+    if downstream is None:
+        return "suppressed"
+    for prefix, name in (("tempfail:", "tempfail"), ("refused:", "refused"),
+                         ("not relayed:", "not_relayed")):
+        if downstream.startswith(prefix):
+            return name
+    return "relayed"
 
 
 def _with_message_id(facts: MessageFacts, mid: str) -> MessageFacts:

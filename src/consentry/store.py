@@ -604,6 +604,60 @@ class Store:
             if len(due) < batch:
                 return total
 
+    # -- send records and counters (sends.py, stats.py) ----------------------------------
+
+    async def write_send(self, w: Any, bucket: str) -> None:
+        """One message's send record, its indexes and its hourly counters in ONE
+        pipelined round trip (w: sends.SendWrite). Indexes are trimmed to the retention
+        on every write and expire with it."""
+        k = self.keys
+        # MULTI/EXEC: all or nothing, so a refused write (spooled, replayed) never leaves
+        # counters applied twice.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if w.key_id:
+                old = w.at - w.ttl
+                pipe.set(k.send(w.key_id), w.raw, ex=w.ttl)
+                idx = [k.sends_by_recipient(r) for r in w.recipient_keys]
+                if w.campaign:
+                    idx.append(k.sends_by_campaign(w.campaign))
+                if w.message_id:
+                    idx.append(k.sends_by_message_id(w.message_id))
+                for key in idx:
+                    pipe.zadd(key, {w.key_id: w.at})
+                    pipe.zremrangebyscore(key, "-inf", f"({old}")
+                    pipe.expire(key, w.ttl)
+            if w.counters:
+                h = k.stats_hour(bucket)
+                for f, n in w.counters.items():
+                    pipe.hincrby(h, f, n)
+                pipe.expire(h, w.stats_ttl)
+            if w.campaign and w.campaign_sent:
+                pipe.hincrby(k.stats_campaign(w.campaign), "sent", w.campaign_sent)
+                pipe.expire(k.stats_campaign(w.campaign), w.stats_ttl)
+                pipe.zadd(k.stats_campaigns, {w.campaign: w.at})
+            await self._bounded(pipe.execute(), "send record", deadline=max(self.deadline, 1.0))
+
+    async def send_ids(self, index_key: str, limit: int, since: float | None = None,
+                       until: float | None = None) -> list[str]:
+        ids: list[str] = await self._bounded(self.redis.zrevrangebyscore(
+            index_key, until if until is not None else "+inf",
+            since if since is not None else "-inf", start=0, num=limit), "sends read")
+        return ids
+
+    async def send_ids_multi(self, index_keys: Sequence[str], limit: int) -> list[str]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in index_keys:
+                pipe.zrevrange(key, 0, limit - 1)
+            rows: list[list[str]] = await self._bounded(pipe.execute(), "sends read")
+        return sorted({i for r in rows for i in r}, reverse=True)[:limit]
+
+    async def get_sends(self, send_ids: Sequence[str]) -> list[str | None]:
+        if not send_ids:
+            return []
+        rows: list[str | None] = await self._bounded(
+            self.redis.mget([self.keys.send(i) for i in send_ids]), "sends read")
+        return rows
+
     # -- bounces and notifications ----------------------------------------------------
 
     async def record_refusals(

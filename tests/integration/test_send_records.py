@@ -1,0 +1,155 @@
+"""Send records: one per message with every recipient's verdict and rule and the content
+hash as relayed, indexed by campaign, recipient and Message-ID with the retention TTL;
+queryable with `consentry sends`; a write failure after the downstream accepted is
+spooled (the client still gets 250) and replayed; replies match them by In-Reply-To."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from consentry import cli
+from consentry.config import Config
+from consentry.inbound.classify import Verdict
+from consentry.inbound_apply import InboundActions
+from consentry.keys import Keys
+from consentry.store import Store
+
+from ..helpers.client import message, send
+from ..helpers.waits import wait_until
+
+
+def cli_config(tmp_path: Path, cfg: Config) -> Path:
+    p = tmp_path / "cli.yaml"
+    p.write_text(f"server: {{state_dir: '{cfg.server.state_dir}'}}\n"
+                 f"redis: {{embedded: false, url: '{cfg.redis.url}'}}\n")
+    return p
+
+
+async def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    rc = await asyncio.to_thread(cli.main, list(argv))
+    # The CLI points structlog at capsys's stderr; the app in this test logs on after.
+    structlog.reset_defaults()
+    return rc, capsys.readouterr().out
+
+
+def objection(sync_redis: Any, key: str) -> None:
+    sync_redis.hset(f"cs:supp:{key}", "global", json.dumps(
+        {"reason": "unsubscribe", "source": "one-click", "at": 1.0}))
+
+
+async def test_one_record_per_message_with_every_recipient(
+        make_config: Any, sink: Any, start_app: Any, sync_redis: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = make_config(sink, policy={"require_basis": False}, sends={"retention_days": 30})
+    running = await start_app(cfg)
+    objection(sync_redis, "gone@example.org")
+    code, _, _ = await send(running.port, ["Anna@Example.org", "gone@example.org",
+                                           "bob@example.org"],
+                            message(msgid="<spring-1@sender.example>", headers={
+                                "X-Campaign-Id": "spring", "X-Consent-List": "news",
+                                "X-Consent-Category": "shoes"}))
+    assert code == 250
+    (sid,) = sync_redis.zrange("cs:sends:camp:spring", 0, -1)
+    rec = json.loads(sync_redis.get(f"cs:send:{sid}"))
+    assert (rec["outcome"], rec["campaign"], rec["list"], rec["category"], rec["class"]) == (
+        "relayed", "spring", "news", "shoes", "marketing")
+    assert rec["message_id"] == "<spring-1@sender.example>"
+    by = {r["k"]: r for r in rec["recipients"]}
+    assert (by["anna@example.org"]["v"], by["gone@example.org"]["v"]) == ("allow", "suppress")
+    assert by["gone@example.org"]["rule"] == "objection"
+    assert by["bob@example.org"]["reply"].startswith("250")
+    # Marketing leaves as one copy per recipient (own List-Unsubscribe): each copy's hash
+    # is the hash of the bytes the sink received for that recipient.
+    got = {m.rcpts[0]: m.sha256 for m in sink.received}
+    assert by["anna@example.org"]["sha256"] == got["Anna@Example.org"]
+    assert by["bob@example.org"]["sha256"] == got["bob@example.org"]
+    assert "sha256" not in by["gone@example.org"] and len(rec["sha256"]) == 64
+    ttl = sync_redis.ttl(f"cs:send:{sid}")
+    assert 29 * 86400 < ttl <= 30 * 86400
+    mid_key = Keys().sends_by_message_id("<spring-1@sender.example>")
+    for key in ("cs:sends:camp:spring", "cs:sends:rcpt:anna@example.org",
+                "cs:sends:rcpt:gone@example.org", mid_key):
+        assert sync_redis.zscore(key, sid) is not None and sync_redis.ttl(key) > 29 * 86400
+    # The same round trip counted the decisions for `consentry stats`.
+    (hour,) = sync_redis.keys("cs:stats:h:*")
+    h = sync_redis.hgetall(hour)
+    assert (h["msg"], h["rcpt"], h["v:allow"], h["v:suppress"], h["r:objection"]) == (
+        "1", "3", "2", "1", "1")
+    assert sync_redis.hget("cs:stats:camp:spring", "sent") == "2"
+
+    conf = str(cli_config(tmp_path, cfg))
+    rc, out = await run_cli(capsys, "-c", conf, "sends", "--campaign", "spring")
+    assert rc == 0 and "relayed" in out and "<spring-1@sender.example>" in out
+    assert "suppress objection" in " ".join(out.split()) and "1 send record(s)" in out
+    rc, out = await run_cli(capsys, "-c", conf, "sends", "--recipient", "GONE@example.org")
+    assert rc == 0 and "gone@example.org" in out and "bob@example.org" not in out
+    rc, out = await run_cli(capsys, "-c", conf, "sends", "--message-id",
+                            "spring-1@sender.example", "--json")
+    assert rc == 0 and json.loads(out)["id"] == sid
+    rc, out = await run_cli(capsys, "-c", conf, "sends", "--campaign", "autumn")
+    assert rc == 1 and "0 send record(s)" in out
+
+
+async def test_all_suppressed_message_is_recorded_too(
+        make_config: Any, sink: Any, start_app: Any, sync_redis: Any) -> None:
+    running = await start_app(make_config(sink, policy={"require_basis": False}))
+    objection(sync_redis, "gone@example.org")
+    code, _, _ = await send(running.port, ["gone@example.org"],
+                            message(headers={"X-Campaign-Id": "c2"}))
+    assert code == 250 and not sink.received
+    (sid,) = sync_redis.zrange("cs:sends:camp:c2", 0, -1)
+    rec = json.loads(sync_redis.get(f"cs:send:{sid}"))
+    assert rec["outcome"] == "suppressed" and rec["recipients"][0]["v"] == "suppress"
+    assert sync_redis.hget("cs:stats:camp:c2", "sent") is None
+
+
+async def test_record_write_failure_after_acceptance_is_spooled_not_4xx(
+        make_config: Any, sink: Any, start_app: Any, sync_redis: Any) -> None:
+    cfg = make_config(sink, policy={"require_basis": False})
+    running = await start_app(cfg)
+    # Only the send record's SET is refused (ACL): the lookup and delivery work.
+    sync_redis.execute_command("ACL", "SETUSER", "default", "-set")
+    try:
+        code, _, _ = await send(running.port, ["a@example.org"], message(headers={
+            "X-Consent-Class": "transactional", "X-Campaign-Id": "c3"}))
+    finally:
+        sync_redis.execute_command("ACL", "SETUSER", "default", "+set")
+    assert code == 250 and sink.delivered_to() == ["a@example.org"]
+    spool = Path(cfg.server.state_dir) / "spool" / "sends.jsonl"
+    assert json.loads(spool.read_text())["campaign"] == "c3"
+    assert not sync_redis.exists("cs:sends:camp:c3")  # all or nothing: no half record
+    # The next successful write replays the spool.
+    code, _, _ = await send(running.port, ["b@example.org"], message(
+        msgid="<t-2@sender.example>", headers={"X-Consent-Class": "transactional",
+                                               "X-Campaign-Id": "c3"}))
+    assert code == 250
+    await wait_until(lambda: sync_redis.zcard("cs:sends:camp:c3") == 2,
+                     what="spooled send record replayed")
+    assert not spool.exists()
+    assert sync_redis.hget("cs:stats:camp:c3", "sent") == "2"  # counted once each
+
+
+async def test_reply_from_another_address_matched_by_in_reply_to(
+        make_config: Any, sink: Any, start_app: Any, sync_redis: Any) -> None:
+    cfg = make_config(sink, policy={"require_basis": False})
+    running = await start_app(cfg)
+    code, _, _ = await send(running.port, ["anna@example.org"],
+                            message(msgid="<news-9@sender.example>"))
+    assert code == 250
+    store = Store(cfg.redis, cfg.redis.url)
+    try:
+        v = Verdict("unsubscribe", sender="anna.private@elsewhere.example",
+                    message_id="<reply-1@elsewhere.example>",
+                    reply_to_ids=("<older@sender.example>", "<news-9@sender.example>"))
+        out = await InboundActions(cfg, store).apply(v)
+    finally:
+        await store.close()
+    assert out.suppressed == ["anna@example.org objection global"]
+    assert "In-Reply-To" in out.notes[0]
+    assert not sync_redis.exists("cs:supp:anna.private@elsewhere.example")
