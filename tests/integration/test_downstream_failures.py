@@ -307,12 +307,12 @@ async def test_downstream_slow_final_reply_gives_451_before_the_client_times_out
                       downstream={"host": "127.0.0.1", "port": sink.port, "data_timeout": 1,
                                   "command_timeout": 5})
     running = await start_app(cfg)
-    sink.control.data_delay = 3.0
+    sink.control.data_delay = 8.0
     t0 = asyncio.get_running_loop().time()
     code, text, _ = await send(running.port, ["a@example.org"], message())
     elapsed = asyncio.get_running_loop().time() - t0
     assert code == 451, text
-    assert elapsed < 2.9, elapsed  # did not wait for the slow downstream
+    assert elapsed < 6, elapsed  # generous: data_timeout is 1 s, the downstream takes 8
     assert running.app.relay is not None
     assert running.app.relay.counters.ambiguous == 1
 
