@@ -17,6 +17,9 @@ from consentry import embedded_redis
 
 from ..helpers.procs import pids_with_cwd
 
+_SCRIPT = Path(sys.executable).with_name("consentry")  # the installed console script
+CONSENTRY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "consentry.cli"]
+
 
 @pytest.fixture
 def cli_config(tmp_path: Path) -> Path:
@@ -36,7 +39,7 @@ def cli_config(tmp_path: Path) -> Path:
 
 
 def consentry(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "consentry.cli", "-c", str(cfg), *args],
+    return subprocess.run([*CONSENTRY, "-c", str(cfg), *args],
                           capture_output=True, text=True, timeout=60, check=False)
 
 

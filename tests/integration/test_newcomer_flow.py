@@ -22,7 +22,8 @@ from ..helpers.redis_proc import free_port
 from ..helpers.waits import wait_until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
-CONSENTRY = [sys.executable, "-m", "consentry.cli"]
+_SCRIPT = Path(sys.executable).with_name("consentry")  # the installed console script
+CONSENTRY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "consentry.cli"]
 
 
 def adapted_example(tmp_path: Path, port: int) -> Path:

@@ -15,6 +15,9 @@ from consentry.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
+_SCRIPT = Path(sys.executable).with_name("consentry")  # the installed console script
+CONSENTRY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "consentry.cli"]
+
 
 def error_for(data: Any) -> ConfigError:
     with pytest.raises(ConfigError) as ei:
@@ -110,7 +113,7 @@ def test_shipped_example_config_is_valid() -> None:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "consentry.cli", *args], cwd=cwd,
+    return subprocess.run([*CONSENTRY, *args], cwd=cwd,
                           capture_output=True, text=True, timeout=60, check=False)
 
 
