@@ -390,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .sends_cli import add_parser as add_sends_parser
 
     add_sends_parser(sub)
+    from .tail import add_parser as add_tail_parser
+
+    add_tail_parser(sub)
     return p
 
 
