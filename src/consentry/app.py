@@ -20,7 +20,7 @@ from .delivery import Deliverer, OutboxDeliverer, SMTPDeliverer
 from .errors import ConfigError, ConsentryError, StoreUnavailable
 from .notify import DsnWorker
 from .outbound import Relay
-from .smtp_server import ConnectionLimits, SubmissionHandler, make_factory
+from .smtp_server import ConnectionLimits, Sessions, SubmissionHandler, make_factory
 from .store import Store
 
 
@@ -74,6 +74,7 @@ class App:
     inbound: Any = None  # inbound_server.InboundService when inbound.enabled
     inbound_store: Store | None = None
     auditor: Any = None  # audit.Auditor, shared by every Store of the process
+    sessions: Sessions = field(default_factory=Sessions)  # open submission sessions
 
     @property
     def ports(self) -> list[int]:
@@ -135,7 +136,8 @@ class App:
         handler = SubmissionHandler(cfg, self.relay)
         limits = ConnectionLimits(cfg.submission.max_connections,
                                   cfg.submission.max_connections_per_ip)
-        factory = make_factory(cfg, handler, limits, lambda: self.draining, smtputf8)
+        factory = make_factory(cfg, handler, limits, lambda: self.draining, smtputf8,
+                               self.sessions)
         loop = asyncio.get_running_loop()
         for i, hp in enumerate(cfg.submission.listen):
             host, port = parse_hostport(hp, f"submission.listen[{i}]")
@@ -213,11 +215,24 @@ class App:
                 log.error("spool_replay_failed", reason=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(interval)
 
-    async def stop(self, drain_timeout: float = 30.0) -> None:
+    async def stop(self, drain_timeout: float | None = None) -> None:
+        """Drain (RELIABILITY S1): listeners closed at once (a late connection gets 421),
+        transactions in flight may finish within `drain_timeout` (server.drain_timeout),
+        every other command gets 421; a message already handed to the relay still gets
+        its final reply (bounded by the downstream timeouts)."""
+        if drain_timeout is None:
+            drain_timeout = self.cfg.server.drain_timeout
         self.draining = True
         for s in self.servers:
             s.close()
-        pending = await self.relay.drain(drain_timeout) if self.relay else 0
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        open_tx = await self.sessions.drain(drain_timeout)
+        if open_tx and self.log is not None:
+            self.log.warning("drain_timeout", sessions_cut=open_tx, timeout=drain_timeout)
+        pending = (await self.relay.drain(max(drain_timeout - (loop.time() - t0), 5.0))
+                   if self.relay else 0)
+        self.sessions.close_all()
         if self.http is not None:
             await self.http.stop()
         if self.inbound is not None:
@@ -332,7 +347,7 @@ async def serve(cfg: Config, config_path: str | None = None) -> int:
     gc.freeze()
     sdnotify.notify(f"READY=1\nSTATUS=listening on {', '.join(map(str, app.ports))}")
     await stop.wait()
-    sdnotify.notify("STOPPING=1\nSTATUS=draining")
+    sdnotify.notify(f"STOPPING=1\nSTATUS=draining (up to {cfg.server.drain_timeout:g} s)")
     await app.stop()
     return 0
 

@@ -28,6 +28,9 @@ MESSAGE_CLASSES: tuple[str, ...] = typing.get_args(MessageClass)
 class ServerConfig:
     hostname: str = "consentry.localhost"
     state_dir: str = "./var"
+    # SIGTERM: how long sessions in the middle of a transaction may take to finish it
+    # before every session gets 421 and the process exits (RELIABILITY S1).
+    drain_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -415,6 +418,7 @@ def _validate(cfg: Config) -> None:
         "redis.deadline_ms": cfg.redis.deadline_ms,
         "redis.pool_size": cfg.redis.pool_size,
         "downstream.pool_size": cfg.downstream.pool_size,
+        "server.drain_timeout": cfg.server.drain_timeout,
     }
     for key, value in positive.items():
         if value <= 0:

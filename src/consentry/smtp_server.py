@@ -7,9 +7,10 @@ are enforced in the protocol factory (a refused connection never reaches aiosmtp
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
@@ -56,11 +57,57 @@ class ConnectionLimits:
             del self.by_ip[ip]
 
 
+class Sessions:
+    """The open submission sessions, for the SIGTERM drain (RELIABILITY S1).
+
+    While draining, a session in the middle of a transaction (MAIL given, DATA not yet
+    answered) may finish it; any other command gets 421 and the session is closed. After
+    the drain timeout (`hard`) every command gets 421, and the sessions still open are
+    closed with an unsolicited 421 (RFC 5321 §3.8) - except one whose message is being
+    relayed right now: it gets its final reply first (the relay drain bounds that).
+    """
+
+    def __init__(self) -> None:
+        self.open: set[SubmissionSMTP] = set()
+        self.draining = False
+        self.hard = False
+
+    def busy(self) -> list[SubmissionSMTP]:
+        return [s for s in self.open if s.in_transaction or s.relaying]
+
+    async def drain(self, grace: float, interval: float = 0.05) -> int:
+        """Stop new transactions and wait (bounded) until none is open; returns how many
+        were still open at the deadline. Idle sessions are told 421 at once."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while True:
+            self.close_idle()
+            if not self.busy() or loop.time() >= deadline:
+                break
+            await asyncio.sleep(interval)
+        left = len(self.busy())
+        self.hard = True
+        self.close_idle()
+        return left
+
+    def close_idle(self) -> None:
+        for s in list(self.open):
+            if s.relaying or (s.in_transaction and not self.hard):
+                continue
+            s.refuse_and_close()
+
+    def close_all(self) -> None:
+        for s in list(self.open):
+            s.refuse_and_close()
+
+
 class SubmissionSMTP(SMTP):
     """aiosmtpd's SMTP with a separate (longer) deadline while a DATA transaction runs."""
 
     def __init__(self, *args: Any, data_timeout: float, limits: ConnectionLimits,
-                 peer_ip: str, line_length_limit: int = 1001, **kw: Any) -> None:
+                 peer_ip: str, line_length_limit: int = 1001,
+                 sessions: Sessions | None = None, **kw: Any) -> None:
         # Must be set before SMTP.__init__: it sizes the StreamReader's line limit from
         # it, and a later assignment would leave the reader at aiosmtpd's 1001.
         self.line_length_limit = line_length_limit
@@ -69,6 +116,37 @@ class SubmissionSMTP(SMTP):
         self._limits = limits
         self._peer_ip = peer_ip
         self._released = False
+        self._sessions = sessions if sessions is not None else Sessions()
+        self._sessions.open.add(self)
+        self.relaying = False  # set by the handler while the relay runs for this session
+        # Every command but QUIT passes the drain gate first.
+        for name, method in list(self._smtp_methods.items()):
+            if name != "QUIT":
+                self._smtp_methods[name] = self._drain_gate(method)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.envelope is not None and self.envelope.mail_from is not None
+
+    def _drain_gate(self, method: Callable[[str | None], Awaitable[None]]
+                    ) -> Callable[[str | None], Awaitable[None]]:
+        @functools.wraps(method)
+        async def gated(arg: str | None) -> None:
+            sessions = self._sessions
+            if sessions.draining and (sessions.hard or not self.in_transaction):
+                self.refuse_and_close()
+                return
+            await method(arg)
+
+        return gated
+
+    def refuse_and_close(self) -> None:
+        self._sessions.open.discard(self)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(replies.SHUTTING_DOWN.encode() + b"\r\n")
+            transport.close()
 
     async def smtp_DATA(self, arg: str) -> None:
         # aiosmtpd resets its timer only per command, so upload and our downstream
@@ -89,6 +167,7 @@ class SubmissionSMTP(SMTP):
         await super().smtp_RCPT(arg)
 
     def connection_lost(self, error: Exception | None) -> None:
+        self._sessions.open.discard(self)
         if not self._released:
             self._released = True
             self._limits.release(self._peer_ip)
@@ -192,12 +271,18 @@ class SubmissionHandler:
         task = self.relay.submit(sub)
         # shield: if the client vanishes, aiosmtpd cancels this coroutine, but the
         # downstream transaction runs to its end and logs its outcome.
-        return await asyncio.shield(task)
+        if isinstance(server, SubmissionSMTP):
+            server.relaying = True
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if isinstance(server, SubmissionSMTP):
+                server.relaying = False
 
 
 def make_factory(
     cfg: Config, handler: SubmissionHandler, limits: ConnectionLimits,
-    draining: Callable[[], bool], smtputf8: bool,
+    draining: Callable[[], bool], smtputf8: bool, sessions: Sessions | None = None,
 ) -> Callable[[], asyncio.Protocol]:
     """A protocol factory for loop.create_server that enforces the connection caps."""
 
@@ -232,6 +317,7 @@ def make_factory(
                     timeout=cfg.submission.command_timeout,
                     command_call_limit={"NOOP": 20, "VRFY": 5, "HELP": 5, "*": 10_000},
                     line_length_limit=cfg.submission.line_length_limit,
+                    sessions=sessions,
                 )
                 self.inner = smtp
             self.inner.connection_made(transport)
