@@ -393,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .tail import add_parser as add_tail_parser
 
     add_tail_parser(sub)
+    from .stats import add_parser as add_stats_parser
+
+    add_stats_parser(sub)
     return p
 
 

@@ -25,6 +25,7 @@ from . import logs
 from .config import Config
 from .errors import InvalidAddress
 from .inbound.classify import Verdict
+from .metrics import METRICS
 from .store import Store, SuppressionRecord
 from .tokens import TokenRef
 
@@ -71,6 +72,14 @@ class InboundActions:
                 continue
         return out
 
+    async def _count_campaigns(self, refs: list[TokenRef], what: str) -> None:
+        """Complaint and hard-bounce counts per campaign (the token names it), for the
+        complaint-rate figures mailbox providers judge senders by (stats, /metrics)."""
+        ttl = int(self.cfg.stats.retention_days * DAY)
+        for camp in dict.fromkeys(r.campaign for r in refs if r.campaign):
+            assert camp is not None
+            await self.store.campaign_event(camp, what, ttl)
+
     async def _replied_to(self, v: Verdict) -> list[str]:
         """The address keys the message(s) named in In-Reply-To/References went to."""
         if not v.reply_to_ids:
@@ -107,13 +116,15 @@ class InboundActions:
             await self._bounce(v, out, evidence, t)
         elif v.kind == "complaint" and v.suppress:
             keys = [k for k in (self._key(r["address"]) for r in v.recipients) if k]
-            keys += [r.recipient for r in await self._token_refs(v, "bounce")]
-            keys += [r.recipient for r in await self._token_refs(v, "unsubscribe")]
+            refs = [*await self._token_refs(v, "bounce"),
+                    *await self._token_refs(v, "unsubscribe")]
+            keys += [r.recipient for r in refs]
             if not keys:
                 out.unresolved.append("complaint without a recipient (redacted, no token)")
             for k in dict.fromkeys(keys):
                 await self._suppress(out, k, "complaint", "complaint", "global", evidence, t,
                                      with_linked=True)
+            await self._count_campaigns(refs, "complaint")
         elif v.kind == "unsubscribe":
             refs = await self._token_refs(v, "unsubscribe")
             if refs:
@@ -137,6 +148,7 @@ class InboundActions:
                     await self._suppress(out, key, "objection", "reply", "global", evidence,
                                          t, with_linked=True)
                     out.notes.append(how)
+        METRICS.inbound_kind(v.kind)
         return out
 
     async def _bounce(self, v: Verdict, out: Outcome, evidence: str, t: float) -> None:
@@ -165,6 +177,8 @@ class InboundActions:
                 continue
             if cls == "hard":
                 await self._suppress(out, key, "hard_bounce", "bounce", "global", evidence, t)
+                await self._count_campaigns([r for r in verp if r.recipient == key],
+                                            "hard_bounce")
                 continue
             n = await self.store.count_soft_bounce(key, t, ib.soft_bounce_window_days * DAY,
                                                    evidence)
