@@ -75,6 +75,8 @@ class App:
     inbound_store: Store | None = None
     auditor: Any = None  # audit.Auditor, shared by every Store of the process
     sessions: Sessions = field(default_factory=Sessions)  # open submission sessions
+    handler: SubmissionHandler | None = None
+    limits: ConnectionLimits | None = None
 
     @property
     def ports(self) -> list[int]:
@@ -133,9 +135,9 @@ class App:
             self.log.warning("unsubscribe_links_unavailable",
                              hint="marketing mail leaves WITHOUT List-Unsubscribe: enable "
                              "http (or set http.base_url) or unsubscribe.mailto_domain")
-        handler = SubmissionHandler(cfg, self.relay)
-        limits = ConnectionLimits(cfg.submission.max_connections,
-                                  cfg.submission.max_connections_per_ip)
+        self.handler = handler = SubmissionHandler(cfg, self.relay)
+        self.limits = limits = ConnectionLimits(cfg.submission.max_connections,
+                                                cfg.submission.max_connections_per_ip)
         factory = make_factory(cfg, handler, limits, lambda: self.draining, smtputf8,
                                self.sessions)
         loop = asyncio.get_running_loop()
@@ -288,12 +290,31 @@ class App:
         except ConfigError as exc:
             self.log.error("reload_refused", reason=str(exc))
             return
+        old = self.cfg
         self.cfg = new
         self.relay.cfg = new
         self.relay.rewriter = new_rewriter
+        if self.handler is not None:
+            # open sessions share the handler: their next command sees the new rules
+            self.handler.reconfigure(new)
+        if self.limits is not None:
+            self.limits.total = new.submission.max_connections
+            self.limits.per_ip = new.submission.max_connections_per_ip
         if self.http is not None:
             self.http.codec = new_rewriter.codec  # rotated keys verify at once
+        restart = [k for k, a, b in (
+            ("submission.listen", old.submission.listen, new.submission.listen),
+            ("redis", old.redis, new.redis),
+            ("downstream", old.downstream, new.downstream),
+            ("http.listen", old.http.listen, new.http.listen),
+            ("inbound", old.inbound, new.inbound),
+        ) if a != b]
+        if restart:
+            self.log.warning("reload_needs_restart", keys=restart,
+                             hint="these settings keep their old values until a restart")
         self.log.info("reloaded", config=self.config_path)
+        sdnotify.notify(f"STATUS=reloaded {self.config_path}; listening on "
+                        f"{', '.join(map(str, self.ports))}")
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task[Any]], log: Any, rounds: int = 20) -> None:

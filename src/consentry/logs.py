@@ -36,6 +36,8 @@ _opened: list[IO[str]] = []
 
 def setup(cfg: LogConfig, base: str = ".") -> None:
     """Configure structlog once per process (again on reload)."""
+    while _opened:  # a reload or a new App replaces the previous log file
+        _opened.pop().close()
     stream: IO[str]
     if cfg.decision_log == "-":
         stream = sys.stdout

@@ -176,12 +176,17 @@ class SubmissionSMTP(SMTP):
 
 class SubmissionHandler:
     def __init__(self, cfg: Config, relay: Relay) -> None:
-        self.cfg = cfg
         self.relay = relay
+        self.log = logs.get("consentry.smtp")
+        self.reconfigure(cfg)
+
+    def reconfigure(self, cfg: Config) -> None:
+        """SIGHUP: open sessions keep this handler, so their next command and message
+        see the new client networks, recipient cap and address rules."""
         self.networks: list[IPNetwork] = [
             ipaddress.ip_network(n, strict=False) for n in cfg.submission.client_networks
         ]
-        self.log = logs.get("consentry.smtp")
+        self.cfg = cfg
 
     def client_allowed(self, session: Session) -> bool:
         peer = session.peer
@@ -299,6 +304,7 @@ def make_factory(
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             peer = transport.get_extra_info("peername")
             ip = str(peer[0]) if isinstance(peer, tuple) else "unix"
+            cfg = handler.cfg  # the config in force now (SIGHUP swaps it)
             if draining():
                 self.inner = _Refuse(replies.SHUTTING_DOWN)
             elif not limits.admit(ip):
