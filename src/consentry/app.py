@@ -8,6 +8,7 @@ import dataclasses
 import gc
 import signal
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,9 @@ def redis_url(cfg: Config) -> str:
 def make_deliverer(cfg: Config) -> Deliverer:
     if cfg.downstream.host is None:
         return OutboxDeliverer(cfg.outbox, cfg.path(cfg.outbox.dir))
-    return SMTPDeliverer(cfg.downstream, cfg.server.hostname)
+    ca = cfg.downstream.ca_file
+    return SMTPDeliverer(cfg.downstream, cfg.server.hostname,
+                         str(cfg.path(ca)) if ca is not None else None)
 
 
 async def check_canary(cfg: Config, store: Store) -> str | None:
@@ -138,6 +141,9 @@ class App:
         self.handler = handler = SubmissionHandler(cfg, self.relay)
         self.limits = limits = ConnectionLimits(cfg.submission.max_connections,
                                                 cfg.submission.max_connections_per_ip)
+        from .tlsctx import server_context
+
+        handler.tls_context = server_context(cfg, cfg.submission.tls, "submission.tls")
         factory = make_factory(cfg, handler, limits, lambda: self.draining, smtputf8,
                                self.sessions)
         loop = asyncio.get_running_loop()
@@ -149,6 +155,19 @@ class App:
                                                   reuse_address=True)
             except OSError as exc:
                 raise ConfigError(f"submission.listen[{i}]",
+                                  f"cannot listen on {hp}: {exc.strerror}") from None
+            self.servers.append(server)
+        tls_factory = make_factory(cfg, handler, limits, lambda: self.draining, smtputf8,
+                                   self.sessions, implicit_tls=True)
+        for i, hp in enumerate(cfg.submission.tls_listen):
+            host, port = parse_hostport(hp, f"submission.tls_listen[{i}]")
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            try:
+                server = await loop.create_server(tls_factory, host, port, family=family,
+                                                  reuse_address=True,
+                                                  ssl=handler.tls_context)
+            except OSError as exc:
+                raise ConfigError(f"submission.tls_listen[{i}]",
                                   f"cannot listen on {hp}: {exc.strerror}") from None
             self.servers.append(server)
         # Background jobs get their own small pool so they never take the relay's slots.
@@ -182,7 +201,9 @@ class App:
             await self.inbound.start()
         self.log.info(
             "started",
-            listen=[f"{cfg.submission.listen[i]}->{p}" for i, p in enumerate(self.ports)],
+            listen=[f"{hp}->{p}" for hp, p in zip(
+                [*cfg.submission.listen, *(f"tls:{x}" for x in cfg.submission.tls_listen)],
+                self.ports, strict=False)],
             downstream=(f"{cfg.downstream.host}:{cfg.downstream.port}"
                         if cfg.downstream.host else f"outbox {cfg.path(cfg.outbox.dir)}"),
             redis="embedded" if cfg.redis.embedded else _redact(cfg.redis.url),
@@ -287,9 +308,24 @@ class App:
             # listener keeps its address, so the links keep its base URL.
             new_rewriter = rewriter(new, self.http.base_url() if self.http is not None
                                     else new.http.base_url)
+            # Certificates: checked on a scratch context, then loaded into the live one
+            # (new handshakes use them); TLS cannot be switched on or off by a reload.
+            from .tlsctx import reload_into
+
+            tls_swaps = []
+            for where, live, tls in (
+                ("submission.tls", self.handler.tls_context if self.handler else None,
+                 new.submission.tls),
+                ("inbound.tls", getattr(self.inbound, "tls_context", None), new.inbound.tls),
+            ):
+                if live is not None and tls.enabled:
+                    reload_into(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), new, tls, where)
+                    tls_swaps.append((live, tls, where))
         except ConfigError as exc:
             self.log.error("reload_refused", reason=str(exc))
             return
+        for live, tls, where in tls_swaps:
+            reload_into(live, new, tls, where)
         old = self.cfg
         self.cfg = new
         self.relay.cfg = new

@@ -34,6 +34,21 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class ListenerTlsConfig:
+    """STARTTLS (and implicit TLS on tls_listen) for a listener; off while cert is unset."""
+
+    cert: str | None = None  # PEM certificate chain
+    key: str | None = None  # PEM private key
+    min_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+    client_ca: str | None = None  # PEM CA bundle: clients must present a cert it signed
+    require_starttls: bool = False  # 530 to every command but EHLO/NOOP/QUIT before TLS
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None
+
+
+@dataclass(frozen=True)
 class SubmissionConfig:
     listen: list[str] = field(default_factory=lambda: ["127.0.0.1:2525"])
     client_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
@@ -46,6 +61,8 @@ class SubmissionConfig:
     max_connections_per_ip: int = 50
     smtputf8: bool = True
     bare_newlines: Literal["reject", "normalize"] = "reject"
+    tls: ListenerTlsConfig = field(default_factory=ListenerTlsConfig)
+    tls_listen: list[str] = field(default_factory=list)  # implicit TLS (port 465 style)
 
 
 @dataclass(frozen=True)
@@ -65,8 +82,12 @@ class RedisConfig:
 class DownstreamConfig:
     host: str | None = None
     port: int = 25
-    starttls: Literal["none", "opportunistic", "required"] = "none"
+    # required-verified: STARTTLS and a certificate that verifies (against ca_file, else
+    # the system store) for the host name, or 451 and nothing sent; required is an alias
+    # that honours validate_certs; opportunistic: TLS when offered, unverified if needed
+    starttls: Literal["none", "opportunistic", "required", "required-verified"] = "none"
     validate_certs: bool = True
+    ca_file: str | None = None  # PEM CA bundle the downstream's certificate must chain to
     username: str | None = None
     password: str | None = None
     helo_name: str | None = None
@@ -252,6 +273,7 @@ class InboundConfig:
     max_connections_per_ip: int = 20
     command_timeout: float = 300.0
     data_timeout: float = 600.0
+    tls: ListenerTlsConfig = field(default_factory=ListenerTlsConfig)
     classify_timeout: float = 10.0  # per-message deadline of the classifier (worker)
     intent_threshold: float = 0.8
     soft_bounce_limit: int = 3
@@ -405,6 +427,19 @@ def _build(cls: type[Any], data: Any, prefix: str) -> Any:
 def _validate(cfg: Config) -> None:
     for i, hostport in enumerate(cfg.submission.listen):
         parse_hostport(hostport, f"submission.listen[{i}]")
+    for i, hostport in enumerate(cfg.submission.tls_listen):
+        parse_hostport(hostport, f"submission.tls_listen[{i}]")
+    for where, tls in (("submission.tls", cfg.submission.tls), ("inbound.tls", cfg.inbound.tls)):
+        if (tls.cert is None) != (tls.key is None):
+            raise ConfigError(f"{where}.key" if tls.key is None else f"{where}.cert",
+                              "cert and key must be given together")
+        if not tls.enabled and (tls.require_starttls or tls.client_ca):
+            raise ConfigError(f"{where}.cert", "needed for require_starttls/client_ca")
+    if cfg.submission.tls_listen and not cfg.submission.tls.enabled:
+        raise ConfigError("submission.tls_listen", "needs submission.tls.cert and key")
+    if cfg.downstream.starttls == "required-verified" and not cfg.downstream.validate_certs:
+        raise ConfigError("downstream.validate_certs",
+                          "must be true with starttls: required-verified")
     for i, net in enumerate(cfg.submission.client_networks):
         try:
             ipaddress.ip_network(net, strict=False)

@@ -132,9 +132,11 @@ class _Conn:
 class SMTPDeliverer:
     """aiosmtplib to the downstream MTA with a bounded pool of reusable connections."""
 
-    def __init__(self, cfg: DownstreamConfig, local_hostname: str) -> None:
+    def __init__(self, cfg: DownstreamConfig, local_hostname: str,
+                 ca_path: str | None = None) -> None:
         assert cfg.host is not None
         self.cfg = cfg
+        self.ca_path = ca_path  # downstream.ca_file resolved against the config's dir
         self.host = cfg.host
         self.local_hostname = cfg.helo_name or local_hostname
         self._idle: list[_Conn] = []
@@ -147,8 +149,8 @@ class SMTPDeliverer:
         return self._smtputf8
 
     def _tls_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        if not self.cfg.validate_certs:
+        ctx = ssl.create_default_context(cafile=self.ca_path)
+        if not self.cfg.validate_certs and self.cfg.starttls != "required-verified":
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -170,7 +172,7 @@ class SMTPDeliverer:
                 if self.cfg.starttls != "none":
                     if smtp.supports_extension("starttls"):
                         await smtp.starttls()
-                    elif self.cfg.starttls == "required":
+                    elif self.cfg.starttls in ("required", "required-verified"):
                         smtp.close()
                         raise UpstreamTemporary("downstream does not offer STARTTLS")
                 if self.cfg.username is not None and self.cfg.password is not None:

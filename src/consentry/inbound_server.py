@@ -400,6 +400,10 @@ class InboundService:
         self.handler = InboundHandler(cfg, self.spool, self.processor, codec)
         self.limits = ConnectionLimits(cfg.inbound.max_connections,
                                        cfg.inbound.max_connections_per_ip)
+        from .tlsctx import server_context
+
+        # STARTTLS (inbound.tls); SIGHUP loads new certificates into it in place
+        self.tls_context = server_context(cfg, cfg.inbound.tls, "inbound.tls")
         self.draining = draining
         self.servers: list[asyncio.Server] = []
         self.task: asyncio.Task[None] | None = None
@@ -433,7 +437,10 @@ class InboundService:
                                     hostname=cfg.server.hostname, ident="consentry inbound",
                                     timeout=cfg.inbound.command_timeout,
                                     command_call_limit={"NOOP": 20, "VRFY": 5, "HELP": 5,
-                                                        "*": 2_000})
+                                                        "*": 2_000},
+                                    tls_context=service.tls_context,
+                                    require_starttls=(service.tls_context is not None
+                                                      and cfg.inbound.tls.require_starttls))
                 self.inner = smtp
                 smtp.connection_made(transport)
 

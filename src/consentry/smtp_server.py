@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -178,6 +179,9 @@ class SubmissionHandler:
     def __init__(self, cfg: Config, relay: Relay) -> None:
         self.relay = relay
         self.log = logs.get("consentry.smtp")
+        # The live server context for STARTTLS and implicit TLS (tlsctx; SIGHUP loads new
+        # certificates into it in place). None: no TLS offered.
+        self.tls_context: ssl.SSLContext | None = None
         self.reconfigure(cfg)
 
     def reconfigure(self, cfg: Config) -> None:
@@ -288,6 +292,7 @@ class SubmissionHandler:
 def make_factory(
     cfg: Config, handler: SubmissionHandler, limits: ConnectionLimits,
     draining: Callable[[], bool], smtputf8: bool, sessions: Sessions | None = None,
+    implicit_tls: bool = False,
 ) -> Callable[[], asyncio.Protocol]:
     """A protocol factory for loop.create_server that enforces the connection caps."""
 
@@ -324,6 +329,10 @@ def make_factory(
                     command_call_limit={"NOOP": 20, "VRFY": 5, "HELP": 5, "*": 10_000},
                     line_length_limit=cfg.submission.line_length_limit,
                     sessions=sessions,
+                    # on an implicit-TLS listener the transport is TLS already
+                    tls_context=None if implicit_tls else handler.tls_context,
+                    require_starttls=(not implicit_tls and handler.tls_context is not None
+                                      and cfg.submission.tls.require_starttls),
                 )
                 self.inner = smtp
             self.inner.connection_made(transport)
