@@ -396,6 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .stats import add_parser as add_stats_parser
 
     add_stats_parser(sub)
+    from .erase import add_parser as add_erase_parser
+
+    add_erase_parser(sub)
+    from .auth import add_parser as add_user_parser
+
+    add_user_parser(sub)
     return p
 
 

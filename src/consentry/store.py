@@ -330,16 +330,14 @@ class Store:
           2. only if some recipient belongs to a person with other addresses: the
              suppression hashes of those linked addresses (objections cover the person)."""
         addrs = list(addresses)
-        lookups: list[list[str]] = []
+        lookups: list[list[tuple[str, str]]] = []
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(self.keys.epoch)
             for a in addrs:
-                # Look up the folded key and, when it differs, the exact canonical form
-                # too, in case another tool wrote the unfolded address.
-                ks = [a.key] if a.key == a.canonical else [a.key, a.canonical]
+                ks = self._supp_keys(a.key, a.canonical)
                 lookups.append(ks)
-                for k in ks:
-                    pipe.hgetall(self.keys.suppression(k))
+                for _label, rk in ks:
+                    pipe.hgetall(rk)
                 pipe.hgetall(self.keys.address(a.key))
             results: list[Any] = _checked(await self._bounded(
                 pipe.execute(raise_on_error=False), "lookup"))
@@ -351,7 +349,7 @@ class Store:
         i = 1
         for a, ks in zip(addrs, lookups, strict=True):
             supps: list[Suppression] = []
-            for k in ks:
+            for k, _rk in ks:
                 h: dict[str, str] = results[i]
                 i += 1
                 supps.extend(_decode_suppression(k, scope, v) for scope, v in sorted(h.items()))
@@ -365,14 +363,16 @@ class Store:
             infos.append(info)
             by_key[a.key] = supps
         need = sorted({k for info in infos for k in info.linked} - by_key.keys())
+        need_keys = [(k, rk) for k in need for _label, rk in self._supp_keys(k)]
         if need:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for k in need:
-                    pipe.hgetall(self.keys.suppression(k))
+                for _k, rk in need_keys:
+                    pipe.hgetall(rk)
                 linked_rows: list[dict[str, str]] = _checked(await self._bounded(
                     pipe.execute(raise_on_error=False), "linked lookup"))
-            for k, h in zip(need, linked_rows, strict=True):
-                by_key[k] = [_decode_suppression(k, scope, v) for scope, v in sorted(h.items())]
+            for (k, _rk), h in zip(need_keys, linked_rows, strict=True):
+                by_key.setdefault(k, []).extend(
+                    _decode_suppression(k, scope, v) for scope, v in sorted(h.items()))
         states: list[RecipientState] = []
         for a, supps, info in zip(addrs, own, infos, strict=True):
             linked_supps = tuple(s for k in info.linked for s in by_key.get(k, ()))
@@ -381,6 +381,18 @@ class Store:
                 linked_suppressions=linked_supps, consent=info.consent, pending=info.pending,
                 purchases=info.purchases, problems=info.problems))
         return states
+
+    def _supp_keys(self, key: str, canonical: str | None = None) -> list[tuple[str, str]]:
+        """(address label, Redis key) of every suppression hash that speaks for an
+        address: its folded key and, when it differs, the exact canonical form (another
+        tool may have written the unfolded address). In privacy mode the folded key's
+        hash, plus the clear-text keys (written before the switch or by a tool without
+        the secret: read, fail safe; `consentry erase` folds them into the hash)."""
+        names = [key] if canonical is None or canonical == key else [key, canonical]
+        if self.keys.secret is None:
+            return [(n, self.keys.suppression(n)) for n in names]
+        return [(key, self.keys.suppression(key)),
+                *((n, self.keys.suppression_clear(n)) for n in names)]
 
     async def add_suppression(self, rec: SuppressionRecord, actor: str) -> bool:
         """Write a suppression and its audit entry atomically. Returns True if new."""
@@ -395,25 +407,38 @@ class Store:
     async def remove_suppression(
         self, address_key: str, scope: str | None, reason: str, actor: str
     ) -> int:
-        key = self.keys.suppression(address_key)
-        existing: dict[str, str] = await self._bounded(self.redis.hgetall(key), "read")
-        scopes = [s for s in existing if scope is None or s.partition("|")[0] == scope]
-        if not scopes:
-            return 0
         if not reason.strip():
             raise ValueError("lifting a suppression needs a reason (it is audited)")
+        # Every key that speaks for the address (in privacy mode: the hash and any
+        # clear-text leftovers), so a lifted suppression is really gone.
+        rkeys = [rk for _label, rk in self._supp_keys(address_key)]
+        async with self.redis.pipeline(transaction=False) as rd:
+            for rk in rkeys:
+                rd.hgetall(rk)
+            found: list[dict[str, str]] = await self._bounded(rd.execute(), "read")
+        drop = [(rk, [f for f in h if scope is None or f.partition("|")[0] == scope], h)
+                for rk, h in zip(rkeys, found, strict=True)]
+        drop = [(rk, fs, h) for rk, fs, h in drop if fs]
+        if not drop:
+            return 0
         entries: list[dict[str, str]] = []
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(key, *scopes)
-            for s in scopes:
-                # The lifted record goes into the entry: what was removed stays provable.
-                entries.append(self._xadd_audit(pipe, {
-                    "action": "unsuppress", "address": address_key, "scope": s,
-                    "reason": reason, "source": "admin", "at": f"{time.time():.6f}",
-                    "actor": actor, "record": existing[s]}))
+            for rk, fs, existing in drop:
+                pipe.hdel(rk, *fs)
+                entries += self._unsuppress_entries(pipe, address_key, fs, existing, reason,
+                                                    actor)
             res: list[Any] = await self._bounded(pipe.execute(), "unsuppress", deadline=5.0)
         await self._audited(res[-1], entries)
-        return len(scopes)
+        return sum(len(fs) for _rk, fs, _h in drop)
+
+    def _unsuppress_entries(self, pipe: Any, address_key: str, scopes: list[str],
+                            existing: dict[str, str], reason: str, actor: str
+                            ) -> list[dict[str, str]]:
+        # The lifted record goes into the entry: what was removed stays provable.
+        return [self._xadd_audit(pipe, {
+            "action": "unsuppress", "address": address_key, "scope": s, "reason": reason,
+            "source": "admin", "at": f"{time.time():.6f}", "actor": actor,
+            "record": existing[s]}) for s in scopes]
 
     async def iter_suppressions(self, count: int = 1000) -> AsyncIterator[Suppression]:
         prefix_len = len(self.keys.suppression_clear(""))
@@ -568,12 +593,15 @@ class Store:
         return sorted(m)
 
     async def suppressions_of(self, address_keys: Sequence[str]) -> dict[str, list[Suppression]]:
+        pairs = [(k, rk) for k in address_keys for _label, rk in self._supp_keys(k)]
         async with self.redis.pipeline(transaction=False) as rd:
-            for k in address_keys:
-                rd.hgetall(self.keys.suppression(k))
+            for _k, rk in pairs:
+                rd.hgetall(rk)
             rows: list[dict[str, str]] = await self._bounded(rd.execute(), "read")
-        return {k: [_decode_suppression(k, s, v) for s, v in sorted(h.items())]
-                for k, h in zip(address_keys, rows, strict=True)}
+        out: dict[str, list[Suppression]] = {k: [] for k in address_keys}
+        for (k, _rk), h in zip(pairs, rows, strict=True):
+            out[k].extend(_decode_suppression(k, s, v) for s, v in sorted(h.items()))
+        return out
 
     async def pending_count(self) -> int:
         n: int = await self._bounded(self.redis.zcard(self.keys.doi_pending), "read")
@@ -705,6 +733,135 @@ class Store:
             pipe.hincrby(self.keys.stats_campaign(campaign), field, 1)
             pipe.expire(self.keys.stats_campaign(campaign), ttl)
             await self._bounded(pipe.execute(), "campaign stats", deadline=5.0)
+
+    # -- erasure (erase.py, privacy mode) -------------------------------------------------
+
+    async def erase_address(self, key: str, spellings: Sequence[str], actor: str,
+                            reason: str, keep: bool, now: float) -> dict[str, Any]:
+        """Remove an address's personal data from the keyed records in ONE MULTI/EXEC
+        and keep (only) its hashed suppression: clear-text suppression keys are folded
+        into the hash, the consent record and person link removed (the person's other
+        addresses re-linked without it), soft-bounce counters, allow-list entry and the
+        recipient index dropped, send records naming it rewritten with the hash. The
+        audit entry names the hash. Streams and token references: `erase_scan_*`."""
+        k = self.keys
+        ident = k.ident(key)
+        clear = [k.suppression_clear(n) for n in dict.fromkeys([key, *spellings])]
+        async with self.redis.pipeline(transaction=False) as rd:
+            for ck in clear:
+                rd.hgetall(ck)
+            rd.hgetall(k.suppression(key))
+            rd.hgetall(k.address(key))
+            rd.zrange(k.sends_by_recipient(key), 0, -1)
+            res: list[Any] = await self._bounded(rd.execute(), "erase read",
+                                                 deadline=BATCH_DEADLINE)
+        clear_rows: list[dict[str, str]] = res[:len(clear)]
+        hashed: dict[str, str] = res[len(clear)]
+        addr: dict[str, str] = res[len(clear) + 1]
+        send_ids: list[str] = res[len(clear) + 2]
+        person = addr.get("person") or None
+        members = await self.person_members(person) if person else []
+        raws = await self.get_sends(send_ids)
+        redacted: list[tuple[str, str]] = []
+        for sid, raw in zip(send_ids, raws, strict=True):
+            if raw is None:
+                continue
+            try:
+                d = json.loads(raw)
+                for r in d.get("recipients", []):
+                    if r.get("k") == key:
+                        r["r"] = r["k"] = ident
+                redacted.append((sid, json.dumps(d, separators=(",", ":"),
+                                                 ensure_ascii=False)))
+            except (ValueError, AttributeError, TypeError):
+                redacted.append((sid, json.dumps({"id": sid, "erased": True})))
+        folded = 0
+        async with self.redis.pipeline(transaction=True) as tx:
+            for ck, h in zip(clear, clear_rows, strict=True):
+                for fname, v in sorted(h.items()):
+                    sup = _decode_suppression(key, fname, v)
+                    merge_suppression(tx, k.suppression(key), SuppressionRecord(
+                        key, sup.scope, sup.reason, sup.source, sup.at, sup.expires_at,
+                        sup.evidence))
+                    folded += 1
+                if h:
+                    tx.delete(ck)
+            added = keep and not hashed and not folded
+            if added:
+                # No objection on record: the erasure itself stops advertising (else a
+                # later CRM re-import could mail an address that asked to be forgotten).
+                merge_suppression(tx, k.suppression(key), SuppressionRecord(
+                    key, "global", "erased", "admin", now, evidence=reason[:200]))
+            tx.delete(k.address(key))
+            if person:
+                tx.srem(k.person_addresses(person), key)
+                rest = sorted(set(members) - {key})
+                for m in rest:
+                    tx.hset(k.address(m), "linked",
+                            json.dumps(sorted(set(rest) - {m}), ensure_ascii=False))
+            tx.delete(k.soft_bounces(key))
+            tx.zrem(k.soft_bounce_index, key)
+            tx.srem(k.allow, key)
+            tx.delete(k.sends_by_recipient(key))
+            for sid, raw in redacted:
+                tx.set(k.send(sid), raw, keepttl=True)
+            entry = self._xadd_audit(tx, {
+                "action": "erase", "address": key, "reason": reason, "source": "admin",
+                "at": f"{now:.6f}", "actor": actor,
+                "record": json.dumps({"folded": folded, "sends": len(redacted),
+                                      "person_unlinked": bool(person),
+                                      "suppression_added": added})})
+            done: list[Any] = await self._bounded(tx.execute(), "erase", deadline=BATCH_DEADLINE)
+        await self._audited(done[-1], [entry])
+        return {"ident": ident, "folded": folded, "suppression_added": added,
+                "had_suppression": bool(hashed) or bool(folded), "person": person,
+                "relinked": max(0, len(members) - 1) if person else 0,
+                "sends_redacted": len(redacted), "stream_id": str(done[-1])}
+
+    async def erase_scan_stream(self, stream: str, mentions: Any, delete: bool = True,
+                                cap: int = 5_000_000) -> int:
+        """Delete (or, with delete false, count) the entries of `stream` for which
+        `mentions(fields)` is true."""
+        after, n, hits = "-", 0, []
+        while n < cap:
+            rows: list[tuple[str, dict[str, str]]] = await self._bounded(
+                self.redis.xrange(stream, min=after if after == "-" else f"({after}",
+                                  max="+", count=5000), "erase scan", deadline=BATCH_DEADLINE)
+            hits += [sid for sid, f in rows if mentions(f)]
+            n += len(rows)
+            if len(rows) < 5000:
+                break
+            after = rows[-1][0]
+        if delete:
+            for i in range(0, len(hits), 1000):
+                await self._bounded(self.redis.xdel(stream, *hits[i:i + 1000]), "erase",
+                                    deadline=BATCH_DEADLINE)
+        return len(hits)
+
+    async def erase_token_refs(self, key: str) -> int:
+        """Delete the unsubscribe/VERP token references that name `key` (a SCAN: erasure
+        is rare, references are many; a deleted one makes its link answer 400)."""
+        cursor, n = 0, 0
+        pattern = f"{self.keys.prefix}tok:*"
+        while True:
+            cursor, batch = await self._bounded(
+                self.redis.scan(cursor, match=pattern, count=1000), "erase scan",
+                deadline=BATCH_DEADLINE)
+            if batch:
+                raws: list[str | None] = await self._bounded(self.redis.mget(batch),
+                                                             "erase scan")
+                gone = []
+                for name, raw in zip(batch, raws, strict=True):
+                    try:
+                        if raw is not None and json.loads(raw).get("r") == key:
+                            gone.append(name)
+                    except (ValueError, AttributeError):
+                        continue
+                if gone:
+                    await self._bounded(self.redis.delete(*gone), "erase")
+                    n += len(gone)
+            if cursor == 0:
+                return n
 
     # -- bounces and notifications ----------------------------------------------------
 
