@@ -310,8 +310,10 @@ class App:
                                     else new.http.base_url)
             # Certificates: checked on a scratch context, then loaded into the live one
             # (new handshakes use them); TLS cannot be switched on or off by a reload.
+            from .auth import load_users
             from .tlsctx import reload_into
 
+            load_users(new)  # a broken credentials file is refused, the old users stay
             tls_swaps = []
             for where, live, tls in (
                 ("submission.tls", self.handler.tls_context if self.handler else None,

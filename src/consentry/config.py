@@ -49,6 +49,16 @@ class ListenerTlsConfig:
 
 
 @dataclass(frozen=True)
+class AuthConfig:
+    """SMTP AUTH PLAIN/LOGIN on the submission listener, only after TLS (consentry.auth)."""
+
+    users_file: str | None = None  # JSON of scrypt hashes, `consentry user add` writes it
+    max_failures: int = 5  # failed attempts per client IP within failure_window -> 421
+    failure_window: float = 300.0
+    failure_delay: float = 1.0  # seconds each failed attempt costs its session
+
+
+@dataclass(frozen=True)
 class SubmissionConfig:
     listen: list[str] = field(default_factory=lambda: ["127.0.0.1:2525"])
     client_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
@@ -63,6 +73,7 @@ class SubmissionConfig:
     bare_newlines: Literal["reject", "normalize"] = "reject"
     tls: ListenerTlsConfig = field(default_factory=ListenerTlsConfig)
     tls_listen: list[str] = field(default_factory=list)  # implicit TLS (port 465 style)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
 
 @dataclass(frozen=True)
@@ -262,9 +273,6 @@ class InboundConfig:
     listen: list[str] = field(default_factory=lambda: ["127.0.0.1:2526"])
     domain: str | None = None  # VERP domain: bounces+TOKEN@domain
     verp_local: str = "bounces"
-    # Outgoing VERP: each per-recipient marketing copy leaves with MAIL FROM
-    # verp_local+TOKEN@domain (a signed bounce token naming its recipient)
-    verp: bool = False
     reply_addresses: list[str] = field(default_factory=list)  # campaign Reply-To addresses
     review_mailbox: str | None = None  # human replies and unknowns, via the downstream
     forward_all: bool = False  # also forward bounces, complaints and auto-replies
@@ -457,6 +465,8 @@ def _validate(cfg: Config) -> None:
         "redis.pool_size": cfg.redis.pool_size,
         "downstream.pool_size": cfg.downstream.pool_size,
         "server.drain_timeout": cfg.server.drain_timeout,
+        "submission.auth.max_failures": cfg.submission.auth.max_failures,
+        "submission.auth.failure_window": cfg.submission.auth.failure_window,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -532,12 +542,6 @@ def _validate_inbound(cfg: Config) -> None:
             raise ConfigError(f"inbound.reply_addresses[{i}]", f"not an address: {a!r}")
     if ib.review_mailbox is not None and ib.review_mailbox.count("@") != 1:
         raise ConfigError("inbound.review_mailbox", f"not an address: {ib.review_mailbox!r}")
-    if ib.verp and ib.domain is None:
-        raise ConfigError("inbound.verp", "needs inbound.domain (the VERP addresses are "
-                          "verp_local+TOKEN@domain)")
-    if ib.verp and len(ib.verp_local) > 15:
-        raise ConfigError("inbound.verp_local", "at most 15 characters with verp: true "
-                          "(verp_local+TOKEN must fit RFC 5321's 64-octet local part)")
     if ib.enabled and ib.domain is None and not ib.reply_addresses:
         raise ConfigError("inbound.domain", "the inbound listener needs a domain (VERP) "
                           "or reply_addresses to accept mail for")

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
-from . import logs, replies
+from . import auth, logs, replies
 from .address import Address, is_relay_hack, parse
 from .config import Config
 from .errors import InvalidAddress
@@ -141,12 +141,12 @@ class SubmissionSMTP(SMTP):
 
         return gated
 
-    def refuse_and_close(self) -> None:
+    def refuse_and_close(self, line: str = replies.SHUTTING_DOWN) -> None:
         self._sessions.open.discard(self)
         transport = self.transport
         if transport is not None and not transport.is_closing():
             assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(replies.SHUTTING_DOWN.encode() + b"\r\n")
+            transport.write(line.encode() + b"\r\n")
             transport.close()
 
     async def smtp_DATA(self, arg: str) -> None:
@@ -167,6 +167,23 @@ class SubmissionSMTP(SMTP):
                 return
         await super().smtp_RCPT(arg)
 
+    async def smtp_AUTH(self, arg: str) -> None:
+        # Failed-auth rate limit per client IP (consentry.auth.AuthGuard): a blocked IP
+        # gets 421 and is closed; each failure costs the session failure_delay seconds.
+        guard: auth.AuthGuard | None = getattr(self.event_handler, "guard", None)
+        if guard is None:
+            await super().smtp_AUTH(arg)
+            return
+        if guard.blocked(self._peer_ip):
+            self.refuse_and_close(replies.AUTH_BLOCKED)
+            return
+        before = guard.failures(self._peer_ip)
+        await super().smtp_AUTH(arg)
+        if guard.failures(self._peer_ip) > before:
+            await asyncio.sleep(guard.delay)
+            if guard.blocked(self._peer_ip):
+                self.refuse_and_close(replies.AUTH_BLOCKED)
+
     def connection_lost(self, error: Exception | None) -> None:
         self._sessions.open.discard(self)
         if not self._released:
@@ -182,6 +199,9 @@ class SubmissionHandler:
         # The live server context for STARTTLS and implicit TLS (tlsctx; SIGHUP loads new
         # certificates into it in place). None: no TLS offered.
         self.tls_context: ssl.SSLContext | None = None
+        a = cfg.submission.auth
+        self.guard = auth.AuthGuard(a.max_failures, a.failure_window, a.failure_delay)
+        self.authenticator = auth.Authenticator({}, self.guard)
         self.reconfigure(cfg)
 
     def reconfigure(self, cfg: Config) -> None:
@@ -190,6 +210,11 @@ class SubmissionHandler:
         self.networks: list[IPNetwork] = [
             ipaddress.ip_network(n, strict=False) for n in cfg.submission.client_networks
         ]
+        users = auth.load_users(cfg)  # ConfigError: App.reload checked it first
+        a = cfg.submission.auth
+        self.guard.max_failures, self.guard.window = a.max_failures, a.failure_window
+        self.guard.delay = a.failure_delay
+        self.authenticator.users = users
         self.cfg = cfg
 
     def client_allowed(self, session: Session) -> bool:
@@ -210,6 +235,8 @@ class SubmissionHandler:
         # SPEC §3: PIPELINING is spoken (aiosmtpd reads pipelined commands in order) but
         # aiosmtpd does not advertise it. With this hook aiosmtpd leaves host_name to us.
         session.host_name = hostname
+        if not self.authenticator.users:  # no users: AUTH is not offered at all
+            responses = [r for r in responses if not r.startswith("250-AUTH")]
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_exception(self, error: Exception) -> str:
@@ -230,6 +257,10 @@ class SubmissionHandler:
                 return replies.BAD_SENDER.format(reason=exc)
             if not address.isascii() and not getattr(envelope, "smtp_utf8", False):
                 return replies.NEEDS_SMTPUTF8
+        user = session.auth_data if session.authenticated else None
+        if isinstance(user, auth.User) and not user.may_send_as(
+                "" if address == "<>" else address):
+            return replies.SENDER_NOT_OWNED
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         envelope.consentry_rcpts = []  # type: ignore[attr-defined]
@@ -238,7 +269,8 @@ class SubmissionHandler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        if not self.client_allowed(session):
+        # AUTH lets a client relay from anywhere; otherwise only client_networks may
+        if not (session.authenticated or self.client_allowed(session)):
             return replies.RELAY_DENIED
         if is_relay_hack(address):
             return replies.RELAY_HACK
@@ -333,6 +365,9 @@ def make_factory(
                     tls_context=None if implicit_tls else handler.tls_context,
                     require_starttls=(not implicit_tls and handler.tls_context is not None
                                       and cfg.submission.tls.require_starttls),
+                    authenticator=handler.authenticator,
+                    # implicit TLS: the transport is encrypted from the first byte
+                    auth_require_tls=not implicit_tls,
                 )
                 self.inner = smtp
             self.inner.connection_made(transport)
