@@ -273,6 +273,9 @@ class InboundConfig:
     listen: list[str] = field(default_factory=lambda: ["127.0.0.1:2526"])
     domain: str | None = None  # VERP domain: bounces+TOKEN@domain
     verp_local: str = "bounces"
+    # Outgoing VERP: each per-recipient marketing copy leaves with MAIL FROM
+    # verp_local+TOKEN@domain (a signed bounce token naming its recipient)
+    verp: bool = False
     reply_addresses: list[str] = field(default_factory=list)  # campaign Reply-To addresses
     review_mailbox: str | None = None  # human replies and unknowns, via the downstream
     forward_all: bool = False  # also forward bounces, complaints and auto-replies
@@ -542,6 +545,12 @@ def _validate_inbound(cfg: Config) -> None:
             raise ConfigError(f"inbound.reply_addresses[{i}]", f"not an address: {a!r}")
     if ib.review_mailbox is not None and ib.review_mailbox.count("@") != 1:
         raise ConfigError("inbound.review_mailbox", f"not an address: {ib.review_mailbox!r}")
+    if ib.verp and ib.domain is None:
+        raise ConfigError("inbound.verp", "needs inbound.domain (the VERP addresses are "
+                          "verp_local+TOKEN@domain)")
+    if ib.verp and len(ib.verp_local) > 15:
+        raise ConfigError("inbound.verp_local", "at most 15 characters with verp: true "
+                          "(verp_local+TOKEN must fit RFC 5321's 64-octet local part)")
     if ib.enabled and ib.domain is None and not ib.reply_addresses:
         raise ConfigError("inbound.domain", "the inbound listener needs a domain (VERP) "
                           "or reply_addresses to accept mail for")

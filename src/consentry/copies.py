@@ -39,6 +39,12 @@ def _refusal(exc: UpstreamPermanent, rcpt: str) -> list[RcptResult]:
                                   str(exc)[:200])]
 
 
+def envelope_sender(c: Copy, mail_from: str) -> str:
+    """The MAIL FROM a copy leaves with: its VERP address (inbound.verp), unless the
+    client sent with the null reverse-path, which must stay null (RFC 5321 §4.5.5)."""
+    return c.mail_from if c.mail_from and mail_from else mail_from
+
+
 class CopySender:
     def __init__(self, deliverer: Deliverer, queue: RetryQueue) -> None:
         self.deliverer = deliverer
@@ -48,7 +54,8 @@ class CopySender:
     async def send(self, mail_from: str, copies: list[Copy], smtputf8: bool, eightbit: bool,
                    message_id: str | None) -> CopiesOutcome:
         def env(c: Copy) -> Envelope:
-            return Envelope(mail_from, c.recipients, c.content, smtputf8, eightbit)
+            return Envelope(envelope_sender(c, mail_from), c.recipients, c.content,
+                            smtputf8, eightbit)
 
         refused: list[RcptResult] = []
         todo = list(copies)
@@ -100,8 +107,10 @@ class CopySender:
                         type(exc).__name__)
                     if isinstance(exc, UpstreamTemporary) and exc.ambiguous:
                         out.ambiguous += 1
-                    jobs.append(RetryJob.new(mail_from, rcpt, c.content, smtputf8, eightbit,
-                                             message_id, reason, time.time()))
+                    # The job keeps the copy's VERP sender; its DSN goes to mail_from.
+                    jobs.append(RetryJob.new(envelope_sender(c, mail_from), rcpt, c.content,
+                                             smtputf8, eightbit, message_id, reason,
+                                             time.time(), sender=mail_from))
                     out.queued.append(rcpt)
                     out.replies[rcpt] = f"queued for retry: {reason}"[:200]
                     return

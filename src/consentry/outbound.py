@@ -25,7 +25,7 @@ from . import logs, rawmsg, replies
 from .address import Address
 from .classify import CONTROL_HEADERS, classify
 from .config import Config
-from .copies import CopySender
+from .copies import CopySender, envelope_sender
 from .delivery import Deliverer, DeliveryResult, Envelope, RcptResult
 from .errors import MalformedMessage, StoreUnavailable, UpstreamPermanent, UpstreamTemporary
 from .metrics import METRICS
@@ -358,7 +358,8 @@ class Relay:
         if len(prepared.copies) == 1:
             c = prepared.copies[0]
             return await self.deliverer.deliver(
-                Envelope(sub.mail_from, c.recipients, c.content, sub.smtputf8, sub.eightbit))
+                Envelope(envelope_sender(c, sub.mail_from), c.recipients, c.content,
+                         sub.smtputf8, sub.eightbit))
         self.counters.copies += len(prepared.copies)
         outcome = await self.copy_sender.send(sub.mail_from, prepared.copies, sub.smtputf8,
                                               sub.eightbit, facts.message_id)

@@ -45,15 +45,25 @@ class RetryJob:
     created: float
     attempts: int = 0
     last_error: str = ""
+    # The client's envelope sender when mail_from is a VERP address (inbound.verp): our
+    # own DSNs go there, never to the VERP address. None = mail_from is the sender.
+    sender: str | None = None
+
+    @property
+    def dsn_to(self) -> str:
+        return self.mail_from if self.sender is None else self.sender
 
     def to_json(self) -> str:
-        return json.dumps({
+        d: dict[str, Any] = {
             "id": self.id, "mail_from": self.mail_from, "rcpt": self.rcpt,
             "content": base64.b64encode(self.content).decode("ascii"),
             "smtputf8": self.smtputf8, "eightbit": self.eightbit,
             "message_id": self.message_id, "created": self.created,
             "attempts": self.attempts, "last_error": self.last_error[:300],
-        }, separators=(",", ":"))
+        }
+        if self.sender is not None:
+            d["sender"] = self.sender
+        return json.dumps(d, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str) -> RetryJob:
@@ -61,13 +71,15 @@ class RetryJob:
         return cls(str(d["id"]), str(d["mail_from"]), str(d["rcpt"]),
                    base64.b64decode(d["content"]), bool(d.get("smtputf8")),
                    bool(d.get("eightbit")), d.get("message_id"), float(d["created"]),
-                   int(d.get("attempts", 0)), str(d.get("last_error", "")))
+                   int(d.get("attempts", 0)), str(d.get("last_error", "")),
+                   str(d["sender"]) if isinstance(d.get("sender"), str) else None)
 
     @classmethod
     def new(cls, mail_from: str, rcpt: str, content: bytes, smtputf8: bool, eightbit: bool,
-            message_id: str | None, error: str, now: float) -> RetryJob:
+            message_id: str | None, error: str, now: float,
+            sender: str | None = None) -> RetryJob:
         return cls(uuid.uuid4().hex, mail_from, rcpt, content, smtputf8, eightbit,
-                   message_id, now, 1, error)
+                   message_id, now, 1, error, None if sender == mail_from else sender)
 
 
 def backoff(cfg: RetryConfig, attempts: int) -> float:
@@ -163,7 +175,8 @@ class RetryWorker:
                 await self._give_up(job, f"451 retry time exceeded: {err}", 451)
                 return
             nxt = RetryJob(job.id, job.mail_from, job.rcpt, job.content, job.smtputf8,
-                           job.eightbit, job.message_id, job.created, job.attempts + 1, err)
+                           job.eightbit, job.message_id, job.created, job.attempts + 1, err,
+                           job.sender)
             await self.store.reschedule_retry(job.id, nxt.to_json(),
                                               now + backoff(self.cfg, nxt.attempts))
             self.log.warning("retry_deferred", job=job.id, rcpt=job.rcpt,
@@ -185,8 +198,8 @@ class RetryWorker:
                                        "at": f"{time.time():.6f}", "source": "retry-queue",
                                        "message_id": job.message_id or ""}]
         dsn: dict[str, Any] | None = None
-        if job.mail_from and self.notify.dsn_on_downstream_refusal:
-            dsn = {"id": uuid.uuid4().hex, "to": job.mail_from, "at": time.time(),
+        if job.dsn_to and self.notify.dsn_on_downstream_refusal:
+            dsn = {"id": uuid.uuid4().hex, "to": job.dsn_to, "at": time.time(),
                    "message_id": job.message_id,
                    "refused": [{"recipient": job.rcpt, "code": code, "text": reason}]}
         await self.store.record_refusals(rows, dsn, [])

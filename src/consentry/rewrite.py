@@ -37,6 +37,10 @@ class Copy:
     recipients: tuple[str, ...]  # raw envelope addresses
     content: bytes
     token: str | None = None
+    # The envelope sender this copy leaves with: bounces+TOKEN@inbound.domain when
+    # inbound.verp is on (a bounce token over the same reference as the List-Unsubscribe
+    # token, so it is stored in the same round trip), else None (the client's sender).
+    mail_from: str | None = None
 
     @property
     def sha256(self) -> str:
@@ -72,6 +76,9 @@ class Rewriter:
         self.own_prefixes: tuple[str, ...] = tuple(
             p for p in ((f"{base_url.rstrip('/')}/u/" if base_url else None),
                         (f"mailto:{u.mailto_local}+" if u.mailto_domain else None)) if p)
+        ib = cfg.inbound
+        self.verp_at: str | None = (f"@{ib.domain}" if ib.verp and ib.domain else None)
+        self.verp_local = ib.verp_local
 
     @property
     def has_links(self) -> bool:
@@ -127,14 +134,18 @@ class Rewriter:
             m = headers.apply_list_unsubscribe(stripped if d.recipient in strip_for else msg,
                                                links, u.existing, self.own_prefixes)
             extra = list(common)
+            trace = (self.codec.issue(ref, now, purpose="bounce")
+                     if u.trace_header or u.cfbl_address is not None or self.verp_at
+                     else "")
+            verp = f"{self.verp_local}+{trace}{self.verp_at}" if self.verp_at else None
             if u.trace_header or u.cfbl_address is not None:
-                trace = self.codec.issue(ref, now, purpose="bounce")
                 if u.trace_header:
                     extra.append((headers.TRACE_HEADER, trace))
                 if u.cfbl_address is not None:
                     extra.append(("CFBL-Feedback-ID", trace))
             m = headers.set_fields(m, extra)
-            copies.append(self._sign(Copy((d.recipient,), m.to_bytes(), token), m, log))
+            copies.append(self._sign(Copy((d.recipient,), m.to_bytes(), token, verp), m,
+                                     log))
         return Prepared(copies, refs, log)
 
     def _check_sender_signatures(self, msg: RawMessage, body_changed: bool,
@@ -170,4 +181,4 @@ class Rewriter:
                 raise RewriteTemporary("no DKIM key for the From domain")
             return copy
         log["dkim"] = "signed"
-        return Copy(copy.recipients, signed, copy.token)
+        return Copy(copy.recipients, signed, copy.token, copy.mail_from)
