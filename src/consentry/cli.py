@@ -124,14 +124,35 @@ def cmd_check(cfg: Config, args: argparse.Namespace) -> int:
     return _with_store(cfg, run)
 
 
+def _domain(raw: str) -> str | None:
+    """`*@example.com` names a whole domain (canonical: IDNA, lower case)."""
+    if not raw.startswith("*@"):
+        return None
+    try:
+        return address_mod.canonical_domain(raw[2:])
+    except InvalidAddress as exc:
+        raise InvalidAddress(f"{raw}: {exc}") from None
+
+
 def cmd_suppress_add(cfg: Config, args: argparse.Namespace) -> int:
-    a = _addr(cfg, args.address)
+    domain = _domain(args.address)
+    a = _addr(cfg, f"x@{domain}" if domain else args.address)
     rec = SuppressionRecord(a.key, _scope(args.list), args.reason, args.source,
                             args.at if args.at is not None else time.time(),
                             evidence=args.evidence)
 
     async def run(store: Store) -> int:
+        if domain is not None:
+            new = await store.add_domain_suppression(domain, rec, actor="cli")
+            print(f"{'suppressed' if new else 'updated'} *@{domain} ({rec.scope}, "
+                  f"{rec.reason}): every address at the domain")
+            return 0
         new = await store.add_suppression(rec, actor="cli")
+        if not new and rec.reason in ("hard_bounce", "soft_bounce") and \
+                await store.allowed([a.key]):
+            print(f"{a.key} is on the allow-list: a {rec.reason} is never recorded for it",
+                  file=sys.stderr)
+            return 1
         print(f"{'suppressed' if new else 'updated'} {a.key} ({rec.scope}, {rec.reason})")
         return 0
 
@@ -139,7 +160,8 @@ def cmd_suppress_add(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_suppress_remove(cfg: Config, args: argparse.Namespace) -> int:
-    a = _addr(cfg, args.address)
+    domain = _domain(args.address)
+    a = _addr(cfg, f"x@{domain}" if domain else args.address)
     if not args.reason.strip():
         print("consentry: --reason must say why the suppression is lifted (it is audited)",
               file=sys.stderr)
@@ -147,6 +169,11 @@ def cmd_suppress_remove(cfg: Config, args: argparse.Namespace) -> int:
 
     async def run(store: Store) -> int:
         scope = _scope(args.list) if (args.list or not args.all_scopes) else None
+        if domain is not None:
+            n = await store.remove_domain_suppression(domain, scope, args.reason, "cli")
+            print(f"removed {n} suppression(s) for *@{domain}" if n else
+                  f"no suppression for *@{domain}", file=sys.stdout if n else sys.stderr)
+            return 0 if n else 1
         n = await store.remove_suppression(a.key, scope, args.reason, actor="cli")
         if n == 0:
             print(f"no suppression for {a.key}" + (f" in {scope}" if scope else ""),
@@ -161,17 +188,24 @@ def cmd_suppress_remove(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_suppress_list(cfg: Config, args: argparse.Namespace) -> int:
     async def run(store: Store) -> int:
         n = 0
-        async for s in store.iter_suppressions():
+
+        def show(s: Any) -> None:
+            nonlocal n
             if args.reason and s.reason != args.reason:
-                continue
+                return
             if args.match and args.match.lower() not in s.address:
-                continue
+                return
             n += 1
             if args.json:
                 print(json.dumps(s.as_fact(), ensure_ascii=False))
             else:
                 when = datetime.fromtimestamp(s.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
                 print(f"{s.address:<40} {s.scope:<16} {s.reason:<14} {s.source:<12} {when}")
+
+        async for s in store.iter_domain_suppressions():
+            show(s)
+        async for s in store.iter_suppressions():
+            show(s)
         if not args.json:
             print(f"{n} suppression(s)", file=sys.stderr)
         return 0
@@ -399,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .erase import add_parser as add_erase_parser
 
     add_erase_parser(sub)
+    from .allow_cli import add_parser as add_allow_parser
+
+    add_allow_parser(sub)
     from .auth import add_parser as add_user_parser
 
     add_user_parser(sub)

@@ -26,7 +26,7 @@ from .config import Config
 from .errors import InvalidAddress
 from .inbound.classify import Verdict
 from .metrics import METRICS
-from .store import Store, SuppressionRecord
+from .store import BOUNCE_REASONS, Store, SuppressionRecord
 from .tokens import TokenRef
 
 DAY = 86400.0
@@ -102,7 +102,12 @@ class InboundActions:
         keys = [key]
         if with_linked:
             keys += [k for k in await self._linked(key) if k != key]
+        seeds = await self.store.allowed(keys) if reason in BOUNCE_REASONS else set()
         for k in keys:
+            if k in seeds:
+                out.notes.append(f"{k}: on the allow-list (seed/test address): {reason} "
+                                 "not recorded")
+                continue
             rec = SuppressionRecord(k, scope, reason, source, now, expires_at=expires_at,
                                     evidence=evidence[:300])
             await self.store.add_suppression(rec, actor=self.actor)

@@ -170,6 +170,9 @@ class RecipientState:
     pending: PendingSignup | None = None
     purchases: tuple[Purchase, ...] = ()
     problems: tuple[str, ...] = ()  # stored values that could not be read (fail safe)
+    # On the recipient's whole domain (`*@domain`, cs:suppd:<domain>), read in the same
+    # round trip; Suppression.address is "*@<domain>".
+    domain_suppressions: tuple[Suppression, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

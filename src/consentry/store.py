@@ -48,6 +48,8 @@ class SuppressionRecord:
         return json.dumps(d, separators=(",", ":"), sort_keys=True)
 
 
+# Suppressions the allow-list (seed and test addresses) never lets through.
+BOUNCE_REASONS = frozenset({"hard_bounce", "soft_bounce"})
 WATCH_RETRIES = 8
 BATCH_DEADLINE = 30.0
 
@@ -339,6 +341,10 @@ class Store:
                 for _label, rk in ks:
                     pipe.hgetall(rk)
                 pipe.hgetall(self.keys.address(a.key))
+            # Whole-domain entries (`*@domain`), once per distinct domain of the message.
+            domains = sorted({a.domain for a in addrs})
+            for dom in domains:
+                pipe.hgetall(self.keys.domain_suppression(dom))
             results: list[Any] = _checked(await self._bounded(
                 pipe.execute(raise_on_error=False), "lookup"))
         if results[0] is None or results[0] is _CORRUPT:
@@ -362,6 +368,9 @@ class Store:
             own.append(supps)
             infos.append(info)
             by_key[a.key] = supps
+        by_domain = {dom: tuple(_decode_suppression(f"*@{dom}", scope, v)
+                                for scope, v in sorted(h.items()))
+                     for dom, h in zip(domains, results[i:], strict=True)}
         need = sorted({k for info in infos for k in info.linked} - by_key.keys())
         need_keys = [(k, rk) for k in need for _label, rk in self._supp_keys(k)]
         if need:
@@ -379,7 +388,8 @@ class Store:
             states.append(RecipientState(
                 address=a, suppressions=tuple(supps), person=info.person, linked=info.linked,
                 linked_suppressions=linked_supps, consent=info.consent, pending=info.pending,
-                purchases=info.purchases, problems=info.problems))
+                purchases=info.purchases, problems=info.problems,
+                domain_suppressions=by_domain.get(a.domain, ())))
         return states
 
     def _supp_keys(self, key: str, canonical: str | None = None) -> list[tuple[str, str]]:
@@ -395,7 +405,10 @@ class Store:
                 *((n, self.keys.suppression_clear(n)) for n in names)]
 
     async def add_suppression(self, rec: SuppressionRecord, actor: str) -> bool:
-        """Write a suppression and its audit entry atomically. Returns True if new."""
+        """Write a suppression and its audit entry atomically. Returns True if new. A
+        bounce of an allow-listed (seed/test) address is not written: False."""
+        if rec.reason in BOUNCE_REASONS and await self.allowed([rec.address_key]):
+            return False
         key = self.keys.suppression(rec.address_key)
         async with self.redis.pipeline(transaction=True) as pipe:
             merge_suppression(pipe, key, rec)
@@ -403,6 +416,86 @@ class Store:
             res: list[Any] = await self._bounded(pipe.execute(), "suppress", deadline=5.0)
         await self._audited(res[1], [entry])
         return bool(res[0])
+
+    # -- domain entries and the allow-list ------------------------------------------------
+
+    async def add_domain_suppression(self, domain: str, rec: SuppressionRecord, actor: str
+                                     ) -> bool:
+        """Suppress every address at `domain` (rec.address_key is ignored)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            merge_suppression(pipe, self.keys.domain_suppression(domain), rec)
+            entry = suppress_entry(rec, actor)
+            del entry["address"]  # a domain is no person: named in clear in every mode
+            entry = self._xadd_audit(pipe, {**entry, "action": "suppress_domain",
+                                            "domain": domain})
+            res: list[Any] = await self._bounded(pipe.execute(), "suppress", deadline=5.0)
+        await self._audited(res[1], [entry])
+        return bool(res[0])
+
+    async def remove_domain_suppression(self, domain: str, scope: str | None, reason: str,
+                                        actor: str) -> int:
+        if not reason.strip():
+            raise ValueError("lifting a suppression needs a reason (it is audited)")
+        key = self.keys.domain_suppression(domain)
+        existing: dict[str, str] = await self._bounded(self.redis.hgetall(key), "read")
+        fs = [f for f in existing if scope is None or f.partition("|")[0] == scope]
+        if not fs:
+            return 0
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(key, *fs)
+            entries = [self._xadd_audit(pipe, {
+                "action": "unsuppress_domain", "domain": domain, "scope": f,
+                "reason": reason, "source": "admin", "at": f"{time.time():.6f}",
+                "actor": actor, "record": existing[f]}) for f in fs]
+            res: list[Any] = await self._bounded(pipe.execute(), "unsuppress", deadline=5.0)
+        await self._audited(res[-1], entries)
+        return len(fs)
+
+    async def iter_domain_suppressions(self) -> AsyncIterator[Suppression]:
+        prefix_len = len(self.keys.domain_suppression(""))
+        cursor: int = 0
+        while True:
+            cursor, batch = await self._bounded(self.redis.scan(
+                cursor, match=self.keys.domain_suppression_pattern, count=1000), "scan",
+                deadline=10.0)
+            for k in batch:
+                h: dict[str, str] = await self._bounded(self.redis.hgetall(k), "scan read")
+                for scope, v in sorted(h.items()):
+                    yield _decode_suppression(f"*@{str(k)[prefix_len:]}", scope, v)
+            if cursor == 0:
+                return
+
+    async def allow_change(self, address_key: str, add: bool, reason: str, actor: str
+                           ) -> bool:
+        """Put a seed/test address on the allow-list (never suppressed by bounces) or take
+        it off, audited. Returns whether anything changed."""
+        if not reason.strip():
+            raise ValueError("an allow-list change needs a reason (it is audited)")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if add:
+                pipe.sadd(self.keys.allow, address_key)
+            else:
+                pipe.srem(self.keys.allow, address_key)
+            entry = self._xadd_audit(pipe, {
+                "action": "allow" if add else "disallow", "address": address_key,
+                "reason": reason, "source": "admin", "at": f"{time.time():.6f}",
+                "actor": actor})
+            res: list[Any] = await self._bounded(pipe.execute(), "allow", deadline=5.0)
+        await self._audited(res[1], [entry])  # the request is audited even if a no-op
+        return bool(res[0])
+
+    async def allow_members(self) -> list[str]:
+        m: set[str] = await self._bounded(self.redis.smembers(self.keys.allow), "read")
+        return sorted(m)
+
+    async def allowed(self, address_keys: Sequence[str]) -> set[str]:
+        """Which of these are on the allow-list (one round trip; none: no round trip)."""
+        keys = list(dict.fromkeys(address_keys))
+        if not keys:
+            return set()
+        flags: list[int] = await self._bounded(
+            self.redis.smismember(self.keys.allow, keys), "allow read")
+        return {k for k, f in zip(keys, flags, strict=True) if f}
 
     async def remove_suppression(
         self, address_key: str, scope: str | None, reason: str, actor: str
@@ -544,10 +637,17 @@ class Store:
         async with self.redis.pipeline(transaction=False) as rd:
             for k in keys:
                 rd.hgetall(self.keys.suppression(k))
-            rows: list[dict[str, str]] = await self._bounded(rd.execute(), "import read",
-                                                             deadline=BATCH_DEADLINE)
-        current = {k: dict(h) for k, h in zip(keys, rows, strict=True)}
-        written = unchanged = 0
+            rd.smismember(self.keys.allow, keys)
+            rows: list[Any] = await self._bounded(rd.execute(), "import read",
+                                                  deadline=BATCH_DEADLINE)
+        current = {k: dict(h) for k, h in zip(keys, rows, strict=False)}
+        seeds = {k for k, f in zip(keys, rows[-1], strict=True) if f}
+        skipped = 0
+        if seeds:  # seed/test addresses are never suppressed by (imported) bounces
+            kept = [r for r in records
+                    if r.address.key not in seeds or r.reason not in BOUNCE_REASONS]
+            skipped, records = len(records) - len(kept), kept
+        written, unchanged = 0, skipped
         entries: list[dict[str, str]] = []
         async with self.redis.pipeline(transaction=True) as tx:
             for r in records:
@@ -872,6 +972,11 @@ class Store:
         suppressions: list[SuppressionRecord],
     ) -> None:
         """Durably record downstream refusals (and the DSN we owe) before the client's 250."""
+        if suppressions:
+            seeds = await self.allowed([r.address_key for r in suppressions
+                                        if r.reason in BOUNCE_REASONS])
+            suppressions = [r for r in suppressions if r.address_key not in seeds
+                            or r.reason not in BOUNCE_REASONS]
         async with self.redis.pipeline(transaction=True) as pipe:
             for r in refusals:
                 pipe.xadd(

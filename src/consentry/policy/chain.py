@@ -8,7 +8,9 @@ and why a basis did not hold; they end up in the Decision's facts and reasons.
 
 The order (docs/consent.md, `consentry rules`):
  1 hard_bounce         a hard bounce stops every class of mail
+ - domain_bounce       so does a dead domain (*@domain, reason hard_bounce)
  2 non_advertising     transactional and service mail ignore objections
+ - domain              a suppressed domain (*@domain): no advertising, no DOI confirmation
  3 doi_confirmation    the DOI confirmation mail needs a fresh pending sign-up
  4 unknown_class       (never decides) unknown/missing class counts as marketing
  - soft_bounce         repeated soft bounces pause advertising until expiry
@@ -189,6 +191,29 @@ def rule_hard_bounce(ctx: Context) -> Outcome | None:
         if s.reason in DELIVERY_FAILURE_REASONS:
             return _suppress(ctx, "address hard-bounced: no mail of any class", s)
     return None
+
+
+def rule_domain_bounce(ctx: Context) -> Outcome | None:
+    for s in ctx.state.domain_suppressions:
+        if s.reason in DELIVERY_FAILURE_REASONS and s.active(ctx.now):
+            return _domain_outcome(s, "domain is dead (hard bounce): no mail of any class")
+    return None
+
+
+def rule_domain(ctx: Context) -> Outcome | None:
+    """A whole domain suppressed (a competitor, a customer who asked for all its staff):
+    no advertising, not even a DOI confirmation; transactional mail still flows. A new
+    DOI does not lift it: the entry is the sender's own decision, not a person's."""
+    for s in ctx.state.domain_suppressions:
+        if s.active(ctx.now) and s.covers_list(ctx.facts.list_name):
+            return _domain_outcome(s, "every address at this domain is suppressed")
+    return None
+
+
+def _domain_outcome(s: Suppression, why: str) -> Outcome:
+    return Outcome("suppress", (why, f"{s.reason} via {s.source} on {s.address} ({s.scope}, "
+                                     f"{iso(s.at)})"),
+                   facts={"domain_suppression": {**s.as_fact(), "at_iso": iso(s.at)}})
 
 
 def rule_non_advertising(ctx: Context) -> Outcome | None:
@@ -403,8 +428,12 @@ def rule_no_basis(ctx: Context) -> Outcome | None:
 
 CHAIN: tuple[Rule, ...] = (
     Rule("hard_bounce", "a hard bounce stops every class of mail", rule_hard_bounce),
+    Rule("domain_bounce", "a dead domain (*@domain hard_bounce) stops every class of mail",
+         rule_domain_bounce),
     Rule("non_advertising", "transactional and service mail ignore objections",
          rule_non_advertising),
+    Rule("domain", "a suppressed domain (*@domain) gets no advertising and no DOI "
+                   "confirmation", rule_domain),
     Rule("doi_confirmation", "a DOI confirmation mail only to a fresh pending sign-up",
          rule_doi_confirmation),
     Rule("unknown_class", "an unknown or missing class counts as marketing (never decides)",
