@@ -79,6 +79,7 @@ class App:
     auditor: Any = None  # audit.Auditor, shared by every Store of the process
     sessions: Sessions = field(default_factory=Sessions)  # open submission sessions
     handler: SubmissionHandler | None = None
+    stopping: bool = False  # SIGTERM received (serve); draining follows in stop()
     limits: ConnectionLimits | None = None
 
     @property
@@ -386,6 +387,18 @@ def _redact(url: str) -> str:
     return url
 
 
+async def _watchdog(app: App, interval: float) -> None:
+    """WATCHDOG=1 from the event loop itself (WatchdogSec): a loop that stalls stops the
+    pings and systemd restarts us. Each ping carries a STATUS= line with the counters."""
+    while True:
+        c = app.relay.counters.as_dict() if app.relay is not None else {}
+        state = ("draining" if app.stopping
+                 else f"listening on {', '.join(map(str, app.ports))}")
+        sdnotify.notify(f"WATCHDOG=1\nSTATUS={state}; {c.get('messages', 0)} messages, "
+                        f"{c.get('relayed', 0)} relayed, {len(app.sessions.open)} sessions open")
+        await asyncio.sleep(interval)
+
+
 async def serve(cfg: Config, config_path: str | None = None) -> int:
     logs.setup(cfg.log, cfg.base_dir)
     app = App(cfg, config_path)
@@ -405,9 +418,15 @@ async def serve(cfg: Config, config_path: str | None = None) -> int:
     # walk all of it and stall every session at once (bench/relay.py: 100+ ms pauses).
     gc.freeze()
     sdnotify.notify(f"READY=1\nSTATUS=listening on {', '.join(map(str, app.ports))}")
+    interval = sdnotify.watchdog_interval()
+    watchdog = (loop.create_task(_watchdog(app, interval), name="watchdog")
+                if interval is not None else None)
     await stop.wait()
+    app.stopping = True  # the watchdog keeps pinging through the drain, saying so
     sdnotify.notify(f"STOPPING=1\nSTATUS=draining (up to {cfg.server.drain_timeout:g} s)")
     await app.stop()
+    if watchdog is not None:
+        watchdog.cancel()
     return 0
 
 

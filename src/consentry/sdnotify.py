@@ -1,4 +1,5 @@
-"""sd_notify(3) without a dependency: READY=1, STOPPING=1, STATUS=… to $NOTIFY_SOCKET."""
+"""sd_notify(3) without a dependency: READY=1, STOPPING=1, STATUS=…, WATCHDOG=1 to
+$NOTIFY_SOCKET."""
 
 from __future__ import annotations
 
@@ -19,3 +20,18 @@ def notify(state: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def watchdog_interval() -> float | None:
+    """Seconds between WATCHDOG=1 pings (half of WatchdogSec), or None when systemd did
+    not ask for them (sd_watchdog_enabled(3): WATCHDOG_USEC, and WATCHDOG_PID if set must
+    be us)."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        value = int(usec)
+    except ValueError:
+        return None
+    return value / 2e6 if value > 0 else None

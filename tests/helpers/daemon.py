@@ -48,11 +48,12 @@ class Daemon:
         tmp.write_text(yaml.safe_dump(data))
         os.replace(tmp, self.config_path)  # a reload never reads half a file
 
-    def start(self, within: float = 30.0) -> Daemon:
+    def start(self, within: float = 30.0, env: dict[str, str] | None = None) -> Daemon:
         with open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(
                 [*CONSENTRY, "-c", str(self.config_path), "serve"], cwd=self.tmp,
-                stdout=err, stderr=err, stdin=subprocess.DEVNULL)
+                stdout=err, stderr=err, stdin=subprocess.DEVNULL,
+                env={**os.environ, **env} if env else None)
         wait_until_sync(lambda: self.proc is None or self.proc.poll() is not None
                         or greets(self.port), within=within, what="consentry serve")
         assert self.proc.poll() is None, self.log_text()
