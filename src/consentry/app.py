@@ -153,7 +153,8 @@ class App:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             try:
                 server = await loop.create_server(factory, host, port, family=family,
-                                                  reuse_address=True)
+                                                  reuse_address=True,
+                                                  reuse_port=cfg.submission.reuse_port)
             except OSError as exc:
                 raise ConfigError(f"submission.listen[{i}]",
                                   f"cannot listen on {hp}: {exc.strerror}") from None
@@ -166,6 +167,7 @@ class App:
             try:
                 server = await loop.create_server(tls_factory, host, port, family=family,
                                                   reuse_address=True,
+                                                  reuse_port=cfg.submission.reuse_port,
                                                   ssl=handler.tls_context)
             except OSError as exc:
                 raise ConfigError(f"submission.tls_listen[{i}]",
@@ -209,6 +211,7 @@ class App:
                         if cfg.downstream.host else f"outbox {cfg.path(cfg.outbox.dir)}"),
             redis="embedded" if cfg.redis.embedded else _redact(cfg.redis.url),
             smtputf8=smtputf8,
+            event_loop=type(loop).__module__.split(".")[0],
         )
 
     async def _init_store_when_reachable(self, interval: float = 0.5) -> None:

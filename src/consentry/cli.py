@@ -87,6 +87,13 @@ def _addr(cfg: Config, raw: str) -> address_mod.Address:
 
 
 def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
+    if cfg.server.event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            raise ConfigError("server.event_loop", "uvloop is not installed "
+                              "(pip install 'consentry[uvloop]')") from None
+        return uvloop.run(serve(cfg, args.config))
     return asyncio.run(serve(cfg, args.config))
 
 

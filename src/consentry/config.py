@@ -31,6 +31,8 @@ class ServerConfig:
     # SIGTERM: how long sessions in the middle of a transaction may take to finish it
     # before every session gets 421 and the process exits (RELIABILITY S1).
     drain_timeout: float = 30.0
+    # uvloop: libuv event loop (pip install 'consentry[uvloop]'); asyncio: the stdlib one
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class SubmissionConfig:
     bare_newlines: Literal["reject", "normalize"] = "reject"
     tls: ListenerTlsConfig = field(default_factory=ListenerTlsConfig)
     tls_listen: list[str] = field(default_factory=list)  # implicit TLS (port 465 style)
+    # SO_REUSEPORT on every listener: several `consentry serve` processes (one per core)
+    # bind the same address and the kernel spreads connections over them
+    reuse_port: bool = False
     auth: AuthConfig = field(default_factory=AuthConfig)
 
 

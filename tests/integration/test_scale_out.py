@@ -1,0 +1,50 @@
+"""One process per core: two `consentry serve` on ONE address with submission.reuse_port
+(SO_REUSEPORT) and server.event_loop: uvloop; the kernel spreads the connections, every
+message is relayed exactly once, both stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from ..helpers.client import message, send
+from ..helpers.daemon import Daemon, base_config
+from ..helpers.redis_proc import free_port
+from ..helpers.sink import Sink
+from ..helpers.waits import wait_until
+
+
+async def test_two_processes_share_one_port_with_reuse_port_on_uvloop(
+        tmp_path: Path, redis_url: str, sink: Sink) -> None:
+    port = free_port()
+    daemons: list[Daemon] = []
+    try:
+        for name in ("a", "b"):
+            d_tmp = tmp_path / name
+            d_tmp.mkdir()
+            d = Daemon(d_tmp, base_config(d_tmp, redis_url, sink.port,
+                                          server={"event_loop": "uvloop"},
+                                          submission={"reuse_port": True}), port=port)
+            daemons.append(d)
+            await asyncio.to_thread(d.start)
+        for d in daemons:
+            await wait_until(lambda d=d: d.events("started"), within=10, what="started")
+            (started,) = d.events("started")
+            assert started["event_loop"] == "uvloop", started
+        n = 40
+        results = await asyncio.gather(*(
+            send(port, [f"r{i}@example.org"], message(msgid=f"<ro-{i}@sender.example>"))
+            for i in range(n)))
+        assert [code for code, _, _ in results] == [250] * n
+        assert sorted(r for m in sink.received for r in m.rcpts) == sorted(
+            f"r{i}@example.org" for i in range(n))
+        per_process = [len(d.events("decision")) for d in daemons]
+        assert sum(per_process) == n and all(k > 0 for k in per_process), per_process
+        for d in daemons:
+            d.signal(signal.SIGTERM)
+        for d in daemons:
+            assert await asyncio.to_thread(d.wait, 15) == 0, d.log_text()
+    finally:
+        for d in daemons:
+            d.stop()
