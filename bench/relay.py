@@ -4,7 +4,8 @@
 
 What it does, in one invocation:
   1. starts a private redis-server on a free loopback port (persistence OFF: no AOF, no
-     RDB; the relay path only reads, so this changes load time, not lookup cost) and loads
+     RDB; so the relay's per-message writes, token refs and send records, pay no fsync
+     here, unlike the embedded default with appendfsync always) and loads
      --suppressions entries in the real key schema (`cs:supp:<address>` HASH, field
      `global` -> JSON {"at","reason","source"}) through `redis-cli --pipe`, plus the
      canary key `cs:epoch`;
@@ -697,7 +698,8 @@ def main(argv: list[str] | None = None) -> int:
                 "suppressions": f"{args.suppressions} loaded with redis-cli --pipe in "
                                 f"{load_s:.1f}s; Redis used_memory {mem}",
                 "redis": "private redis-server on loopback TCP, persistence off "
-                         "(--save '' --appendonly no); consentry only reads on this path",
+                         "(--save '' --appendonly no): the per-message writes (token refs, "
+                         "send records) pay no AOF fsync, unlike the embedded default",
                 "downstream": "Postfix smtp-sink on loopback (discards mail)",
                 "consentry": "shipped defaults (so marketing mail gets per-recipient "
                              "List-Unsubscribe copies, tracking on, DKIM off) except: "
@@ -712,9 +714,12 @@ def main(argv: list[str] | None = None) -> int:
                 "passthrough": "bench/passthrough.py: aiosmtpd -> aiosmtplib, pool 16",
                 "wall time of the load": f"{wall:.0f}s",
             }
+            main_sets = ", ".join(f"{k}={json.dumps(v)}" for k, v in args.overrides)
             legend = ["", "sink = Postfix smtp-sink (the raw limit); passthrough = "
-                      "bench/passthrough.py; consentry = shipped defaults (marketing mail: one "
-                      "copy per recipient with its own List-Unsubscribe token)"]
+                      "bench/passthrough.py; consentry = "
+                      + (f"shipped defaults with {main_sets}" if main_sets else
+                         "shipped defaults (marketing mail: one copy per recipient with its "
+                         "own List-Unsubscribe token)")]
             if args.compare_bin is not None:
                 sets = ", ".join(f"{k}={json.dumps(v)}" for k, v in args.compare_overrides)
                 legend.append(f"consentry-b = {args.compare_bin.name}"
