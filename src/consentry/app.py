@@ -159,6 +159,12 @@ class App:
                 raise ConfigError(f"submission.listen[{i}]",
                                   f"cannot listen on {hp}: {exc.strerror}") from None
             self.servers.append(server)
+        for hp in cfg.submission.listen:
+            host = parse_hostport(hp, "submission.listen")[0]
+            if not handler.tls_context and not _loopback(host):
+                self.log.warning("submission_without_tls", listen=hp,
+                                 hint="set submission.tls (STARTTLS): AUTH is offered only "
+                                 "after TLS, and mail crosses the network in clear")
         tls_factory = make_factory(cfg, handler, limits, lambda: self.draining, smtputf8,
                                    self.sessions, implicit_tls=True)
         for i, hp in enumerate(cfg.submission.tls_listen):
@@ -381,6 +387,15 @@ async def cancel_and_wait(tasks: list[asyncio.Task[Any]], log: Any, rounds: int 
                       reason=f"{type(exc).__name__}: {exc}")
     if pending:
         log.error("background_tasks_not_stopped", tasks=[t.get_name() for t in pending])
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _redact(url: str) -> str:

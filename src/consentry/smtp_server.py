@@ -358,7 +358,10 @@ def make_factory(
                     hostname=cfg.server.hostname,
                     ident="consentry ESMTP",
                     timeout=cfg.submission.command_timeout,
-                    command_call_limit={"NOOP": 20, "VRFY": 5, "HELP": 5, "*": 10_000},
+                    # AUTH: 3 per connection (RELIABILITY §5), then 421 + close; the
+                    # per-IP AuthGuard covers attempts spread over connections
+                    command_call_limit={"NOOP": 20, "VRFY": 5, "HELP": 5, "AUTH": 3,
+                                        "*": 10_000},
                     line_length_limit=cfg.submission.line_length_limit,
                     sessions=sessions,
                     # on an implicit-TLS listener the transport is TLS already

@@ -97,8 +97,13 @@ async def test_min_version_and_client_certificates(
     assert len(sink.received) == 1
 
 
+@pytest.mark.parametrize(("injected", "probe", "probe_reply"), [
+    (b"RSET", b"HELP", b"250 Supported commands"),  # RELIABILITY H2's exact bytes
+    (b"HELP", b"NOOP", b"250 OK\r\n"),
+])
 async def test_starttls_injection_is_not_executed(
-        make_config: Any, sink: Sink, start_app: Any, ca: CA) -> None:
+        make_config: Any, sink: Sink, start_app: Any, ca: CA, injected: bytes,
+        probe: bytes, probe_reply: bytes) -> None:
     running = await start_app(make_config(sink, submission={"tls": _tls(ca)}))
     reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
     try:
@@ -108,14 +113,14 @@ async def test_starttls_injection_is_not_executed(
             while not (line := await reader.readline()).startswith(b"250 "):
                 assert line.startswith(b"250-"), line
             # one TCP segment: STARTTLS plus a plaintext command an attacker injected
-            writer.write(b"STARTTLS\r\nHELP\r\n")
+            writer.write(b"STARTTLS\r\n" + injected + b"\r\n")
             await writer.drain()
             assert (await reader.readline()).startswith(b"220")
             await writer.start_tls(_client_ctx(ca))
-            writer.write(b"NOOP\r\n")
+            writer.write(probe + b"\r\n")
             first = await reader.readline()
-            # the first reply inside TLS answers NOOP: the injected HELP was discarded
-            assert first == b"250 OK\r\n", first
+            # the first reply inside TLS answers the probe: the injected command was discarded
+            assert first.startswith(probe_reply), first
             writer.write(b"QUIT\r\n")
             assert (await reader.readline()).startswith(b"221")
             assert await reader.read() == b""
@@ -257,3 +262,10 @@ def test_tls_config_errors_name_the_key(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as exc:
             config_mod.from_mapping(data, base_dir=str(tmp_path))
         assert key in str(exc.value), (data, exc.value)
+
+
+def test_non_loopback_listener_without_tls_is_recognised() -> None:
+    from consentry.app import _loopback
+
+    assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost")
+    assert not _loopback("0.0.0.0") and not _loopback("192.0.2.1") and not _loopback("::")
