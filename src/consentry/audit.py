@@ -58,9 +58,12 @@ def entry_hash(seq: int, sid: str, prev: str, entry: dict[str, str]) -> str:
 
 
 def make_line(seq: int, sid: str, prev: str, entry: dict[str, str]) -> tuple[bytes, str]:
-    h = entry_hash(seq, sid, prev, entry)
-    return canonical({"seq": seq, "sid": sid, "prev": prev, "entry": entry,
-                      "hash": h}) + b"\n", h
+    """The line and its hash; byte for byte what `canonical` gives (keys in sorted order:
+    entry, hash, prev, seq, sid), with the entry serialised once (bulk imports)."""
+    e = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    tail = f'"prev":"{prev}","seq":{seq},"sid":"{sid}"}}'
+    h = hashlib.sha256(f'{{"entry":{e},{tail}'.encode()).hexdigest()
+    return f'{{"entry":{e},"hash":"{h}",{tail}\n'.encode(), h
 
 
 def sid_tuple(sid: str) -> tuple[int, int]:

@@ -283,14 +283,18 @@ def cmd_consent_show(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_suppress_import(cfg: Config, args: argparse.Namespace) -> int:
-    fmt = importer.detect_format(args.file, args.format)
+    from . import esp_import
+
+    fmt = args.format or importer.detect_format(args.file, None)
 
     async def run(store: Store) -> int:
-        with importer.open_text(args.file) as fh:
-            records = importer.suppression_records(fh, fmt, lambda r: _addr(cfg, r))
-            report = await importer.import_suppressions(store, records, actor="cli",
-                                                        batch=args.batch)
-        return _report_import(args.file, report)
+        p, _resumed = await esp_import.import_file(
+            store, args.file, fmt, lambda r: _addr(cfg, r), cfg.path(cfg.server.state_dir),
+            kind=args.kind, scope=_scope(args.list) if args.list else None,
+            batch=args.batch, restart=args.restart, progress=True if args.progress else None,
+            checkpoint=Path(args.checkpoint) if args.checkpoint else None)
+        print(esp_import.summary(p))
+        return 1 if p.bad else 0
 
     return _with_store(cfg, run)
 
@@ -386,10 +390,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_suppress_list)
 
-    s = supp.add_parser("import", help="import suppressions (JSONL or CSV)")
-    s.add_argument("file", help="path, or - for stdin")
-    s.add_argument("--format", choices=("jsonl", "csv"), help="default: by file extension")
+    s = supp.add_parser("import", help="import suppressions: consentry's JSONL/CSV or an "
+                                       "ESP's export (docs/import.md); resumable")
+    s.add_argument("file", help="path, or - for stdin (not resumable)")
+    s.add_argument("--format", choices=("csv", "jsonl", "sendgrid", "mailgun", "mailchimp",
+                                        "brevo", "ses"),
+                   help="default: csv or jsonl by file extension")
+    s.add_argument("--kind", help="which ESP list the file is when its columns do not say: "
+                   "sendgrid bounces|blocks|spam_reports|invalid_emails|unsubscribes|"
+                   "group_unsubscribes, mailgun bounces|unsubscribes|complaints, mailchimp "
+                   "unsubscribed|cleaned")
+    s.add_argument("--list", help="import into this list's scope instead of global")
     s.add_argument("--batch", type=int, default=importer.BATCH, help="records per MULTI")
+    s.add_argument("--checkpoint", help="checkpoint file (default: state_dir/imports/)")
+    s.add_argument("--restart", action="store_true", help="ignore a checkpoint, start over")
+    s.add_argument("--progress", action="store_true",
+                   help="progress lines on stderr even when it is not a terminal")
     s.set_defaults(fn=cmd_suppress_import)
     s = supp.add_parser("export", help="export every suppression (re-importable)")
     s.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")

@@ -32,6 +32,7 @@ from .model import (
 # are the Redis Cluster hash tag around the person id) and no glob characters.
 _TOKEN = re.compile(r"^[A-Za-z0-9._:@+\-/]{1,128}$")
 _SCOPE = re.compile(r"^list:[A-Za-z0-9._:@+\-/]{1,128}$")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 MAX_ITEMS = 200
 MAX_TEXT = 500
 
@@ -109,7 +110,7 @@ def _tokens(value: Any, name: str) -> tuple[str, ...]:
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
         raise RecordError(f"{name}: must be a non-empty string of at most {MAX_TEXT} chars")
-    if any(ord(c) < 32 for c in value):
+    if _CONTROL.search(value):  # a regex: C speed on a 10-million-line import
         raise RecordError(f"{name}: control characters are not allowed")
     return value.strip()
 

@@ -29,7 +29,7 @@ Run = Callable[..., tuple[int, str, str]]
 def _config(tmp_path: Path, redis_url: str, name: str = "c.yaml", extra: str = "") -> Path:
     cfg = tmp_path / name
     cfg.write_text(f"server: {{state_dir: '{tmp_path / 'var'}'}}\n"
-                   f"redis: {{embedded: false, url: '{redis_url}'}}\n{extra}")
+                   f"redis: {{embedded: false, deadline_ms: 2000, url: '{redis_url}'}}\n{extra}")
     return cfg
 
 

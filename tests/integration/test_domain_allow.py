@@ -28,7 +28,7 @@ def run(tmp_path: Path, redis_url: str, sync_redis: Any,
     sync_redis.set("cs:epoch", "1")
     conf = tmp_path / "c.yaml"
     conf.write_text(f"server: {{state_dir: '{tmp_path / 'var'}'}}\n"
-                    f"redis: {{embedded: false, url: '{redis_url}'}}\n")
+                    f"redis: {{embedded: false, deadline_ms: 2000, url: '{redis_url}'}}\n")
 
     async def run(*argv: str) -> tuple[int, str, str]:
         rc = await asyncio.to_thread(cli.main, ["-c", str(conf), *argv])

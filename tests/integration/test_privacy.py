@@ -63,7 +63,7 @@ async def test_erase_keeps_the_objection_and_removes_the_clear_text(
     cfg = make_config(sink, privacy=PRIVACY, policy={"require_basis": False})
     conf = tmp_path / "cli.yaml"
     conf.write_text(f"server: {{state_dir: '{cfg.server.state_dir}'}}\n"
-                    f"redis: {{embedded: false, url: '{cfg.redis.url}'}}\n"
+                    f"redis: {{embedded: false, deadline_ms: 2000, url: '{cfg.redis.url}'}}\n"
                     f"log: {{decision_log: '{tmp_path / 'decisions.jsonl'}'}}\n"
                     f"outbox: {{dir: '{tmp_path / 'outbox'}'}}\n"
                     f"privacy: {{hash_suppressions: true, secret: '{SECRET}'}}\n")
@@ -135,7 +135,7 @@ async def test_erase_refused_without_privacy_mode(tmp_path: Path, redis_url: str
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "c.yaml"
     conf.write_text(f"server: {{state_dir: '{tmp_path}'}}\n"
-                    f"redis: {{embedded: false, url: '{redis_url}'}}\n")
+                    f"redis: {{embedded: false, deadline_ms: 2000, url: '{redis_url}'}}\n")
     rc = await asyncio.to_thread(cli.main, ["-c", str(conf), "erase", "a@example.org"])
     structlog.reset_defaults()
     assert rc == 2 and "privacy mode" in capsys.readouterr().err
@@ -147,7 +147,7 @@ async def test_privacy_lift_removes_hashed_and_clear_entries(
     sync_redis.set("cs:epoch", "1")
     conf = tmp_path / "c.yaml"
     conf.write_text(f"server: {{state_dir: '{tmp_path}'}}\n"
-                    f"redis: {{embedded: false, url: '{redis_url}'}}\n"
+                    f"redis: {{embedded: false, deadline_ms: 2000, url: '{redis_url}'}}\n"
                     f"privacy: {{hash_suppressions: true, secret: '{SECRET}'}}\n")
     sync_redis.hset("cs:supp:dora@example.org", "global", json.dumps(
         {"reason": "unsubscribe", "source": "crm", "at": 1.0}))

@@ -27,7 +27,7 @@ from ..helpers.waits import wait_until
 def cli_config(tmp_path: Path, cfg: Config) -> Path:
     p = tmp_path / "cli.yaml"
     p.write_text(f"server: {{state_dir: '{cfg.server.state_dir}'}}\n"
-                 f"redis: {{embedded: false, url: '{cfg.redis.url}'}}\n")
+                 f"redis: {{embedded: false, deadline_ms: 2000, url: '{cfg.redis.url}'}}\n")
     return p
 
 

@@ -48,7 +48,7 @@ async def test_stats_over_a_window(make_config: Any, sink: Any, start_app: Any,
         await store.close()
     conf = tmp_path / "cli.yaml"
     conf.write_text(f"server: {{state_dir: '{cfg.server.state_dir}'}}\n"
-                    f"redis: {{embedded: false, url: '{cfg.redis.url}'}}\n")
+                    f"redis: {{embedded: false, deadline_ms: 2000, url: '{cfg.redis.url}'}}\n")
     rc = await asyncio.to_thread(cli.main, ["-c", str(conf), "stats", "--json", "--totals"])
     out = capsys.readouterr().out
     structlog.reset_defaults()
