@@ -143,6 +143,14 @@ def merge_suppression(pipe: Any, key: str, rec: SuppressionRecord) -> None:
     pipe.eval(_MERGE_LUA, 1, key, rec.scope, rec.reason, rec.to_json())
 
 
+def _pairs(flat: Any) -> dict[str, str]:
+    """A raw HGETALL reply (flat [field, value, ...]) as a dict."""
+    if isinstance(flat, dict):
+        return flat
+    it = iter(flat or ())
+    return dict(zip(it, it, strict=False))
+
+
 def _rank(reason: str) -> int:
     return {"soft_bounce": 1, "hard_bounce": 2}.get(reason, 3)
 
@@ -333,11 +341,16 @@ class Store:
 
     # -- the audit stream (every change goes through _xadd_audit, then _audited) ---------
 
-    def _xadd_audit(self, pipe: Any, entry: dict[str, str]) -> dict[str, str]:
-        """Queue one audit entry in the change's own MULTI. The address is written as its
-        stored identity (`Keys.ident`: the hash in privacy mode, never the clear text)."""
+    def _audit_fields(self, entry: dict[str, str]) -> dict[str, str]:
+        """The address as its stored identity (`Keys.ident`: the hash in privacy mode,
+        never the clear text)."""
         if "address" in entry:
-            entry = {**entry, "address": self.keys.ident(entry["address"])}
+            return {**entry, "address": self.keys.ident(entry["address"])}
+        return entry
+
+    def _xadd_audit(self, pipe: Any, entry: dict[str, str]) -> dict[str, str]:
+        """Queue one audit entry in the change's own MULTI."""
+        entry = self._audit_fields(entry)
         pipe.xadd(self.keys.audit_stream, dict(entry), maxlen=AUDIT_STREAM_MAXLEN,
                   approximate=True)
         return entry
@@ -699,13 +712,10 @@ class Store:
         nothing). Returns (written, unchanged)."""
         now = time.time() if now is None else now
         keys = sorted({r.address.key for r in records})
-        async with self.redis.pipeline(transaction=False) as rd:
-            for k in keys:
-                rd.hgetall(self.keys.suppression(k))
-            rd.smismember(self.keys.allow, keys)
-            rows: list[Any] = await self._bounded(rd.execute(), "import read",
-                                                  deadline=BATCH_DEADLINE)
-        current = {k: dict(h) for k, h in zip(keys, rows, strict=False)}
+        rows = await self._bounded(self._raw(
+            [*(("HGETALL", self.keys.suppression(k)) for k in keys),
+             ("SMISMEMBER", self.keys.allow, *keys)]), "import read", deadline=BATCH_DEADLINE)
+        current = {k: _pairs(h) for k, h in zip(keys, rows, strict=False)}
         seeds = {k for k, f in zip(keys, rows[-1], strict=True) if f}
         skipped = 0
         if seeds:  # seed/test addresses are never suppressed by (imported) bounces
@@ -714,38 +724,73 @@ class Store:
             skipped, records = len(records) - len(kept), kept
         written, unchanged = 0, skipped
         entries: list[dict[str, str]] = []
-        async with self.redis.pipeline(transaction=True) as tx:
-            for r in records:
-                k = r.address.key
-                old_raw = _same_kind(current[k], r.scope, r.reason)
-                at, expires = r.at, r.expires_at
-                if at is None:
-                    at = now
-                if old_raw is not None:
-                    # Keep the stored times when the line means the same (no time given,
-                    # or the same time through an ISO 8601 export's rounding).
-                    old = _decode_suppression(k, r.scope, old_raw)
-                    if (old.reason, old.source) == (r.reason, r.source):
-                        if r.at is None or abs(old.at - at) < 0.001:
-                            at = old.at
-                        if (expires is not None and old.expires_at is not None
-                                and abs(old.expires_at - expires) < 0.001):
-                            expires = old.expires_at
-                rec = SuppressionRecord(k, r.scope, r.reason, r.source, at, expires,
-                                        r.evidence)
-                v = rec.to_json()
-                if v == old_raw:
-                    unchanged += 1
-                    continue
-                _merge_local(current[k], r.scope, r.reason, v)
-                written += 1
-                merge_suppression(tx, self.keys.suppression(k), rec)
-                entries.append(self._xadd_audit(tx, suppress_entry(rec, actor)))
-            if written:
-                res: list[Any] = await self._bounded(tx.execute(), "import write",
-                                                     deadline=BATCH_DEADLINE)
-                await self._audited(res[-1], entries)
+        cmds: list[tuple[Any, ...]] = []
+        for r in records:
+            k = r.address.key
+            old_raw = _same_kind(current[k], r.scope, r.reason)
+            at, expires = r.at, r.expires_at
+            if at is None:
+                at = now
+            if old_raw is not None:
+                # Keep the stored times when the line means the same (no time given,
+                # or the same time through an ISO 8601 export's rounding).
+                old = _decode_suppression(k, r.scope, old_raw)
+                if (old.reason, old.source) == (r.reason, r.source):
+                    if r.at is None or abs(old.at - at) < 0.001:
+                        at = old.at
+                    if (expires is not None and old.expires_at is not None
+                            and abs(old.expires_at - expires) < 0.001):
+                        expires = old.expires_at
+            rec = SuppressionRecord(k, r.scope, r.reason, r.source, at, expires,
+                                    r.evidence)
+            v = rec.to_json()
+            if v == old_raw:
+                unchanged += 1
+                continue
+            _merge_local(current[k], r.scope, r.reason, v)
+            written += 1
+            cmds.append(("EVAL", _MERGE_LUA, 1, self.keys.suppression(k), rec.scope,
+                         rec.reason, v))
+            entry = self._audit_fields(suppress_entry(rec, actor))
+            cmds.append(("XADD", self.keys.audit_stream, "MAXLEN", "~",
+                         AUDIT_STREAM_MAXLEN, "*", *(x for kv in entry.items() for x in kv)))
+            entries.append(entry)
+        if written:
+            res = await self._bounded(self._raw(cmds, transaction=True), "import write",
+                                      deadline=BATCH_DEADLINE)
+            await self._audited(res[-1], entries)
         return written, unchanged
+
+    async def _raw(self, cmds: list[tuple[Any, ...]], transaction: bool = False) -> list[Any]:
+        """One round trip of many commands without redis-py's per-command machinery and
+        per-reply timers (the caller's deadline bounds the whole): for imports, several
+        times less client CPU than a Pipeline of thousands of commands. Replies are raw
+        (HGETALL: a flat list, see _pairs). With `transaction` the commands run inside
+        MULTI/EXEC and the EXEC array is returned; a command refused while queueing
+        aborts the whole transaction (EXECABORT), so nothing half-applies."""
+        seq = [("MULTI",), *cmds, ("EXEC",)] if transaction else cmds
+        pool = self.redis.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        clean = False
+        try:
+            await conn.send_packed_command(conn.pack_commands(seq))
+            replies: list[Any] = []
+            for _ in seq:
+                try:
+                    replies.append(await conn.read_response(timeout=math.inf))
+                except ResponseError as exc:
+                    replies.append(exc)
+            clean = True
+        finally:
+            if not clean:
+                await conn.disconnect()  # replies left unread: never reuse this connection
+            await pool.release(conn)
+        if transaction:
+            replies = replies[-1] if isinstance(replies[-1], list) else [replies[-1]]
+        for r in replies:
+            if isinstance(r, Exception):
+                raise r
+        return replies
 
     async def address_hash(self, address_key: str) -> dict[str, str]:
         h: dict[str, str] = await self._bounded(
