@@ -188,6 +188,14 @@ class App:
         self.auditor.store = self.bg_store
         self.tasks.append(loop.create_task(audit.run_sync_loop(
             self.auditor, cfg.audit.sync_interval, lambda: self.draining)))
+        from . import metrics_refresh
+        from .metrics import METRICS
+
+        self.tasks.append(loop.create_task(metrics_refresh.run(
+            cfg, self.bg_store, lambda: self.draining)))
+        METRICS.redis_errors = lambda: sum(
+            st.errors for st in (self.store, self.bg_store, self.inbound_store) if st)
+        METRICS.audit_chain = lambda: self.auditor.chain_length
         worker = DsnWorker(self.bg_store, self.deliverer, cfg.server.hostname)
         self.tasks.append(loop.create_task(worker.run()))
         self.tasks.append(loop.create_task(self._replay_spool_loop()))

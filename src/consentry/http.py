@@ -33,6 +33,7 @@ from . import logs
 from .config import Config, HttpConfig, parse_hostport
 from .delivery import Deliverer
 from .errors import ConsentryError, StoreUnavailable
+from .metrics import Collector as MetricsCollector
 from .store import Store, SuppressionRecord
 from .tokens import TokenCodec, TokenError, TokenRef
 
@@ -198,6 +199,8 @@ class HttpService:
         self.log = logs.get("consentry.http")
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self._metric_sources, gauges))
+        # Labelled counters, histograms and the Redis-derived gauges (metrics.py).
+        self.registry.register(MetricsCollector())
         self.runner: web.AppRunner | None = None
         self.ports: list[int] = []
         self._ready_cache: tuple[float, int, dict[str, str]] | None = None

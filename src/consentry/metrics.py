@@ -84,6 +84,10 @@ class Metrics:
         self.effect = Histogram((0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0,
                                  86400.0, 172800.0))
         self.send_record_failures = 0
+        self.redis = Histogram((0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                0.5, 1.0, 5.0))
+        self.redis_errors: Any = lambda: 0  # set by the app: sum over its Stores
+        self.audit_chain: Any = lambda: 0  # set by the app: the Auditor's file length
         self.gauges: dict[str, float] = {}
         self.campaigns: dict[str, tuple[float, float, float]] = {}  # sent, compl., hard
         self.rates: dict[str, float] = {}
@@ -146,6 +150,14 @@ class Metrics:
             "consentry_objection_to_effect_seconds",
             "time from an objection's arrival (click, mailto, reply, complaint) to the "
             "suppression being written")
+        yield self.redis.family("consentry_redis_round_trip_seconds",
+                                "Redis round trips (lookups, writes, reads), this process")
+        yield CounterMetricFamily("consentry_redis_errors",
+                                  "Redis round trips that failed (timeout, error, lost data)",
+                                  value=self.redis_errors())
+        yield GaugeMetricFamily("consentry_audit_chain_length",
+                                "entries in this host's hash-chained audit file",
+                                value=self.audit_chain())
         yield CounterMetricFamily("consentry_send_record_failures",
                                   "send records spooled because Redis refused them",
                                   value=self.send_record_failures)

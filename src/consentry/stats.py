@@ -71,7 +71,8 @@ def sum_hours(rows: list[dict[str, str]]) -> dict[str, Any]:
             by_class.setdefault(cls, {})[verdict] = n
     return {"messages": total.get("msg", 0), "recipients": total.get("rcpt", 0),
             "relayed": total.get("sent", 0), "by_verdict": pick("v:"),
-            "by_rule": pick("r:"), "by_class": pick("c:"), "by_class_verdict": by_class}
+            "by_rule": pick("r:"), "by_class": pick("c:"), "by_class_verdict": by_class,
+            "live_suppressions": pick("s:")}
 
 
 async def _scan_stream(store: Store, stream: str, since: float, fold: Any) -> tuple[int, bool]:
@@ -120,11 +121,7 @@ async def gather(cfg: Config, store: Store, hours: int, totals: bool,
                       "truncated": cut}
     soft_window = cfg.inbound.soft_bounce_window_days * 86400
     out["backlog"] = await store.depths(now - soft_window)
-    relayed = out["decisions"]["relayed"]
-    hard = changes["reason"].get("suppress:hard_bounce", 0)
-    out["rates"] = {"hard_bounce_rate": hard / relayed if relayed else None,
-                    "complaint_rate": (changes["reason"].get("suppress:complaint", 0)
-                                       / relayed if relayed else None)}
+    out["rates"] = rates(out["decisions"])
     camps: dict[str, Any] = {}
     for name, h in (await store.campaign_stats(50)).items():
         sent = int(h.get("sent", 0))
@@ -147,6 +144,15 @@ async def gather(cfg: Config, store: Store, hours: int, totals: bool,
         out["suppressions_stored"] = {"total": n, "by_reason": dict(reasons.most_common()),
                                       "by_source": dict(sources.most_common())}
     return out
+
+
+def rates(decisions: dict[str, Any]) -> dict[str, float | None]:
+    """Hard bounces and complaints recorded live in the window (every host, counted in
+    the same MULTI as each suppression) per recipient relayed."""
+    relayed = decisions["relayed"]
+    live = decisions["live_suppressions"]
+    return {"hard_bounce_rate": live.get("hard_bounce", 0) / relayed if relayed else None,
+            "complaint_rate": live.get("complaint", 0) / relayed if relayed else None}
 
 
 def _pct(part: int, whole: int) -> str:

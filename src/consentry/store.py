@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -27,6 +29,7 @@ from .consent import (
 )
 from .errors import StoreUnavailable
 from .keys import AUDIT_STREAM_MAXLEN, BOUNCE_STREAM_MAXLEN, Keys
+from .metrics import METRICS
 from .model import RecipientState, Suppression
 
 
@@ -141,6 +144,20 @@ def suppress_entry(rec: SuppressionRecord, actor: str) -> dict[str, str]:
 def merge_suppression(pipe: Any, key: str, rec: SuppressionRecord) -> None:
     """Queue the precedence-keeping write of `rec` (see _MERGE_LUA) on a pipeline."""
     pipe.eval(_MERGE_LUA, 1, key, rec.scope, rec.reason, rec.to_json())
+
+
+STATS_TTL = 40 * 86400  # hourly counters written beside an audit entry (stats.py)
+
+
+_STREAM_ID = re.compile(r"^\d+-\d+$")
+
+
+def _last_id(replies: Sequence[Any]) -> str | None:
+    """The stream id of the last XADD in a MULTI's replies (the audit entries' last)."""
+    for r in reversed(replies):
+        if isinstance(r, str) and _STREAM_ID.match(r):
+            return r
+    return None
 
 
 def _pairs(flat: Any) -> dict[str, str]:
@@ -327,6 +344,7 @@ class Store:
                 raise StoreUnavailable(f"redis {what}: no free connection within pool_wait_ms"
                                        ) from None
             raise
+        t0 = time.perf_counter()
         try:
             async with asyncio.timeout(deadline if deadline is not None else self.deadline):
                 return await aw
@@ -338,6 +356,7 @@ class Store:
             raise StoreUnavailable(f"redis {what}: {type(exc).__name__}: {exc}") from None
         finally:
             self._slots.release()
+            METRICS.redis.observe(time.perf_counter() - t0)
 
     # -- the audit stream (every change goes through _xadd_audit, then _audited) ---------
 
@@ -349,10 +368,16 @@ class Store:
         return entry
 
     def _xadd_audit(self, pipe: Any, entry: dict[str, str]) -> dict[str, str]:
-        """Queue one audit entry in the change's own MULTI."""
+        """Queue one audit entry in the change's own MULTI. A live suppression (not an
+        import) is also counted in the hour's stats bucket, same MULTI: hard-bounce and
+        complaint rates for stats and /metrics, from every writer of every host."""
         entry = self._audit_fields(entry)
         pipe.xadd(self.keys.audit_stream, dict(entry), maxlen=AUDIT_STREAM_MAXLEN,
                   approximate=True)
+        if entry.get("action") == "suppress" and entry.get("source") != "import":
+            h = self.keys.stats_hour(datetime.now(UTC).strftime("%Y%m%d%H"))
+            pipe.hincrby(h, f"s:{entry.get('reason', '?')}", 1)
+            pipe.expire(h, STATS_TTL)
         return entry
 
     async def _audited(self, last_id: Any, entries: Sequence[dict[str, str]],
@@ -492,7 +517,7 @@ class Store:
             merge_suppression(pipe, key, rec)
             entry = self._xadd_audit(pipe, suppress_entry(rec, actor))
             res: list[Any] = await self._bounded(pipe.execute(), "suppress", deadline=5.0)
-        await self._audited(res[1], [entry])
+        await self._audited(_last_id(res), [entry])
         return bool(res[0])
 
     # -- domain entries and the allow-list ------------------------------------------------
@@ -507,7 +532,7 @@ class Store:
             entry = self._xadd_audit(pipe, {**entry, "action": "suppress_domain",
                                             "domain": domain})
             res: list[Any] = await self._bounded(pipe.execute(), "suppress", deadline=5.0)
-        await self._audited(res[1], [entry])
+        await self._audited(_last_id(res), [entry])
         return bool(res[0])
 
     async def remove_domain_suppression(self, domain: str, scope: str | None, reason: str,
@@ -526,7 +551,7 @@ class Store:
                 "reason": reason, "source": "admin", "at": f"{time.time():.6f}",
                 "actor": actor, "record": existing[f]}) for f in fs]
             res: list[Any] = await self._bounded(pipe.execute(), "unsuppress", deadline=5.0)
-        await self._audited(res[-1], entries)
+        await self._audited(_last_id(res), entries)
         return len(fs)
 
     async def iter_domain_suppressions(self) -> AsyncIterator[Suppression]:
@@ -559,7 +584,7 @@ class Store:
                 "reason": reason, "source": "admin", "at": f"{time.time():.6f}",
                 "actor": actor})
             res: list[Any] = await self._bounded(pipe.execute(), "allow", deadline=5.0)
-        await self._audited(res[1], [entry])  # the request is audited even if a no-op
+        await self._audited(_last_id(res), [entry])  # the request is audited even if a no-op
         return bool(res[0])
 
     async def allow_members(self) -> list[str]:
@@ -599,7 +624,7 @@ class Store:
                 entries += self._unsuppress_entries(pipe, address_key, fs, existing, reason,
                                                     actor)
             res: list[Any] = await self._bounded(pipe.execute(), "unsuppress", deadline=5.0)
-        await self._audited(res[-1], entries)
+        await self._audited(_last_id(res), entries)
         return sum(len(fs) for _rk, fs, _h in drop)
 
     def _unsuppress_entries(self, pipe: Any, address_key: str, scopes: list[str],
@@ -685,7 +710,7 @@ class Store:
                 done = await self._bounded(self._exec_watched(tx), "import write",
                                            deadline=BATCH_DEADLINE)
                 if done is not None:
-                    await self._audited(done[-1] if entries else None, entries)
+                    await self._audited(_last_id(done), entries)
                     return plan.written, plan.unchanged
         raise StoreUnavailable("import: records kept changing under concurrent writers")
 
@@ -758,7 +783,7 @@ class Store:
         if written:
             res = await self._bounded(self._raw(cmds, transaction=True), "import write",
                                       deadline=BATCH_DEADLINE)
-            await self._audited(res[-1], entries)
+            await self._audited(_last_id(res), entries)
         return written, unchanged
 
     async def _raw(self, cmds: list[tuple[Any, ...]], transaction: bool = False) -> list[Any]:
@@ -1022,7 +1047,7 @@ class Store:
                                       "person_unlinked": bool(person),
                                       "suppression_added": added})})
             done: list[Any] = await self._bounded(tx.execute(), "erase", deadline=BATCH_DEADLINE)
-        await self._audited(done[-1], [entry])
+        await self._audited(_last_id(done), [entry])
         return {"ident": ident, "folded": folded, "suppression_added": added,
                 "had_suppression": bool(hashed) or bool(folded), "person": person,
                 "relinked": max(0, len(members) - 1) if person else 0,
@@ -1105,7 +1130,7 @@ class Store:
                                                  deadline=5.0)
         # The downstream already accepted the rest: an audit file problem is logged by
         # the sink (and back-filled from the stream), never turned into a 4xx.
-        await self._audited(res[-1] if entries else None, entries, strict=False)
+        await self._audited(_last_id(res), entries, strict=False)
 
     async def claim_dsn(self) -> str | None:
         value: str | None = await self._bounded(
