@@ -60,7 +60,11 @@ def run_import(cfg: Path, src: Path, kill_at: float | None, ckpt_dir: Path,
     cmd = [str(BIN), "-c", str(cfg), "suppress", "import", str(src), "--format", "sendgrid",
            "--progress"]
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Files, not pipes: a child blocked writing to a full pipe nobody reads would stall.
+    log = ckpt_dir.parent.parent / f"import-{int(t0)}.log"
+    out_f = open(log.with_suffix(".out"), "w+")  # noqa: SIM115 - closed below
+    err_f = open(log, "w+")  # noqa: SIM115 - closed below
+    p = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True)
     killed = False
     if kill_at is not None:
         target = int(total_lines * kill_at)
@@ -79,8 +83,12 @@ def run_import(cfg: Path, src: Path, kill_at: float | None, ckpt_dir: Path,
     _pid, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
-    out = p.stdout.read() if p.stdout else ""
-    err = p.stderr.read() if p.stderr else ""
+    out_f.seek(0)
+    err_f.seek(0, os.SEEK_END)
+    err_f.seek(max(0, err_f.tell() - 2000))
+    out, err = out_f.read(), err_f.read()
+    out_f.close()
+    err_f.close()
     return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "rc": p.returncode,
             "killed": killed, "stdout": out.strip()[-400:], "stderr_tail": err.strip()[-600:]}
 

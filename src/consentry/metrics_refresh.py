@@ -35,6 +35,9 @@ async def refresh(cfg: Config, store: Store) -> None:
 
 async def run(cfg: Config, store: Store, draining: Callable[[], bool]) -> None:
     log = logs.get("consentry.metrics")
+    # First refresh one interval after start: nothing to report before, and the start
+    # (canary, queues, the first messages) has the background pool to itself.
+    await asyncio.sleep(cfg.stats.refresh_interval)
     while not draining():
         try:
             await refresh(cfg, store)
