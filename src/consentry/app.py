@@ -305,6 +305,10 @@ class App:
                     if n:
                         log.info("doi_pending_purged", count=n,
                                  older_than_days=policy.doi_pending_days)
+                    # Expired suppressions (soft-bounce pauses) go too, each audited.
+                    n = await self.bg_store.expire_due(time.time())
+                    if n:
+                        log.info("suppressions_expired", count=n)
                 except StoreUnavailable as exc:
                     log.warning("doi_purge_failed", reason=str(exc))
             await asyncio.sleep(policy.doi_purge_interval or 60.0)

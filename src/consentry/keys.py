@@ -54,6 +54,12 @@ class Keys:
         return f"{self.prefix}suppd:*"
 
     @property
+    def expiring(self) -> str:
+        # ZSET member = "<ident>\t<scope>\t<reason>" of a suppression with expires_at,
+        # score = expires_at: what the expiry job removes (and audits) when it is due.
+        return f"{self.prefix}suppexp"
+
+    @property
     def allow(self) -> str:
         # SET of address keys never suppressed by bounces (seed and test addresses).
         return f"{self.prefix}allow"

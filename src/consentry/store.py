@@ -152,6 +152,44 @@ STATS_TTL = 40 * 86400  # hourly counters written beside an audit entry (stats.p
 _STREAM_ID = re.compile(r"^\d+-\d+$")
 
 
+def _expiring_member(entry: dict[str, str]) -> str:
+    return f"{entry['address']}\t{entry.get('scope', 'global')}\t{entry.get('reason', '?')}"
+
+
+# Removes due expiring suppressions, each with an audit entry. KEYS: expiring index,
+# audit stream, then one suppression hash per due member; ARGV: now, audit maxlen, actor,
+# then the due members. A member's field may have been replaced meanwhile (a stronger or
+# a later suppression): only a record that has itself expired is removed.
+_EXPIRE_LUA = """
+local n = 0
+for i = 3, #KEYS do
+  local member = ARGV[i + 1]
+  local a, b = string.find(member, '\t', 1, true)
+  local ident = string.sub(member, 1, a - 1)
+  local rest = string.sub(member, b + 1)
+  local c, d = string.find(rest, '\t', 1, true)
+  local scope, reason = string.sub(rest, 1, c - 1), string.sub(rest, d + 1)
+  for _, field in ipairs({scope, scope .. '|' .. reason}) do
+    local raw = redis.call('HGET', KEYS[i], field)
+    if raw then
+      local ok, rec = pcall(cjson.decode, raw)
+      if ok and type(rec) == 'table' and rec['reason'] == reason and rec['expires_at']
+          and tonumber(rec['expires_at']) <= tonumber(ARGV[1]) then
+        redis.call('HDEL', KEYS[i], field)
+        redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'action', 'expire',
+                   'address', ident, 'scope', scope, 'reason', reason,
+                   'source', tostring(rec['source'] or '?'), 'at', ARGV[1],
+                   'actor', ARGV[3], 'record', raw)
+        n = n + 1
+      end
+    end
+  end
+  redis.call('ZREM', KEYS[1], member)
+end
+return n
+"""
+
+
 def _last_id(replies: Sequence[Any]) -> str | None:
     """The stream id of the last XADD in a MULTI's replies (the audit entries' last)."""
     for r in reversed(replies):
@@ -378,6 +416,8 @@ class Store:
             h = self.keys.stats_hour(datetime.now(UTC).strftime("%Y%m%d%H"))
             pipe.hincrby(h, f"s:{entry.get('reason', '?')}", 1)
             pipe.expire(h, STATS_TTL)
+        if entry.get("action") == "suppress" and entry.get("expires_at"):
+            pipe.zadd(self.keys.expiring, {_expiring_member(entry): float(entry["expires_at"])})
         return entry
 
     async def _audited(self, last_id: Any, entries: Sequence[dict[str, str]],
@@ -779,6 +819,8 @@ class Store:
             entry = self._audit_fields(suppress_entry(rec, actor))
             cmds.append(("XADD", self.keys.audit_stream, "MAXLEN", "~",
                          AUDIT_STREAM_MAXLEN, "*", *(x for kv in entry.items() for x in kv)))
+            if expires is not None:
+                cmds.append(("ZADD", self.keys.expiring, expires, _expiring_member(entry)))
             entries.append(entry)
         if written:
             res = await self._bounded(self._raw(cmds, transaction=True), "import write",
@@ -1097,6 +1139,29 @@ class Store:
                     n += len(gone)
             if cursor == 0:
                 return n
+
+    async def expire_due(self, now: float, actor: str = "expiry-job", batch: int = 500
+                         ) -> int:
+        """Remove (and audit) the suppressions whose expires_at has passed (soft-bounce
+        pauses, SendGrid blocks). Safe from several processes: atomic, re-checked."""
+        script = self.redis.register_script(_EXPIRE_LUA)
+        total = 0
+        while True:
+            due: list[str] = await self._bounded(self.redis.zrangebyscore(
+                self.keys.expiring, "-inf", now, start=0, num=batch), "expiry scan",
+                deadline=BATCH_DEADLINE)
+            if not due:
+                return total
+            keys = [self.keys.suppression_clear(m.partition("\t")[0]) for m in due]
+            n = int(await self._bounded(script(
+                keys=[self.keys.expiring, self.keys.audit_stream, *keys],
+                args=[f"{now:.6f}", AUDIT_STREAM_MAXLEN, actor, *due]), "expiry",
+                deadline=BATCH_DEADLINE))
+            total += n
+            if n:
+                await self._audited("+", [{"action": "expire", "count": str(n)}])
+            if len(due) < batch:
+                return total
 
     # -- bounces and notifications ----------------------------------------------------
 

@@ -258,3 +258,34 @@ async def test_strict_sync_failure_raises_audit_incomplete(
         assert [e["event"] for e in logged] == ["audit_append_failed"]
     finally:
         await store.close()
+
+
+async def test_expired_suppressions_are_removed_and_audited(
+        tmp_path: Path, redis_url: str, sync_redis: Any) -> None:
+    cfg = config_mod.from_mapping({"redis": {"embedded": False, "url": redis_url,
+                                              "deadline_ms": 2000}})
+    store = Store(cfg.redis, redis_url)
+    f = AuditFile(tmp_path / "audit.jsonl")
+    audit.attach(store, Auditor(store, f))
+    try:
+        await store.add_suppression(SuppressionRecord(
+            "soft@example.org", "global", "soft_bounce", "bounce", 10.0, expires_at=100.0),
+            actor="inbound")
+        await store.add_suppression(SuppressionRecord(
+            "later@example.org", "global", "soft_bounce", "bounce", 10.0, expires_at=900.0),
+            actor="inbound")
+        # An objection arriving meanwhile moves the pause beside it (field global|soft_…)
+        await store.add_suppression(SuppressionRecord(
+            "soft@example.org", "global", "unsubscribe", "one-click", 50.0), actor="http")
+        assert await store.expire_due(now=500.0) == 1
+        h = sync_redis.hgetall("cs:supp:soft@example.org")
+        assert list(h) == ["global"] and json.loads(h["global"])["reason"] == "unsubscribe"
+        assert sync_redis.hget("cs:supp:later@example.org", "global")  # not due yet
+        assert sync_redis.zcard("cs:suppexp") == 1
+        assert await store.expire_due(now=500.0) == 0  # idempotent
+    finally:
+        await store.close()
+    last = json.loads(lines(f.path)[-1])["entry"]
+    assert (last["action"], last["address"], last["reason"], last["actor"]) == (
+        "expire", "soft@example.org", "soft_bounce", "expiry-job")
+    assert audit.verify_file(f.path).broken is None
