@@ -253,33 +253,12 @@ class SMTPDeliverer:
             options.append("BODY=8BITMIME")
         if smtp.supports_extension("size"):
             options.append(f"SIZE={len(env.content)}")
+        await self._mail(smtp, env, options, encoding)
         try:
-            await smtp.mail(env.mail_from, options=options, encoding=encoding)
-        except aiosmtplib.SMTPSenderRefused as exc:
-            await self._rset(smtp)
-            if 500 <= exc.code < 600:
-                raise UpstreamPermanent(f"downstream MAIL: {exc.code} {sanitize(exc.message)}",
-                                        exc.code) from None
-            raise UpstreamTemporary(f"downstream MAIL: {exc.code} {sanitize(exc.message)}",
-                                    _temp_code(exc.code)) from None
+            accepted, refused, temp = await _rcpts(smtp, env, encoding)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-                ConnectionError) as exc:
-            raise _StaleConnection() from exc
-        accepted: list[str] = []
-        refused: list[RcptResult] = []
-        temp: list[RcptResult] = []
-        for rcpt in env.recipients:
-            try:
-                await smtp.rcpt(rcpt, encoding=encoding)
-                accepted.append(rcpt)
-            except aiosmtplib.SMTPRecipientRefused as exc:
-                r = RcptResult(rcpt, exc.code, sanitize(exc.message))
-                (refused if 500 <= exc.code < 600 else temp).append(r)
-            except ValueError as exc:  # aiosmtplib refuses control chars in addresses
-                refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-                    ConnectionError):
-                raise UpstreamTemporary("downstream lost during RCPT") from None
+                ConnectionError):
+            raise UpstreamTemporary("downstream lost during RCPT") from None
         if temp:
             await self._rset(smtp)
             first = temp[0]
@@ -356,35 +335,30 @@ class SMTPDeliverer:
         encoding = "utf-8" if env.smtputf8 else "ascii"
         options = ["SMTPUTF8"] if env.smtputf8 else []
         _require_extensions(smtp, env)
+        await self._mail(smtp, env, options, encoding)
         try:
-            await smtp.mail(env.mail_from, options=options, encoding=encoding)
-        except aiosmtplib.SMTPSenderRefused as exc:
-            await self._rset(smtp)
-            if 500 <= exc.code < 600:
-                raise UpstreamPermanent(f"downstream MAIL: {exc.code}", exc.code) from None
-            raise UpstreamTemporary(f"downstream MAIL: {exc.code}", _temp_code(exc.code)
-                                    ) from None
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-                ConnectionError) as exc:
-            raise _StaleConnection() from exc
-        accepted: list[str] = []
-        refused: list[RcptResult] = []
-        temp: list[RcptResult] = []
-        try:
-            for rcpt in env.recipients:
-                try:
-                    await smtp.rcpt(rcpt, encoding=encoding)
-                    accepted.append(rcpt)
-                except aiosmtplib.SMTPRecipientRefused as exc:
-                    r = RcptResult(rcpt, exc.code, sanitize(exc.message))
-                    (refused if 500 <= exc.code < 600 else temp).append(r)
-                except ValueError as exc:
-                    refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
+            accepted, refused, temp = await _rcpts(smtp, env, encoding)
             await smtp.rset()
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 aiosmtplib.SMTPResponseException, ConnectionError):
             raise UpstreamTemporary("downstream lost during recipient check") from None
         return accepted, refused, temp
+
+    async def _mail(self, smtp: aiosmtplib.SMTP, env: Envelope, options: list[str],
+                    encoding: str) -> None:
+        """MAIL FROM; a refusal resets and maps to the failure model; a dead pooled
+        connection surfaces as _StaleConnection (nothing sent, safe to retry once)."""
+        try:
+            await smtp.mail(env.mail_from, options=options, encoding=encoding)
+        except aiosmtplib.SMTPSenderRefused as exc:
+            await self._rset(smtp)
+            text = f"downstream MAIL: {exc.code} {sanitize(exc.message)}"
+            if 500 <= exc.code < 600:
+                raise UpstreamPermanent(text, exc.code) from None
+            raise UpstreamTemporary(text, _temp_code(exc.code)) from None
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                ConnectionError) as exc:
+            raise _StaleConnection() from exc
 
     async def _rset(self, smtp: aiosmtplib.SMTP) -> None:
         try:
@@ -395,6 +369,25 @@ class SMTPDeliverer:
 
 class _StaleConnection(Exception):
     pass
+
+
+async def _rcpts(smtp: aiosmtplib.SMTP, env: Envelope, encoding: str
+                 ) -> tuple[list[str], list[RcptResult], list[RcptResult]]:
+    """Every RCPT, sorted into accepted, permanently refused and temporarily refused.
+    Connection loss propagates to the caller, which decides what it means."""
+    accepted: list[str] = []
+    refused: list[RcptResult] = []
+    temp: list[RcptResult] = []
+    for rcpt in env.recipients:
+        try:
+            await smtp.rcpt(rcpt, encoding=encoding)
+            accepted.append(rcpt)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            r = RcptResult(rcpt, exc.code, sanitize(exc.message))
+            (refused if 500 <= exc.code < 600 else temp).append(r)
+        except ValueError as exc:  # aiosmtplib refuses control chars in addresses
+            refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
+    return accepted, refused, temp
 
 
 def _require_extensions(smtp: aiosmtplib.SMTP, env: Envelope) -> None:
