@@ -8,7 +8,7 @@ APT_STAMP := .venv-apt-ok
 CONFIG ?= config.example.yaml
 
 DEBS_RUN  := redis-server
-DEBS_TEST := redis-server swaks postfix chromium
+DEBS_TEST := redis-server swaks postfix chromium systemd
 
 .PHONY: run test lint typecheck unit bench eval clean deps-run deps-test
 
@@ -30,6 +30,7 @@ deps-test:
 	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
 	command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || missing="$$missing postfix"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
