@@ -1253,6 +1253,23 @@ class Store:
         if await self.epoch() is None:
             raise StoreUnavailable("redis canary key missing: store lost its data")
 
+    async def memory_policy(self) -> tuple[int, str] | None:
+        """(maxmemory in bytes, maxmemory-policy) from INFO memory; None when this Redis
+        does not say (INFO denied to the ACL user, or a proxy without the fields)."""
+        async def info() -> dict[str, Any] | None:
+            try:
+                d: dict[str, Any] = await self.redis.info("memory")
+            except ResponseError:  # NOPERM and the like: a refusal, not an outage
+                return None
+            return d
+
+        got: dict[str, Any] | None = await self._bounded(info(), "info memory",
+                                                         deadline=5.0)
+        policy = got.get("maxmemory_policy") if got is not None else None
+        if got is None or policy is None:
+            return None
+        return int(got.get("maxmemory", 0)), str(policy)
+
     # -- per-recipient copy retry queue (retryq.py) -------------------------------------
 
     async def enqueue_retries(self, jobs: list[tuple[str, str, float]]) -> None:
