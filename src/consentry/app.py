@@ -112,6 +112,8 @@ class App:
     handler: SubmissionHandler | None = None
     stopping: bool = False  # SIGTERM received (serve); draining follows in stop()
     limits: ConnectionLimits | None = None
+    webhooks: Any = None  # webhooks.Publisher when webhooks are configured
+    webhook_store: Store | None = None
 
     @property
     def ports(self) -> list[int]:
@@ -228,6 +230,7 @@ class App:
         METRICS.redis_errors = lambda: sum(
             st.errors for st in (self.store, self.bg_store, self.inbound_store) if st)
         METRICS.audit_chain = lambda: self.auditor.chain_length
+        await self._start_webhooks(cfg)
         worker = DsnWorker(self.bg_store, self.deliverer, cfg.server.hostname)
         self.tasks.append(loop.create_task(worker.run()))
         self.tasks.append(loop.create_task(self._replay_spool_loop()))
@@ -259,6 +262,39 @@ class App:
             smtputf8=smtputf8,
             event_loop=type(loop).__module__.split(".")[0],
         )
+
+    async def _start_webhooks(self, cfg: Config, eps: Any = None) -> None:
+        """Signed webhooks of the audit stream (webhooks.py), with their own pool: the
+        blocking stream reads never hold the relay's connections."""
+        from . import webhooks
+
+        if not cfg.webhooks:
+            return
+        eps = webhooks.endpoints(cfg) if eps is None else eps  # ConfigError: secret files
+        for w in cfg.webhooks:
+            if webhooks.insecure(w):
+                self.log.warning("webhook_without_tls", url=webhooks.redact(w.url),
+                                 hint="use https://: events name addresses")
+        from .keyfiles import store_keys
+
+        self.webhook_store = Store(webhooks.store_config(cfg), redis_url(cfg),
+                                   store_keys(cfg))
+        self.webhooks = webhooks.Publisher(cfg, self.webhook_store, eps)
+        await self.webhooks.start()
+
+    async def _stop_webhooks(self, drain: float) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.stop(drain)
+            self.webhooks = None
+        if self.webhook_store is not None:
+            await self.webhook_store.close()
+            self.webhook_store = None
+
+    async def _restart_webhooks(self, cfg: Config, eps: Any) -> None:
+        await self._stop_webhooks(self.cfg.server.drain_timeout)
+        if not self.draining:
+            await self._start_webhooks(cfg, eps)
+            self.log.info("webhooks_reloaded", endpoints=len(cfg.webhooks))
 
     async def _init_store_when_reachable(self, interval: float = 0.5) -> None:
         assert self.store is not None
@@ -311,6 +347,9 @@ class App:
             await self.http.stop()
         if self.inbound is not None:
             await self.inbound.stop(min(drain_timeout, 10.0))
+        # Webhooks: an attempt in flight finishes; what is left stays in the consumer
+        # group for the next process (at least once).
+        await self._stop_webhooks(min(drain_timeout, 15.0))
         await cancel_and_wait(self.tasks, self.log)
         if self.deliverer is not None:
             await self.deliverer.close()
@@ -369,6 +408,9 @@ class App:
             from .tlsctx import reload_into
 
             load_users(new)  # a broken credentials file is refused, the old users stay
+            from . import webhooks
+
+            new_eps = webhooks.endpoints(new)  # unreadable secret files are refused
             tls_swaps = []
             for where, live, tls in (
                 ("submission.tls", self.handler.tls_context if self.handler else None,
@@ -395,6 +437,11 @@ class App:
             self.limits.per_ip = new.submission.max_connections_per_ip
         if self.http is not None:
             self.http.codec = new_rewriter.codec  # rotated keys verify at once
+        if new.webhooks != old.webhooks or [e.secret for e in new_eps] != [
+                e.secret for e in getattr(self.webhooks, "endpoints", [])]:
+            # Restarted with the new endpoints: in-flight attempts finish first.
+            self.tasks.append(asyncio.get_running_loop().create_task(
+                self._restart_webhooks(new, new_eps), name="webhooks-reload"))
         restart = [k for k, a, b in (
             ("submission.listen", old.submission.listen, new.submission.listen),
             ("redis", old.redis, new.redis),

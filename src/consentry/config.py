@@ -334,6 +334,23 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """One endpoint that gets every audited change as a signed POST (docs/webhooks.md)."""
+
+    url: str
+    name: str | None = None  # the consumer group on the audit stream; default from url
+    secret: str | None = None  # HMAC-SHA256 key of X-Consentry-Signature
+    secret_file: str | None = None
+    events: list[str] = field(default_factory=lambda: ["*"])  # globs on the action
+    timeout: float = 10.0  # per attempt
+    max_attempts: int = 12
+    max_age: float = 86400.0  # seconds after the change; then dead-lettered
+    initial_backoff: float = 1.0
+    max_backoff: float = 600.0
+    claim_after: float = 300.0  # a silent consumer's pending events are taken over
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     submission: SubmissionConfig = field(default_factory=SubmissionConfig)
@@ -356,6 +373,7 @@ class Config:
     sends: SendsConfig = field(default_factory=SendsConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    webhooks: list[WebhookConfig] = field(default_factory=list)
     base_dir: str = "."
 
     def path(self, p: str) -> Path:
@@ -508,6 +526,7 @@ def _validate(cfg: Config) -> None:
     _validate_unsubscribe(cfg)
     _validate_inbound(cfg)
     _validate_evidence(cfg)
+    _validate_webhooks(cfg)
     if not cfg.redis.key_prefix or any(c in cfg.redis.key_prefix for c in " *?[]"):
         raise ConfigError("redis.key_prefix", "must be non-empty without spaces or glob chars")
     if not cfg.redis.embedded and not cfg.redis.url.startswith(("redis://", "rediss://", "unix://")):
@@ -535,6 +554,12 @@ def _validate_evidence(cfg: Config) -> None:
         raise ConfigError("privacy.secret", "hash_suppressions needs a secret or secret_file")
     if pv.secret is not None and len(pv.secret.encode()) < 16:
         raise ConfigError("privacy.secret", "must be at least 16 bytes")
+
+
+def _validate_webhooks(cfg: Config) -> None:
+    from .webhooks import validate  # the event names live beside the publisher
+
+    validate(cfg)
 
 
 def _validate_inbound(cfg: Config) -> None:

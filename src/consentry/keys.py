@@ -199,6 +199,20 @@ class Keys:
         # spool file, actions taken. Capped approximately at INBOUND_STREAM_MAXLEN.
         return f"{self.prefix}inbound"
 
+    @property
+    def webhook_dead(self) -> str:
+        # STREAM of webhook deliveries given up (4xx, attempts or age exhausted): endpoint,
+        # event id, status, reason, attempts, the event body. Capped at WEBHOOK_DEAD_MAXLEN.
+        # Each endpoint reads cs:audit through its own consumer group "webhook:<name>".
+        return f"{self.prefix}webhook:dead"
+
+    @property
+    def audit_head(self) -> str:
+        # STRING JSON {"seq","hash","sid"}: the last line of the hash-chained audit file
+        # (audit.py), written after every append; `audit verify --offline` checks a file's
+        # tail against it, so a deleted tail shows without the stream.
+        return f"{self.prefix}audit:head"
+
 
 def normalise_message_id(message_id: str) -> str:
     return message_id.strip().strip("<>").strip()
@@ -208,3 +222,4 @@ RETRY_DONE_TTL = 7 * 86400
 AUDIT_STREAM_MAXLEN = 10_000_000
 BOUNCE_STREAM_MAXLEN = 1_000_000
 INBOUND_STREAM_MAXLEN = 1_000_000
+WEBHOOK_DEAD_MAXLEN = 100_000

@@ -91,6 +91,8 @@ class Metrics:
         self.gauges: dict[str, float] = {}
         self.campaigns: dict[str, tuple[float, float, float]] = {}  # sent, compl., hard
         self.rates: dict[str, float] = {}
+        self.webhooks: dict[tuple[str, str], int] = {}  # (endpoint, outcome) -> count
+        self.webhook_backlog: dict[str, float] = {}  # endpoint -> events not yet acked
 
     # -- hot path -----------------------------------------------------------------------
 
@@ -103,6 +105,10 @@ class Metrics:
         for verdict, rule, cls in decisions:
             k = (verdict, rule, cls if cls in MESSAGE_CLASSES else "unknown")
             self.decisions[k] = self.decisions.get(k, 0) + 1
+
+    def webhook(self, endpoint: str, outcome: str) -> None:
+        k = (endpoint, outcome)
+        self.webhooks[k] = self.webhooks.get(k, 0) + 1
 
     def inbound_kind(self, kind: str) -> None:
         self.inbound[kind] = self.inbound.get(kind, 0) + 1
@@ -185,6 +191,19 @@ class Metrics:
         yield g
         for name, value in sorted(self.rates.items()):
             yield GaugeMetricFamily(f"consentry_{name}", name.replace("_", " "), value=value)
+        fam = CounterMetricFamily("consentry_webhook_deliveries",
+                                  "webhook events by outcome: delivered, retried (one failed "
+                                  "attempt), dead_lettered, filtered", labels=["endpoint",
+                                                                               "outcome"])
+        for (e, o), n in sorted(self.webhooks.items()):
+            fam.add_metric([e, o], n)
+        yield fam
+        g = GaugeMetricFamily("consentry_webhook_backlog",
+                              "audit events an endpoint's consumer group has not "
+                              "acknowledged yet (pending + unread)", labels=["endpoint"])
+        for ep, depth in sorted(self.webhook_backlog.items()):
+            g.add_metric([ep], depth)
+        yield g
 
 
 METRICS = Metrics()

@@ -1345,3 +1345,76 @@ class Store:
         await self._bounded(self.redis.xadd(self.keys.inbound_stream, row,
                                             maxlen=INBOUND_STREAM_MAXLEN, approximate=True),
                             "inbound record", deadline=5.0)
+
+    # -- webhooks (webhooks.py): cs:audit read through one consumer group per endpoint ---
+
+    async def webhook_group(self, group: str) -> None:
+        """Create the endpoint's consumer group at the stream's end (events from now on);
+        an existing group keeps its position."""
+        try:
+            await self._bounded(self.redis.xgroup_create(
+                self.keys.audit_stream, group, id="$", mkstream=True), "webhook group")
+        except StoreUnavailable as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def webhook_read(self, group: str, consumer: str, count: int, block_ms: int
+                           ) -> list[tuple[str, dict[str, str]]]:
+        """New entries for this consumer (blocking up to `block_ms`)."""
+        res: Any = await self._bounded(self.redis.xreadgroup(
+            group, consumer, {self.keys.audit_stream: ">"}, count=count, block=block_ms),
+            "webhook read", deadline=block_ms / 1000.0 + self.deadline + 1.0)
+        return [(sid, fields) for _stream, rows in (res or []) for sid, fields in rows]
+
+    async def webhook_claim(self, group: str, consumer: str, min_idle_ms: int, count: int
+                            ) -> list[tuple[str, dict[str, str]]]:
+        """Entries another consumer read but did not acknowledge within `min_idle_ms`
+        (its process died, or released them at stop). Entries deleted from the stream
+        meanwhile are dropped from the pending list by Redis and not returned."""
+        res: Any = await self._bounded(self.redis.xautoclaim(
+            self.keys.audit_stream, group, consumer, min_idle_ms, start_id="0-0",
+            count=count), "webhook claim")
+        return [(sid, fields) for sid, fields in res[1] if fields]
+
+    async def webhook_touch(self, group: str, consumer: str, ids: Sequence[str],
+                            idle_ms: int = 0) -> None:
+        """Reset (or, at stop, raise) the idle time of entries this consumer holds, so
+        nobody claims an entry still being retried, and released ones are taken at once."""
+        if ids:
+            await self._bounded(self.redis.xclaim(
+                self.keys.audit_stream, group, consumer, 0, list(ids), idle=idle_ms,
+                justid=True), "webhook touch")
+
+    async def webhook_ack(self, group: str, ids: Sequence[str]) -> None:
+        if ids:
+            await self._bounded(self.redis.xack(self.keys.audit_stream, group, *ids),
+                                "webhook ack")
+
+    async def webhook_dead(self, group: str, sid: str, fields: dict[str, str]) -> None:
+        """Dead-letter one event and acknowledge it, atomically."""
+        from .keys import WEBHOOK_DEAD_MAXLEN
+
+        row: dict[Any, Any] = dict(fields)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.keys.webhook_dead, row, maxlen=WEBHOOK_DEAD_MAXLEN,
+                      approximate=True)
+            pipe.xack(self.keys.audit_stream, group, sid)
+            await self._bounded(pipe.execute(), "webhook dead letter")
+
+    async def webhook_backlog(self, group: str) -> int:
+        """Events of the group not yet acknowledged: pending plus not yet read (lag)."""
+        groups: list[dict[str, Any]] = await self._bounded(
+            self.redis.xinfo_groups(self.keys.audit_stream), "webhook backlog")
+        for g in groups:
+            if g.get("name") == group:
+                return int(g.get("pending") or 0) + int(g.get("lag") or 0)
+        return 0
+
+    async def webhook_leave(self, group: str, consumer: str) -> None:
+        """Remove this consumer from the group if it holds nothing (a clean stop)."""
+        rows: list[dict[str, Any]] = await self._bounded(
+            self.redis.xinfo_consumers(self.keys.audit_stream, group), "webhook consumers")
+        for c in rows:
+            if c.get("name") == consumer and not int(c.get("pending") or 0):
+                await self._bounded(self.redis.xgroup_delconsumer(
+                    self.keys.audit_stream, group, consumer), "webhook leave")
