@@ -336,3 +336,73 @@ async def test_one_click_unsubscribe_at_the_daemon_reaches_the_receiver(
     h = receiver.requests[0]["headers"]
     assert recipe_verify(SECRET, h["X-Consentry-Signature"], receiver.requests[0]["body"])
     assert METRICS.webhook_backlog.get("crm") is not None
+
+
+async def test_sighup_reload_restarts_the_publisher_with_the_new_endpoint(
+        tmp_path: Path, redis_url: str, sink: Any, receiver: Receiver,
+        sync_redis: Any) -> None:
+    import yaml
+
+    from consentry import config as config_mod
+    from consentry import logs
+    from consentry.app import App
+
+    from ..helpers.daemon import base_config
+
+    second = Receiver()
+    await second.start()
+    data = base_config(tmp_path, redis_url, sink.port, submission={"listen": ["127.0.0.1:0"]})
+    data["webhooks"] = [hook(receiver.url)]
+    path = tmp_path / "consentry.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cfg = config_mod.load(path)
+    logs.setup(cfg.log, cfg.base_dir)
+    app = App(cfg, str(path))
+    await app.start()
+    try:
+        writer = Store(cfg.redis, cfg.redis.url)
+        await wait_until(lambda: any(g["name"] == "webhook:crm" for g in
+                                     _groups(sync_redis)), what="consumer group")
+        await suppress(writer, "jan@example.org")
+        await wait_until(lambda: receiver.requests, what="first endpoint")
+        # An invalid file is refused: the running publisher stays.
+        bad = dict(data, webhooks=[{**hook(second.url), "secret": "short"}])
+        path.write_text(yaml.safe_dump(bad))
+        app.reload()
+        assert app.cfg.webhooks[0].url == receiver.url
+        data["webhooks"] = [hook(second.url)]  # same group, new URL and secret
+        data["webhooks"][0]["secret"] = SECRET + "-rotated"
+        path.write_text(yaml.safe_dump(data))
+        app.reload()
+        await wait_until(lambda: app.webhooks is not None and app.webhooks.endpoints[0]
+                         .cfg.url == second.url, what="publisher restarted")
+        await suppress(writer, "kim@example.org")
+        await wait_until(lambda: second.requests, what="second endpoint")
+        ev = second.events()[0]
+        assert ev["data"]["address"] == "kim@example.org"
+        assert recipe_verify(SECRET + "-rotated", second.requests[0]["headers"][
+            "X-Consentry-Signature"], second.requests[0]["body"])
+        assert [e["data"]["address"] for e in receiver.events()] == ["jan@example.org"]
+        await writer.close()
+    finally:
+        await app.stop(5)
+        await second.stop()
+
+
+async def test_privacy_mode_events_carry_the_hash_not_the_address(
+        publisher: Any, receiver: Receiver, make_config: Any) -> None:
+    from consentry.keyfiles import store_keys
+
+    secret = "privacy-secret-0123456789"  # noqa: S105 - a test HMAC key
+    pcfg = make_config(privacy={"hash_suppressions": True, "secret": secret})
+    await publisher(hook(receiver.url))
+    writer = Store(pcfg.redis, pcfg.redis.url, store_keys(pcfg))
+    try:
+        await suppress(writer, "lea@example.org")
+    finally:
+        await writer.close()
+    await wait_until(lambda: receiver.requests, what="the event")
+    body = receiver.requests[0]["body"]
+    assert b"lea@example.org" not in body
+    assert json.loads(body)["data"]["address"] == writer.keys.ident("lea@example.org")
+    assert json.loads(body)["data"]["address"].startswith("h:")
