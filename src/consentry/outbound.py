@@ -32,7 +32,13 @@ from .metrics import METRICS
 from .model import Decision, MessageFacts
 from .policy import evaluate
 from .retryq import RetryQueue
-from .rewrite import Prepared, Rewriter, RewriteRefused, RewriteTemporary
+from .rewrite import (
+    Prepared,
+    Rewriter,
+    RewriteRefused,
+    RewriteTemporary,
+    TrackingUncheckable,
+)
 from .sends import SendRecorder
 from .store import Store, SuppressionRecord
 
@@ -150,6 +156,8 @@ class Relay:
         except (RewriteRefused, RewriteTemporary, StoreUnavailable) as exc:
             self.counters.rewrite_failed += 1
             self._log_decisions(sub, facts, decisions, f"not relayed: {exc}", t0, sha)
+            if isinstance(exc, TrackingUncheckable):
+                return replies.TRACKING_UNCHECKABLE
             if isinstance(exc, RewriteRefused):
                 return replies.FOOTER_MISSING
             return replies.TEMP_LOCAL

@@ -24,6 +24,8 @@ SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
 AUTH_BLOCKED = "421 4.7.0 Too many failed authentication attempts, try again later"
 SENDER_NOT_OWNED = "553 5.7.1 Sender address not allowed for this login"
 FOOTER_MISSING = "554 5.7.0 Marketing mail without a visible opt-out link is not relayed"
+TRACKING_UNCHECKABLE = ("554 5.6.0 Message structure cannot be checked for tracking; not relayed"
+                        " to recipients without tracking consent")
 ALL_SUPPRESSED = "250 2.0.0 Ok: accepted, 0 of {n} recipient(s) relayed (suppressed by policy)"
 DELIVERED = "250 2.0.0 Ok: {relayed} of {n} recipient(s) relayed, downstream queued as {qid}"
 

@@ -28,6 +28,14 @@ class RewriteRefused(Exception):
     """The message must not leave as it is (footer check in refuse mode)."""
 
 
+class TrackingUncheckable(RewriteRefused):
+    """Tracking must be stripped for some recipient, but part of the HTML could not be
+    walked: nested deeper or split into more parts than the walker follows, or an HTML
+    part in an unknown charset or a broken transfer encoding (which mail clients often
+    still render). Sending it unchecked could deliver an open pixel to a person who did
+    not consent to tracking, so it is refused (fail safe)."""
+
+
 class RewriteTemporary(Exception):
     """DKIM could not be applied as configured: answer 451, relay nothing."""
 
@@ -101,6 +109,9 @@ class Rewriter:
             if res.removals or res.skipped:
                 log["tracking_removed"] = [r.as_log() for r in res.removals[:50]]
                 log["tracking_skipped"] = res.skipped[:10]
+            blind = [r for r in res.skipped if r.startswith("text/html") or "limit" in r]
+            if blind:
+                raise TrackingUncheckable("; ".join(blind[:3]))
         u = self.cfg.unsubscribe
         if u.footer_check != "off" and facts.message_class in u.classes \
                 and not tracking.has_optout(msg, self.footer):
