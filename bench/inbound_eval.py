@@ -10,12 +10,16 @@ Printed: per kind precision/recall against both label sets; for bounces the shar
 samples with the right number of failed recipients, with the right addresses and with the
 labelled hard/soft classes; the safety counts (delivered DSNs that would suppress,
 auto-replies read as unsubscribe, sender-side rejections called hard); throughput.
+The bounce figures are printed twice: against every label (the raw figure), and without
+the samples listed in DISAGREEMENTS.md beside labels.jsonl (labels that contradict their
+own message, each documented with its evidence there).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -61,10 +65,43 @@ def file_kind(vs: list[Verdict]) -> str:
     return Counter(kinds).most_common(1)[0][0] if kinds else "unknown"
 
 
+def disagreements(d: Path) -> dict[str, str]:
+    """Sample ids documented in DISAGREEMENTS.md (first cell of each table row), with
+    the row's label cell."""
+    f = d / "DISAGREEMENTS.md"
+    out: dict[str, str] = {}
+    if not f.exists():
+        return out
+    for line in f.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) >= 2 and re.fullmatch(r"[a-z0-9]+-[\w-]+",
+                                                                      cells[0]):
+            out[cells[0]] = cells[1]
+    return out
+
+
 def eval_bounces(d: Path) -> dict[str, Any]:
     labels = load(d / "labels.jsonl")
     addr_ref = ({r["id"]: r for r in load(d / "addresses.jsonl")}
                 if (d / "addresses.jsonl").exists() else {})
+    documented = disagreements(d)
+    rows: list[dict[str, Any]] = []
+    for lab in labels:
+        vs = classify_file(d / lab["file"])
+        got_r = [r for v in vs if v.kind == "bounce" for r in v.recipients]
+        rows.append({"lab": lab, "vs": vs, "got": file_kind(vs), "got_r": got_r})
+    everything = _score(rows, addr_ref)
+    everything["disagreements"] = sorted(documented)
+    everything["disagreements_unknown"] = sorted(
+        set(documented) - {lab["id"] for lab in labels})
+    everything["disagreements_passing"] = [
+        r["lab"]["id"] for r in rows if r["lab"]["id"] in documented and r["ok"]]
+    everything["without_disagreements"] = _score(
+        [r for r in rows if r["lab"]["id"] not in documented], addr_ref)
+    return everything
+
+
+def _score(rows: list[dict[str, Any]], addr_ref: dict[str, Any]) -> dict[str, Any]:
     pairs: list[tuple[str, str | None]] = []
     n_b = count_ok = addr_ok = class_ok = all_ok = 0
     rec_total = rec_addr = rec_class = 0
@@ -73,9 +110,9 @@ def eval_bounces(d: Path) -> dict[str, Any]:
     delivered_suppress: list[str] = []
     auto_unsub: list[str] = []
     misses: list[str] = []
-    for lab in labels:
-        vs = classify_file(d / lab["file"])
-        got = file_kind(vs)
+    for row in rows:
+        lab, vs, got, got_r = row["lab"], row["vs"], row["got"], row["got_r"]
+        row["ok"] = True
         pairs.append((lab["kind"], got))
         if lab["kind"] == "delivered" and any(
             v.suppress and any(r.get("class") in ("hard", "soft") for r in v.recipients)
@@ -87,7 +124,6 @@ def eval_bounces(d: Path) -> dict[str, Any]:
         if lab["kind"] != "bounce":
             continue
         n_b += 1
-        got_r = [r for v in vs if v.kind == "bounce" for r in v.recipients]
         exp_r = lab["recipients"]
         n_ok = len(got_r) == len(exp_r)
         got_cls = Counter(r["class"] for r in got_r)
@@ -100,6 +136,7 @@ def eval_bounces(d: Path) -> dict[str, Any]:
         class_ok += c_ok
         addr_ok += a_ok and n_ok
         ok = n_ok and c_ok and a_ok
+        row["ok"] = ok
         all_ok += ok
         if not ok:
             misses.append(f"{lab['id']}: expected {[e['class'] + '/' + e['reason'] for e in exp_r]}"
@@ -116,7 +153,7 @@ def eval_bounces(d: Path) -> dict[str, Any]:
             sender_side_hard.append(lab["id"])
     kinds = ["bounce", "complaint", "autoreply", "delivered"]
     return {
-        "samples": len(labels),
+        "samples": len(rows),
         "kinds": {k: pr(pairs, k) for k in kinds},
         "bounces": n_b,
         "count_ok": count_ok, "address_ok": addr_ok, "class_ok": class_ok, "all_ok": all_ok,
@@ -175,9 +212,7 @@ def pct(a: int, b: int) -> str:
     return f"{a}/{b} = {100.0 * a / b:.1f} %" if b else "n/a"
 
 
-def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, float]) -> str:
-    out: list[str] = []
-    out.append(f"Bounce corpus: {b['samples']} samples ({b['bounces']} labelled bounces)")
+def _bounce_lines(out: list[str], b: dict[str, Any]) -> None:
     out.append(f"  {'kind':<12} {'precision':>9} {'recall':>7}   tp  fp  fn")
     for k, (p, rc, tp, fp, fn) in b["kinds"].items():
         out.append(f"  {k:<12} {p:>9.3f} {rc:>7.3f}  {tp:>3} {fp:>3} {fn:>3}")
@@ -200,6 +235,25 @@ def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, float]) -> str:
                f"{b['delivered_suppress'] or ''}  (goal 0)")
     out.append(f"  auto-replies read as unsubscribe        {len(b['autoreply_unsubscribe'])}  "
                f"(goal 0)")
+
+
+def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, float]) -> str:
+    out: list[str] = []
+    out.append(f"Bounce corpus, against every label: {b['samples']} samples "
+               f"({b['bounces']} labelled bounces)")
+    _bounce_lines(out, b)
+    w = b["without_disagreements"]
+    out.append("")
+    out.append(f"Bounce corpus, without the {len(b['disagreements'])} samples whose label "
+               f"contradicts the message (DISAGREEMENTS.md): {w['samples']} samples "
+               f"({w['bounces']} labelled bounces)")
+    _bounce_lines(out, w)
+    if b["disagreements_unknown"]:
+        out.append(f"  DISAGREEMENTS.md names samples not in labels.jsonl: "
+                   f"{b['disagreements_unknown']}")
+    if b["disagreements_passing"]:
+        out.append(f"  documented disagreements that now agree with the label: "
+                   f"{b['disagreements_passing']}")
     out.append("")
     out.append(f"Reply corpus: {r['samples']} samples")
     out.append(f"  {'kind':<12} {'precision':>9} {'recall':>7}   tp  fp  fn")
@@ -217,7 +271,9 @@ def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, float]) -> str:
     if b["misses"] or r["misses"]:
         out.append("")
         out.append("Misses:")
-        out.extend(f"  {m}" for m in b["misses"] + r["misses"])
+        doc = set(b["disagreements"])
+        out.extend(f"  {m}" + ("   [documented disagreement]" if m.split(":")[0] in doc else "")
+                   for m in b["misses"] + r["misses"])
     return "\n".join(out)
 
 

@@ -21,12 +21,12 @@ async def test_hard_bounce_suppresses_with_message_id_as_evidence(make_config, s
     cfg = make_config()
     store = Store(cfg.redis, cfg.redis.url)
     try:
-        v = classify((DATA / "bounces/lhost-postfix/lhost-postfix-01.eml").read_bytes())
+        v = classify((DATA / "bounces/lhost-postfix/lhost-postfix-14.eml").read_bytes())
         out = await InboundActions(cfg, store).apply(v, now=1_800_000_000.0)
     finally:
         await store.close()
-    assert out.suppressed == ["kijitora@example.org hard_bounce global"]
-    s = _supp(sync_redis, "kijitora@example.org")["global"]
+    assert out.suppressed == ["kijitora@2jo.example.jp hard_bounce global"]
+    s = _supp(sync_redis, "kijitora@2jo.example.jp")["global"]
     assert (s["reason"], s["source"]) == ("hard_bounce", "bounce")
     assert s["evidence"] == v.message_id
 

@@ -59,16 +59,16 @@ async def test_only_our_addresses_are_accepted(daemon):
 
 
 async def test_dsn_for_a_verp_address_stops_the_next_marketing_mail(daemon, sink, sync_redis):
-    tok = await _token(daemon, "kijitora@example.org", "bounce")
-    dsn = (DATA / "bounces/lhost-postfix/lhost-postfix-01.eml").read_bytes()
+    tok = await _token(daemon, "kijitora@2jo.example.jp", "bounce")
+    dsn = (DATA / "bounces/lhost-postfix/lhost-postfix-14.eml").read_bytes()
     code, text, _ = await send(daemon.inbound_port, [f"bounces+{tok}@bounce.shop.test"],
                                dsn.replace(b"\n", b"\r\n"), mail_from="")
     assert code == 250, text
     await _idle(daemon)
-    supp = json.loads(sync_redis.hget("cs:supp:kijitora@example.org", "global"))
+    supp = json.loads(sync_redis.hget("cs:supp:kijitora@2jo.example.jp", "global"))
     assert (supp["reason"], supp["source"]) == ("hard_bounce", "bounce")
-    assert supp["evidence"].startswith("<20130429234532")
-    code, _, _ = await send(daemon.port, ["kijitora@example.org", "other@example.org"],
+    assert supp["evidence"].startswith("<20150213024813.E068820C1A")
+    code, _, _ = await send(daemon.port, ["kijitora@2jo.example.jp", "other@example.org"],
                             message(headers={"X-Consent-Class": "marketing"}))
     assert code == 250
     assert sink.delivered_to() == ["other@example.org"]

@@ -19,7 +19,7 @@ def test_classify_directory_as_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     d = tmp_path / "in" / "deep"
     d.mkdir(parents=True)
     shutil.copy(DATA / "replies" / "022.eml", d / "a.eml")
-    shutil.copy(DATA / "bounces" / "lhost-postfix" / "lhost-postfix-01.eml", d / "b.eml")
+    shutil.copy(DATA / "bounces" / "lhost-postfix" / "lhost-postfix-14.eml", d / "b.eml")
     shutil.copy(DATA / "bounces" / "rhost-cox" / "rhost-cox-01.eml", tmp_path / "in" / "c.eml")
     (tmp_path / "in" / "notes.txt").write_text("not mail")
     rc = main(["-c", str(tmp_path / "missing.yaml"), "inbound", "classify", "--json",
@@ -33,7 +33,7 @@ def test_classify_directory_as_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     b = by_file[("b.eml", None)]
     assert b["kind"] == "bounce"
     assert [(r["address"], r["class"], r["reason"]) for r in b["recipients"]] == [
-        ("kijitora@example.org", "hard", "user_unknown")]
+        ("kijitora@2jo.example.jp", "hard", "user_unknown")]
     assert b["recipients"][0]["status"] == "5.1.1"
     assert not (tmp_path / "var").exists()  # offline: nothing written
 

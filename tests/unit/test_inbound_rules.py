@@ -90,6 +90,58 @@ def test_refusal_at_mail_from_is_about_us() -> None:
     assert j.klass == "soft" and j.reason == "policy_blocked"
 
 
+@pytest.mark.parametrize(("status", "diag", "stage", "klass", "why"), [
+    # Unknown user answered to DATA: believed with an X.1.x code, the remote's own or the
+    # reporting MTA's Status field; without one it is how receive filters answer.
+    ("5.1.1", "550 <a@au.example>: User unknown", "data", "hard", "text:user-unknown"),
+    ("5.0.0", "550 <a@au.example>: User unknown", "data", "soft", "stage:data"),
+    ("5.2.0", "550 <a@au.example>: User unknown", "data", "soft", "stage:data"),
+    # "Unknown user <address>": the filter's word order, believed only at RCPT.
+    ("5.0.0", "550 Unknown user a@mobile.example", "", "soft", "text:filter-unknown-user"),
+    ("", "550 unknown user\n<a@mobile.example>", "", "soft", "text:filter-unknown-user"),
+    ("5.0.0", "550 Unknown user a@mobile.example", "rcpt", "hard", "text:user-unknown"),
+    ("5.1.1", "550 5.1.1 <a@b.example>: Unknown user", "", "hard", "text:user-unknown"),
+    # A local delivery program broke: nothing certain about the address.
+    ("5.1.1", 'procmail: Couldn\'t create "/var/mail/x" id: host: No such user', "", "soft",
+     "text:mailer-error"),
+    ("5.3.0", "Command died with status 1: /usr/bin/deliver", "", "soft", "text:mailer-error"),
+    # A bare recipient refusal is the recipient's only at RCPT.
+    ("5.0.0", "550 <a@b.example>: Recipient address rejected.", "rcpt", "hard",
+     "text:recipient-rejected-at-rcpt"),
+    ("5.0.0", "550 <a@b.example>: Recipient address rejected.", "", "soft", "none"),
+    ("", "Unable to deliver message to <a@b.example>. Please check if address is correct.",
+     "", "hard", "text:user-unknown"),
+    ("5.0.0", "550 'a@b.example' is not a registered gateway user", "", "soft", "none"),
+    ("5.0.0", "550 'a@b.example' is not a registered user", "", "hard", "text:user-unknown"),
+])
+def test_judge_in_context(status: str, diag: str, stage: str, klass: str, why: str) -> None:
+    j = reasons.judge(status, reasons.find_reply_code(diag), diag, stage=stage)
+    assert (j.klass, j.why.split("(")[0]) == (klass, why), j
+
+
+def test_stage_read_across_folded_lines() -> None:
+    assert reasons.smtp_stage("550 <a@b.example>: Recipient address rejected. (in reply "
+                              "to RCPT\n    TO command)") == "rcpt"
+    assert reasons.smtp_stage("most progress was RCPT TO response; remote host said: "
+                              "550 Unknown user a@b.example") == "rcpt"
+
+
+def test_recipient_equal_to_the_report_addressee_is_found() -> None:
+    raw = (b"From: Mail Delivery System <mailer-daemon@relay.example>\r\n"
+           b"To: self@isp.example\r\nSubject: Mail delivery failed: returning message\r\n"
+           b"\r\nA message that you sent could not be delivered to one or more of its\r\n"
+           b"recipients. This is a permanent error. The following address(es) failed:\r\n"
+           b"\r\nself@isp.example:\r\nSMTP error from remote server for RCPT command, "
+           b"host: mx.isp.example reason: 550 5.1.1 user unknown\r\n")
+    v = classify(raw)
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("self@isp.example", "hard")]
+    # a greeting of the addressee is no recipient position
+    raw2 = raw.replace(b"\r\nself@isp.example:\r\nSMTP error from remote server for RCPT "
+                       b"command, host: mx.isp.example reason: 550 5.1.1 user unknown",
+                       b"\r\nself@isp.example \xe6\xa7\x98\r\nyour group post failed")
+    assert [r["address"] for r in classify(raw2).recipients] != ["self@isp.example"]
+
+
 def test_urls_and_addresses_are_no_evidence() -> None:
     # Test mailboxes and help URLs carry reason words; only the reply text counts.
     diag = "550 5.0.0 <userunknown@b.example> see https://help.example/reason/#userunknown"

@@ -511,6 +511,19 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
                 cands.extend(c for c in _text_candidates(t, set(own))
                              if c.strong and norm(c.address) not in
                              {norm(x.address) for x in cands})
+        if not cands:
+            # Still nothing: the failed recipient may be the very address the report
+            # was sent to (a message to oneself; anonymised samples use one address
+            # for both). Exclude only the reporting daemon; accept recipient positions
+            # whose own lines carry an SMTP reply (not a greeting "Dear <address>").
+            frm = {norm(a) for name in ("from", "sender") for v in msg.headers.all(name)
+                   for a in header_addresses(v)}
+            for t in texts:
+                strong = [c for c in _text_candidates(t, set(frm)) if c.strong]
+                snips = _snippets(t, strong)
+                cands.extend(c for c in strong
+                             if reasons.find_reply_code(snips.get(norm(c.address), ""))
+                             and norm(c.address) not in {norm(x.address) for x in cands})
         cands = [c for c in cands if not _daemon(c.address)]
         if cands and not any(c.strong for c in cands):
             cands = _narrow_weak(cands, msg, stdlib_msg)

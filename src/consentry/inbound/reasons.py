@@ -152,7 +152,7 @@ _USER = _rx(
     r"\bnot (?:a )?(?:valid|known) (?:user|mailbox|recipient|address)",
     r"\brecipient (?:name )?(?:is )?not recogni[sz]ed", r"\bnot listed in\b",
     r"\bno mailbox\b", r"\bmailbox not (?:found|available)\b", r"\bno account\b",
-    r"\bis not a (?:registered|known|valid)\b", r"\baddress (?:is )?(?:not|no longer) "
+    r"\bis not a (?:registered|known|valid)\b(?! gateway)", r"\baddress (?:is )?(?:not|no longer) "
     r"(?:valid|in use|available)", r"\bno longer (?:valid|active|exists|available)\b",
     r"\bdoes not have an? .{0,30}\baccount\b", r"\bno (?:such|valid) (?:one|person) at\b",
     r"\bunrouteable address\b", r"\bmailbox unavailable\b.{0,40}\b(?:unknown|exist)",
@@ -168,6 +168,8 @@ _USER = _rx(
     r"\baddress couldn'?t be found\b", r"\buser (?:does )?not exist\b", r"\bnot our customer\b",
     r"\bdisabled by the user\b.{0,10}\bdeleted\b", r"\bhas been deleted\b",
     r"\baccount (?:has been )?(?:deleted|removed|closed|terminated)\b",
+    # InterScan and others: the report's only reason is that the address is wrong.
+    r"\bplease check (?:if|whether|that) (?:the )?(?:e-?mail )?address is (?:correct|valid)",
 )
 _DOMAIN = _rx(
     r"\bhost (?:or domain name )?not found\b", r"\bhost (?:is )?unknown\b",
@@ -183,6 +185,14 @@ _DOMAIN = _rx(
     r"\bnot found\b.{0,20}\bdns\b", r"\bdomain .{0,40}\bnot (?:configured|hosted)",
     r"\bunrouteable\b", r"\bunroutable\b", r"\bno route to (?:host|domain)\b",
     r"\bdomain (?:is )?(?:not reachable|unreachable)\b.{0,40}\bcheck the domain",
+)
+# A local delivery program failed (procmail, maildrop, a pipe): the mailbox's own
+# machinery broke, which says nothing certain about the address ("No such user" from a
+# uid lookup inside procmail is not the SMTP answer for the recipient).
+_MAILER = _rx(
+    r"\b(?:procmail|maildrop|dovecot-lda|deliver(?:mail)?|cyrus(?:/deliver)?)\s*:",
+    r"\bcouldn'?t (?:create|open|write|lock)\b", r"\bcommand (?:died|output|failed)\b",
+    r"\bmailer error\b", r"\bpipe to \|",
 )
 _DISABLED = _rx(
     r"\b(?:account|mailbox|user|address) (?:\S+ )?(?:is |has been )?(?:disabled|"
@@ -204,7 +214,8 @@ _STAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("mail", _stage(r">>> ?mail from\b", r"\bsmtp command\W{0,20}mail\b", r"\bafter mail from\b",
                     r"\bin reply to mail from\b", r"did not like our mail from\b",
                     r"\bmail from command\b")),
-    ("rcpt", _stage(r">>> ?rcpt to\b", r"\bsmtp command\W{0,20}rcpt\b", r"\bafter rcpt to\b",
+    ("rcpt", _stage(r">>> ?rcpt to\b", r"\bprogress was rcpt to\b",
+                    r"\bsmtp command\W{0,20}rcpt\b", r"\bafter rcpt to\b",
                     r"\bin reply to rcpt to\b", r"did not like our rcpt to\b",
                     r"\brcpt to command\b", r"\brcpt command\b")),
     ("data", _stage(r">>> ?data\b", r"\bsmtp command\W{0,20}data\b", r"\bafter (?:end of )?data\b",
@@ -216,8 +227,9 @@ _STAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
 def smtp_stage(text: str) -> str:
     """The SMTP command the failure answered, when the report says (last one named)."""
     best, pos = "", -1
+    flat = re.sub(r"[ \t]*\n[ \t]*", " ", text[:8_000])  # "(in reply to RCPT\n    TO command)"
     for name, rx in _STAGES:
-        for m in rx.finditer(text[:8_000]):
+        for m in rx.finditer(flat):
             if m.start() > pos:
                 best, pos = name, m.start()
     return best
@@ -228,6 +240,14 @@ _DNS_TROUBLE = _rx(r"\bname service error\b", r"\bmalformed or unexpected name s
                    r"\btemporary (?:dns|lookup) failure", r"\bhost name lookup failure\b")
 _EMPTY_SLOT = re.compile(r"\b5\d\d:?[ \t]+:[ \t]+user unknown", re.I)
 _DBEB = re.compile(r"recipient address rejected: access denied")
+# "550 Unknown user <address>", the phrase before the address: the answer of receive
+# filters (NTT DoCoMo's reception refusal, filtering gateways) for live mailboxes. The
+# remote's real unknown-user replies name the address first; believed only at RCPT.
+_FILTER_UNKNOWN_USER = re.compile(r"\b5\d\d[ -]+'?unknown user\s+<?[^\s@<>]{1,64}@", re.I)
+# "550 <address>: Recipient address rejected." with no reason at all, answered to RCPT:
+# the remote refuses this one recipient and names nothing about us.
+_BARE_RCPT_REJECT = re.compile(r"^(?:[245]\d\d\b)?[\s<>:;,.\[\]'\"-]*(?:recipient )?"
+                               r"(?:address )?rejected\.?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +271,8 @@ def _reason_from_text(t: str) -> tuple[Reason | None, str]:
         return "message_too_large", "text:too-large"
     if _EXPIRED.search(t):
         return "expired", "text:expired"
+    if _MAILER.search(t):
+        return "other", "text:mailer-error"
     if _SPAM.search(t):
         return "spam_rejected", "text:spam"
     m_pol = _POLICY.search(t)
@@ -331,6 +353,10 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
         # Exchange Online directory-based edge blocking: "550 5.4.1 Recipient address
         # rejected: Access denied" means the address is not in the tenant's directory.
         reason, why = "user_unknown", "text:exchange-online-dbeb"
+    if reason == "user_unknown" and stage != "rcpt" and _FILTER_UNKNOWN_USER.search(diagnostic):
+        reason, why = "policy_blocked", "text:filter-unknown-user"
+    if reason is None and stage == "rcpt" and _BARE_RCPT_REJECT.match(_first_line(t)):
+        reason, why = "user_unknown", "text:recipient-rejected-at-rcpt"
     if reason is None and context:
         reason, why = _reason_from_text(clean_text(context))
         why = why.replace("text:", "context:") if why else why
@@ -349,14 +375,25 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
     if stage in ("connect", "helo", "mail") and reason in HARD_REASONS:
         # Refused before any recipient was named: it is about us, not the mailbox.
         reason, why = "policy_blocked", f"stage:{stage}"
-    elif stage == "data" and reason in HARD_REASONS and not _remote_mailbox_code(diagnostic):
+    elif stage == "data" and reason in HARD_REASONS and not _remote_mailbox_code(diagnostic) \
+            and not _mailbox_status(status):
         # The server accepted RCPT TO for this address and refused the content. Free
         # text such as "550 Unknown user" at DATA is how some filters answer (DoCoMo,
-        # filtering appliances); only the remote side's own X.1.x code is believed.
+        # filtering appliances); only an X.1.x code is believed: the remote side's own,
+        # or the reporting MTA's Status field (KDDI's au answers DATA with
+        # "550 <address>: User unknown" for dead mailboxes and Sendmail writes 5.1.1).
         reason, why = "policy_blocked", f"stage:data({why})"
     permanent = _permanent(status, reply_code, permanent_hint)
     hard = reason in HARD_REASONS and permanent and not delayed
     return Judgement(reason, "hard" if hard else "soft", why)
+
+
+def _mailbox_status(status: str) -> bool:
+    return status[:1] == "5" and status.split(".")[1:2] == ["1"]
+
+
+def _first_line(t: str) -> str:
+    return t.split(" (", 1)[0].strip()
 
 
 def _remote_mailbox_code(diagnostic: str) -> bool:
