@@ -329,13 +329,19 @@ class App:
         """Drain (RELIABILITY S1): listeners closed at once (a late connection gets 421),
         transactions in flight may finish within `drain_timeout` (server.drain_timeout),
         every other command gets 421; a message already handed to the relay still gets
-        its final reply (bounded by the downstream timeouts)."""
+        its final reply (bounded by the downstream timeouts). The inbound listener drains
+        the same way, at the same time; what it spooled is then processed (bounded)."""
         if drain_timeout is None:
             drain_timeout = self.cfg.server.drain_timeout
         self.draining = True
         for s in self.servers:
             s.close()
         loop = asyncio.get_running_loop()
+        inbound_drain = None
+        if self.inbound is not None:
+            self.inbound.close_listeners()
+            inbound_drain = loop.create_task(self.inbound.drain(drain_timeout),
+                                             name="inbound-drain")
         t0 = loop.time()
         open_tx = await self.sessions.drain(drain_timeout)
         if open_tx and self.log is not None:
@@ -343,6 +349,8 @@ class App:
         pending = (await self.relay.drain(max(drain_timeout - (loop.time() - t0), 5.0))
                    if self.relay else 0)
         self.sessions.close_all()
+        if inbound_drain is not None:
+            await inbound_drain
         if self.http is not None:
             await self.http.stop()
         if self.inbound is not None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from . import logs, rawmsg
+from . import logs, rawmsg, replies
 from .address import parse as parse_address
 from .config import Config, parse_hostport
 from .delivery import Deliverer
@@ -43,7 +43,7 @@ from .inbound.classify import Verdict, classify
 from .inbound.parse import ParseLimitExceeded, check_limits
 from .inbound_apply import InboundActions, Outcome
 from .inbound_cli import options
-from .smtp_server import ConnectionLimits
+from .smtp_server import ConnectionLimits, DrainableSMTP, Sessions
 from .store import Store
 from .tokens import TokenCodec, TokenError, find_token
 
@@ -375,6 +375,9 @@ class InboundHandler:
         meta = {"mail_from": envelope.mail_from or "", "rcpts": list(envelope.rcpt_tos),
                 "peer": f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
                 "received_at": time.time(), "size": len(content)}
+        # The SIGTERM drain lets a session that is being spooled get its final reply.
+        if isinstance(server, DrainableSMTP):
+            server.relaying = True
         try:
             # Bombs (RELIABILITY H9) are refused before we take responsibility: the
             # sender keeps it, and no review mailbox receives 10 000 nested parts.
@@ -382,13 +385,17 @@ class InboundHandler:
         except ParseLimitExceeded as exc:
             self.log.warning("inbound_refused", reason=str(exc), peer=meta["peer"])
             return REFUSED_STRUCTURE.format(reason=str(exc)[:100])
-        try:
-            mid = await asyncio.shield(asyncio.to_thread(self.spool.put, meta, content))
-        except OSError as exc:
-            self.log.error("inbound_spool_failed", error=str(exc), peer=meta["peer"])
-            return SPOOL_FAILED
-        self.processor.submit(mid)
-        return ACCEPTED.format(id=mid)
+        else:
+            try:
+                mid = await asyncio.shield(asyncio.to_thread(self.spool.put, meta, content))
+            except OSError as exc:
+                self.log.error("inbound_spool_failed", error=str(exc), peer=meta["peer"])
+                return SPOOL_FAILED
+            self.processor.submit(mid)
+            return ACCEPTED.format(id=mid)
+        finally:
+            if isinstance(server, DrainableSMTP):
+                server.relaying = False
 
 
 class InboundService:
@@ -405,6 +412,7 @@ class InboundService:
         # STARTTLS (inbound.tls); SIGHUP loads new certificates into it in place
         self.tls_context = server_context(cfg, cfg.inbound.tls, "inbound.tls")
         self.draining = draining
+        self.sessions = Sessions()  # open inbound sessions, for the SIGTERM drain
         self.servers: list[asyncio.Server] = []
         self.task: asyncio.Task[None] | None = None
         self.log = logs.get("consentry.inbound")
@@ -425,13 +433,16 @@ class InboundService:
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 peer = transport.get_extra_info("peername")
                 self.ip = str(peer[0]) if isinstance(peer, tuple) else "unix"
-                if service.draining() or not service.limits.admit(self.ip):
+                draining = service.draining()
+                if draining or not service.limits.admit(self.ip):
                     assert isinstance(transport, asyncio.WriteTransport)
-                    transport.write(BUSY.encode() + b"\r\n")
+                    line = replies.SHUTTING_DOWN if draining else BUSY
+                    transport.write(line.encode() + b"\r\n")
                     transport.close()
                     self.ip = ""
                     return
                 smtp = _InboundSMTP(service.handler, data_timeout=cfg.inbound.data_timeout,
+                                    sessions=service.sessions,
                                     data_size_limit=cfg.inbound.max_message_size,
                                     enable_SMTPUTF8=True, decode_data=False,
                                     hostname=cfg.server.hostname, ident="consentry inbound",
@@ -481,9 +492,29 @@ class InboundService:
         self.log.info("inbound_started", listen=self.ports, recovered=len(left),
                       domain=self.cfg.inbound.domain)
 
-    async def stop(self, grace: float = 10.0) -> None:
+    def close_listeners(self) -> None:
+        """SIGTERM: stop accepting at once (a connection racing the close gets 421)."""
         for s in self.servers:
             s.close()
+
+    async def drain(self, grace: float) -> int:
+        """SIGTERM drain, as on the submission listener: idle sessions get 421 at once, a
+        transaction under way may finish within `grace` (its 250 only after the spool
+        fsync), then 421 to every command; returns the sessions cut at the timeout."""
+        self.close_listeners()
+        left = await self.sessions.drain(grace)
+        if left:
+            self.log.warning("inbound_drain_timeout", sessions_cut=left, timeout=grace)
+        # a message being spooled right now still gets its reply (bounded: one fsync)
+        await self.sessions.wait_replied(5.0)
+        self.sessions.close_all()
+        return left
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """After the drain: what was spooled is processed (applied, forwarded) within
+        `grace`; anything left stays in the spool and is processed at the next start."""
+        self.close_listeners()
+        self.sessions.close_all()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.processor.idle.wait(), timeout=grace)
         for h in self.processor.retry_handles.values():
@@ -496,13 +527,6 @@ class InboundService:
                       **self.processor.counters)
 
 
-class _InboundSMTP(SMTP):
-    """DATA gets its own (longer) deadline, as on the submission listener."""
-
-    def __init__(self, *args: Any, data_timeout: float, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self._data_timeout = data_timeout
-
-    async def smtp_DATA(self, arg: str) -> None:
-        self._reset_timeout(self._data_timeout)
-        await super().smtp_DATA(arg)
+class _InboundSMTP(DrainableSMTP):
+    """DATA gets its own (longer) deadline and the SIGTERM drain gate, as on the
+    submission listener."""

@@ -59,21 +59,21 @@ class ConnectionLimits:
 
 
 class Sessions:
-    """The open submission sessions, for the SIGTERM drain (RELIABILITY S1).
+    """The open SMTP sessions of one listener kind, for the SIGTERM drain (RELIABILITY S1).
 
     While draining, a session in the middle of a transaction (MAIL given, DATA not yet
     answered) may finish it; any other command gets 421 and the session is closed. After
     the drain timeout (`hard`) every command gets 421, and the sessions still open are
     closed with an unsolicited 421 (RFC 5321 §3.8) - except one whose message is being
-    relayed right now: it gets its final reply first (the relay drain bounds that).
+    relayed (or spooled) right now: it gets its final reply first.
     """
 
     def __init__(self) -> None:
-        self.open: set[SubmissionSMTP] = set()
+        self.open: set[DrainableSMTP] = set()
         self.draining = False
         self.hard = False
 
-    def busy(self) -> list[SubmissionSMTP]:
+    def busy(self) -> list[DrainableSMTP]:
         return [s for s in self.open if s.in_transaction or s.relaying]
 
     async def drain(self, grace: float, interval: float = 0.05) -> int:
@@ -92,6 +92,17 @@ class Sessions:
         self.close_idle()
         return left
 
+    async def wait_replied(self, grace: float, interval: float = 0.05) -> int:
+        """After the drain: wait (bounded) for the sessions whose message is still being
+        relayed or spooled to get their final reply; returns how many did not."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while True:
+            left = sum(1 for s in self.open if s.relaying)
+            if not left or loop.time() >= deadline:
+                return left
+            await asyncio.sleep(interval)
+
     def close_idle(self) -> None:
         for s in list(self.open):
             if s.relaying or (s.in_transaction and not self.hard):
@@ -103,24 +114,18 @@ class Sessions:
             s.refuse_and_close()
 
 
-class SubmissionSMTP(SMTP):
-    """aiosmtpd's SMTP with a separate (longer) deadline while a DATA transaction runs."""
+class DrainableSMTP(SMTP):
+    """aiosmtpd's SMTP with a separate (longer) deadline while a DATA transaction runs,
+    registered in a `Sessions` whose drain gate every command but QUIT passes first.
+    The submission and the inbound listener both use it."""
 
-    def __init__(self, *args: Any, data_timeout: float, limits: ConnectionLimits,
-                 peer_ip: str, line_length_limit: int = 1001,
-                 sessions: Sessions | None = None, **kw: Any) -> None:
-        # Must be set before SMTP.__init__: it sizes the StreamReader's line limit from
-        # it, and a later assignment would leave the reader at aiosmtpd's 1001.
-        self.line_length_limit = line_length_limit
+    def __init__(self, *args: Any, data_timeout: float, sessions: Sessions | None = None,
+                 **kw: Any) -> None:
         super().__init__(*args, **kw)
         self._data_timeout = data_timeout
-        self._limits = limits
-        self._peer_ip = peer_ip
-        self._released = False
         self._sessions = sessions if sessions is not None else Sessions()
         self._sessions.open.add(self)
-        self.relaying = False  # set by the handler while the relay runs for this session
-        # Every command but QUIT passes the drain gate first.
+        self.relaying = False  # set by the handler while this session's message is handled
         for name, method in list(self._smtp_methods.items()):
             if name != "QUIT":
                 self._smtp_methods[name] = self._drain_gate(method)
@@ -155,6 +160,25 @@ class SubmissionSMTP(SMTP):
         self._reset_timeout(self._data_timeout)
         await super().smtp_DATA(arg)
 
+    def connection_lost(self, error: Exception | None) -> None:
+        self._sessions.open.discard(self)
+        super().connection_lost(error)
+
+
+class SubmissionSMTP(DrainableSMTP):
+    """The submission listener's session: connection caps, source routes, AUTH limits."""
+
+    def __init__(self, *args: Any, data_timeout: float, limits: ConnectionLimits,
+                 peer_ip: str, line_length_limit: int = 1001,
+                 sessions: Sessions | None = None, **kw: Any) -> None:
+        # Must be set before SMTP.__init__: it sizes the StreamReader's line limit from
+        # it, and a later assignment would leave the reader at aiosmtpd's 1001.
+        self.line_length_limit = line_length_limit
+        super().__init__(*args, data_timeout=data_timeout, sessions=sessions, **kw)
+        self._limits = limits
+        self._peer_ip = peer_ip
+        self._released = False
+
     @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
         # aiosmtpd strips a source route (<@relay:user@host>, RFC 5321 obs-route) before
@@ -185,7 +209,6 @@ class SubmissionSMTP(SMTP):
                 self.refuse_and_close(replies.AUTH_BLOCKED)
 
     def connection_lost(self, error: Exception | None) -> None:
-        self._sessions.open.discard(self)
         if not self._released:
             self._released = True
             self._limits.release(self._peer_ip)
