@@ -398,7 +398,9 @@ class HttpService:
         rec = SuppressionRecord(ref.recipient, ref.scope, "unsubscribe", via, now,
                                 evidence=evidence[:200])
         try:
-            new = await self.store.add_suppression(rec, actor=f"http:{self.client_ip(request)}")
+            new = (not await self._already_unsubscribed(ref, now)
+                   and await self.store.add_suppression(
+                       rec, actor=f"http:{self.client_ip(request)}"))
         except StoreUnavailable as exc:
             self.counters.store_unavailable += 1
             self.log.error("unsubscribe_not_recorded", reason=str(exc), ref=ref.ref)
@@ -412,6 +414,15 @@ class HttpService:
         lang = self.lang(request)
         return self._html(request, 200, "done_title", "done_body",
                           **self._describe(lang, ref))
+
+    async def _already_unsubscribed(self, ref: TokenRef, now: float) -> bool:
+        """A replayed POST (a client retrying, a scanner, the confirm page after the
+        one-click) is the same objection: answered 200 again, but the first record and its
+        time stay and no second audit entry is written. (Two POSTs racing each other
+        may both write: harmless, the record is the same.)"""
+        held = await self.store.suppressions_of([ref.recipient])
+        return any(s.scope == ref.scope and s.reason == "unsubscribe" and s.active(now)
+                   for s in held.get(ref.recipient, []))
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})
