@@ -1,0 +1,130 @@
+"""Slow clients and idle connections (RELIABILITY H8): a client trickling a byte at a
+time never completes a command and is cut off by the command timeout (in DATA by the
+data timeout), with nothing relayed; many idle connections fill the connection cap, the
+next one gets 421, and clients are served again once sockets are freed (closed by the
+client or by the idle timeout). Ordinary clients are served throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from ..helpers.rawsmtp import RawSMTP
+from ..helpers.state import NO_BASIS
+from .conftest import well_behaved
+
+
+async def _trickle(c: RawSMTP, data: bytes, interval: float, limit: float) -> float:
+    """Write one byte per interval until the server closes; seconds until it did."""
+    t0 = time.monotonic()
+    assert c.writer is not None and c.reader is not None
+    for b in data:
+        if time.monotonic() - t0 > limit:
+            raise AssertionError(f"server kept a trickling client for {limit} s")
+        try:
+            c.writer.write(bytes([b]))
+            await c.writer.drain()
+        except ConnectionError:
+            return time.monotonic() - t0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval):
+                chunk = await c.reader.read(4096)
+                if not chunk:
+                    return time.monotonic() - t0
+    raise AssertionError("ran out of bytes before the server closed")
+
+
+async def test_byte_at_a_time_command_is_timed_out_others_served(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    running = await start_app(make_config(sink, policy=NO_BASIS,
+                                          submission={"command_timeout": 2}))
+    slow = [await RawSMTP(running.port).connect() for _ in range(3)]
+    try:
+        trickles = [asyncio.create_task(_trickle(c, b"EHLO " + b"s" * 200, 0.3, 15))
+                    for c in slow]
+        served = [await well_behaved(running.port, msgid=f"<ok{i}@sender.example>")
+                  for i in range(3)]
+        held = await asyncio.gather(*trickles)
+    finally:
+        for c in slow:
+            await c.close()
+    assert [code for code, _ in served] == [250, 250, 250]
+    # the timer is reset only by a complete command: cut after ~2 s, never kept
+    assert all(1.5 <= h < 8 for h in held), held
+    assert len(sink.received) == 3
+
+
+async def test_byte_at_a_time_data_is_timed_out_and_nothing_relayed(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    running = await start_app(make_config(sink, policy=NO_BASIS,
+                                          submission={"command_timeout": 2,
+                                                      "data_timeout": 3},
+                                          downstream={"data_timeout": 2}))
+    async with RawSMTP(running.port) as c:
+        await c.cmd("EHLO client.test")
+        await c.cmd("MAIL FROM:<news@sender.example>")
+        await c.cmd("RCPT TO:<a@example.org>")
+        assert (await c.cmd("DATA")).code == 354
+        held = await _trickle(c, b"Subject: slow\r\n\r\n" + b"x" * 500, 0.3, 20)
+    assert 2.5 <= held < 10, held
+    assert sink.received == []
+    code, _ = await well_behaved(running.port)
+    assert code == 250
+
+
+async def test_silent_connection_is_closed_by_the_idle_timeout(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    running = await start_app(make_config(sink, policy=NO_BASIS,
+                                          submission={"command_timeout": 1.5}))
+    t0 = time.monotonic()
+    async with RawSMTP(running.port) as c:
+        assert c.greeting is not None and c.greeting.code == 220
+        assert await c.closed_by_server(within=10)
+    assert 1.0 <= time.monotonic() - t0 < 8
+
+
+async def test_idle_connections_fill_the_cap_then_421_then_served_once_freed(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    cap = 30
+    running = await start_app(make_config(sink, policy=NO_BASIS, submission={
+        "max_connections": cap, "max_connections_per_ip": cap, "command_timeout": 4}))
+    idle = [await RawSMTP(running.port, source=f"127.0.0.{2 + i % 5}").connect()
+            for i in range(cap)]
+    try:
+        assert all(c.greeting is not None and c.greeting.code == 220 for c in idle)
+        extra = await RawSMTP(running.port, source="127.0.0.9").connect()
+        assert extra.greeting is not None and extra.greeting.code == 421, extra.greeting
+        assert await extra.closed_by_server()
+        await extra.close()
+        # freed by the client: the next connection is served at once
+        await idle.pop().close()
+        code, _ = await well_behaved(running.port)
+        assert code == 250
+        # the rest are freed by the idle timeout: then several clients are served
+        closed = await asyncio.gather(*(c.closed_by_server(within=15) for c in idle))
+        assert all(closed)
+        served = await asyncio.gather(*(well_behaved(running.port, rcpt=f"p{i}@example.org",
+                                                     msgid=f"<p{i}@sender.example>")
+                                        for i in range(5)))
+        assert [code for code, _ in served] == [250] * 5
+    finally:
+        for c in idle:
+            await c.close()
+
+
+async def test_one_ip_at_its_cap_does_not_lock_out_another(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    running = await start_app(make_config(sink, policy=NO_BASIS, submission={
+        "max_connections_per_ip": 5, "client_networks": ["127.0.0.0/8"]}))
+    hog = [await RawSMTP(running.port, source="127.0.0.2").connect() for _ in range(5)]
+    try:
+        more = await RawSMTP(running.port, source="127.0.0.2").connect()
+        assert more.greeting is not None and more.greeting.code == 421
+        await more.close()
+        code, _ = await well_behaved(running.port)  # from 127.0.0.1
+        assert code == 250
+    finally:
+        for c in hog:
+            await c.close()
