@@ -31,9 +31,10 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -197,7 +198,46 @@ class AuditFile:
                 raise
             st = os.fstat(fh.fileno())
             self.cached = Tail(seq, prev, last_sid, st.st_size, st.st_ino)
+            self._write_head(self.cached)
             return self.cached, len(todo)
+
+    @property
+    def head_path(self) -> Path:
+        return head_path(self.path)
+
+    def _write_head(self, tail: Tail) -> None:
+        """The chain head beside the file (`audit.jsonl.head`), replaced atomically after
+        every append, under the file's lock: lines deleted from the end of the file then
+        show in `verify` even without Redis. Written after the lines' fsync, so it never
+        names an entry the file did not get; a failure here loses nothing (logged)."""
+        tmp = self.path.with_name(self.path.name + ".head.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            try:
+                os.write(fd, head_json(tail).encode() + b"\n")
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.head_path)
+        except OSError as exc:
+            logs.get("consentry.audit").warning("audit_head_not_written",
+                                                file=str(self.head_path),
+                                                reason=f"{exc.strerror or exc}")
+
+
+def head_path(path: Path) -> Path:
+    return path.with_name(path.name + ".head")
+
+
+def head_json(tail: Tail) -> str:
+    return json.dumps({"seq": tail.seq, "hash": tail.hash, "sid": tail.sid,
+                       "at": f"{time.time():.6f}"}, sort_keys=True, separators=(",", ":"))
+
+
+def file_identity(path: Path) -> str:
+    """The field of this host's file in the Redis head hash (`Keys.audit_head`)."""
+    return f"{socket.gethostname()}:{path.resolve()}"
 
 
 class Auditor:
@@ -241,6 +281,8 @@ class Auditor:
                         break
                     new, n = await asyncio.to_thread(f.append, rows, gap)
                     added += n
+                    if n:
+                        await self._record_head(new)
                     gap = None
                     if new.sid == tail.sid:
                         break  # nothing newer than what the file already has
@@ -266,6 +308,15 @@ class Auditor:
                     raise AuditIncomplete(f"audit stream not readable: {exc}") from None
                 self.log.warning("audit_sync_failed", reason=str(exc))
                 return 0
+
+    async def _record_head(self, tail: Tail) -> None:
+        """The file's head in Redis too (`Keys.audit_head`): a deleted tail shows even if
+        the `.head` file went with it. Best effort: the lines are already durable."""
+        assert self.file is not None
+        try:
+            await self.store.set_audit_head(file_identity(self.file.path), head_json(tail))
+        except StoreUnavailable as exc:
+            self.log.warning("audit_head_not_recorded", reason=str(exc))
 
     async def _gap_marker(self, tail: Tail) -> dict[str, str] | None:
         """Once per process: entries the stream has trimmed (MAXLEN) before the file got
@@ -305,6 +356,7 @@ class Verified:
     first_sid: str | None = None
     broken: Break | None = None
     stream: str | None = None  # what the stream cross-check found (None: not run)
+    heads: list[str] = field(default_factory=list)  # what the recorded heads said
 
 
 def _find_seq(path: Path, seq: int, after: int) -> int | None:
@@ -391,6 +443,64 @@ def verify_file(path: Path) -> Verified:
             out.entries += 1
             out.last = d
     return out
+
+
+def read_head(raw: str | bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        d = json.loads(raw)
+        if isinstance(d, dict) and isinstance(d.get("seq"), int) and isinstance(
+                d.get("hash"), str) and isinstance(d.get("sid"), str):
+            return d
+    except ValueError:
+        pass
+    return {"seq": -1, "hash": "", "sid": "?"}  # unreadable: reported, never trusted
+
+
+def read_head_file(path: Path) -> dict[str, Any] | None:
+    try:
+        return read_head(head_path(path).read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def _line_hash(path: Path, line: int) -> str | None:
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if n == line:
+                d = _parse(raw)
+                return None if d is None else str(d["hash"])
+    return None
+
+
+def check_head(path: Path, out: Verified, head: dict[str, Any], where: str) -> None:
+    """Compare an intact chain with a recorded head (the `.head` file, or the Redis
+    head): entries the head names but the file lacks were deleted from its end; a head
+    whose entry has another hash means the chain was rewritten."""
+    if out.broken is not None:
+        return
+    last = int(out.last["seq"]) if out.last else 0
+    seq, h, sid = int(head["seq"]), str(head["hash"]), str(head["sid"])
+    if seq < 0:
+        out.broken = Break(out.entries + 1, None, "edited", f"{where} is unreadable")
+        return
+    if seq > last:
+        gone = f"entry {seq} is" if seq == last + 1 else f"entries {last + 1}..{seq} are"
+        after = f" after stream id {out.last['sid']}" if out.last else ""
+        out.broken = Break(out.entries + 1, last + 1, "deleted", (
+            f"the tail is missing: {gone} gone from the end of the file ({where} "
+            f"records entry {seq}, stream id {sid}, hash {h[:16]}…; missing: the stream "
+            f"entries{after} up to {sid}; `consentry audit sync` restores them from the "
+            "stream if it still holds them)"))
+        return
+    if seq > 0 and _line_hash(path, seq) != h:
+        out.broken = Break(seq, seq, "edited", f"differs from the head {where} records "
+                           f"(hash {h[:16]}…): the chain was rewritten")
+        return
+    out.heads.append(f"{where}: entry {seq} matches" + (
+        f" ({last - seq} newer entr{'y' if last - seq == 1 else 'ies'} in the file)"
+        if seq < last else ""))
 
 
 async def verify_against_stream(store: Store, path: Path, out: Verified) -> None:

@@ -30,19 +30,29 @@ def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
         print("consentry: audit.file is empty (stream only): nothing to verify",
               file=sys.stderr)
         return 2
-    if not path.exists():
+    head_file = audit.read_head_file(path)
+    if not path.exists() and head_file is None:
         print(f"consentry: {path}: no such file", file=sys.stderr)
         return 2
-    out = audit.verify_file(path)
+    # A file deleted as a whole: nothing to read, everything its head names is missing.
+    out = audit.verify_file(path) if path.exists() else audit.Verified()
     if out.broken is None and not args.offline:
         async def cross(store: Store) -> int:
-            await audit.verify_against_stream(store, path, out)
+            # The stream first (it names an edited entry exactly), then the Redis head
+            # (it knows how far this file once reached: a deleted tail).
+            if path.exists():
+                await audit.verify_against_stream(store, path, out)
+            head = audit.read_head(await store.audit_head(audit.file_identity(path)))
+            if head is not None:
+                audit.check_head(path, out, head, f"the Redis head ({store.keys.audit_head})")
             return 0
 
         try:
             _with_store(cfg, cross)
         except StoreUnavailable as exc:
             out.stream = f"not checked against the stream: {exc}"
+    if head_file is not None:
+        audit.check_head(path, out, head_file, audit.head_path(path).name)
     last = out.last
     if args.json:
         print(json.dumps({
@@ -52,13 +62,16 @@ def cmd_verify(cfg: Config, args: argparse.Namespace) -> int:
             "broken": None if out.broken is None else {
                 "line": out.broken.line, "entry": out.broken.seq, "kind": out.broken.kind,
                 "detail": out.broken.detail},
-            "stream": out.stream}, ensure_ascii=False, indent=2))
+            "stream": out.stream, "heads": out.heads}, ensure_ascii=False, indent=2))
     elif out.broken is not None:
         print(f"{path}: BROKEN at {out.broken.describe()}")
-        print(f"  {out.entries} entries before it are intact")
+        print(f"  {out.broken.line - 1} entries before it are intact")
     else:
         head = f", head {last['hash'][:16]}…, last stream id {last['sid']}" if last else ""
         print(f"{path}: OK, {out.entries} entries{head}")
+        for note in out.heads or ["no recorded head (a deleted tail shows only against "
+                                  "the stream)"]:
+            print(f"  head: {note}")
         if out.stream:
             print(f"  stream: {out.stream}")
     return 0 if out.broken is None else 1

@@ -208,9 +208,10 @@ class Keys:
 
     @property
     def audit_head(self) -> str:
-        # STRING JSON {"seq","hash","sid"}: the last line of the hash-chained audit file
-        # (audit.py), written after every append; `audit verify --offline` checks a file's
-        # tail against it, so a deleted tail shows without the stream.
+        # HASH field = "<host name>:<audit file path>", value = JSON {"seq","hash","sid",
+        # "at"}: the last line each host's hash-chained audit file got (audit.py), written
+        # after every append; `audit verify` checks the file's tail against it, so lines
+        # deleted from the end of the file show (beside the file's own `.head`).
         return f"{self.prefix}audit:head"
 
 

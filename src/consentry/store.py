@@ -445,6 +445,15 @@ class Store:
                                                  deadline=BATCH_DEADLINE)
         return (int(n), first[0][0] if first else None, last[0][0] if last else None)
 
+    async def set_audit_head(self, file_id: str, head: str) -> None:
+        await self._bounded(self.redis.hset(self.keys.audit_head, file_id, head),
+                            "audit head")
+
+    async def audit_head(self, file_id: str) -> str | None:
+        raw: str | None = await self._bounded(
+            self.redis.hget(self.keys.audit_head, file_id), "audit head")
+        return raw
+
     # -- canary -----------------------------------------------------------------------
 
     async def epoch(self) -> str | None:

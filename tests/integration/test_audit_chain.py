@@ -141,18 +141,56 @@ def test_edit_with_every_hash_recomputed_is_caught_by_the_stream(
     prev = rows[2]["hash"]
     line, _ = audit.make_line(rows[3]["seq"], rows[3]["sid"], prev, rows[3]["entry"])
     p.write_text("".join(lines(p)[:3]) + line.decode())
-    assert run("audit", "verify", "--offline")[0] == 0  # the file alone cannot tell
+    # Offline, the head recorded beside the file knows the last entry's hash.
+    rc, out, _ = run("audit", "verify", "--offline")
+    assert rc == 1 and ("line 4 (entry 4): edited: differs from the head audit.jsonl.head "
+                        "records") in out, out
     rc, out, _ = run("audit", "verify")
     assert rc == 1 and "line 4 (entry 4): edited: differs from the stream" in out
+    audit.head_path(p).unlink()
+    assert run("audit", "verify", "--offline")[0] == 0  # the file alone cannot tell
 
 
-def test_deleted_tail_shows_as_stream_entries_missing_from_the_file(
-        run: Run, tmp_path: Path) -> None:
+@pytest.mark.parametrize("n", [1, 3])
+def test_deleted_tail_is_detected_offline_naming_the_missing_entries(
+        run: Run, tmp_path: Path, sync_redis: Any, n: int) -> None:
+    """No daemon runs: the last N lines deleted are named by the `.head` file (offline),
+    and by the Redis head when the head file went too; `audit sync` restores them."""
     three_changes(run)
     p = audit_file(tmp_path)
-    p.write_text("".join(lines(p)[:3]))
+    rows = lines(p)
+    sids = [json.loads(x)["sid"] for x in rows]
+    p.write_text("".join(rows[:4 - n]))
+    gone = "entry 4 is" if n == 1 else f"entries {5 - n}..4 are"
+    rc, out, _ = run("audit", "verify", "--offline")
+    assert rc == 1, out
+    assert f"BROKEN at line {5 - n} (entry {5 - n}): deleted: the tail is missing: {gone} " \
+           "gone from the end of the file (audit.jsonl.head records entry 4, stream id " \
+           f"{sids[3]}" in out, out
+    assert f"after stream id {sids[3 - n]} up to {sids[3]}" in out
+    rc, out, _ = run("audit", "verify", "--offline", "--json")
+    assert rc == 1 and json.loads(out)["broken"]["kind"] == "deleted"
+    # The head file deleted too: the Redis head still knows (online check).
+    audit.head_path(p).unlink()
+    assert run("audit", "verify", "--offline")[0] == 0  # the file alone cannot tell
     rc, out, _ = run("audit", "verify")
-    assert rc == 0 and "1 newer entries not in the file" in out
+    assert rc == 1 and f"deleted: the tail is missing: {gone} gone" in out, out
+    assert "the Redis head (cs:audit:head) records entry 4" in out
+    # The stream still holds them: sync appends them again, byte for byte.
+    assert run("audit", "sync")[0] == 0
+    assert lines(p) == rows
+    rc, out, _ = run("audit", "verify")
+    assert rc == 0 and "head: the Redis head (cs:audit:head): entry 4 matches" in out, out
+    rc, out, _ = run("audit", "verify", "--offline")
+    assert rc == 0 and "head: audit.jsonl.head: entry 4 matches" in out, out
+
+
+def test_audit_file_deleted_as_a_whole_is_named_by_its_head(
+        run: Run, tmp_path: Path) -> None:
+    three_changes(run)
+    audit_file(tmp_path).unlink()
+    rc, out, _ = run("audit", "verify", "--offline")
+    assert rc == 1 and "entries 1..4 are gone" in out, out
 
 
 def test_audit_show_lists_the_persons_history(run: Run, tmp_path: Path) -> None:
