@@ -168,9 +168,12 @@ class InboundActions:
             verp_keys = {r.recipient for r in verp}
             found = {k for k, _, _ in targets}
             if not targets:
-                # Unreadable report to a VERP address: the token decides; soft, never hard.
-                targets = [(k, "soft", "failed") for k in sorted(verp_keys)]
-                out.notes.append("recipient from the VERP token")
+                # Unreadable report to a VERP address: the token names the recipient, the
+                # report's words the class (hard only on clear permanent indications).
+                cls = str((v.unaddressed or {}).get("class", "soft"))
+                targets = [(k, "hard" if cls == "hard" else "soft", "failed")
+                           for k in sorted(verp_keys)]
+                out.notes.append(f"recipient from the VERP token ({targets[0][1]})")
             elif not found & verp_keys and len(verp_keys) == 1:
                 # The report names a forwarding target; the token names whom we sent to.
                 cls = "hard" if any(c == "hard" for _, c, a in targets if a == "failed") else "soft"

@@ -171,3 +171,24 @@ async def test_mime_bomb_is_refused_before_acceptance(daemon, sink):
                                mail_from="x@y.example")
     assert code == 554 and "limits" in text
     assert not _spooled(daemon) and sink.received == []
+
+
+async def test_unreadable_verp_bounces_hard_only_on_permanent_words(daemon, sync_redis):
+    """SPEC §4: the VERP token names the recipient of a bounce nobody can parse; its words
+    decide: 'permanent' + 'existiert nicht' suppresses, a vague text is one soft count."""
+    hard_tok = await _token(daemon, "weg@isp.example", "bounce")
+    soft_tok = await _token(daemon, "vage@isp.example", "bounce")
+    for tok, body in ((hard_tok, "Der Empfaenger existiert nicht. Dies ist ein permanenter "
+                                 "Fehler."),
+                      (soft_tok, "Es gab ein Problem mit Ihrer Nachricht.")):
+        raw = (f"From: MAILER-DAEMON@mx.isp.example\r\nTo: bounces+{tok}@bounce.shop.test\r\n"
+               f"Subject: Unzustellbar\r\n\r\n{body}\r\n").encode()
+        code, _, _ = await send(daemon.inbound_port, [f"bounces+{tok}@bounce.shop.test"], raw,
+                                mail_from="")
+        assert code == 250
+    await _idle(daemon)
+    supp = json.loads(sync_redis.hget("cs:supp:weg@isp.example", "global"))
+    assert (supp["reason"], supp["source"]) == ("hard_bounce", "bounce")
+    assert sync_redis.hgetall("cs:supp:vage@isp.example") == {}
+    assert sync_redis.zcard("cs:softb:vage@isp.example") == 1
+    assert sync_redis.zcard("cs:softb:weg@isp.example") == 0

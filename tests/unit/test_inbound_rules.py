@@ -318,6 +318,59 @@ def test_unreadable_bounce_to_a_verp_address_is_a_soft_bounce_of_the_token() -> 
     assert all(t.ref is None for t in v.tokens)
 
 
+def _verp_bounce(subject: str, body: str, frm: str = "MAILER-DAEMON@mx.isp.example"
+                 ) -> tuple[bytes, Options]:
+    codec = TokenCodec([TokenKey(1, b"k" * 32)])
+    ref = codec.reference("kunde@isp.example", "global", "c1")
+    tok = codec.issue(ref, now=1_700_000_000, purpose="bounce")
+    raw = (f"From: {frm}\r\nTo: bounces+{tok}@bounce.shop.example\r\n"
+           f"Subject: {subject}\r\n\r\n{body}\r\n").encode()
+    return raw, Options(domains=("bounce.shop.example",), codec=codec, now=1_700_000_100)
+
+
+@pytest.mark.parametrize(("subject", "body", "klass", "reason"), [
+    # Nothing in it says permanent or names the mailbox: soft.
+    ("Undelivered Mail Returned to Sender", "Something went wrong.", "soft", "other"),
+    ("Undeliverable", "Delivery to kunde failed: user unknown.", "soft", "user_unknown"),
+    ("Delivery delayed", "550 user unknown; we will keep trying", "soft", "user_unknown"),
+    # The sender's problem stays soft whatever else the text says.
+    ("Returned mail", "550 5.7.1 blocked using zen.spamhaus.org; user unknown", "soft",
+     "policy_blocked"),
+    # Clear permanent indications, with or without codes, in the report languages.
+    ("Returned mail", "Remote host said: 550 5.1.1 mailbox unavailable", "hard",
+     "user_unknown"),
+    ("Unzustellbar", "Der Empfänger existiert nicht. Dies ist ein permanenter Fehler.", "hard",
+     "user_unknown"),
+    ("Non remis", "Erreur définitive : utilisateur inconnu.", "hard", "user_unknown"),
+    ("No entregado", "Error 550: usuario desconocido", "hard", "user_unknown"),
+    ("Non recapitabile", "Errore permanente: l'utente sconosciuto", "hard", "user_unknown"),
+    ("Onbestelbaar", "Permanente fout: het adres bestaat niet", "hard", "user_unknown"),
+    ("Niedostarczona", "Trwały błąd 550: adres nie istnieje", "hard", "user_unknown"),
+    ("Returned mail", "550 Host or domain name not found", "hard", "domain_unknown"),
+])
+def test_unreadable_verp_bounce_is_hard_only_on_permanent_words(subject: str, body: str,
+                                                                klass: str,
+                                                                reason: str) -> None:
+    raw, opts = _verp_bounce(subject, body)
+    v = classify(raw, opts=opts)
+    assert v.kind == "bounce" and v.recipients == () and v.suppress
+    assert v.unaddressed is not None
+    assert (v.unaddressed["class"], v.unaddressed["reason"]) == (klass, reason), v.evidence
+    assert f"the VERP token decides, {klass}" in v.evidence[-1]
+
+
+def test_unrecognised_message_to_verp_with_a_failure_code_is_a_bounce() -> None:
+    # No daemon sender, no report subject: the return path and the code make it a bounce.
+    raw, opts = _verp_bounce("Re: your mail", "Remote said: 550 5.1.1 mailbox does not exist",
+                             frm="relay@gateway.example")
+    v = classify(raw, opts=opts)
+    assert v.kind == "bounce" and v.unaddressed and v.unaddressed["class"] == "hard"
+    # ... but a person writing to the return path without any code stays a reply.
+    raw, opts = _verp_bounce("Re: your mail", "Thanks, that does not exist here anymore?",
+                             frm="person@isp.example")
+    assert classify(raw, opts=opts).kind == "reply"
+
+
 def test_mailto_unsubscribe_address() -> None:
     raw = _mail("", "unsubscribe").replace(b"To: antwort@shop.example",
                                             b"To: unsubscribe+" + b"a" * 48 + b"@shop.example")

@@ -75,6 +75,9 @@ class Verdict:
     message_id: str | None = None
     reply_to_ids: tuple[str, ...] = ()  # In-Reply-To/References: match against send records
     feedback_type: str | None = None
+    # A bounce naming no recipient, to a VERP address: what its words say (the token
+    # names the recipient; hard only on clear permanent indications).
+    unaddressed: dict[str, Any] | None = None
     suppress: bool = False  # whether the kind asks for suppression at all
     text: str = ""  # the sender's own words (replies), for the review mailbox
 
@@ -95,6 +98,8 @@ class Verdict:
             d["in_reply_to"] = list(self.reply_to_ids)
         if self.feedback_type is not None:
             d["feedback_type"] = self.feedback_type
+        if self.unaddressed is not None:
+            d["unaddressed"] = self.unaddressed
         return d
 
 
@@ -205,8 +210,15 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
     if not report.is_report and has_verp:
         forced = dsn.analyse(msg, force=True)
         auto = autoreply.analyse(msg, reply.latest_reply(msg).text)
+        unaddressed = None if auto.is_auto or forced.failed else dsn.judge_text(msg)
         if not auto.is_auto and forced.failed:
             report = forced
+        elif unaddressed is not None and unaddressed.coded and unaddressed.why != "none" \
+                and not forced.successes:
+            # Not recognisable as a report, but it came to our VERP return path and
+            # carries an SMTP code with failure wording: a bounce of the token.
+            report = dsn.DsnReport(True, (), (*forced.evidence,
+                                              "VERP return path: failure wording with a code"))
     if report.is_report:
         failed = [r for r in report.failed if not _ours(r.address, o)]
         if failed:
@@ -225,11 +237,15 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
                            (*tok_ev, *report.evidence, "success/delay report: never suppresses"),
                            **base)
         if any(t.purpose == "bounce" for t in tokens):
-            # A bounce we cannot read, to a VERP address: the token names the recipient;
-            # without a status it is counted as soft, never hard.
-            return Verdict("bounce", (), None, True,
-                           (*tok_ev, *report.evidence, "no recipient in the report: the VERP "
-                            "token decides, counted as soft"), suppress=True, **base)
+            # A bounce we cannot read, to a VERP address: the token names the recipient.
+            # Its words decide hard or soft (SPEC §4): hard only on a permanent code or
+            # wording together with an unknown-user/domain phrase, else counted as soft.
+            tj = dsn.judge_text(msg)
+            how = (f"no recipient in the report: the VERP token decides, {tj.klass} "
+                   f"({tj.reason}, {tj.why}" + (f", {tj.status or tj.reply_code}"
+                                                if tj.status or tj.reply_code else "") + ")")
+            return Verdict("bounce", (), None, True, (*tok_ev, *report.evidence, how),
+                           unaddressed=tj.as_dict(), suppress=True, **base)
         return Verdict("bounce", (), None, True,
                        (*tok_ev, *report.evidence, "report without a readable recipient"),
                        **base)

@@ -135,8 +135,11 @@ _DELAY_TEXT = re.compile(
     r"dor[ęe]czon)",
     re.I,
 )
-_PERMANENT_TEXT = re.compile(r"\bpermanent(?:ly)?\b|\bfatal\b|\bgiving up\b|\bgave up\b",
-                             re.I)
+_PERMANENT_TEXT = re.compile(
+    r"\bpermanent(?:ly|e|er|en|es|em)?\b|\bfatal\b|\bgiving up\b|\bgave up\b|"
+    r"\bdauerhaft(?:e[rn]?)?\b|\bendg[üu]ltig|\bd[ée]finiti(?:f|ve|vement)\b|"
+    r"\bdefinitiv[oa]\b|\bpermanentemente\b|\bblijvend[e]?\b|\bdefinitief\b|"
+    r"\bb[łl][ąa]d (?:trwa[łl]y|sta[łl]y)\b|\btrwa[łl]y b[łl][ąa]d\b", re.I)
 
 
 def _sender_like(headers: Headers) -> bool:
@@ -667,3 +670,40 @@ def _original_to(msg: Parsed, exclude: set[str]) -> list[str]:
                 if norm(a) not in exclude and norm(a) not in {norm(x) for x in out}:
                     out.append(a)
     return out
+
+
+# -- a report that names no recipient ----------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TextJudgement:
+    """What the words of a report say when no recipient could be read from it (the
+    caller knows the recipient from elsewhere: the VERP token)."""
+
+    klass: BounceClass
+    reason: Reason
+    status: str
+    reply_code: str
+    why: str
+    coded: bool  # an SMTP reply code or enhanced status code was found
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"class": self.klass, "reason": self.reason, "status": self.status,
+                "reply_code": self.reply_code, "why": self.why}
+
+
+def judge_text(msg: Parsed) -> TextJudgement:
+    """Hard only on clear permanent indications: a 5.x.x code or a 5xx reply, or explicit
+    'permanent' wording, together with wording that the mailbox or domain does not exist
+    (in the report languages `reasons` knows) and nothing that blames the sender. A text
+    that says nothing, or says "delayed", is soft."""
+    text = "\n".join(report_texts(msg))[:20_000] or msg.subject
+    status = reasons.find_status(text)
+    reply = reasons.find_reply_code(text)
+    delayed = bool(_DELAY_TEXT.search(text[:6_000]) or re.search(r"\bdelay", msg.subject, re.I))
+    explicit = bool(_PERMANENT_TEXT.search(text[:6_000])) or status[:1] == "5" or \
+        reply[:1] == "5"
+    j = reasons.judge(status, reply, text, delayed=delayed,
+                      permanent_hint=explicit and not delayed,
+                      stage=reasons.smtp_stage(text))
+    klass: BounceClass = j.klass if explicit else "soft"
+    return TextJudgement(klass, j.reason, status, reply, j.why, bool(status or reply))
