@@ -4,13 +4,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 APT_STAMP := .venv-apt-ok
 CONFIG ?= config.example.yaml
 
 DEBS_RUN  := redis-server
 DEBS_TEST := redis-server swaks postfix chromium systemd
+DEBS_BENCH := nodejs npm
 
-.PHONY: run test lint typecheck unit bench eval clean deps-run deps-test
+.PHONY: run test lint typecheck unit bench bench-relay eval clean deps-run deps-test deps-bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +50,22 @@ typecheck: $(STAMP)
 test: deps-test $(STAMP) lint typecheck
 	$(BIN)/pytest -q
 
-bench: deps-test $(STAMP)
-	$(BIN)/python bench/relay.py
+# The benchmark suite (bench/suite.py): also needs node/npm (Haraka, installed by the
+# suite itself into var/bench/haraka) and the `bench` extra (matplotlib for the chart).
+deps-bench:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBS_BENCH); }
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: deps-test deps-bench $(BENCH_STAMP)
+	$(BIN)/python bench/suite.py $(BENCH_ARGS)
+
+# The relay benchmark alone (consentry vs a bare passthrough, A/B of two builds).
+bench-relay: deps-test $(STAMP)
+	$(BIN)/python bench/relay.py $(BENCH_ARGS)
 
 # Inbound classifier against the labelled corpora in tests/data (issue 5 goals).
 eval: $(STAMP)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import time
 from collections import Counter
@@ -23,11 +24,17 @@ from dataclasses import dataclass, field
 
 SUPPRESSED_DOMAIN = "supp.bench.example"
 CLEAN_DOMAIN = "ok.bench.example"
+CONSENT_DOMAIN = "doi.bench.example"
 
 
 def suppressed_address(i: int) -> str:
     """The i-th address of the suppressed set (also what the loader writes to Redis)."""
     return f"s{i}@{SUPPRESSED_DOMAIN}"
+
+
+def consented_address(i: int) -> str:
+    """The i-th address with a recorded DOI consent (bench/suite.py loads these)."""
+    return f"c{i}@{CONSENT_DOMAIN}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,9 @@ class Workload:
     suppressed_fraction: float = 0.2
     suppressions: int = 1_000_000
     seed: int = 1
+    # > 0: the recipients that are not suppressed are drawn from the first `consented`
+    # addresses with a DOI record (consented_address) instead of fresh unknown ones.
+    consented: int = 0
 
 
 @dataclass(slots=True)
@@ -59,7 +69,8 @@ class LoadResult:
         if not self.latencies_ms:
             return float("nan")
         xs = sorted(self.latencies_ms)
-        k = max(0, min(len(xs) - 1, round(q / 100 * len(xs) + 0.5) - 1))
+        # nearest rank: the smallest value with at least q % of the samples at or below it
+        k = max(0, min(len(xs) - 1, math.ceil(q / 100 * len(xs) - 1e-9) - 1))
         return xs[k]
 
     def to_json(self) -> dict[str, object]:
@@ -97,6 +108,8 @@ def build_messages(w: Workload, tag: str) -> list[tuple[bytes, list[bytes], byte
         for j in range(w.rcpts):
             if j < n_supp:
                 rcpts.append(suppressed_address(rng.randrange(w.suppressions)))
+            elif w.consented > 0:
+                rcpts.append(consented_address(rng.randrange(w.consented)))
             else:
                 rcpts.append(f"u{tag}.{i}.{j}@{CLEAN_DOMAIN}")
         rng.shuffle(rcpts)

@@ -1,0 +1,143 @@
+"""bench/suite.py's pure parts: INFO/commandstats parsing, per-message Redis accounting,
+the records it loads (decoded by consentry's own codec), and the result tables.
+No benchmark runs here."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import suite
+from consentry.consent import decode_address_hash
+
+INFO = """# Stats
+total_connections_received:12
+total_commands_processed:1234
+total_reads_processed:900
+
+# Commandstats
+cmdstat_hgetall:calls=300,usec=900,usec_per_call=3.00,rejected_calls=0,failed_calls=0
+cmdstat_multi:calls=100,usec=10,usec_per_call=0.10,rejected_calls=0,failed_calls=0
+cmdstat_exec:calls=100,usec=2000,usec_per_call=20.00,rejected_calls=0,failed_calls=0
+cmdstat_evalsha:calls=50,usec=500,usec_per_call=10.00,rejected_calls=0,failed_calls=0
+cmdstat_info:calls=7,usec=70,usec_per_call=10.00,rejected_calls=0,failed_calls=0
+cmdstat_client|setname:calls=4,usec=4,usec_per_call=1.00,rejected_calls=0,failed_calls=0
+"""
+
+
+def test_parse_info_and_commandstats() -> None:
+    info = suite.parse_info(INFO)
+    assert info["total_reads_processed"] == "900"
+    assert "# Stats" not in info
+    calls = suite.commandstats(info)
+    assert calls == {"hgetall": 300, "multi": 100, "exec": 100, "evalsha": 50, "info": 7,
+                     "client|setname": 4}
+
+
+def test_snap_delta_and_per_message_net_of_probe_and_background() -> None:
+    before = suite.Snap.parse(INFO)
+    after = suite.Snap({"hgetall": 500, "multi": 200, "exec": 200, "evalsha": 50,
+                        "info": 9, "client|setname": 4, "zadd": 10}, 1210)
+    d = after.minus(before)
+    assert d.calls == {"hgetall": 200, "multi": 100, "exec": 100, "info": 2, "zadd": 10}
+    assert d.reads == 310
+    # 100 messages in 2 s; the idle daemons do 5 zadd/s and 5 reads/s; our probe made 2
+    # INFO calls (one read each)
+    per = suite.per_message(d, 100, 2.0, suite.Rate({"zadd": 5.0}, 5.0), own_info=2)
+    assert "info" not in per and "zadd" not in per
+    assert per["hgetall"] == pytest.approx(2.0)
+    assert per["multi"] == pytest.approx(1.0)
+    assert per["_commands"] == pytest.approx(4.0)
+    assert per["_round_trips"] == pytest.approx((310 - 2 - 10) / 100)
+    assert suite.per_message(d, 0, 2.0, suite.Rate(), 0) == {}
+
+
+def test_loaded_consent_records_are_a_doi_basis_for_consentry() -> None:
+    now = 1_770_000_000.0
+    for i in (0, 1, 2, 999_999):
+        raw = suite.consent_value(i, now)
+        info = decode_address_hash(suite.consented_address(i), {"consent": raw})
+        assert info.problems == ()
+        c = info.consent
+        assert c is not None and c.type == "doi" and c.doi_evidence
+        assert c.signup_at is not None and c.confirmed_at is not None
+        assert c.confirmed_at > c.signup_at and c.confirmed_at < now
+        assert c.tracking == (i % 3 != 0)
+
+
+def test_loader_commands_are_resp_in_the_key_schema() -> None:
+    suite.check_key_schema()
+    cmds = list(suite.suppression_commands(0, 3))
+    assert cmds[0].startswith(b"*4\r\n$4\r\nHSET\r\n")
+    assert b"cs:supp:s0@supp.bench.example" in cmds[0]
+    # the fixed smtp-source recipients standing for the suppressed 20 %
+    assert len(cmds) == 3 + len(suite.SOURCE_SUPPRESSED)
+    assert b"cs:supp:3src@doi.bench.example" in b"".join(cmds)
+    assert next(iter(suite.suppression_commands(3, 5))).count(b"s3@supp") == 1
+    keys = [a for a, _ in suite.consent_addresses(2)]
+    assert keys[:2] == ["c0@doi.bench.example", "c1@doi.bench.example"]
+    assert "10src@doi.bench.example" in keys and len(keys) == 2 + 11
+
+
+def _run(target: str, rate: float, conc: int = 10, rcpts: int = 1, client: str = "loadgen",
+         lat: list[float] | None = None, phase: str = "matrix") -> suite.Run:
+    r = suite.Run(phase, target, client, 5120, rcpts, conc, messages=int(rate * 2),
+                  elapsed=2.0, latencies_ms=lat or [1.0, 2.0, 3.0], cpu_s=0.5)
+    r.codes = Counter({"250": r.messages})
+    if target.startswith("consentry"):
+        r.redis = {"_commands": 20.0, "_round_trips": 2.0, "multi": 1.0, "evalsha": 0.0}
+    return r
+
+
+def test_matrix_rows_ratios_against_sink_and_the_better_haraka() -> None:
+    runs = [_run("sink", 4000), _run("haraka", 20), _run("haraka-nodelay", 200),
+            _run("consentry", 300, lat=[5.0] * 99 + [50.0]), _run("consentry-dkim", 150)]
+    aggs = suite.aggregate(runs)
+    rows = {r[4]: r for r in suite.matrix_rows(aggs)}
+    h = suite.MATRIX_HEAD
+    c = rows["consentry"]
+    assert c[h.index("msgs/s")] == "300"
+    assert c[h.index("vs sink")] == "0.07"
+    assert c[h.index("vs Haraka best")] == "1.50"  # against haraka-nodelay, not stock
+    assert c[h.index("p99 ms")] == "5.00" and c[h.index("p999 ms")] == "50.00"
+    assert c[h.index("round trips/msg")] == "2.00" and c[h.index("MULTI/msg")] == "1.00"
+    assert c[h.index("CPU s/1k msgs")].startswith("0.83")
+    assert rows["haraka-nodelay"][h.index("notes")] == "best Haraka"
+    assert rows["sink"][h.index("vs sink")] == "-"
+    md = suite.md_table(h, suite.matrix_rows(aggs))
+    assert md[0].startswith("| client |") and len(md) == 2 + 5
+
+
+def test_goals_name_each_verdict() -> None:
+    runs = [_run("sink", 4000), _run("haraka", 20), _run("haraka-nodelay", 200),
+            _run("consentry", 310), _run("consentry-dkim", 150),
+            _run("consentry-supponly", 100, phase="consent"),
+            _run("consentry", 95, phase="consent"),
+            _run("consentry", 100, conc=50, phase="procs"),
+            _run("consentry-2p", 150, conc=50, phase="procs")]
+    g = suite.goals(suite.aggregate(runs), ["loadgen"])
+    assert any(x.startswith("met: consentry loadgen 5K rcpts=1 c=10: 1.55×") for x in g)
+    assert any(x.startswith("MISSED: consentry-dkim loadgen 5K rcpts=1 c=10: 0.75×")
+               for x in g)
+    assert any(x.startswith("met: consent records") and "0.95" in x for x in g)
+    assert any(x.startswith("MISSED: two processes") and "1.50×" in x for x in g)
+    assert any(x.startswith("met: added p99 latency") for x in g)
+
+
+def test_nearest_rank_percentiles() -> None:
+    lat = [float(i) for i in range(1, 101)]  # 1..100 ms
+    r = suite.LoadResult(100, 1.0, lat)
+    assert (r.percentile(50), r.percentile(99), r.percentile(99.9)) == (50.0, 99.0, 100.0)
+    r = suite.LoadResult(1000, 1.0, [float(i) for i in range(1, 1001)])
+    assert (r.percentile(99), r.percentile(99.9)) == (990.0, 999.0)
+
+
+def test_tree_cpu_counts_this_process() -> None:
+    import os
+
+    assert suite.tree_cpu([os.getpid()]) > 0
+    assert suite.tree_cpu([2**22 + 12345]) == 0.0  # no such process
