@@ -19,7 +19,11 @@ from dataclasses import dataclass
 
 from .errors import InvalidAddress
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0, DEL and C1 controls, Unicode line/paragraph separators and bidi controls: no
+# mailbox has them, and each can forge or reorder a log line or a terminal view of one
+# (RFC 5198 Net-Unicode excludes the controls).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e"
+                      r"\u2066-\u2069]")
 # Lone surrogates: aiosmtpd decodes SMTPUTF8 arguments with surrogateescape, so bytes
 # that are not UTF-8 arrive as U+DC80..U+DCFF. Not an address (and not encodable).
 _SURROGATE = re.compile(r"[\ud800-\udfff]")

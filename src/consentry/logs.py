@@ -4,6 +4,7 @@ output on a terminal. Fields are capped and stripped of control bytes in console
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -13,8 +14,21 @@ import structlog
 
 from .config import LogConfig
 
-_CTRL = re.compile(r"[\x00-\x1f\x7f\x1b]")
+_CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 MAX_FIELD = 1000
+# Written raw by json.dumps(ensure_ascii=False), yet each is trouble in a log line: C1
+# controls (U+009B is CSI to a terminal showing the file), NEL and the Unicode line and
+# paragraph separators (str.splitlines and old JavaScript split records there), and bidi
+# overrides (they reorder what a reader sees). Escaped as \uXXXX they stay the same JSON
+# value, so the evidence is kept.
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_line(obj: Any, **kw: Any) -> str:
+    text = json.dumps(obj, **kw)
+    if text.isascii():  # the common case, and the hot path (a line per recipient)
+        return text
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cap_fields(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +75,8 @@ def setup(cfg: LogConfig, base: str = ".") -> None:
         _cap_fields,
     ]
     if fmt == "json":
-        renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
+        renderer = structlog.processors.JSONRenderer(serializer=_json_line,
+                                                     ensure_ascii=False)
     else:
         processors.append(_strip_controls)
         renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())

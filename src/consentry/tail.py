@@ -28,7 +28,9 @@ from typing import IO, Any
 from . import address as address_mod
 from .errors import InvalidAddress
 
-_CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0/C1 controls, plus what reorders or breaks a terminal line: Unicode line/paragraph
+# separators and bidi overrides (values are attacker-chosen: EHLO, addresses, Message-ID)
+_CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _REL = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 POLL = 0.2
