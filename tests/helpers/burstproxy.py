@@ -1,6 +1,7 @@
 """A TCP proxy in front of Redis that records every request burst: the bytes a client
 sends between two answers of the server. One burst = one network round trip, however
-many commands it pipelines."""
+many commands it pipelines. `delay` (seconds, changeable at any time) holds every
+request burst back that long before it reaches the server: a slow Redis."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import contextlib
 
 
 class BurstProxy:
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, delay: float = 0.0) -> None:
         self.upstream_port = upstream_port
+        self.delay = delay
         self.bursts: list[bytearray] = []
         self.server: asyncio.Server | None = None
         self.port = 0
@@ -47,6 +49,8 @@ class BurstProxy:
                         current[0] = bytearray()
                         self.bursts.append(current[0])
                     current[0] += data
+                    if self.delay:
+                        await asyncio.sleep(self.delay)
                     uw.write(data)
                     await uw.drain()
             finally:

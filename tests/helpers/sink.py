@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 
 @dataclass
@@ -26,7 +26,9 @@ class Received:
 @dataclass
 class SinkControl:
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> "550 5.1.1 ..."
+    rcpt_reply: str | None = None  # the reply to every RCPT (unless rcpt_replies names it)
     mail_reply: str | None = None
+    data_cmd_reply: str | None = None  # the reply to the DATA command itself (before 354)
     data_reply: str | None = None  # e.g. "451 4.3.0 try later"
     data_delay: float = 0.0
     drop_after_dot: bool = False  # close the connection instead of answering the final dot
@@ -51,7 +53,7 @@ class SinkHandler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, options: list[str]) -> str:
-        reply = self.control.rcpt_replies.get(address)
+        reply = self.control.rcpt_replies.get(address) or self.control.rcpt_reply
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -77,32 +79,74 @@ class SinkHandler:
         return f"250 2.0.0 Ok: queued as Q{len(self.received):05d}"
 
 
+class _SinkSMTP(SMTP):
+    """aiosmtpd's server plus the two faults its hooks cannot express: a refusal of the
+    DATA command itself, and a 421 that closes the connection (RFC 5321 §3.8)."""
+
+    def __init__(self, handler: SinkHandler, **kw: Any) -> None:
+        super().__init__(handler, **kw)
+        self.sink_control = handler.control
+
+    async def push(self, status: str) -> None:
+        await super().push(status)
+        if status.startswith("421") and self.transport is not None:
+            self.transport.close()
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        reply = self.sink_control.data_cmd_reply
+        if reply and self.envelope is not None and self.envelope.rcpt_tos:
+            await self.push(reply)
+            return
+        await super().smtp_DATA(arg)
+
+
 class Sink:
     def __init__(self) -> None:
         self.control = SinkControl()
         self.handler = SinkHandler(self.control)
         self.server: asyncio.Server | None = None
         self.port = 0
+        self.protocols: list[asyncio.BaseProtocol] = []
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Listen on a free port, or on `port` again after `kill` (a restarted MTA)."""
         loop = asyncio.get_running_loop()
         handler = self.handler
         control = self.control
+        protocols = self.protocols
 
         def factory() -> Any:
             if control.greeting_421:
                 return _Greet421()
             handler.sessions += 1
-            return SMTP(handler, enable_SMTPUTF8=True, decode_data=False,
-                        hostname="sink.test")
+            proto = _SinkSMTP(handler, enable_SMTPUTF8=True, decode_data=False,
+                              hostname="sink.test")
+            protocols[:] = [p for p in protocols if getattr(p, "transport", None)]
+            protocols.append(proto)
+            return proto
 
-        self.server = await loop.create_server(factory, "127.0.0.1", 0)
+        self.server = await loop.create_server(factory, "127.0.0.1", port)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+
+    async def kill(self) -> None:
+        """A crashed MTA: the listener gone and every open connection reset, mid-reply or
+        not (start(self.port) brings it back on the same port)."""
+        if self.server is not None:
+            self.server.close()
+        for proto in self.protocols:
+            transport = getattr(proto, "transport", None)
+            if transport is not None:
+                transport.abort()
+        self.protocols.clear()
+        if self.server is not None:
+            await self.server.wait_closed()
+            self.server = None
 
     @property
     def received(self) -> list[Received]:
