@@ -23,7 +23,7 @@ from .app import check_canary, serve
 from .config import MESSAGE_CLASSES, Config
 from .consent import decode_address_hash
 from .errors import AuditIncomplete, ConfigError, InvalidAddress, StoreUnavailable
-from .model import MessageFacts
+from .model import MessageFacts, iso
 from .policy import CHAIN, evaluate
 from .store import Store, SuppressionRecord
 
@@ -38,6 +38,19 @@ def _parse_time(value: str) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
+
+
+def _parse_expiry(value: str) -> float:
+    """`--expires`: an ISO 8601 time, or a duration from now (`30d`, `12h`, `90m`)."""
+    units = {"d": 86400, "h": 3600, "m": 60}
+    v = value.strip()
+    if len(v) > 1 and v[-1] in units and v[:-1].isdigit():
+        return time.time() + int(v[:-1]) * units[v[-1]]
+    try:
+        return _parse_time(v)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time or a duration like 30d/12h/90m: {value!r}") from None
 
 
 def _scope(list_name: str | None) -> str:
@@ -146,13 +159,18 @@ def cmd_suppress_add(cfg: Config, args: argparse.Namespace) -> int:
     a = _addr(cfg, f"x@{domain}" if domain else args.address)
     rec = SuppressionRecord(a.key, _scope(args.list), args.reason, args.source,
                             args.at if args.at is not None else time.time(),
-                            evidence=args.evidence)
+                            expires_at=args.expires, evidence=args.evidence)
+    until = "" if rec.expires_at is None else f", until {iso(rec.expires_at)}"
+    if rec.expires_at is not None and rec.expires_at <= rec.at:
+        print("consentry: --expires must be later than the suppression's time",
+              file=sys.stderr)
+        return 2
 
     async def run(store: Store) -> int:
         if domain is not None:
             new = await store.add_domain_suppression(domain, rec, actor="cli")
             print(f"{'suppressed' if new else 'updated'} *@{domain} ({rec.scope}, "
-                  f"{rec.reason}): every address at the domain")
+                  f"{rec.reason}{until}): every address at the domain")
             return 0
         new = await store.add_suppression(rec, actor="cli")
         if not new and rec.reason in ("hard_bounce", "soft_bounce") and \
@@ -160,7 +178,8 @@ def cmd_suppress_add(cfg: Config, args: argparse.Namespace) -> int:
             print(f"{a.key} is on the allow-list: a {rec.reason} is never recorded for it",
                   file=sys.stderr)
             return 1
-        print(f"{'suppressed' if new else 'updated'} {a.key} ({rec.scope}, {rec.reason})")
+        print(f"{'suppressed' if new else 'updated'} {a.key} ({rec.scope}, {rec.reason}"
+              f"{until})")
         return 0
 
     return _with_store(cfg, run)
@@ -377,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", default="admin")
     s.add_argument("--evidence")
     s.add_argument("--at", type=_parse_time)
+    s.add_argument("--expires", type=_parse_expiry, metavar="TIME|30d",
+                   help="lifted (and audited as expired) at this ISO 8601 time, or after "
+                        "this long (d/h/m); default: never")
     s.set_defaults(fn=cmd_suppress_add)
     s = supp.add_parser("remove")
     s.add_argument("address")

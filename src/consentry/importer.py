@@ -13,7 +13,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar, cast
@@ -284,7 +284,14 @@ async def export_suppressions(store: Store, out: IO[str], fmt: Format) -> int:
     writer = csv.DictWriter(out, fieldnames=CSV_SUPPRESSION_COLUMNS, lineterminator="\n")
     if fmt == "csv":
         writer.writeheader()
-    async for s in store.iter_suppressions():
+    async def each() -> AsyncIterator[Suppression]:
+        # Whole-domain entries first, as "*@<domain>" (the import reads them back so).
+        async for s in store.iter_domain_suppressions():
+            yield s
+        async for s in store.iter_suppressions():
+            yield s
+
+    async for s in each():
         row = suppression_export_row(s)
         if fmt == "csv":
             writer.writerow(row)

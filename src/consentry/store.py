@@ -153,13 +153,16 @@ _STREAM_ID = re.compile(r"^\d+-\d+$")
 
 
 def _expiring_member(entry: dict[str, str]) -> str:
-    return f"{entry['address']}\t{entry.get('scope', 'global')}\t{entry.get('reason', '?')}"
+    # A domain entry's ident is "*@<domain>" (its hash is cs:suppd:<domain>).
+    ident = entry["address"] if "address" in entry else f"*@{entry['domain']}"
+    return f"{ident}\t{entry.get('scope', 'global')}\t{entry.get('reason', '?')}"
 
 
 # Removes due expiring suppressions, each with an audit entry. KEYS: expiring index,
 # audit stream, then one suppression hash per due member; ARGV: now, audit maxlen, actor,
 # then the due members. A member's field may have been replaced meanwhile (a stronger or
-# a later suppression): only a record that has itself expired is removed.
+# a later suppression): only a record that has itself expired is removed. An ident
+# "*@<domain>" is a domain entry: audited as expire_domain with the domain in clear.
 _EXPIRE_LUA = """
 local n = 0
 for i = 3, #KEYS do
@@ -169,6 +172,10 @@ for i = 3, #KEYS do
   local rest = string.sub(member, b + 1)
   local c, d = string.find(rest, '\t', 1, true)
   local scope, reason = string.sub(rest, 1, c - 1), string.sub(rest, d + 1)
+  local action, who_field, who = 'expire', 'address', ident
+  if string.sub(ident, 1, 2) == '*@' then
+    action, who_field, who = 'expire_domain', 'domain', string.sub(ident, 3)
+  end
   for _, field in ipairs({scope, scope .. '|' .. reason}) do
     local raw = redis.call('HGET', KEYS[i], field)
     if raw then
@@ -176,8 +183,8 @@ for i = 3, #KEYS do
       if ok and type(rec) == 'table' and rec['reason'] == reason and rec['expires_at']
           and tonumber(rec['expires_at']) <= tonumber(ARGV[1]) then
         redis.call('HDEL', KEYS[i], field)
-        redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'action', 'expire',
-                   'address', ident, 'scope', scope, 'reason', reason,
+        redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'action', action,
+                   who_field, who, 'scope', scope, 'reason', reason,
                    'source', tostring(rec['source'] or '?'), 'at', ARGV[1],
                    'actor', ARGV[3], 'record', raw)
         n = n + 1
@@ -416,7 +423,7 @@ class Store:
             h = self.keys.stats_hour(datetime.now(UTC).strftime("%Y%m%d%H"))
             pipe.hincrby(h, f"s:{entry.get('reason', '?')}", 1)
             pipe.expire(h, STATS_TTL)
-        if entry.get("action") == "suppress" and entry.get("expires_at"):
+        if entry.get("action") in ("suppress", "suppress_domain") and entry.get("expires_at"):
             pipe.zadd(self.keys.expiring, {_expiring_member(entry): float(entry["expires_at"])})
         return entry
 
@@ -779,6 +786,13 @@ class Store:
         # The audit entries last: the EXEC reply's last element is the last entry's id.
         return [self._xadd_audit(tx, entry) for entry in plan.audit]
 
+    def _entry_key(self, key: str, clear: bool = False) -> str:
+        """The hash of an address key, or of a whole domain for "*@<domain>" (imports,
+        exports and the expiry index name domain entries that way)."""
+        if key.startswith("*@"):
+            return self.keys.domain_suppression(key[2:])
+        return self.keys.suppression_clear(key) if clear else self.keys.suppression(key)
+
     async def write_suppression_batch(self, records: Sequence[SuppressionLine], actor: str,
                                       now: float | None = None) -> tuple[int, int]:
         """Import suppressions in ONE MULTI/EXEC, each with its audit entry. A line without
@@ -787,7 +801,7 @@ class Store:
         now = time.time() if now is None else now
         keys = sorted({r.address.key for r in records})
         rows = await self._bounded(self._raw(
-            [*(("HGETALL", self.keys.suppression(k)) for k in keys),
+            [*(("HGETALL", self._entry_key(k)) for k in keys),
              ("SMISMEMBER", self.keys.allow, *keys)]), "import read", deadline=BATCH_DEADLINE)
         current = {k: _pairs(h) for k, h in zip(keys, rows, strict=False)}
         seeds = {k for k, f in zip(keys, rows[-1], strict=True) if f}
@@ -823,9 +837,12 @@ class Store:
                 continue
             _merge_local(current[k], r.scope, r.reason, v)
             written += 1
-            cmds.append(("EVAL", _MERGE_LUA, 1, self.keys.suppression(k), rec.scope,
+            cmds.append(("EVAL", _MERGE_LUA, 1, self._entry_key(k), rec.scope,
                          rec.reason, v))
             entry = self._audit_fields(suppress_entry(rec, actor))
+            if k.startswith("*@"):  # a whole domain: audited like `suppress add '*@d'`
+                del entry["address"]
+                entry = {**entry, "action": "suppress_domain", "domain": k[2:]}
             cmds.append(("XADD", self.keys.audit_stream, "MAXLEN", "~",
                          AUDIT_STREAM_MAXLEN, "*", *(x for kv in entry.items() for x in kv)))
             if expires is not None:
@@ -1161,7 +1178,7 @@ class Store:
                 deadline=BATCH_DEADLINE)
             if not due:
                 return total
-            keys = [self.keys.suppression_clear(m.partition("\t")[0]) for m in due]
+            keys = [self._entry_key(m.partition("\t")[0], clear=True) for m in due]
             n = int(await self._bounded(script(
                 keys=[self.keys.expiring, self.keys.audit_stream, *keys],
                 args=[f"{now:.6f}", AUDIT_STREAM_MAXLEN, actor, *due]), "expiry",

@@ -51,8 +51,8 @@ from .store import Store
 
 # Every action the audit stream carries (docs/audit.md); `events` globs must match one.
 ACTIONS = ("suppress", "unsuppress", "suppress_domain", "unsuppress_domain", "allow",
-           "disallow", "expire", "erase", "consent", "pending", "pending_confirmed",
-           "purchase", "link", "doi_purge")
+           "disallow", "expire", "expire_domain", "erase", "consent", "pending",
+           "pending_confirmed", "purchase", "link", "doi_purge")
 SIGNATURE_HEADER = "X-Consentry-Signature"
 MIN_SECRET_BYTES = 16
 READ_COUNT = 10

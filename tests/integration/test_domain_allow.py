@@ -120,3 +120,83 @@ async def test_allow_listed_seed_is_never_suppressed_by_bounces(
     assert (await run("allow", "remove", "seed@example.org", "--reason", "probe ended"))[0] == 0
     assert sync_redis.smembers("cs:allow") == set()
     assert sync_redis.xrange("cs:audit")[-1][1]["action"] == "disallow"
+
+
+async def test_domain_entry_expires_is_exported_and_imports_back(
+        run: Any, make_config: Any, sync_redis: Any, tmp_path: Path) -> None:
+    """`*@domain --expires`: indexed for the expiry job, suppresses until then (not after),
+    removed and audited (expire_domain) when due; `suppress export` carries domain
+    entries with their expiry, and the export imports back as domain entries."""
+    rc, out, err = await run("suppress", "add", "*@Pause.example", "--reason", "admin",
+                             "--list", "news", "--at", "2026-01-01T00:00:00",
+                             "--expires", "2026-03-01T00:00:00")
+    assert rc == 0 and "until 2026-03-01T00:00:00" in out, err
+    rc, _, _ = await run("suppress", "add", "*@forever.example", "--reason", "competitor")
+    assert rc == 0
+    rc, _, err = await run("suppress", "add", "*@x.example", "--reason", "admin",
+                           "--at", "2026-02-01T00:00:00", "--expires", "2026-01-01T00:00:00")
+    assert rc == 2 and "--expires" in err
+    t_exp = 1772323200.0  # 2026-03-01T00:00:00Z
+    rec = json.loads(sync_redis.hget("cs:suppd:pause.example", "list:news"))
+    assert rec["expires_at"] == t_exp
+    assert sync_redis.zrange("cs:suppexp", 0, -1, withscores=True) == [
+        ("*@pause.example\tlist:news\tadmin", t_exp)]
+    entry = sync_redis.xrange("cs:audit")[0][1]
+    assert (entry["action"], entry["domain"], entry["expires_at"]) == (
+        "suppress_domain", "pause.example", f"{t_exp:.6f}")
+    # Suppresses before expiry, not after (the policy reads expires_at).
+    rc, out, _ = await run("check", "a@pause.example", "--list", "news", "--json", "--at",
+                           "2026-02-01T00:00:00")
+    assert rc == 1 and json.loads(out)["rule"] == "domain"
+    rc, out, _ = await run("check", "a@pause.example", "--list", "news", "--json", "--at",
+                           "2026-03-02T00:00:00")
+    assert json.loads(out)["rule"] != "domain"  # past expires_at: no longer suppressing
+
+    # Export: both domain entries, with the expiry, beside the address entries.
+    assert (await run("suppress", "add", "anna@example.org", "--reason", "unsubscribe"))[0] == 0
+    export = tmp_path / "export.jsonl"
+    rc, _, _ = await run("suppress", "export", "-o", str(export))
+    assert rc == 0
+    rows = {r["address"]: r for r in map(json.loads, export.read_text().splitlines())}
+    assert set(rows) == {"*@pause.example", "*@forever.example", "anna@example.org"}
+    assert rows["*@pause.example"]["expires_at"].startswith("2026-03-01T00:00:00")
+    assert rows["*@pause.example"]["scope"] == "list:news"
+    csv_export = tmp_path / "export.csv"
+    rc, _, _ = await run("suppress", "export", "--format", "csv", "-o", str(csv_export))
+    assert rc == 0 and "*@pause.example,list:news,admin" in csv_export.read_text()
+    # Re-import over the same data: nothing changes, nothing is audited twice.
+    audited = sync_redis.xlen("cs:audit")
+    rc, out, _ = await run("suppress", "import", str(export))
+    assert rc == 0 and "0 written, 3 unchanged" in out, out
+    assert sync_redis.xlen("cs:audit") == audited
+    # Into an empty store: the domain entries come back as domain entries, audited so.
+    for k in ("cs:suppd:pause.example", "cs:suppd:forever.example", "cs:supp:anna@example.org",
+              "cs:suppexp"):
+        sync_redis.delete(k)
+    rc, out, _ = await run("suppress", "import", str(csv_export))
+    assert rc == 0 and "3 written" in out, out
+    assert json.loads(sync_redis.hget("cs:suppd:pause.example", "list:news")) == rec
+    assert sync_redis.hget("cs:suppd:forever.example", "global")
+    assert not sync_redis.keys("cs:supp:\\**")  # never a literal "*@domain" address key
+    assert sync_redis.zrange("cs:suppexp", 0, -1) == ["*@pause.example\tlist:news\tadmin"]
+    imported = [e for _sid, e in sync_redis.xrange("cs:audit")][audited:]
+    assert sorted((e["action"], e.get("domain", e.get("address"))) for e in imported) == [
+        ("suppress", "anna@example.org"), ("suppress_domain", "forever.example"),
+        ("suppress_domain", "pause.example")]
+
+    # Due: the expiry job removes it and audits expire_domain; the other entry stays.
+    cfg = make_config()
+    store = Store(cfg.redis, cfg.redis.url)
+    try:
+        assert await store.expire_due(t_exp - 1) == 0
+        assert await store.expire_due(t_exp + 1) == 1
+    finally:
+        await store.close()
+    assert not sync_redis.exists("cs:suppd:pause.example")
+    assert sync_redis.hget("cs:suppd:forever.example", "global")
+    assert sync_redis.zcard("cs:suppexp") == 0
+    last = sync_redis.xrange("cs:audit")[-1][1]
+    assert (last["action"], last["domain"], last["scope"], last["reason"]) == (
+        "expire_domain", "pause.example", "list:news", "admin")
+    assert json.loads(last["record"])["expires_at"] == t_exp
+    assert "address" not in last
