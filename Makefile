@@ -12,7 +12,7 @@ DEBS_RUN  := redis-server
 DEBS_TEST := redis-server swaks postfix chromium systemd
 DEBS_BENCH := nodejs npm
 
-.PHONY: run test lint typecheck unit bench bench-relay eval clean deps-run deps-test deps-bench
+.PHONY: run test lint typecheck unit bench bench-relay eval torture clean deps-run deps-test deps-bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,18 @@ bench: deps-test deps-bench $(BENCH_STAMP)
 # The relay benchmark alone (consentry vs a bare passthrough, A/B of two builds).
 bench-relay: deps-test $(STAMP)
 	$(BIN)/python bench/relay.py $(BENCH_ARGS)
+
+# The fault, hostile-input and fuzz suites in full (more messages, repetitions and
+# examples than their short forms in `make test`), then the fault ledger's invariant
+# counts per scenario as a table. Suites not present in this checkout are skipped.
+TORTURE_DIRS := tests/fault tests/hostile tests/fuzz
+TORTURE_COUNTS := var/torture-counts.jsonl
+
+torture: deps-test $(STAMP)
+	@mkdir -p var && rm -f $(TORTURE_COUNTS)
+	@dirs=""; for d in $(TORTURE_DIRS); do [ -d $$d ] && dirs="$$dirs $$d"; done; \
+	CONSENTRY_TORTURE=1 CONSENTRY_FAULT_COUNTS=$(TORTURE_COUNTS) $(BIN)/pytest -q $$dirs; \
+	rc=$$?; $(BIN)/python tests/fault/summary.py $(TORTURE_COUNTS); exit $$rc
 
 # Inbound classifier against the labelled corpora in tests/data (issue 5 goals).
 eval: $(STAMP)
