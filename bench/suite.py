@@ -254,7 +254,7 @@ def start_redis(procs: Procs, name: str, tmp: Path) -> int:
     proc = procs.start(name, [
         binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
         "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-        "--protected-mode", "yes", "--databases", "4",
+        "--protected-mode", "yes", "--databases", "16",
     ], tmp / f"{name}.log")
     r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
     try:
@@ -610,25 +610,30 @@ async def one_load(ctx: Ctx, target: str, client: str, size: int, rcpts: int, co
 
 
 async def measure(ctx: Ctx, phase: str, target: str, client: str, size: int, rcpts: int,
-                  conc: int, *, extra: str = "", suppressions: int | None = None) -> Run:
+                  conc: int, *, extra: str = "", suppressions: int | None = None,
+                  via: str | None = None) -> Run:
+    """One cell: an unmeasured probe, then the measured run (`via`: the instance that
+    serves `target` when several do, e.g. one per suppression count)."""
     a = ctx.args
+    inst = via or target
     supp = suppressions if suppressions is not None else a.suppressions
     ctx.seq += 1
     limit = max(60.0, a.seconds * 30)
-    # probe: unmeasured, sizes the run to about --seconds and warms the target up
-    n_probe = max(2 * conc, 20 if not a.quick else 10)
-    got, el, _lat, _c, err = await one_load(ctx, target, client, size, rcpts, conc, n_probe,
+    # probe: unmeasured, one message per session; sizes the run to about --seconds and
+    # warms the target up
+    n_probe = max(conc, 20 if not a.quick else 10)
+    got, el, _lat, _c, err = await one_load(ctx, inst, client, size, rcpts, conc, n_probe,
                                             supp, f"p{ctx.seq}", limit)
-    cap = min(a.max_messages, max(conc * 3, int(150_000_000 / size)))
-    n = max(conc * 3, a.min_messages)
+    cap = min(a.max_messages, max(conc * 2, int(150_000_000 / size)))
+    n = max(conc * 2, a.min_messages)
     if got and el > 0 and not err:
         n = int(min(cap, max(n, got / el * a.seconds)))
     run = Run(phase, target, client, size, rcpts, conc, extra)
-    pids = ctx.pids[target]
+    pids = ctx.pids[inst]
     before = ctx.probe.snap() if (ctx.probe and target.startswith("consentry")) else None
     cpu0, rcpu0 = tree_cpu(pids), tree_cpu([ctx.redis_pid])
     t0 = time.monotonic()
-    got, el, lat, codes, err = await one_load(ctx, target, client, size, rcpts, conc, n,
+    got, el, lat, codes, err = await one_load(ctx, inst, client, size, rcpts, conc, n,
                                               supp, f"m{ctx.seq}", limit)
     dt = time.monotonic() - t0
     run.cpu_s, run.redis_cpu_s = tree_cpu(pids) - cpu0, tree_cpu([ctx.redis_pid]) - rcpu0
@@ -692,23 +697,48 @@ async def phase_procs(ctx: Ctx) -> None:
                 await measure(ctx, "procs", target, client, 5120, 1, 50)
 
 
-async def phase_scale(ctx: Ctx, redis_port: int) -> None:
+def scale_label(n: int) -> str:
+    e = round(math.log10(n))
+    return f"1e{e}" if 10**e == n else str(n)
+
+
+def setup_scale(ctx: Ctx, sink_port: int) -> None:
+    """A fresh Redis with one suppression set per database (db i: the i-th count), and one
+    consentry per database, so the scale steps can be interleaved like the other cells."""
     a = ctx.args
-    loaded = 0
-    for n in sorted(a.scale):
-        s = pipe_load(redis_port, 0, suppression_commands(loaded, n), ctx.tmp / "scale-load.log")
-        loaded = n
-        r = redis.Redis(host="127.0.0.1", port=redis_port, decode_responses=True)
-        try:
-            mem = r.info("memory").get("used_memory_human", "?")
-        finally:
-            r.close()
-        print(f"bench: scale: {n} suppressions loaded (+{s:.1f}s, Redis {mem})", flush=True)
-        ctx.scale_mem[n] = str(mem)
-        for _rep in range(a.phase_repeats):
+    sport = start_redis(ctx.procs, "redis-scale", ctx.tmp)
+    ctx.redis_pid = ctx.procs.procs["redis-scale"].pid
+    r = redis.Redis(host="127.0.0.1", port=sport, decode_responses=True)
+    try:
+        used = 0
+        for db, n in enumerate(sorted(a.scale)):
+            s = pipe_load(sport, db, suppression_commands(0, n), ctx.tmp / "scale-load.log")
+            r.execute_command("SELECT", db)
+            r.set("cs:epoch", f"{time.time():.6f}")
+            if int(r.dbsize()) != n + len(SOURCE_SUPPRESSED) + 1:
+                raise RuntimeError(f"scale db {db}: {r.dbsize()} keys, expected {n + 3}")
+            now = int(r.info("memory")["used_memory"])
+            ctx.scale_mem[n] = f"{(now - used) / 2**20:.0f} MiB"
+            used = now
+            print(f"bench: scale: db {db}: {n} suppressions loaded in {s:.1f}s "
+                  f"(+{ctx.scale_mem[n]})", flush=True)
+    finally:
+        r.close()
+    for db, n in enumerate(sorted(a.scale)):
+        name = f"consentry-scale-{scale_label(n)}"
+        ctx.ports[name] = start_consentry(ctx, name, sport, db, sink_port,
+                                          [("policy.require_basis", False)])
+        ctx.pids[name] = [ctx.procs.procs[name].pid]
+    ctx.probe = RedisProbe(sport)
+    ctx.bg = ctx.probe.background(2.0)
+
+
+async def phase_scale(ctx: Ctx) -> None:
+    for _rep in range(ctx.args.phase_repeats):
+        for n in sorted(ctx.args.scale):
+            label = scale_label(n)
             await measure(ctx, "scale", "consentry-scale", "loadgen", 5120, 1, 10,
-                          extra=f"{n:.0e}".replace("+0", "").replace("+", ""),
-                          suppressions=n)
+                          extra=label, suppressions=n, via=f"consentry-scale-{label}")
 
 
 # -- report -----------------------------------------------------------------------------
@@ -1056,7 +1086,7 @@ def estimate_seconds(args: argparse.Namespace) -> float:
         n += len(args.scale) * args.phase_repeats
     load = (2 * args.suppressions + args.consents) / 60_000 + 20
     if "scale" in args.phases:
-        load += max(args.scale) / 80_000
+        load += sum(args.scale) / 80_000
     return n * per_run + load
 
 
@@ -1065,6 +1095,9 @@ def main(argv: list[str] | None = None) -> int:
     apply_defaults(args)
     if min(args.suppressions, args.consents, args.repeats, args.phase_repeats) <= 0:
         print("counts and repeats must be positive", file=sys.stderr)
+        return 2
+    if len(set(args.scale)) != len(args.scale) or len(args.scale) > 16:
+        print("--scale: at most 16 distinct counts (one Redis database each)", file=sys.stderr)
         return 2
     for tool in ("smtp-sink", "smtp-source"):
         if not (shutil.which(tool) or os.access(f"/usr/sbin/{tool}", os.X_OK)):
@@ -1184,29 +1217,19 @@ def main(argv: list[str] | None = None) -> int:
             procs.stop("redis")
 
             if "scale" in args.phases:
-                sport = start_redis(procs, "redis-scale", tmp)
-                ctx.redis_pid = procs.procs["redis-scale"].pid
-                rs = redis.Redis(host="127.0.0.1", port=sport)
-                try:
-                    rs.set("cs:epoch", f"{time.time():.6f}")
-                finally:
-                    rs.close()
-                ctx.ports["consentry-scale"] = start_consentry(
-                    ctx, "consentry-scale", sport, 0, sink_port,
-                    [("policy.require_basis", False)])
-                ctx.pids["consentry-scale"] = [procs.procs["consentry-scale"].pid]
-                ctx.probe = RedisProbe(sport)
-                ctx.bg = ctx.probe.background(2.0)
+                setup_scale(ctx, sink_port)
                 saved = args.consents
                 args.consents = 0  # recipients: fresh unknown addresses + suppressed ones
-                asyncio.run(phase_scale(ctx, sport))
+                asyncio.run(phase_scale(ctx))
                 args.consents = saved
-                v = vm_status(procs.procs["consentry-scale"].pid)
-                mem.append(f"consentry-scale: peak RSS (VmHWM) {v.get('VmHWM', 0) / 1024:.1f}"
-                           f" MiB; Redis per step: " + ", ".join(
-                               f"{n:.0e}: {m}" for n, m in ctx.scale_mem.items()))
-                ctx.probe.close()
-                ctx.probe = None
+                for n in sorted(args.scale):
+                    name = f"consentry-scale-{scale_label(n)}"
+                    v = vm_status(procs.procs[name].pid)
+                    mem.append(f"{name}: peak RSS (VmHWM) {v.get('VmHWM', 0) / 1024:.1f} MiB;"
+                               f" its suppressions in Redis: {ctx.scale_mem[n]}")
+                if ctx.probe is not None:
+                    ctx.probe.close()
+                    ctx.probe = None
             wall = time.monotonic() - t0
 
             aggs = aggregate(ctx.runs)
