@@ -1444,3 +1444,15 @@ class Store:
             if c.get("name") == consumer and not int(c.get("pending") or 0):
                 await self._bounded(self.redis.xgroup_delconsumer(
                     self.keys.audit_stream, group, consumer), "webhook leave")
+
+    async def webhook_prune(self, group: str, keep: str, min_idle_ms: int) -> int:
+        """Remove consumers of stopped or dead processes once others took over what they
+        held (nothing pending, silent for `min_idle_ms`). Returns how many."""
+        rows: list[dict[str, Any]] = await self._bounded(
+            self.redis.xinfo_consumers(self.keys.audit_stream, group), "webhook consumers")
+        gone = [str(c["name"]) for c in rows if c.get("name") != keep
+                and not int(c.get("pending") or 0) and int(c.get("idle") or 0) >= min_idle_ms]
+        for name in gone:
+            await self._bounded(self.redis.xgroup_delconsumer(
+                self.keys.audit_stream, group, name), "webhook prune")
+        return len(gone)

@@ -58,6 +58,7 @@ MIN_SECRET_BYTES = 16
 READ_COUNT = 10
 BLOCK_MS = 1000
 BACKLOG_EVERY = 5.0  # seconds between backlog gauge refreshes
+PRUNE_IDLE = 3600.0  # seconds a consumer holding nothing stays listed in the group
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504}) | frozenset(range(505, 600))
 
@@ -266,6 +267,9 @@ class Worker:
                 READ_COUNT)
             if rows:
                 self._claim_at = now  # maybe more: look again next round
+            else:
+                await self.store.webhook_prune(self.ep.group, self.consumer,
+                                               int(PRUNE_IDLE * 1000))
         if not rows:
             rows = await self.store.webhook_read(self.ep.group, self.consumer, READ_COUNT,
                                                  BLOCK_MS)

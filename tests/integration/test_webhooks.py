@@ -335,7 +335,67 @@ async def test_one_click_unsubscribe_at_the_daemon_reaches_the_receiver(
         "ivo@example.org", "one-click", "list:news")
     h = receiver.requests[0]["headers"]
     assert recipe_verify(SECRET, h["X-Consentry-Signature"], receiver.requests[0]["body"])
-    assert METRICS.webhook_backlog.get("crm") is not None
+    # /metrics of the daemon: the delivery counted, the backlog exposed.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    await wait_until(lambda: running.app.webhooks.workers[0].delivered == 1, what="acked")
+    async with aiohttp.ClientSession() as http, http.get(
+            f"http://127.0.0.1:{running.app.http.ports[0]}/metrics") as resp:
+        text = await resp.text()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(text) for s in fam.samples}
+    key = ("consentry_webhook_deliveries_total", (("endpoint", "crm"),
+                                                   ("outcome", "delivered")))
+    assert samples[key] >= 1
+    assert ("consentry_webhook_backlog", (("endpoint", "crm"),)) in samples
+
+
+async def test_stop_finishes_the_attempt_in_flight_and_hands_the_rest_over_at_once(
+        publisher: Any, sync_redis: Any, make_config: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM's drain: the POST in flight completes and is acknowledged; events this
+    process read but had not sent are released, so the next publisher takes them at
+    once instead of after claim_after (30 s here)."""
+    slow = Receiver(delay=0.5)
+    await slow.start()
+    try:
+        # The group exists and holds 5 events before the publisher's first read (count
+        # 10): it reads all of them at once.
+        sync_redis.xgroup_create("cs:audit", "webhook:crm", id="$", mkstream=True)
+        writer = Store(make_config().redis, make_config().redis.url)
+        try:
+            for i in range(5):
+                await suppress(writer, f"d{i}@example.org")
+        finally:
+            await writer.close()
+        a = await publisher(hook(slow.url, claim_after=30.0))
+        await wait_until(lambda: slow.requests, what="the first POST in flight")
+        assert sync_redis.xpending("cs:audit", "webhook:crm")["pending"] == 5
+        t0 = time.monotonic()
+        await a.pub.stop(5.0)
+        assert a.pub.workers[0].delivered == 1  # finished, not cut
+        assert sync_redis.xpending("cs:audit", "webhook:crm")["pending"] == 4
+        b = await publisher(hook(slow.url, claim_after=30.0))
+        await wait_until(lambda: b.pub.workers[0].delivered == 4, within=10,
+                         what="the released events delivered by the next publisher")
+        assert time.monotonic() - t0 < 15  # well before claim_after would release them
+        ids = [e["id"] for e in slow.events()]
+        assert len(ids) == 5 == len(set(ids))
+        assert sync_redis.xpending("cs:audit", "webhook:crm")["pending"] == 0
+        # The stopped consumer holds nothing now; once silent long enough (PRUNE_IDLE,
+        # an hour; shortened here) the next claim pass removes it from the group.
+        held = {c["name"]: c["pending"] for c in
+                sync_redis.xinfo_consumers("cs:audit", "webhook:crm")}
+        assert held[a.pub.consumer] == 0
+        monkeypatch.setattr(webhooks, "PRUNE_IDLE", 0.2)
+        b.pub.workers[0]._claim_at = 0.0  # the next round runs the claim pass
+        await wait_until(lambda: a.pub.consumer not in {
+            c["name"] for c in sync_redis.xinfo_consumers("cs:audit", "webhook:crm")},
+            what="the stopped consumer pruned")
+        assert b.pub.consumer in {c["name"] for c in
+                                  sync_redis.xinfo_consumers("cs:audit", "webhook:crm")}
+    finally:
+        await slow.stop()
 
 
 async def test_sighup_reload_restarts_the_publisher_with_the_new_endpoint(
