@@ -293,7 +293,11 @@ class InboundConfig:
     command_timeout: float = 300.0
     data_timeout: float = 600.0
     tls: ListenerTlsConfig = field(default_factory=ListenerTlsConfig)
-    classify_timeout: float = 10.0  # per-message deadline of the classifier (worker)
+    # Classification runs in worker processes (inbound_pool): a message that takes longer
+    # than parse_timeout seconds has its worker killed and replaced and goes to review
+    parse_timeout: float = 10.0
+    parse_workers: int = 2
+    classify_timeout: float | None = None  # the older name of parse_timeout (wins when set)
     intent_threshold: float = 0.8
     soft_bounce_limit: int = 3
     soft_bounce_window_days: float = 14.0
@@ -588,14 +592,16 @@ def _validate_inbound(cfg: Config) -> None:
                        ("inbound.max_recipients", ib.max_recipients),
                        ("inbound.max_connections", ib.max_connections),
                        ("inbound.max_connections_per_ip", ib.max_connections_per_ip),
-                       ("inbound.soft_bounce_limit", ib.soft_bounce_limit)):
+                       ("inbound.soft_bounce_limit", ib.soft_bounce_limit),
+                       ("inbound.parse_workers", ib.parse_workers)):
         if value <= 0:
             raise ConfigError(key, f"must be positive, got {value}")
     if not 0.0 < ib.intent_threshold <= 1.0:
         raise ConfigError("inbound.intent_threshold", "must be in (0, 1]")
     for key, fvalue in (("inbound.soft_bounce_window_days", ib.soft_bounce_window_days),
                         ("inbound.soft_bounce_suppress_days", ib.soft_bounce_suppress_days),
-                        ("inbound.classify_timeout", ib.classify_timeout)):
+                        ("inbound.parse_timeout", ib.parse_timeout),
+                        ("inbound.classify_timeout", ib.classify_timeout or 1.0)):
         if fvalue <= 0:
             raise ConfigError(key, f"must be positive, got {fvalue}")
     if ib.data_timeout <= cfg.downstream.data_timeout:

@@ -5,10 +5,12 @@ Accepts only what is ours: ``bounces+TOKEN@<inbound.domain>`` (VERP),
 everything else is refused at RCPT. A message gets ``250`` only after it is written to
 the spool and fsync'd (file and directory); a spool failure answers ``451``. Processing
 runs after the reply, from the spool, so a Redis or downstream outage delays it but
-loses nothing: each spooled message is classified (in a worker thread, under a
-deadline), its suppressions written, and human replies and anything unclassifiable are
-forwarded to the review mailbox with ``X-Consentry-*`` headers saying what we concluded.
-Only then is the spool file removed. Files left by a crash are processed at start.
+loses nothing: each spooled message is classified (in a worker process, under
+inbound.parse_timeout: a worker that misses it is killed and replaced, the message goes
+to review as unknown), its suppressions written, and human replies and anything
+unclassifiable are forwarded to the review mailbox with ``X-Consentry-*`` headers saying
+what we concluded. Only then is the spool file removed. Files left by a crash are
+processed at start.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from .errors import (
     UpstreamPermanent,
     UpstreamTemporary,
 )
-from .inbound.classify import Verdict, classify
+from .inbound.classify import Verdict
 from .inbound.parse import ParseLimitExceeded, check_limits
 from .inbound_apply import InboundActions, Outcome
 from .inbound_cli import options
+from .inbound_pool import ClassifyPool
 from .smtp_server import ConnectionLimits, DrainableSMTP, Sessions
 from .store import Store
 from .tokens import TokenCodec, TokenError, find_token
@@ -175,6 +178,9 @@ class InboundProcessor:
         self.spool = spool
         self.codec = codec
         self.actions = InboundActions(cfg, store)
+        ib = cfg.inbound
+        self.pool = ClassifyPool(ib.parse_workers, ib.classify_timeout or ib.parse_timeout)
+        self.active = 0  # messages being processed right now
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.queued: set[str] = set()
         self.log = logs.get("consentry.inbound")
@@ -195,44 +201,59 @@ class InboundProcessor:
         self.counters[key] = self.counters.get(key, 0) + 1
 
     async def run(self, retry_interval: float = 30.0) -> None:
-        while True:
-            try:
-                mid = await asyncio.wait_for(self.queue.get(), timeout=retry_interval)
-            except TimeoutError:
-                for left in self.spool.pending():
-                    self.submit(left)
-                continue
-            done = False
-            try:
-                done = await self.process(mid)
-            except Exception as exc:  # one bad message never stops the loop
-                self.log.error("inbound_process_crashed", id=mid, error=repr(exc)[:300])
-            finally:
-                self.queued.discard(mid)
-                if done:
-                    self.attempts.pop(mid, None)
-                else:
-                    # Redis or downstream trouble: back off, the spool keeps the message.
-                    n = self.attempts[mid] = self.attempts.get(mid, 0) + 1
-                    delay = min(retry_interval, 0.5 * 2 ** min(n, 10))
-                    self.retry_handles[mid] = asyncio.get_running_loop().call_later(
-                        delay, self.submit, mid)
-                if self.queue.empty():
-                    self.idle.set()
+        """As many messages at a time as there are classifier workers, so one slow
+        message does not hold up the others."""
+        slots = asyncio.Semaphore(self.pool.size)
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await slots.acquire()
+                try:
+                    mid = await asyncio.wait_for(self.queue.get(), timeout=retry_interval)
+                except TimeoutError:
+                    slots.release()
+                    for left in self.spool.pending():
+                        self.submit(left)
+                    continue
+                self.active += 1
+                task = asyncio.create_task(self._one(mid, retry_interval, slots))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+        finally:
+            for task in list(inflight):
+                task.cancel()
+            for task in list(inflight):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _one(self, mid: str, retry_interval: float, slots: asyncio.Semaphore) -> None:
+        done = False
+        try:
+            done = await self.process(mid)
+        except Exception as exc:  # one bad message never stops the loop
+            self.log.error("inbound_process_crashed", id=mid, error=repr(exc)[:300])
+        finally:
+            self.active -= 1
+            slots.release()
+            self.queued.discard(mid)
+            if done:
+                self.attempts.pop(mid, None)
+            else:
+                # Redis or downstream trouble: back off, the spool keeps the message.
+                n = self.attempts[mid] = self.attempts.get(mid, 0) + 1
+                delay = min(retry_interval, 0.5 * 2 ** min(n, 10))
+                self.retry_handles[mid] = asyncio.get_running_loop().call_later(
+                    delay, self.submit, mid)
+            if self.queue.empty() and self.active == 0:
+                self.idle.set()
 
     async def _classify(self, content: bytes, meta: dict[str, Any]) -> Verdict:
+        # In a worker process under inbound.parse_timeout (inbound_pool): a message that
+        # needs longer is handed to a human as unknown rather than guessed at, and
+        # neither the listener nor the other workers wait for it.
         opts = options(self.cfg, self.codec)
-        try:
-            return await asyncio.wait_for(
-                asyncio.to_thread(classify, content, meta.get("rcpts", []),
-                                  meta.get("mail_from"), opts),
-                timeout=self.cfg.inbound.classify_timeout)
-        except TimeoutError:
-            # The parse caps bound the work; a message that still needs longer is
-            # handed to a human rather than guessed at.
-            return Verdict("unknown", review=True,
-                           evidence=(f"classification exceeded "
-                                     f"{self.cfg.inbound.classify_timeout:.0f} s",))
+        return await self.pool.classify(content, meta.get("rcpts", []),
+                                        meta.get("mail_from"), opts)
 
     async def process(self, mid: str) -> bool:
         """True when the message is finished (removed or kept), False to retry later."""
@@ -485,6 +506,7 @@ class InboundService:
         if not self.cfg.inbound.review_mailbox:
             self.log.warning("inbound_no_review_mailbox",
                              hint="human replies are kept in the spool's kept/ directory")
+        await self.processor.pool.start()
         left = self.spool.pending()
         for mid in left:
             self.processor.submit(mid)
@@ -523,6 +545,7 @@ class InboundService:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        await self.processor.pool.close()
         self.log.info("inbound_stopped", left_in_spool=len(self.spool.pending()),
                       **self.processor.counters)
 

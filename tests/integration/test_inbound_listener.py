@@ -129,7 +129,7 @@ async def test_forged_verdict_headers_are_removed(daemon, sink):
 
 async def test_spooled_message_survives_a_redis_outage(daemon, sink, redis_proc, sync_redis):
     raw = (DATA / "replies/021.eml").read_bytes().replace(b"\n", b"\r\n")
-    redis_proc.cli("CLIENT", "PAUSE", "1500", "WRITE")
+    redis_proc.cli("CLIENT", "PAUSE", "3000", "WRITE")
     code, _, _ = await send(daemon.inbound_port, ["antwort@shop.test"], raw,
                             mail_from="oneill@riverbank-diagnostics.example")
     assert code == 250  # durable in the spool, Redis or not
@@ -192,3 +192,53 @@ async def test_unreadable_verp_bounces_hard_only_on_permanent_words(daemon, sync
     assert sync_redis.hgetall("cs:supp:vage@isp.example") == {}
     assert sync_redis.zcard("cs:softb:vage@isp.example") == 1
     assert sync_redis.zcard("cs:softb:weg@isp.example") == 0
+
+
+async def test_a_message_that_hangs_the_parser_goes_to_review_and_others_are_served(
+        make_config, sink, start_app, sync_redis):
+    """inbound.parse_timeout: the worker stuck on a hostile message is killed and replaced,
+    the message is forwarded to review as unknown (no suppression), and the listener and
+    the other worker keep serving ordinary messages meanwhile."""
+    from consentry.inbound_pool import ClassifyPool
+
+    from ..helpers.slow_classify import MARK, backtracking_classify
+
+    cfg = make_config(sink, inbound={**INBOUND, "parse_timeout": 3, "parse_workers": 2},
+                      policy={"require_basis": False},
+                      unsubscribe={"mailto_domain": "shop.test"})
+    running = await start_app(cfg)
+    port = running.app.inbound.ports[0]
+    proc = running.app.inbound.processor
+    await proc.pool.close()
+    proc.pool = ClassifyPool(2, 3.0, target=backtracking_classify)
+    await proc.pool.start()
+    before = set(proc.pool.pids)
+    hostile = (b"From: kunde@isp.example\r\nTo: antwort@shop.test\r\n" + MARK + b"\r\n"
+               b"Subject: bitte abmelden\r\n\r\nBitte nehmen Sie mich aus dem Verteiler.\r\n")
+    code, _, _ = await send(port, ["antwort@shop.test"], hostile, mail_from="kunde@isp.example")
+    assert code == 250
+    # While a worker spins on it, an ordinary reply is accepted and fully processed.
+    plain = (b"From: frage@isp.example\r\nTo: antwort@shop.test\r\nSubject: Frage\r\n\r\n"
+             b"Gibt es das Modell auch in Blau?\r\n")
+    code, _, _ = await send(port, ["antwort@shop.test"], plain, mail_from="frage@isp.example")
+    assert code == 250
+    await wait_until(lambda: any(b"Gibt es das Modell" in r.content for r in sink.received),
+                     within=10, what="the ordinary reply forwarded")
+    assert proc.pool.timeouts == 0, "the ordinary reply waited for the hostile one"
+    await wait_until(lambda: proc.idle.is_set() and proc.queue.empty(), within=20,
+                     what="the hostile message handled")
+    assert proc.pool.timeouts == 1 and proc.pool.restarts == 1
+    (fwd,) = [r for r in sink.received if MARK in r.content]
+    assert fwd.rcpts == ["review@shop.test"]
+    assert b"X-Consentry-Verdict: kind=unknown" in fwd.content
+    assert sync_redis.keys("cs:supp:*") == []  # never a suppression on a guess
+    after = set(proc.pool.pids)
+    assert len(after) == 2 and len(after - before) == 1  # the stuck worker was replaced
+    # The replacement serves: the same objection without the mark is understood.
+    code, _, _ = await send(port, ["antwort@shop.test"], hostile.replace(MARK + b"\r\n", b""),
+                            mail_from="kunde@isp.example")
+    assert code == 250
+    await wait_until(lambda: sync_redis.hget("cs:supp:kunde@isp.example", "global") is not None,
+                     within=10, what="the objection after the restart")
+    assert json.loads(sync_redis.hget("cs:supp:kunde@isp.example", "global"))["reason"] == \
+        "objection"

@@ -1,0 +1,20 @@
+"""A classifier for the inbound worker processes that a marked message drives into
+catastrophic regular-expression backtracking (CPU-bound, uninterruptible in a thread);
+every other message is classified as usual."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from consentry.inbound.classify import Options, Verdict, classify
+
+MARK = b"X-Test-Backtrack: yes"
+_EVIL = re.compile(r"^(a|aa)+$")
+
+
+def backtracking_classify(data: bytes, rcpts: Sequence[str], mail_from: str | None,
+                          opts: Options) -> Verdict:
+    if MARK in data:
+        _EVIL.match("a" * 64 + "b")  # 2^64 paths: runs until the worker is killed
+    return classify(data, rcpts, mail_from, opts)
