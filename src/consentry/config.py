@@ -352,6 +352,7 @@ class WebhookConfig:
     initial_backoff: float = 1.0
     max_backoff: float = 600.0
     claim_after: float = 300.0  # a silent consumer's pending events are taken over
+    concurrency: int = 1  # POSTs in flight per process; 1 keeps the stream's order
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,8 @@ def validate(cfg: Config) -> None:
                      ("initial_backoff", w.initial_backoff), ("claim_after", w.claim_after)):
             if v <= 0:
                 raise ConfigError(f"{key}.{k}", f"must be positive, got {v}")
+        if not 1 <= w.concurrency <= 64:
+            raise ConfigError(f"{key}.concurrency", f"must be 1..64, got {w.concurrency}")
         if w.max_attempts < 1:
             raise ConfigError(f"{key}.max_attempts", f"must be at least 1, got "
                               f"{w.max_attempts}")
@@ -264,14 +266,15 @@ class Worker:
             self._claim_at = now + min(self.ep.cfg.claim_after / 2, 30.0)
             rows = await self.store.webhook_claim(
                 self.ep.group, self.consumer, int(self.ep.cfg.claim_after * 1000),
-                READ_COUNT)
+                max(READ_COUNT, 2 * self.ep.cfg.concurrency))
             if rows:
                 self._claim_at = now  # maybe more: look again next round
             else:
                 await self.store.webhook_prune(self.ep.group, self.consumer,
                                                int(PRUNE_IDLE * 1000))
         if not rows:
-            rows = await self.store.webhook_read(self.ep.group, self.consumer, READ_COUNT,
+            rows = await self.store.webhook_read(self.ep.group, self.consumer,
+                                                 max(READ_COUNT, 2 * self.ep.cfg.concurrency),
                                                  BLOCK_MS)
         wanted = [(sid, e) for sid, e in rows if self.ep.wants(e)]
         skipped = [sid for sid, e in rows if not self.ep.wants(e)]
@@ -280,16 +283,34 @@ class Worker:
             await self.store.webhook_ack(self.ep.group, skipped)
             for _ in skipped:
                 METRICS.webhook(self.ep.name, "filtered")
-        for sid, entry in wanted:
-            if self.stopping():
-                break
-            if await self._deliver(sid, entry):
-                self.held.remove(sid)
+        await self._deliver_all(wanted)
         if self.held:
             # Stopping with entries read but not started: make them claimable at once.
             await self.store.webhook_touch(self.ep.group, self.consumer, self.held,
                                            idle_ms=int(self.ep.cfg.claim_after * 1000) + 1)
             self.held = []
+
+    async def _deliver_all(self, wanted: list[tuple[str, dict[str, str]]]) -> None:
+        n = self.ep.cfg.concurrency
+        if n == 1:  # one at a time: the endpoint sees the stream's order
+            for sid, entry in wanted:
+                if self.stopping():
+                    return
+                if await self._deliver(sid, entry):
+                    self.held.remove(sid)
+            return
+        slots = asyncio.Semaphore(n)
+
+        async def one(sid: str, entry: dict[str, str]) -> None:
+            async with slots:
+                if not self.stopping() and await self._deliver(sid, entry):
+                    self.held.remove(sid)
+
+        results = await asyncio.gather(*(one(sid, e) for sid, e in wanted),
+                                       return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
 
     async def _deliver(self, sid: str, entry: dict[str, str]) -> bool:
         """True when the event is done with (delivered or dead-lettered); False when
@@ -394,7 +415,8 @@ class Publisher:
         if not self.endpoints:
             return
         self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=4 * len(self.endpoints)))
+            connector=aiohttp.TCPConnector(
+                limit=sum(e.cfg.concurrency + 1 for e in self.endpoints)))
         loop = asyncio.get_running_loop()
         for ep in self.endpoints:
             wk = Worker(self.store, ep, self.http, self.consumer, lambda: self._stopping)

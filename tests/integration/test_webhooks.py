@@ -41,13 +41,18 @@ class Receiver:
         self.delay = delay
         self.runner: web.AppRunner | None = None
         self.port = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.requests.append({"headers": dict(request.headers), "body": body,
                               "at": time.monotonic(), "path": request.path})
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         if self.delay:
             await asyncio.sleep(self.delay)
+        self.in_flight -= 1
         status, headers = self.script.pop(0) if self.script else (200, {})
         return web.Response(status=status, headers=headers, text="ok")
 
@@ -466,3 +471,28 @@ async def test_privacy_mode_events_carry_the_hash_not_the_address(
     assert b"lea@example.org" not in body
     assert json.loads(body)["data"]["address"] == writer.keys.ident("lea@example.org")
     assert json.loads(body)["data"]["address"].startswith("h:")
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_concurrency_bounds_the_posts_in_flight_and_1_keeps_the_order(
+        publisher: Any, sync_redis: Any, make_config: Any, concurrency: int) -> None:
+    slow = Receiver(delay=0.2)
+    await slow.start()
+    try:
+        sync_redis.xgroup_create("cs:audit", "webhook:crm", id="$", mkstream=True)
+        writer = Store(make_config().redis, make_config().redis.url)
+        try:
+            for i in range(8):
+                await suppress(writer, f"c{i}@example.org")
+        finally:
+            await writer.close()
+        run = await publisher(hook(slow.url, concurrency=concurrency))
+        await wait_until(lambda: run.pub.workers[0].delivered == 8, within=15,
+                         what="8 deliveries")
+        ids = [e["id"] for e in slow.events()]
+        assert len(set(ids)) == 8 == len(ids)
+        assert slow.max_in_flight == concurrency
+        if concurrency == 1:
+            assert ids == [sid for sid, _ in sync_redis.xrange("cs:audit")]
+    finally:
+        await slow.stop()
