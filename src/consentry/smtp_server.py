@@ -170,7 +170,8 @@ class SubmissionSMTP(DrainableSMTP):
 
     def __init__(self, *args: Any, data_timeout: float, limits: ConnectionLimits,
                  peer_ip: str, line_length_limit: int = 1001,
-                 sessions: Sessions | None = None, **kw: Any) -> None:
+                 sessions: Sessions | None = None, refuse_bare_lf: bool = True,
+                 **kw: Any) -> None:
         # Must be set before SMTP.__init__: it sizes the StreamReader's line limit from
         # it, and a later assignment would leave the reader at aiosmtpd's 1001.
         self.line_length_limit = line_length_limit
@@ -178,6 +179,43 @@ class SubmissionSMTP(DrainableSMTP):
         self._limits = limits
         self._peer_ip = peer_ip
         self._released = False
+        self._refuse_bare_lf = refuse_bare_lf
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        reader: Any = self._reader  # an instance attribute shadows the method
+        if self._refuse_bare_lf and not getattr(reader, "_consentry_lf_guard", False):
+            reader.readuntil = self._guard_commands(reader.readuntil)
+            reader._consentry_lf_guard = True
+
+    def _guard_commands(self, readuntil: Callable[..., Awaitable[bytes]]
+                        ) -> Callable[..., Awaitable[bytes]]:
+        """aiosmtpd reads commands up to a bare LF (StreamReader.readuntil's default), so
+        an address string carrying LF - from a web form, through a sending tool that does
+        not check it - splits into several commands: ``RCPT TO:<x@y>\\nRSET\\nMAIL
+        FROM:<ceo@bank>\\nRCPT TO:<victim@z>`` runs four. Refusing only the LF-ended
+        pieces would still run the last, CRLF-ended one, so the session ends at the first
+        bare LF (as chasquid does); `bare_newlines: normalize` keeps the tolerant reading.
+        DATA content is read with an explicit CRLF separator and is not affected."""
+
+        discarding = False  # the tail of an over-long line: its CR went with the discard
+
+        async def guarded(separator: bytes = b"\n") -> bytes:
+            nonlocal discarding
+            try:
+                line = await readuntil(separator)
+            except asyncio.LimitOverrunError:
+                discarding = True
+                raise
+            if discarding:
+                discarding = False
+                return line
+            if separator == b"\n" and not line.endswith(b"\r\n") and line.endswith(b"\n"):
+                await self.push(replies.BARE_LF_COMMAND)
+                return b"QUIT\r\n"  # aiosmtpd answers 221 and closes: nothing else runs
+            return line
+
+        return guarded
 
     @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
@@ -387,6 +425,7 @@ def make_factory(
                                         "*": 10_000},
                     line_length_limit=cfg.submission.line_length_limit,
                     sessions=sessions,
+                    refuse_bare_lf=cfg.submission.bare_newlines == "reject",
                     # on an implicit-TLS listener the transport is TLS already
                     tls_context=None if implicit_tls else handler.tls_context,
                     require_starttls=(not implicit_tls and handler.tls_context is not None
