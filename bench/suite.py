@@ -320,17 +320,31 @@ def suppression_commands(start: int, stop: int) -> Iterator[bytes]:
             yield resp(b"HSET", f"cs:supp:{k}{SOURCE_RCPT}".encode(), b"global", values[0])
 
 
+def _consent_fields(i: int, now: float) -> tuple[float, float, str, str, bool]:
+    signup = now - 30 * 86_400 - (i % 100_000)
+    return (signup, signup + 60 + i % 900, f"198.51.100.{i % 250 + 1}",
+            f"203.0.113.{i % 250 + 1}", i % 3 != 0)
+
+
 def consent_value(i: int, now: float) -> str:
     """The consent field of the i-th consented address, encoded by consentry itself."""
     from consentry.consent import encode_consent
     from consentry.model import Consent
 
-    signup = now - 30 * 86_400 - (i % 100_000)
+    signup, confirmed, sip, cip, tracking = _consent_fields(i, now)
     return encode_consent(Consent(
-        address=consented_address(i), type="doi", signup_at=signup,
-        signup_ip=f"198.51.100.{i % 250 + 1}", confirmed_at=signup + 60 + i % 900,
-        confirm_ip=f"203.0.113.{i % 250 + 1}", tracking=i % 3 != 0, lists=(),
+        address=consented_address(i), type="doi", signup_at=signup, signup_ip=sip,
+        confirmed_at=confirmed, confirm_ip=cip, tracking=tracking, lists=(),
         source="bench-import"))
+
+
+def consent_value_fast(i: int, now: float) -> str:
+    """The same bytes as consent_value, ~25x cheaper (checked against it on a sample
+    before every load: a change of consentry's encoding stops the bench)."""
+    signup, confirmed, sip, cip, tracking = _consent_fields(i, now)
+    return (f'{{"confirm_ip":"{cip}","confirmed_at":{confirmed!r},"lists":[],'
+            f'"signup_at":{signup!r},"signup_ip":"{sip}","source":"bench-import",'
+            f'"tracking":{"true" if tracking else "false"},"type":"doi"}}')
 
 
 def consent_addresses(n: int) -> Iterator[tuple[str, int]]:
@@ -343,9 +357,12 @@ def consent_addresses(n: int) -> Iterator[tuple[str, int]]:
 
 def consent_commands(n: int) -> Iterator[bytes]:
     now = time.time()
+    for i in [*range(min(n, 2000)), *range(max(0, n - 500), n), 999_983]:
+        if consent_value_fast(i, now) != consent_value(i, now):
+            raise RuntimeError(f"consent encoding changed (record {i}): update bench/suite.py")
     for addr, i in consent_addresses(n):
         yield resp(b"HSET", b"cs:addr:" + addr.encode(), b"consent",
-                   consent_value(i, now).encode())
+                   consent_value_fast(i, now).encode())
 
 
 def check_key_schema() -> None:
@@ -570,26 +587,38 @@ class Ctx:
     scale_mem: dict[int, str] = field(default_factory=dict)
 
 
+def source_count(out: bytes) -> int:
+    """Messages smtp-source -c completed: the last number of its CR-separated counter."""
+    for tok in reversed(out.replace(b"\n", b"\r").split(b"\r")):
+        if tok.strip().isdigit():
+            return int(tok)
+    return 0
+
+
 async def smtp_source(port: int, messages: int, conc: int, rcpts: int, msgfile: Path,
-                      limit_s: float) -> tuple[float, str]:
-    """Run Postfix's smtp-source; (elapsed seconds, error text or '')."""
+                      limit_s: float) -> tuple[int, float, str]:
+    """Run Postfix's smtp-source: (messages completed, elapsed seconds, error or '').
+    It stops at the first unexpected reply (e.g. a 451): the count is up to there."""
     binary = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
-    argv = [binary, "-d", "-s", str(conc), "-m", str(messages), "-r", str(rcpts),
+    argv = [binary, "-c", "-d", "-s", str(conc), "-m", str(messages), "-r", str(rcpts),
             "-f", SENDER, "-t", SOURCE_RCPT, "-M", "source.bench.example", "-F", str(msgfile),
             f"127.0.0.1:{port}"]
     t0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+                                                stderr=asyncio.subprocess.PIPE)
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), limit_s)
+        out, err = await asyncio.wait_for(proc.communicate(), limit_s)
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        return time.perf_counter() - t0, f"smtp-source exceeded {limit_s:.0f}s"
+        return 0, time.perf_counter() - t0, f"smtp-source exceeded {limit_s:.0f}s"
     elapsed = time.perf_counter() - t0
+    done = source_count(out)
     if proc.returncode != 0:
-        return elapsed, f"smtp-source rc {proc.returncode}: {out.decode(errors='replace')[-300:]}"
-    return elapsed, ""
+        text = err.decode(errors="replace").strip().splitlines()
+        return done, elapsed, (f"smtp-source stopped after {done}: "
+                               f"{text[-1] if text else proc.returncode}")
+    return done, elapsed, ""
 
 
 async def one_load(ctx: Ctx, target: str, client: str, size: int, rcpts: int, conc: int,
@@ -600,13 +629,17 @@ async def one_load(ctx: Ctx, target: str, client: str, size: int, rcpts: int, co
         w = Workload(messages, rcpts, size, ctx.args.suppressed_fraction, suppressions,
                      seed=zlib.crc32(tag.encode()) & 0xFFFF, consented=ctx.args.consents)
         res = await run_load("127.0.0.1", port, w, conc, tag=tag, run_limit_s=limit_s)
-        return res.messages, res.elapsed, res.latencies_ms, res.codes, res.errors
+        # msgs/s counts accepted messages only (250 after the final dot); a 4xx/5xx
+        # is shown in the notes
+        return res.codes.get("250", 0), res.elapsed, res.latencies_ms, res.codes, res.errors
     path = ctx.files.get(size)
     if path is None:
         path = ctx.files[size] = source_file(ctx.tmp, size)
-    elapsed, err = await smtp_source(port, messages, conc, rcpts, path, limit_s)
-    done = 0 if err else messages
-    return done, elapsed, [], Counter({"250": done}), [err] if err else []
+    done, elapsed, err = await smtp_source(port, messages, conc, rcpts, path, limit_s)
+    codes = Counter({"250": done})
+    if err:
+        codes["stopped"] += 1
+    return done, elapsed, [], codes, [err] if err else []
 
 
 async def measure(ctx: Ctx, phase: str, target: str, client: str, size: int, rcpts: int,
@@ -930,7 +963,9 @@ def render_md(aggs: Mapping[tuple[str, str, str, int, int, int, str], Agg],
     md += [f"- {k}: {v}" for k, v in meta.items() if k not in ("started", "command")]
     md += ["", "## Goals (issues 3, 7, 8)", "", *(f"- {g}" for g in goal_lines)]
     md += ["", "## Matrix", "",
-           "`msgs/s`: median over repeats; latency: per message, MAIL to the reply to the "
+           "`msgs`, `msgs/s`: messages answered 250 (other final replies are in the notes; "
+           "smtp-source stops at the first one), rate the median over repeats; latency: "
+           "per message, MAIL to the reply to the "
            "final dot, at the load client (smtp-source reports none); `CPU s/1k msgs`: the "
            "target's process tree (utime+stime incl. children, /proc), Redis separately; "
            "`vs Haraka best`: against the faster of stock Haraka and Haraka with "

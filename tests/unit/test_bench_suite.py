@@ -69,6 +69,18 @@ def test_loaded_consent_records_are_a_doi_basis_for_consentry() -> None:
         assert c.tracking == (i % 3 != 0)
 
 
+def test_fast_consent_encoding_is_byte_identical_to_consentrys() -> None:
+    now = 1_770_000_000.123
+    for i in (0, 1, 2, 3, 249, 250, 99_999, 100_000, 999_999):
+        assert suite.consent_value_fast(i, now) == suite.consent_value(i, now)
+
+
+def test_smtp_source_counter_parsing() -> None:
+    assert suite.source_count(b"1\r2\r3\r10\r11\r\n") == 11
+    assert suite.source_count(b"") == 0
+    assert suite.source_count(b"1\r2\r") == 2
+
+
 def test_loader_commands_are_resp_in_the_key_schema() -> None:
     suite.check_key_schema()
     cmds = list(suite.suppression_commands(0, 3))
