@@ -254,7 +254,7 @@ async def test_two_publishers_in_one_group_deliver_each_event_exactly_once(
 
 async def test_an_event_read_by_a_consumer_that_died_is_taken_over(
         publisher: Any, receiver: Receiver, sync_redis: Any, make_config: Any) -> None:
-    run = await publisher(hook(receiver.url, claim_after=2.5))
+    run = await publisher(hook(receiver.url, timeout=0.5, claim_after=1.0))
     await run.pub.stop(2.0)  # group exists; nobody reads now
     writer = Store(make_config().redis, make_config().redis.url)
     try:
@@ -264,7 +264,7 @@ async def test_an_event_read_by_a_consumer_that_died_is_taken_over(
     # A consumer reads the event and vanishes without acknowledging it.
     got = sync_redis.xreadgroup("webhook:crm", "crashed", {"cs:audit": ">"}, count=10)
     assert len(got[0][1]) == 1
-    again = await publisher(hook(receiver.url, claim_after=2.5))
+    again = await publisher(hook(receiver.url, timeout=0.5, claim_after=1.0))
     await wait_until(lambda: receiver.requests, within=15, what="the takeover")
     assert receiver.events()[0]["data"]["address"] == "gina@example.org"
     await wait_until(lambda: again.pub.workers[0].delivered == 1, what="acknowledged")
