@@ -224,7 +224,8 @@ class HttpService:
         await self.runner.setup()
         for i, hp in enumerate(self.hc.listen):
             host, port = parse_hostport(hp, f"http.listen[{i}]")
-            site = web.TCPSite(self.runner, host, port, reuse_address=True)
+            site = web.TCPSite(self.runner, host, port, reuse_address=True,
+                               reuse_port=self.cfg.submission.reuse_port)
             try:
                 await site.start()
             except OSError as exc:

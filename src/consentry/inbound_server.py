@@ -497,8 +497,9 @@ class InboundService:
         for i, hp in enumerate(self.cfg.inbound.listen):
             host, port = parse_hostport(hp, f"inbound.listen[{i}]")
             try:
-                server = await loop.create_server(self._factory, host, port,
-                                                  reuse_address=True)
+                server = await loop.create_server(
+                    self._factory, host, port, reuse_address=True,
+                    reuse_port=self.cfg.submission.reuse_port)  # one process per core
             except OSError as exc:
                 raise ConfigError(f"inbound.listen[{i}]",
                                   f"cannot listen on {hp}: {exc.strerror}") from None

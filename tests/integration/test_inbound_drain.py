@@ -85,8 +85,8 @@ async def test_sigterm_drains_the_inbound_listener(
     d = Daemon(tmp_path, _config(tmp_path, redis_url, sink.port, inbound_port, 15))
     daemons.append(d)
     await _start(d, inbound_port)
-    tok = _verp_token(d, sync_redis, "kijitora@example.org")
-    dsn = (DATA / "bounces/lhost-postfix/lhost-postfix-01.eml").read_bytes()
+    tok = _verp_token(d, sync_redis, "kijitora@2jo.example.jp")
+    dsn = (DATA / "bounces/lhost-postfix/lhost-postfix-14.eml").read_bytes()
     dsn_wire = dot_terminated(dsn.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
     half = len(dsn_wire) // 2
 
@@ -135,7 +135,7 @@ async def test_sigterm_drains_the_inbound_listener(
     assert rc == 0, d.log_text()
     assert elapsed < 15, elapsed  # it did not wait for the drain timeout
     # applied before the exit: the hard bounce is a suppression
-    raw = sync_redis.hget("cs:supp:kijitora@example.org", "global")
+    raw = sync_redis.hget("cs:supp:kijitora@2jo.example.jp", "global")
     assert raw is not None and json.loads(raw)["reason"] == "hard_bounce", raw
     # forwarded before the exit: the reply is at the review mailbox, with our verdict
     forwarded = [m for m in sink.received if m.rcpts == ["review@shop.test"]]
