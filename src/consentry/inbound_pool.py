@@ -9,8 +9,9 @@ replaced; a worker that dies is replaced too. Either way the message's verdict i
 ``unknown`` with review: the caller forwards it to the review mailbox — never lost and
 never a suppression. The other workers keep serving meanwhile.
 
-Workers are started with the ``spawn`` method (no fork of a threaded event loop), on
-first use, and ignore SIGINT (the daemon's signal handling decides when they stop).
+Workers are forked from a forkserver that preloaded the classifier (never a fork of the
+threaded event loop), are ready before the listener opens, and ignore SIGINT (the
+daemon's signal handling decides when they stop).
 """
 
 from __future__ import annotations
@@ -55,9 +56,20 @@ def _serve(conn: Connection, target: Target) -> None:
             return
 
 
+def _context() -> Any:  # SpawnContext | ForkServerContext
+    """The forkserver: a clean process (no event loop, no threads) that imported the
+    classifier once and forks each worker from there — workers start in milliseconds,
+    and neither the daemon's main module nor its state is copied into them."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["consentry.inbound.classify", "consentry.inbound_pool"])
+    return ctx
+
+
 class _Worker:
     def __init__(self, target: Target) -> None:
-        ctx = multiprocessing.get_context("spawn")
+        ctx = _context()
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
         self.proc: BaseProcess = ctx.Process(target=_serve, args=(child, target),
