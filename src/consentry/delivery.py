@@ -17,15 +17,22 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
 
 from .config import DownstreamConfig, OutboxConfig
 from .errors import UpstreamPermanent, UpstreamTemporary
 
 _QUEUED_AS = re.compile(r"queued as ([A-Za-z0-9._\-]+)", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
+# An address that needs no parsing to sit between <> on a command line; anything else
+# goes through aiosmtplib's quote_address, which refuses what could inject parameters.
+_PLAIN_ADDRESS = re.compile(r"[^\x00-\x20\x7f<>()\[\]\\,;:\"]+@[^\x00-\x20\x7f<>()\\,;:\"@]+")
+_LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+MAX_REPLY_BYTES = 32 * 1024  # aiosmtplib's own limit for one reply
 
 
 def sanitize(text: str, limit: int = 200) -> str:
@@ -253,6 +260,8 @@ class SMTPDeliverer:
             options.append("BODY=8BITMIME")
         if smtp.supports_extension("size"):
             options.append(f"SIZE={len(env.content)}")
+        if smtp.supports_extension("pipelining"):
+            return await self._pipelined(smtp, env, options, encoding)
         await self._mail(smtp, env, options, encoding)
         try:
             accepted, refused, temp = await _rcpts(smtp, env, encoding)
@@ -297,6 +306,130 @@ class SMTPDeliverer:
             queue_id=m.group(1) if m else None,
         )
 
+    async def _pipelined(self, smtp: aiosmtplib.SMTP, env: Envelope, options: list[str],
+                         encoding: str) -> DeliveryResult:
+        """The same transaction as the step-by-step path, for a server that announced
+        PIPELINING: MAIL, every RCPT and DATA in one write, then the content once 354
+        came and every allowed recipient was accepted. Two round trips, whatever the
+        recipient count. When a RCPT was answered 4xx (or none was accepted) but DATA
+        got 354 anyway, the connection is dropped before any content: the server
+        delivers nothing, and the message is tempfailed or refused as before."""
+        accepted, refused, temp, mail, data = await self._envelope_group(
+            smtp, env, options, encoding, b"DATA")
+        ex, reply = data
+        if mail.code >= 300:
+            self._after(ex, reply)
+            await self._rset(smtp)
+            raise _mail_error(mail)
+        if temp or not accepted:
+            self._after(ex, reply)
+            if smtp.is_connected:
+                await self._rset(smtp)
+            if temp:
+                first = temp[0]
+                raise UpstreamTemporary(
+                    f"downstream RCPT {first.code} for {len(temp)} recipient(s): "
+                    f"{first.message}", _temp_code(first.code))
+            first = refused[0]
+            err = UpstreamPermanent(
+                f"downstream refused every recipient: {first.code} {first.message}",
+                first.code)
+            err.refused = refused  # type: ignore[attr-defined]
+            raise err
+        if reply.code != 354:
+            ex.release()
+            await self._rset(smtp)
+            text = f"downstream DATA: {reply.code} {sanitize(reply.message)}"
+            if 500 <= reply.code < 600:
+                raise UpstreamPermanent(text, reply.code)
+            raise UpstreamTemporary(text, _temp_code(reply.code))
+        try:
+            ex.write(_data_payload(env.content))
+            resp = await ex.read(self.cfg.data_timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                aiosmtplib.SMTPResponseException, ConnectionError):
+            ex.abort()
+            raise UpstreamTemporary(
+                "downstream gave no reply to the final dot", 451, ambiguous=True
+            ) from None
+        if not ex.release():
+            smtp.close()
+        if resp.code != 250:
+            if smtp.is_connected:
+                await self._rset(smtp)
+            text = f"downstream DATA: {resp.code} {sanitize(resp.message)}"
+            if 500 <= resp.code < 600:
+                raise UpstreamPermanent(text, resp.code)
+            raise UpstreamTemporary(text, _temp_code(resp.code))
+        m = _QUEUED_AS.search(resp.message)
+        return DeliveryResult(
+            accepted=accepted, refused=refused, code=resp.code, text=sanitize(resp.message),
+            queue_id=m.group(1) if m else None,
+        )
+
+    @staticmethod
+    def _after(ex: _Exchange, last: aiosmtplib.SMTPResponse) -> None:
+        """End a group whose content will not be sent: a server left at 354 is dropped."""
+        if last.code == 354:
+            ex.abort()
+        else:
+            ex.release()
+
+    async def _envelope_group(
+        self, smtp: aiosmtplib.SMTP, env: Envelope, options: list[str], encoding: str,
+        last: bytes,
+    ) -> tuple[list[str], list[RcptResult], list[RcptResult], aiosmtplib.SMTPResponse,
+               tuple[_Exchange, aiosmtplib.SMTPResponse]]:
+        """MAIL, the RCPTs and `last` (DATA or RSET) in one write; every reply read in
+        order. Returns (accepted, refused, temp, MAIL reply, (exchange, last reply)); the
+        exchange still holds the transport. A connection found dead before the MAIL reply
+        is _StaleConnection (nothing was accepted: safe to retry once)."""
+        refused: list[RcptResult] = []
+        sent: list[str] = []
+        lines = [b" ".join([b"MAIL FROM:" + _quote(env.mail_from, encoding),
+                            *(o.encode("ascii") for o in options)])]
+        for rcpt in env.recipients:
+            try:
+                lines.append(b"RCPT TO:" + _quote(rcpt, encoding))
+                sent.append(rcpt)
+            except ValueError as exc:
+                refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
+        if not sent:
+            first = refused[0]
+            err = UpstreamPermanent(
+                f"downstream refused every recipient: {first.code} {first.message}",
+                first.code)
+            err.refused = refused  # type: ignore[attr-defined]
+            raise err
+        lines.append(last)
+        ex = _Exchange(smtp)
+        timeout = self.cfg.command_timeout
+        try:
+            ex.write(b"\r\n".join(lines) + b"\r\n")
+            mail = await ex.read(timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                aiosmtplib.SMTPResponseException, ConnectionError) as exc:
+            ex.abort()
+            raise _StaleConnection() from exc
+        accepted: list[str] = []
+        temp: list[RcptResult] = []
+        try:
+            rcpt_replies = [await ex.read(timeout) for _ in sent]
+            final = await ex.read(timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                aiosmtplib.SMTPResponseException, ConnectionError):
+            ex.abort()
+            raise UpstreamTemporary("downstream lost during RCPT") from None
+        if mail.code < 300:
+            for rcpt, r in zip(sent, rcpt_replies, strict=True):
+                if r.code in (250, 251):
+                    accepted.append(rcpt)
+                elif 500 <= r.code < 600:
+                    refused.append(RcptResult(rcpt, r.code, sanitize(r.message)))
+                else:
+                    temp.append(RcptResult(rcpt, r.code, sanitize(r.message)))
+        return accepted, refused, temp, mail, (ex, final)
+
     async def check_recipients(self, env: Envelope) -> tuple[list[str], list[RcptResult]]:
         """MAIL + every RCPT, then RSET: nothing is sent. Per-recipient copies ask this
         first, so every downstream RCPT is known accepted before any copy's DATA.
@@ -335,6 +468,15 @@ class SMTPDeliverer:
         encoding = "utf-8" if env.smtputf8 else "ascii"
         options = ["SMTPUTF8"] if env.smtputf8 else []
         _require_extensions(smtp, env)
+        if smtp.supports_extension("pipelining"):
+            accepted, refused, temp, mail, (ex, reply) = await self._envelope_group(
+                smtp, env, options, encoding, b"RSET")
+            self._after(ex, reply)
+            if mail.code >= 300:
+                raise _mail_error(mail)
+            if reply.code >= 300:
+                smtp.close()  # RSET refused: the session's state is unknown
+            return accepted, refused, temp
         await self._mail(smtp, env, options, encoding)
         try:
             accepted, refused, temp = await _rcpts(smtp, env, encoding)
@@ -352,10 +494,7 @@ class SMTPDeliverer:
             await smtp.mail(env.mail_from, options=options, encoding=encoding)
         except aiosmtplib.SMTPSenderRefused as exc:
             await self._rset(smtp)
-            text = f"downstream MAIL: {exc.code} {sanitize(exc.message)}"
-            if 500 <= exc.code < 600:
-                raise UpstreamPermanent(text, exc.code) from None
-            raise UpstreamTemporary(text, _temp_code(exc.code)) from None
+            raise _mail_error(aiosmtplib.SMTPResponse(exc.code, exc.message)) from None
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 ConnectionError) as exc:
             raise _StaleConnection() from exc
@@ -369,6 +508,13 @@ class SMTPDeliverer:
 
 class _StaleConnection(Exception):
     pass
+
+
+def _mail_error(mail: aiosmtplib.SMTPResponse) -> UpstreamPermanent | UpstreamTemporary:
+    text = f"downstream MAIL: {mail.code} {sanitize(mail.message)}"
+    if 500 <= mail.code < 600:
+        return UpstreamPermanent(text, mail.code)
+    return UpstreamTemporary(text, _temp_code(mail.code))
 
 
 async def _rcpts(smtp: aiosmtplib.SMTP, env: Envelope, encoding: str
@@ -404,3 +550,136 @@ def _require_extensions(smtp: aiosmtplib.SMTP, env: Envelope) -> None:
 def _temp_code(code: int) -> int:
     # 421 from downstream means "closing": tell our client 451 (we stay open).
     return 451 if code in (421,) or not 400 <= code < 500 else code
+
+
+def _quote(address: str, encoding: str) -> bytes:
+    """`<address>` for MAIL/RCPT; raises ValueError for what must not reach a command line."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>".encode(encoding)
+    return quote_address(address).encode(encoding)
+
+
+def _data_payload(content: bytes) -> bytes:
+    """The DATA payload exactly as aiosmtplib's data() sends it: CRLF line endings, a
+    final CRLF, leading dots doubled (RFC 5321 §4.5.2), then the terminating dot."""
+    body = _LINE_ENDINGS.sub(b"\r\n", content)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return _LEADING_DOT.sub(b"..", body) + b".\r\n"
+
+
+class _Exchange(asyncio.Protocol):
+    """One RFC 2920 pipelined exchange on a connection aiosmtplib opened (and did EHLO,
+    STARTTLS and AUTH on): aiosmtplib reads one reply per command it wrote, so for a
+    group of commands sent in one write this protocol takes the transport over, queues
+    every complete reply in order, and hands the transport back afterwards. Connection
+    loss is passed on to aiosmtplib's protocol, so its SMTP object sees it as usual."""
+
+    def __init__(self, smtp: aiosmtplib.SMTP) -> None:
+        inner, transport = smtp.protocol, smtp.transport
+        if inner is None or transport is None or transport.is_closing():
+            raise _StaleConnection()
+        self.smtp = smtp
+        self.inner = inner
+        # (uvloop's transports are not asyncio.Transport subclasses, so no isinstance)
+        self.transport = cast(asyncio.Transport, transport)
+        self.buf = bytearray()
+        self.replies: list[aiosmtplib.SMTPResponse] = []
+        self.error: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        transport.set_protocol(self)
+
+    # -- asyncio.Protocol ---------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            reply = self._parse_one()
+            if reply is None:
+                break
+            self.replies.append(reply)
+        if len(self.buf) > MAX_REPLY_BYTES:
+            self._fail(aiosmtplib.SMTPResponseException(500, "Response too long"))
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._fail(aiosmtplib.SMTPServerDisconnected("Unexpected EOF received"))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(aiosmtplib.SMTPServerDisconnected("Connection lost"))
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    # -- use --------------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        self.transport.write(data)
+
+    async def read(self, timeout: float | None) -> aiosmtplib.SMTPResponse:  # noqa: ASYNC109
+        while not self.replies:
+            if self.error is not None:
+                raise self.error
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.waiter
+            except TimeoutError:
+                raise aiosmtplib.SMTPReadTimeoutError(
+                    "Timed out waiting for server response") from None
+            finally:
+                self.waiter = None
+        return self.replies.pop(0)
+
+    def release(self) -> bool:
+        """Give the transport back to aiosmtplib; False (and closed) when the connection
+        is not fit for reuse: an error, or bytes nobody asked for."""
+        if self.transport.is_closing():
+            return False
+        self.transport.set_protocol(self.inner)
+        if self.error is not None or self.buf or self.replies:
+            self.smtp.close()
+            return False
+        return True
+
+    def abort(self) -> None:
+        """Drop the connection: a transaction left at 354 is abandoned without the final
+        dot, so the server delivers nothing (RFC 5321 §4.1.1.4)."""
+        self.transport.set_protocol(self.inner)
+        self.smtp.close()
+
+    def _parse_one(self) -> aiosmtplib.SMTPResponse | None:
+        offset = 0
+        lines: list[bytes] = []
+        while True:
+            end = self.buf.find(b"\n", offset)
+            if end == -1:
+                return None
+            line = bytes(self.buf[offset:end + 1])
+            offset = end + 1
+            try:
+                code = int(line[:3])
+            except ValueError:
+                self._fail(aiosmtplib.SMTPResponseException(
+                    500, f"Malformed SMTP response line: {sanitize(line.decode('latin-1'))}"))
+                del self.buf[:]
+                return None
+            lines.append(line[4:].strip(b" \t\r\n"))
+            if line[3:4] != b"-":
+                del self.buf[:offset]
+                return aiosmtplib.SMTPResponse(
+                    code, b"\n".join(lines).decode("utf-8", "surrogateescape"))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)

@@ -8,9 +8,10 @@ client, the SHA-256 of the content as relayed (per recipient when per-recipient 
 differ), and every recipient with verdict, rule and the downstream's answer. Temporary
 failures are not recorded: the client retries and that attempt is recorded.
 
-Stored in ONE pipelined round trip per message after the downstream answered (no
-per-recipient round trip; the hourly decision counters of `consentry stats` ride in the
-same pipeline), with TTL `sends.retention_days` on the record and on its indexes by
+Stored in ONE pipelined round trip after the downstream answered (no per-recipient
+round trip; the hourly decision counters of `consentry stats` ride in the same pipeline;
+records of messages finishing while a write is in flight share the next one: group
+commit), with TTL `sends.retention_days` on the record and on its indexes by
 campaign, recipient and Message-ID (the inbound path matches In-Reply-To/References
 against the last). A failure to write after the downstream accepted never becomes a 4xx
 (the client's retry would duplicate the mail): the record is logged and appended to an
@@ -39,6 +40,7 @@ from .store import Store
 
 DAY = 86400.0
 SPOOL_REPLAY_BATCH = 500
+GROUP_COMMIT_MAX = 256  # send records per MULTI round trip at most
 
 
 def new_send_id(at: float) -> str:
@@ -109,6 +111,8 @@ class SendRecorder:
         self.log = logs.get("consentry.sends")
         self._replay_lock = asyncio.Lock()
         self._replay_task: asyncio.Task[None] | None = None
+        self._pending: list[tuple[SendWrite, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
         self.failures = 0
 
     def plan(self, facts: MessageFacts, decisions: Sequence[Decision], sha256: str,
@@ -137,7 +141,7 @@ class SendRecorder:
         if w is None:
             return True
         try:
-            await self.store.write_send(w, hour_bucket(w.at))
+            await self._commit(w)
         except StoreUnavailable as exc:
             self.failures += 1
             from .metrics import METRICS
@@ -155,6 +159,40 @@ class SendRecorder:
             task = asyncio.get_running_loop().create_task(self._replay_once())
             self._replay_task = task
         return True
+
+    async def _commit(self, w: SendWrite) -> None:
+        """Group commit: the first record goes out at once; records that arrive while a
+        write is in flight wait for it and then go together in the next one (one MULTI
+        round trip for all of them; no timer, so an idle relay adds no latency). Each
+        caller returns only once its own record is written, or raises StoreUnavailable
+        when its batch was refused."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((w, fut))
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_batches())
+        await asyncio.shield(fut)
+
+    async def _write_batches(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[:GROUP_COMMIT_MAX]
+                del self._pending[:GROUP_COMMIT_MAX]
+                try:
+                    await self.store.write_sends([(w, hour_bucket(w.at)) for w, _ in batch])
+                except StoreUnavailable as exc:
+                    for _, f in batch:
+                        _fail(f, StoreUnavailable(str(exc)))
+                except BaseException as exc:  # a bug or cancellation: nobody may hang
+                    for _, f in batch:
+                        _fail(f, StoreUnavailable(f"send record: {exc!r}"))
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                else:
+                    for _, f in batch:
+                        if not f.done():
+                            f.set_result(None)
+        finally:
+            self._writer = None
 
     async def _replay_once(self) -> None:
         try:
@@ -222,6 +260,12 @@ class SendRecorder:
             if done:
                 self.log.info("send_records_replayed", count=done, left=len(left))
             return done
+
+
+def _fail(f: asyncio.Future[None], exc: BaseException) -> None:
+    if not f.done():
+        f.set_exception(exc)
+        f.exception()  # retrieved here too: a caller that was cancelled never awaits it
 
 
 # -- lookups (the CLI, and the inbound path matching In-Reply-To/References) --------------

@@ -938,34 +938,64 @@ class Store:
     # -- send records and counters (sends.py, stats.py) ----------------------------------
 
     async def write_send(self, w: Any, bucket: str) -> None:
-        """One message's send record, its indexes and its hourly counters in ONE
-        pipelined round trip (w: sends.SendWrite). Indexes are trimmed to the retention
-        on every write and expire with it."""
+        """One message's send record (w: sends.SendWrite); see write_sends."""
+        await self.write_sends([(w, bucket)])
+
+    async def write_sends(self, batch: Sequence[tuple[Any, str]]) -> None:
+        """Send records, their indexes and their hourly counters for a batch of messages
+        ((sends.SendWrite, hour bucket) pairs) in ONE MULTI/EXEC round trip: all or
+        nothing, so a refused batch (spooled, replayed) never leaves counters applied
+        twice. The commands are merged across the batch: one HINCRBY per counter field
+        and bucket, one EXPIRE per key. Every index expires with the retention after its
+        last write; the campaign indexes are trimmed to the retention on every batch, a
+        recipient's index on about one write in eight (so it holds the retention's
+        entries plus a few), a Message-ID index never (its entries are as old as it)."""
         k = self.keys
-        # MULTI/EXEC: all or nothing, so a refused write (spooled, replayed) never leaves
-        # counters applied twice.
+        expires: dict[str, int] = {}
+        trims: dict[str, float] = {}
+        counters: dict[tuple[str, str], int] = {}
+        campaign_sent: dict[str, int] = {}
+        campaign_at: dict[str, float] = {}
         async with self.redis.pipeline(transaction=True) as pipe:
-            if w.key_id:
-                old = w.at - w.ttl
-                pipe.set(k.send(w.key_id), w.raw, ex=w.ttl)
-                idx = [k.sends_by_recipient(r) for r in w.recipient_keys]
-                if w.campaign:
-                    idx.append(k.sends_by_campaign(w.campaign))
-                if w.message_id:
-                    idx.append(k.sends_by_message_id(w.message_id))
-                for key in idx:
-                    pipe.zadd(key, {w.key_id: w.at})
-                    pipe.zremrangebyscore(key, "-inf", f"({old}")
-                    pipe.expire(key, w.ttl)
-            if w.counters:
-                h = k.stats_hour(bucket)
-                for f, n in w.counters.items():
-                    pipe.hincrby(h, f, n)
-                pipe.expire(h, w.stats_ttl)
-            if w.campaign and w.campaign_sent:
-                pipe.hincrby(k.stats_campaign(w.campaign), "sent", w.campaign_sent)
-                pipe.expire(k.stats_campaign(w.campaign), w.stats_ttl)
-                pipe.zadd(k.stats_campaigns, {w.campaign: w.at})
+            for w, bucket in batch:
+                if w.key_id:
+                    pipe.set(k.send(w.key_id), w.raw, ex=w.ttl)
+                    old = w.at - w.ttl
+                    sample = w.key_id[-1] in "08"
+                    for r in w.recipient_keys:
+                        key = k.sends_by_recipient(r)
+                        pipe.zadd(key, {w.key_id: w.at})
+                        expires[key] = w.ttl
+                        if sample:
+                            trims[key] = old
+                    if w.campaign:
+                        key = k.sends_by_campaign(w.campaign)
+                        pipe.zadd(key, {w.key_id: w.at})
+                        expires[key] = w.ttl
+                        trims[key] = max(old, trims.get(key, old))
+                    if w.message_id:
+                        key = k.sends_by_message_id(w.message_id)
+                        pipe.zadd(key, {w.key_id: w.at})
+                        expires[key] = w.ttl
+                if w.counters:
+                    for f, n in w.counters.items():
+                        counters[(bucket, f)] = counters.get((bucket, f), 0) + n
+                    expires[k.stats_hour(bucket)] = w.stats_ttl
+                if w.campaign and w.campaign_sent:
+                    campaign_sent[w.campaign] = campaign_sent.get(w.campaign, 0) \
+                        + w.campaign_sent
+                    campaign_at[w.campaign] = max(w.at, campaign_at.get(w.campaign, 0.0))
+                    expires[k.stats_campaign(w.campaign)] = w.stats_ttl
+            for key, old in trims.items():
+                pipe.zremrangebyscore(key, "-inf", f"({old}")
+            for (bucket, f), n in counters.items():
+                pipe.hincrby(k.stats_hour(bucket), f, n)
+            for c, n in campaign_sent.items():
+                pipe.hincrby(k.stats_campaign(c), "sent", n)
+            if campaign_at:
+                pipe.zadd(k.stats_campaigns, campaign_at)
+            for key, ttl in expires.items():
+                pipe.expire(key, ttl)
             await self._bounded(pipe.execute(), "send record", deadline=max(self.deadline, 1.0))
 
     async def send_ids(self, index_key: str, limit: int, since: float | None = None,

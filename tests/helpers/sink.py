@@ -34,6 +34,9 @@ class SinkControl:
     drop_after_dot: bool = False  # close the connection instead of answering the final dot
     greeting_421: bool = False
     on_data: Callable[[], None] | None = None  # called when a final dot arrives (fault hooks)
+    # Announce PIPELINING in EHLO as real MTAs do (aiosmtpd itself reads pipelined
+    # commands in order but does not say so); off: the relay's step-by-step path.
+    pipelining: bool = True
 
 
 class SinkHandler:
@@ -58,6 +61,13 @@ class SinkHandler:
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if not self.control.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.rsets += 1

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 import redis
 
+from ..helpers.burstproxy import BurstProxy
 from ..helpers.client import message, send
 from ..helpers.rawsmtp import RawSMTP, dot_terminated
 from ..helpers.redis_proc import free_port
@@ -16,6 +18,63 @@ from ..helpers.state import NO_BASIS, suppress
 from ..helpers.waits import wait_until
 
 SENDER = "news@sender.example"
+
+
+@pytest.fixture(autouse=True, params=["pipelining", "step-by-step"])
+def downstream_mode(request, sink):
+    """Every failure of the table, against a downstream that announces PIPELINING (the
+    relay sends MAIL, RCPTs and DATA in one write) and one that does not."""
+    sink.control.pipelining = request.param == "pipelining"
+    return request.param
+
+
+async def test_rcpt_4xx_with_354_anyway_drops_the_connection_and_delivers_nothing(
+        make_config, sink, start_app, downstream_mode):
+    """One transaction for all recipients (a transactional message: no per-recipient
+    copies). The downstream takes a and c, answers 450 for b and then, having accepted
+    some recipients, 354 to the pipelined DATA: the relay must not send the content to a
+    and c alone. It drops the connection instead (no final dot: nothing delivered), the
+    client gets 451, and its retry delivers once to all three."""
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    rcpts = ["a@example.org", "b@example.org", "c@example.org"]
+    sink.control.rcpt_replies["b@example.org"] = "450 4.2.1 mailbox busy, try later"
+    content = message(headers={"X-Consent-Class": "transactional"})
+    code, text, _ = await send(running.port, rcpts, content)
+    assert code == 451, text
+    assert sink.received == []
+    sink.control.rcpt_replies.clear()
+    code, text, _ = await send(running.port, rcpts, content)
+    assert code == 250, text
+    assert [sorted(m.rcpts) for m in sink.received] == [rcpts]
+
+
+async def test_pipelined_transaction_is_two_round_trips_whatever_the_recipients(
+        make_config, sink, start_app, downstream_mode):
+    """RFC 2920 at the downstream: MAIL + 10 RCPT + DATA in one write, the content in a
+    second; step by step it is one write per command."""
+    proxy = BurstProxy(sink.port)
+    await proxy.start()
+    try:
+        running = await start_app(make_config(
+            None, policy=NO_BASIS, downstream={"host": "127.0.0.1", "port": proxy.port}))
+        rcpts = [f"r{i}@example.org" for i in range(10)]
+        await send(running.port, ["warm@example.org"],
+                   message(headers={"X-Consent-Class": "transactional"}))
+        before = len(proxy.bursts)
+        code, text, _ = await send(running.port, rcpts,
+                                   message(headers={"X-Consent-Class": "transactional"}))
+        assert code == 250, text
+        bursts = [bytes(b) for b in proxy.bursts[before:]]
+    finally:
+        await proxy.stop()
+    assert [sorted(m.rcpts) for m in sink.received[1:]] == [sorted(rcpts)]
+    if downstream_mode == "pipelining":
+        assert len(bursts) == 2, bursts
+        assert bursts[0].startswith(b"MAIL FROM:") and bursts[0].count(b"RCPT TO:") == 10
+        assert bursts[0].endswith(b"DATA\r\n")
+        assert bursts[1].endswith(b"\r\n.\r\n")
+    else:
+        assert len(bursts) == 10 + 3, [b[:30] for b in bursts]
 
 
 async def test_250_only_after_downstream_accepted_and_carries_its_queue_id(

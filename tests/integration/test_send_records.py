@@ -153,3 +153,59 @@ async def test_reply_from_another_address_matched_by_in_reply_to(
     assert out.suppressed == ["anna@example.org objection global"]
     assert "In-Reply-To" in out.notes[0]
     assert not sync_redis.exists("cs:supp:anna.private@elsewhere.example")
+
+
+def _write(i: int, campaign: str) -> Any:
+    from consentry.sends import SendWrite, new_send_id
+
+    at = 1_800_000_000.0 + i
+    return SendWrite(key_id=new_send_id(at), raw=json.dumps({"i": i}), at=at, ttl=86400,
+                     campaign=campaign, message_id=f"<m{i}@sender.example>",
+                     recipient_keys=(f"r{i}@example.org", "shared@example.org"),
+                     counters={"msg": 1, "rcpt": 2, "v:allow": 2}, campaign_sent=2,
+                     stats_ttl=86400)
+
+
+async def test_records_finishing_together_share_one_multi_and_all_land(
+        make_config: Any, sink: Any, start_app: Any, sync_redis: Any) -> None:
+    """Group commit: 50 records handed over at once go out in one MULTI/EXEC (the first
+    at once, the rest together behind it, or all together), every record, index entry
+    and counter lands exactly once, and every caller returns only after its write."""
+    running = await start_app(make_config(sink, policy={"require_basis": False}))
+    rec = running.app.relay.sends
+    writes = [_write(i, "gc") for i in range(50)]
+
+    def multis() -> int:
+        st = sync_redis.info("commandstats").get("cmdstat_multi", {})
+        return int(st.get("calls", 0))
+
+    before = multis()
+    results = await asyncio.gather(*(rec.record(w) for w in writes))
+    assert results == [True] * 50
+    assert multis() - before <= 2
+    assert sync_redis.zcard("cs:sends:camp:gc") == 50
+    assert sync_redis.zcard("cs:sends:rcpt:shared@example.org") == 50
+    assert all(sync_redis.get(f"cs:send:{w.key_id}") == w.raw for w in writes)
+    (hour,) = sync_redis.keys("cs:stats:h:*")
+    assert sync_redis.hgetall(hour) == {"msg": "50", "rcpt": "100", "v:allow": "100"}
+    assert sync_redis.hget("cs:stats:camp:gc", "sent") == "100"
+    assert 0 < sync_redis.ttl("cs:sends:rcpt:r7@example.org") <= 86400
+
+
+async def test_a_refused_batch_spools_every_record_of_it_and_replays_each_once(
+        make_config: Any, sink: Any, start_app: Any, sync_redis: Any) -> None:
+    cfg = make_config(sink, policy={"require_basis": False})
+    running = await start_app(cfg)
+    rec = running.app.relay.sends
+    sync_redis.execute_command("ACL", "SETUSER", "default", "-set")
+    try:
+        results = await asyncio.gather(*(rec.record(_write(i, "gc2")) for i in range(20)))
+    finally:
+        sync_redis.execute_command("ACL", "SETUSER", "default", "+set")
+    assert results == [False] * 20
+    assert not sync_redis.exists("cs:sends:camp:gc2")  # all or nothing
+    spool = Path(cfg.server.state_dir) / "spool" / "sends.jsonl"
+    assert len(spool.read_text().splitlines()) == 20
+    assert await rec.replay() == 20
+    assert sync_redis.zcard("cs:sends:camp:gc2") == 20
+    assert sync_redis.hget("cs:stats:camp:gc2", "sent") == "40"  # counted once each
