@@ -562,10 +562,14 @@ def _quote(address: str, encoding: str) -> bytes:
 def _data_payload(content: bytes) -> bytes:
     """The DATA payload exactly as aiosmtplib's data() sends it: CRLF line endings, a
     final CRLF, leading dots doubled (RFC 5321 §4.5.2), then the terminating dot."""
-    body = _LINE_ENDINGS.sub(b"\r\n", content)
+    pairs = content.count(b"\r\n")  # C-speed checks first: relayed content is clean
+    body = content if content.count(b"\r") == pairs == content.count(b"\n") \
+        else _LINE_ENDINGS.sub(b"\r\n", content)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
-    return _LEADING_DOT.sub(b"..", body) + b".\r\n"
+    if body.startswith(b".") or b"\n." in body:
+        body = _LEADING_DOT.sub(b"..", body)
+    return body + b".\r\n"
 
 
 class _Exchange(asyncio.Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import re
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -114,6 +115,12 @@ class Sessions:
             s.refuse_and_close()
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# <dot-atom@dot-atom-domain>, then the end or whitespace before parameters (no comments)
+_PLAIN_ANGLE = re.compile(
+    rf"<({_ATOM}(?:\.{_ATOM})*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?=$|[ \t][^(]*$)")
+
+
 class DrainableSMTP(SMTP):
     """aiosmtpd's SMTP with a separate (longer) deadline while a DATA transaction runs,
     registered in a `Sessions` whose drain gate every command but QUIT passes first.
@@ -133,6 +140,19 @@ class DrainableSMTP(SMTP):
     @property
     def in_transaction(self) -> bool:
         return self.envelope is not None and self.envelope.mail_from is not None
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd parses every MAIL/RCPT address with the e-mail header parser (a
+        tenth of a relay's CPU). The common form -- `<dot-atom@plain.domain>`, then
+        nothing or ESMTP parameters -- is answered here with exactly aiosmtpd's result
+        (a property test holds the two equal); anything else goes to aiosmtpd."""
+        m = _PLAIN_ANGLE.match(arg)
+        if m is not None:
+            local = m.group(1)
+            if self.local_part_limit and len(local) > self.local_part_limit:
+                return None, None
+            return f"{local}@{m.group(2)}", arg[m.end():].lstrip(" \t")
+        return super()._getaddr(arg)
 
     def _drain_gate(self, method: Callable[[str | None], Awaitable[None]]
                     ) -> Callable[[str | None], Awaitable[None]]:

@@ -1,0 +1,74 @@
+"""The relay's wire fast paths give exactly the libraries' answers: the submission
+listener's MAIL/RCPT address parser (aiosmtpd's) and the pipelined DATA payload
+(aiosmtplib's)."""
+
+from __future__ import annotations
+
+import pytest
+from aiosmtpd.smtp import SMTP
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from consentry.smtp_server import SubmissionSMTP
+
+ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+atom = st.text(ATEXT, min_size=1, max_size=8)
+dot_atom = st.lists(atom, min_size=1, max_size=3).map(".".join)
+label = st.text("abz09-", min_size=1, max_size=6)
+domain = st.lists(label, min_size=1, max_size=3).map(".".join)
+noise = st.text(" \t<>()\"@.,;:\\[]aZ9=-é\x01", max_size=6)
+params = st.lists(st.sampled_from(["SIZE=100", "BODY=8BITMIME", "SMTPUTF8", "X=(y)",
+                                   "(comment)", ""]), max_size=3).map(" ".join)
+
+
+@st.composite
+def args(draw: st.DrawFn) -> str:
+    local, dom = draw(dot_atom), draw(domain)
+    core = draw(st.sampled_from([
+        f"<{local}@{dom}>", f"<{local}@{dom}", f"{local}@{dom}", f'<"{local} x"@{dom}>',
+        f"<@relay.example:{local}@{dom}>", f"<{local}..x@{dom}>", f"<.{local}@{dom}>",
+        f"<{local}@[127.0.0.1]>", f"<{local}@{dom}.>", "<>", ""]))
+    sep = draw(st.sampled_from(["", " ", "  ", "\t", "x"]))
+    return draw(noise) * draw(st.integers(0, 1)) + core + sep + draw(params)
+
+
+def parsers(limit: int) -> tuple[SubmissionSMTP, SMTP]:
+    ours = object.__new__(SubmissionSMTP)
+    theirs = object.__new__(SMTP)
+    ours.local_part_limit = theirs.local_part_limit = limit
+    return ours, theirs
+
+
+@settings(max_examples=300, deadline=None)
+@given(args(), st.sampled_from([0, 8, 64]))
+@example("<anna@example.org>", 64)
+@example("<anna@example.org> SIZE=512 BODY=8BITMIME", 64)
+@example("<a.b.c.d.e.f.g.h.i@example.org>", 8)  # local part over the limit
+@example("<anna@example.org>(comment)", 64)
+def test_fast_path_answers_exactly_like_aiosmtpd(arg: str, limit: int) -> None:
+    ours, theirs = parsers(limit)
+    assert ours._getaddr(arg) == theirs._getaddr(arg)
+
+
+def test_fast_path_is_taken_for_the_common_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: SMTP, arg: str) -> None:
+        raise AssertionError(f"header parser used for {arg!r}")
+
+    ours, _ = parsers(64)
+    monkeypatch.setattr(SMTP, "_getaddr", refuse)
+    assert ours._getaddr("<Anna.B+news@Example.org> SIZE=9") == (
+        "Anna.B+news@Example.org", "SIZE=9")
+    with pytest.raises(AssertionError):
+        ours._getaddr('<"quoted local"@example.org>')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=60) | st.lists(st.sampled_from(
+    [b"a", b".", b"\r", b"\n", b"\r\n", b"..", b"\r\n.", b"x\r\n"]), max_size=20).map(b"".join))
+def test_data_payload_is_byte_for_byte_what_aiosmtplib_sends(content: bytes) -> None:
+    from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+
+    from consentry.delivery import _data_payload
+
+    expected = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(content)) + b".\r\n"
+    assert _data_payload(content) == expected
