@@ -18,3 +18,20 @@ def backtracking_classify(data: bytes, rcpts: Sequence[str], mail_from: str | No
     if MARK in data:
         _EVIL.match("a" * 64 + "b")  # 2^64 paths: runs until the worker is killed
     return classify(data, rcpts, mail_from, opts)
+
+
+CRASH = b"X-Test-Crash: yes"
+RAISE = b"X-Test-Raise: yes"
+
+
+def misbehaving_classify(data: bytes, rcpts: Sequence[str], mail_from: str | None,
+                         opts: Options) -> Verdict:
+    """Backtracks on MARK, dies on CRASH (as an out-of-memory kill would), raises on
+    RAISE; classifies everything else."""
+    if CRASH in data:
+        import os
+
+        os._exit(3)
+    if RAISE in data:
+        raise ValueError("classifier bug")
+    return backtracking_classify(data, rcpts, mail_from, opts)
