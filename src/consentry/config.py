@@ -8,13 +8,16 @@ operator sees exactly what to fix. Reload builds a new tree; nothing mutates one
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import re
 import types
 import typing
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -561,10 +564,78 @@ def _validate_evidence(cfg: Config) -> None:
         raise ConfigError("privacy.secret", "must be at least 16 bytes")
 
 
-def _validate_webhooks(cfg: Config) -> None:
-    from .webhooks import validate  # the event names live beside the publisher
+# Every action the audit stream carries (docs/audit.md); webhooks[].events globs must
+# match one of them.
+WEBHOOK_EVENTS = ("suppress", "unsuppress", "suppress_domain", "unsuppress_domain", "allow",
+                  "disallow", "expire", "expire_domain", "erase", "consent", "pending",
+                  "pending_confirmed", "purchase", "link", "doi_purge")
+WEBHOOK_MIN_SECRET = 16
+_WEBHOOK_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 
-    validate(cfg)
+
+def webhook_name(w: WebhookConfig) -> str:
+    """The endpoint's name (its consumer group): configured, or derived from the URL."""
+    return w.name or "u" + hashlib.sha256(w.url.encode()).hexdigest()[:12]
+
+
+def redact_url(url: str) -> str:
+    """A URL as logged or shown in errors: no userinfo, no query (either may carry a
+    credential)."""
+    u = urlsplit(url)
+    host = u.hostname or ""
+    try:
+        port = f":{u.port}" if u.port else ""
+    except ValueError:
+        port = ""
+    return f"{u.scheme}://{host}{port}{u.path}"
+
+
+def _validate_webhooks(cfg: Config) -> None:
+    names: set[str] = set()
+    for i, w in enumerate(cfg.webhooks):
+        key = f"webhooks[{i}]"
+        u = urlsplit(w.url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ConfigError(f"{key}.url", f"must be an http:// or https:// URL, got "
+                              f"{redact_url(w.url)!r}")
+        if any(c in w.url for c in " \r\n\t"):
+            raise ConfigError(f"{key}.url", "must not contain spaces or line breaks")
+        try:
+            u.port  # noqa: B018 - parsing it is the check
+        except ValueError:
+            raise ConfigError(f"{key}.url", f"bad port in {redact_url(w.url)!r}") from None
+        name = webhook_name(w)
+        if not _WEBHOOK_NAME.match(name):
+            raise ConfigError(f"{key}.name", "must be 1-40 of a-z 0-9 _ . - (it names the "
+                              "consumer group)")
+        if name in names:
+            raise ConfigError(f"{key}.name", f"{name!r} is used twice (give each endpoint "
+                              "its own name)")
+        names.add(name)
+        if (w.secret is None) == (w.secret_file is None):
+            raise ConfigError(f"{key}.secret", "give exactly one of secret, secret_file")
+        if w.secret is not None and len(w.secret.encode()) < WEBHOOK_MIN_SECRET:
+            raise ConfigError(f"{key}.secret", f"must be at least {WEBHOOK_MIN_SECRET} bytes")
+        if not w.events:
+            raise ConfigError(f"{key}.events", "must name at least one event (or \"*\")")
+        for j, pat in enumerate(w.events):
+            if not any(fnmatchcase(a, pat) for a in WEBHOOK_EVENTS):
+                raise ConfigError(f"{key}.events[{j}]", f"{pat!r} matches no event (known: "
+                                  f"{', '.join(WEBHOOK_EVENTS)})")
+        for k, v in (("timeout", w.timeout), ("max_age", w.max_age),
+                     ("initial_backoff", w.initial_backoff), ("claim_after", w.claim_after)):
+            if v <= 0:
+                raise ConfigError(f"{key}.{k}", f"must be positive, got {v}")
+        if not 1 <= w.concurrency <= 64:
+            raise ConfigError(f"{key}.concurrency", f"must be 1..64, got {w.concurrency}")
+        if w.max_attempts < 1:
+            raise ConfigError(f"{key}.max_attempts", f"must be at least 1, got "
+                              f"{w.max_attempts}")
+        if w.max_backoff < w.initial_backoff:
+            raise ConfigError(f"{key}.max_backoff", "must be at least initial_backoff")
+        if w.claim_after <= w.timeout:
+            raise ConfigError(f"{key}.claim_after", "must exceed timeout (an attempt in "
+                              "flight must not be taken over)")
 
 
 def _validate_inbound(cfg: Config) -> None:

@@ -31,7 +31,6 @@ import ipaddress
 import json
 import os
 import random
-import re
 import secrets
 import socket
 import time
@@ -44,22 +43,28 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from . import logs
-from .config import Config, WebhookConfig
+from .config import (
+    WEBHOOK_EVENTS,
+    WEBHOOK_MIN_SECRET,
+    Config,
+    WebhookConfig,
+    redact_url,
+    webhook_name,
+)
 from .errors import ConfigError, StoreUnavailable
 from .metrics import METRICS
 from .store import Store
 
-# Every action the audit stream carries (docs/audit.md); `events` globs must match one.
-ACTIONS = ("suppress", "unsuppress", "suppress_domain", "unsuppress_domain", "allow",
-           "disallow", "expire", "expire_domain", "erase", "consent", "pending",
-           "pending_confirmed", "purchase", "link", "doi_purge")
+# The event names and the URL/name helpers live in config.py (validation stays pure).
+ACTIONS = WEBHOOK_EVENTS
+MIN_SECRET_BYTES = WEBHOOK_MIN_SECRET
+redact = redact_url
+endpoint_name = webhook_name
 SIGNATURE_HEADER = "X-Consentry-Signature"
-MIN_SECRET_BYTES = 16
 READ_COUNT = 10
 BLOCK_MS = 1000
 BACKLOG_EVERY = 5.0  # seconds between backlog gauge refreshes
 PRUNE_IDLE = 3600.0  # seconds a consumer holding nothing stays listed in the group
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504}) | frozenset(range(505, 600))
 
 
@@ -81,63 +86,6 @@ def verify(secret: bytes, header: str, body: bytes, now: float | None = None,
         return False
     want = hmac.new(secret, str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(want, parts.get("v1", ""))
-
-
-def endpoint_name(w: WebhookConfig) -> str:
-    return w.name or "u" + hashlib.sha256(w.url.encode()).hexdigest()[:12]
-
-
-def redact(url: str) -> str:
-    """The URL as logged: no userinfo, no query (either may carry a credential)."""
-    u = urlsplit(url)
-    host = u.hostname or ""
-    port = f":{u.port}" if u.port else ""
-    return f"{u.scheme}://{host}{port}{u.path}"
-
-
-def validate(cfg: Config) -> None:
-    """Called by config validation: every key named when wrong."""
-    names: set[str] = set()
-    for i, w in enumerate(cfg.webhooks):
-        key = f"webhooks[{i}]"
-        u = urlsplit(w.url)
-        if u.scheme not in ("http", "https") or not u.hostname:
-            raise ConfigError(f"{key}.url", f"must be an http:// or https:// URL, got "
-                              f"{redact(w.url)!r}")
-        if any(c in w.url for c in " \r\n\t"):
-            raise ConfigError(f"{key}.url", "must not contain spaces or line breaks")
-        name = endpoint_name(w)
-        if not _NAME.match(name):
-            raise ConfigError(f"{key}.name", "must be 1-40 of a-z 0-9 _ . - (it names the "
-                              "consumer group)")
-        if name in names:
-            raise ConfigError(f"{key}.name", f"{name!r} is used twice (give each endpoint "
-                              "its own name)")
-        names.add(name)
-        if (w.secret is None) == (w.secret_file is None):
-            raise ConfigError(f"{key}.secret", "give exactly one of secret, secret_file")
-        if w.secret is not None and len(w.secret.encode()) < MIN_SECRET_BYTES:
-            raise ConfigError(f"{key}.secret", f"must be at least {MIN_SECRET_BYTES} bytes")
-        if not w.events:
-            raise ConfigError(f"{key}.events", "must name at least one event (or \"*\")")
-        for j, pat in enumerate(w.events):
-            if not any(fnmatch.fnmatchcase(a, pat) for a in ACTIONS):
-                raise ConfigError(f"{key}.events[{j}]", f"{pat!r} matches no event (known: "
-                                  f"{', '.join(ACTIONS)})")
-        for k, v in (("timeout", w.timeout), ("max_age", w.max_age),
-                     ("initial_backoff", w.initial_backoff), ("claim_after", w.claim_after)):
-            if v <= 0:
-                raise ConfigError(f"{key}.{k}", f"must be positive, got {v}")
-        if not 1 <= w.concurrency <= 64:
-            raise ConfigError(f"{key}.concurrency", f"must be 1..64, got {w.concurrency}")
-        if w.max_attempts < 1:
-            raise ConfigError(f"{key}.max_attempts", f"must be at least 1, got "
-                              f"{w.max_attempts}")
-        if w.max_backoff < w.initial_backoff:
-            raise ConfigError(f"{key}.max_backoff", "must be at least initial_backoff")
-        if w.claim_after <= w.timeout:
-            raise ConfigError(f"{key}.claim_after", "must exceed timeout (an attempt in "
-                              "flight must not be taken over)")
 
 
 def load_secret(cfg: Config, i: int) -> bytes:
