@@ -190,9 +190,8 @@ _DOMAIN = _rx(
 # machinery broke, which says nothing certain about the address ("No such user" from a
 # uid lookup inside procmail is not the SMTP answer for the recipient).
 _MAILER = _rx(
-    r"\b(?:procmail|maildrop|dovecot-lda|deliver(?:mail)?|cyrus(?:/deliver)?)\s*:",
-    r"\bcouldn'?t (?:create|open|write|lock)\b", r"\bcommand (?:died|output|failed)\b",
-    r"\bmailer error\b", r"\bpipe to \|",
+    r"\b(?:procmail|maildrop|dovecot-lda)\s*:", r"\bcouldn'?t (?:create|lock)\b",
+    r"\bcommand (?:died|output|failed)\b", r"\bmailer error\b", r"\bpipe to \|",
 )
 _DISABLED = _rx(
     r"\b(?:account|mailbox|user|address) (?:\S+ )?(?:is |has been )?(?:disabled|"
