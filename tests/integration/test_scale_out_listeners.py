@@ -55,6 +55,9 @@ async def test_two_processes_share_inbound_and_http_ports(
         assert [code for code, _, _ in results] == [250] * n, results
         await wait_until(lambda: len(sink.received) == n, within=30, what="forwards")
         assert all(m.rcpts == ["review@shop.test"] for m in sink.received)
+        # each process logs its "inbound" line after the forward: wait for all of them
+        await wait_until(lambda: sum(len(d.events("inbound")) for d in daemons) >= n,
+                         within=10, what="inbound log lines")
         per_process = [len(d.events("inbound")) for d in daemons]
         assert sum(per_process) == n and all(k > 0 for k in per_process), per_process
         for d in daemons:
