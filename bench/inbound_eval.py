@@ -1,6 +1,7 @@
 """Evaluate `consentry inbound classify` against the labelled corpora (issue 5 goals).
 
-    python bench/inbound_eval.py [--bounces DIR] [--replies DIR] [--rounds N] [--json]
+    python bench/inbound_eval.py [--bounces DIR] [--replies DIR] [--rounds N] [--workers N]
+                                 [--json]
 
 Defaults read the copies in tests/data/. Point --bounces/--replies at another copy of
 the same layout (labels.jsonl beside the messages) to score a held-out half; the address
@@ -208,6 +209,40 @@ def throughput(dirs: list[Path], rounds: int) -> dict[str, float]:
             "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000, "max_ms": lat[-1] * 1000}
 
 
+def pool_throughput(dirs: list[Path], rounds: int, workers: int) -> dict[str, float]:
+    """The same messages through the listener's classifier worker processes
+    (inbound_pool.ClassifyPool, pickling and pipes included), all workers kept busy."""
+    import asyncio
+
+    from consentry.inbound.classify import Options
+    from consentry.inbound_pool import ClassifyPool
+
+    blobs: list[bytes] = []
+    for d in dirs:
+        for lab in load(d / "labels.jsonl"):
+            blobs.extend(split_mbox((d / lab["file"]).read_bytes()))
+
+    async def run() -> dict[str, float]:
+        pool = ClassifyPool(workers, 30.0)
+        try:
+            await pool.start()
+            sem = asyncio.Semaphore(workers * 2)
+
+            async def one(b: bytes) -> str:
+                async with sem:
+                    return (await pool.classify(b, [], None, Options())).kind
+
+            t0 = time.perf_counter()
+            kinds = await asyncio.gather(*(one(b) for _ in range(rounds) for b in blobs))
+            total = time.perf_counter() - t0
+        finally:
+            await pool.close()
+        return {"messages": len(kinds), "seconds": total, "per_second": len(kinds) / total,
+                "workers": workers, "unknown": kinds.count("unknown")}
+
+    return asyncio.run(run())
+
+
 def pct(a: int, b: int) -> str:
     return f"{a}/{b} = {100.0 * a / b:.1f} %" if b else "n/a"
 
@@ -237,7 +272,7 @@ def _bounce_lines(out: list[str], b: dict[str, Any]) -> None:
                f"(goal 0)")
 
 
-def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, float]) -> str:
+def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, Any]) -> str:
     out: list[str] = []
     out.append(f"Bounce corpus, against every label: {b['samples']} samples "
                f"({b['bounces']} labelled bounces)")
@@ -268,6 +303,10 @@ def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, float]) -> str:
     out.append(f"Throughput: {t['messages']} classifications in {t['seconds']:.2f} s = "
                f"{t['per_second']:.0f} messages/s (p50 {t['p50_ms']:.2f} ms, "
                f"p99 {t['p99_ms']:.2f} ms, max {t['max_ms']:.1f} ms; one core)")
+    if "pool" in t:
+        p = t["pool"]
+        out.append(f"Through {p['workers']} classifier worker process(es): {p['messages']} "
+                   f"in {p['seconds']:.2f} s = {p['per_second']:.0f} messages/s")
     if b["misses"] or r["misses"]:
         out.append("")
         out.append("Misses:")
@@ -282,11 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bounces", type=Path, default=ROOT / "tests" / "data" / "bounces")
     ap.add_argument("--replies", type=Path, default=ROOT / "tests" / "data" / "replies")
     ap.add_argument("--rounds", type=int, default=3, help="throughput passes over the corpora")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="also measure throughput through N classifier worker processes")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     b = eval_bounces(args.bounces)
     r = eval_replies(args.replies)
-    t = throughput([args.bounces, args.replies], args.rounds)
+    t: dict[str, Any] = dict(throughput([args.bounces, args.replies], args.rounds))
+    if args.workers > 0:
+        t["pool"] = pool_throughput([args.bounces, args.replies], args.rounds, args.workers)
     if args.json:
         print(json.dumps({"bounces": b, "replies": r, "throughput": t}, indent=2))
     else:
