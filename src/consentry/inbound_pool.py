@@ -56,11 +56,12 @@ def _serve(conn: Connection, target: Target) -> None:
             return
 
 
-def _context() -> Any:  # SpawnContext | ForkServerContext
+def _context(method: str) -> Any:  # SpawnContext | ForkServerContext
     """The forkserver: a clean process (no event loop, no threads) that imported the
     classifier once and forks each worker from there — workers start in milliseconds,
-    and neither the daemon's main module nor its state is copied into them."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    and neither the daemon's main module nor its state is copied into them. ``spawn``
+    where the forkserver is unavailable."""
+    if method != "forkserver" or "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["consentry.inbound.classify", "consentry.inbound_pool"])
@@ -68,8 +69,8 @@ def _context() -> Any:  # SpawnContext | ForkServerContext
 
 
 class _Worker:
-    def __init__(self, target: Target) -> None:
-        ctx = _context()
+    def __init__(self, target: Target, method: str) -> None:
+        ctx = _context(method)
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
         self.proc: BaseProcess = ctx.Process(target=_serve, args=(child, target),
@@ -110,6 +111,7 @@ class ClassifyPool:
         self.size = max(1, workers)
         self.timeout = timeout
         self.target = target
+        self.method = "forkserver"
         self.log = logs.get("consentry.inbound")
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
@@ -123,7 +125,16 @@ class ClassifyPool:
         return sorted(w.pid for w in self._all if w.pid is not None)
 
     async def _spawn(self) -> _Worker:
-        w = await asyncio.to_thread(_Worker, self.target)
+        try:
+            w = await asyncio.to_thread(_Worker, self.target, self.method)
+        except (OSError, RuntimeError, ValueError) as exc:
+            if self.method == "spawn":
+                raise
+            # e.g. no writable temporary directory for the forkserver's socket
+            self.log.warning("inbound_forkserver_unavailable", error=repr(exc)[:200],
+                             fallback="spawn")
+            self.method = "spawn"
+            w = await asyncio.to_thread(_Worker, self.target, self.method)
         self._all.add(w)
         return w
 

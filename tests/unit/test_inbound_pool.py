@@ -93,3 +93,12 @@ async def test_cancelled_job_does_not_leave_a_stale_reply_behind() -> None:
         assert len(pool.pids) == 1
     finally:
         await pool.close()
+
+
+async def test_spawn_serves_where_the_forkserver_is_not_used() -> None:
+    pool = ClassifyPool(1, 10.0)
+    pool.method = "spawn"
+    try:
+        assert (await pool.classify(DSN, [], None, Options())).kind == "bounce"
+    finally:
+        await pool.close()
