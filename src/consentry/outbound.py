@@ -132,8 +132,11 @@ class Relay:
         facts = classify(msg, sub.mail_from, self.cfg.classification)
         if facts.message_id is None:
             facts = _with_message_id(facts, f"<consentry.{uuid.uuid4().hex}@local>")
+        ttl = int(self.cfg.tokens.max_age_days * 86400) + 7 * 86400
+        ahead = self.rewriter.refs_ahead(facts, sub.recipients)
         try:
-            states = await self.store.recipient_states(sub.recipients)
+            states = await self.store.recipient_states(
+                sub.recipients, [(r.ref, r.to_json()) for r in ahead], ttl)
         except StoreUnavailable as exc:
             self.counters.tempfail_store += 1
             self._event("tempfail", sub, facts, reason=str(exc))
@@ -152,7 +155,8 @@ class Relay:
             return replies.ALL_SUPPRESSED.format(n=len(decisions))
 
         try:
-            prepared = await self._rewrite(sub, facts, decisions, msg, now)
+            prepared = await self._rewrite(sub, facts, decisions, msg, now,
+                                           frozenset(r.ref for r in ahead))
         except (RewriteRefused, RewriteTemporary, StoreUnavailable) as exc:
             self.counters.rewrite_failed += 1
             self._log_decisions(sub, facts, decisions, f"not relayed: {exc}", t0, sha)
@@ -337,9 +341,11 @@ class Relay:
                         [(d.verdict, d.rule, facts.message_class) for d in decisions])
 
     async def _rewrite(self, sub: Submission, facts: MessageFacts, decisions: list[Decision],
-                       msg: rawmsg.RawMessage, now: float) -> Prepared:
+                       msg: rawmsg.RawMessage, now: float, saved: frozenset[str] = frozenset()
+                       ) -> Prepared:
         """Copies with their headers, tracking stripped and signed; token references
-        stored (one round trip) before any of them can leave."""
+        stored before any of them can leave: normally already by the lookup (`saved`),
+        any other in one round trip here."""
         base = msg.without(CONTROL_HEADERS)
         allowed = [d for d in decisions if d.allowed]
         args = (base, facts, allowed, {a.raw: a for a in sub.recipients}, now)
@@ -358,7 +364,8 @@ class Relay:
         if prepared.log.get("dkim") == "signed":
             self.counters.dkim_signed += len(prepared.copies)
         ttl = int(self.cfg.tokens.max_age_days * 86400) + 7 * 86400
-        await self.store.save_token_refs([(r.ref, r.to_json()) for r in prepared.refs], ttl)
+        await self.store.save_token_refs(
+            [(r.ref, r.to_json()) for r in prepared.refs if r.ref not in saved], ttl)
         return prepared
 
     async def _deliver(self, sub: Submission, facts: MessageFacts, prepared: Prepared

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,16 @@ class Rewriter:
     def applies(self, facts: MessageFacts) -> bool:
         u = self.cfg.unsubscribe
         return u.enabled and self.has_links and facts.message_class in u.classes
+
+    def refs_ahead(self, facts: MessageFacts, addresses: Sequence[Address]) -> list[TokenRef]:
+        """The token references prepare() issues for these recipients (it derives the
+        same ones: keyed hashes of recipient, scope and campaign), known before the
+        lookup so the relay stores them in the lookup's round trip instead of one of
+        their own. A suppressed recipient's reference is stored too, unused."""
+        if not self.applies(facts):
+            return []
+        scope = scope_for(facts.list_name)
+        return [self.codec.reference(a.key, scope, facts.campaign) for a in addresses]
 
     def prepare(self, msg: RawMessage, facts: MessageFacts, allowed: list[Decision],
                 addresses: dict[str, Address], now: float) -> Prepared:

@@ -483,11 +483,15 @@ class Store:
 
     # -- suppressions -------------------------------------------------------------------
 
-    async def recipient_states(self, addresses: Iterable[Address]) -> list[RecipientState]:
+    async def recipient_states(self, addresses: Iterable[Address],
+                               token_refs: Sequence[tuple[str, str]] = (),
+                               token_ttl: int = 0) -> list[RecipientState]:
         """Everything the policy needs for every recipient in at most TWO round trips,
         whatever the recipient count (docs/consent.md):
           1. canary + per recipient its suppression hash(es) and its `cs:addr:` hash
-             (consent, pending DOI, purchases, person, linked addresses);
+             (consent, pending DOI, purchases, person, linked addresses); the message's
+             unsubscribe token references (reference, record JSON) ride along as SETs
+             (see save_token_refs), so they are stored before anything can leave;
           2. only if some recipient belongs to a person with other addresses: the
              suppression hashes of those linked addresses (objections cover the person)."""
         addrs = list(addresses)
@@ -504,8 +508,12 @@ class Store:
             domains = sorted({a.domain for a in addrs})
             for dom in domains:
                 pipe.hgetall(self.keys.domain_suppression(dom))
+            for ref, raw in token_refs:
+                pipe.set(self.keys.token_ref(ref), raw, ex=token_ttl)
             results: list[Any] = _checked(await self._bounded(
                 pipe.execute(raise_on_error=False), "lookup"))
+            if token_refs:
+                del results[len(results) - len(token_refs):]
         if results[0] is None or results[0] is _CORRUPT:
             raise StoreUnavailable("redis canary key missing: store lost its data")
         own: list[list[Suppression]] = []
