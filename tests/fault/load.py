@@ -41,7 +41,8 @@ def dead_address(i: int) -> str:
 
 def plan(scenario: str, n: int, seed: int = 8, dead: int = 0) -> list[Msg]:
     """n messages with 1-3 recipients each, a third of them suppressed (some messages go
-    to suppressed recipients only), all with ids unique across scenarios. With `dead`,
+    to suppressed recipients only); ids and allowed addresses are unique per scenario
+    name, so no delivery can be credited to another message. With `dead`,
     a fifth of the recipients are drawn from dead0..dead<dead-1> (the scenario makes the
     downstream refuse those with 550 5.1.1)."""
     rnd = random.Random(f"{scenario}/{seed}")  # noqa: S311 (a reproducible mix, no secret)
@@ -57,7 +58,7 @@ def plan(scenario: str, n: int, seed: int = 8, dead: int = 0) -> list[Msg]:
             elif dead and x < 1 / 3 + 1 / 5:
                 gone.add(dead_address(rnd.randrange(dead)))
             else:
-                allowed.append(f"ok{i}-{j}@example.org")
+                allowed.append(f"ok.{scenario}.{i}.{j}@example.org")
         msgs.append(Msg(f"{scenario}-{i}", allowed, sorted(suppressed), sorted(gone)))
     return msgs
 
@@ -167,19 +168,17 @@ async def _call(f: Callable[[], object]) -> None:
 
 async def fault_window(stream: Stream, on: Callable[[], object], off: Callable[[], object],
                        *, after: int, hold: float | None = None,
-                       until_started: int | None = None) -> None:
+                       finished_under_fault: int | None = None) -> None:
     """Turn a fault on once `after` messages are finished and off again after `hold`
     seconds, or (for permanent refusals, which the client does not retry) once
-    `until_started` messages have been picked up: the stream keeps coming throughout.
-    `on` and `off` may be coroutine functions."""
+    `finished_under_fault` messages picked up after it went on are finished: those ran
+    under the fault from start to end. The stream keeps coming throughout. `on` and `off`
+    may be coroutine functions."""
     await stream.wait_finished(after)
     await _call(on)
     try:
-        if until_started is not None:
-            from ..helpers.waits import wait_until
-
-            await wait_until(lambda: stream.started >= until_started, within=30,
-                             what=f"{until_started} messages started")
+        if finished_under_fault is not None:
+            await stream.wait_finished(stream.started + finished_under_fault)
         else:
             await asyncio.sleep(hold or 0.5)
     finally:

@@ -30,7 +30,7 @@ async def test_consentry_sigkilled_mid_stream_and_restarted(
     d = await start_daemon(fault_config(tmp_path, fault_redis.url, sink))
     lost = 0
     for rep in range(scaled(1, 3)):
-        msgs = plan(f"consentry-sigkill-r{rep}", scaled(24, 150))
+        msgs = plan(f"consentry-sigkill-r{rep}", scaled(16, 150))
         before = retried(d)
         # Slow final replies keep transactions in flight at the moment of the kill.
         sink.control.data_delay = 0.05

@@ -27,7 +27,7 @@ async def test_redis_killed_and_restarted_mid_stream(
         start_daemon: Callable[..., Awaitable[Daemon]]) -> None:
     d = await start_daemon(fault_config(tmp_path, fault_redis.url, sink))
     for rep in range(scaled(1, 3)):
-        msgs = plan(f"redis-kill-r{rep}", scaled(24, 150))
+        msgs = plan(f"redis-kill-r{rep}", scaled(16, 150))
         stream = Stream(d.port, msgs, concurrency=4, pace=0.02)
         task = asyncio.create_task(stream.run())
         await stream.wait_finished(len(msgs) // 4)
@@ -51,7 +51,7 @@ async def test_redis_slow_beyond_and_within_the_deadline(
     try:
         d = await start_daemon(fault_config(tmp_path, proxy.url, sink))
         for rep in range(scaled(1, 3)):
-            msgs = plan(f"redis-slow-r{rep}", scaled(24, 150))
+            msgs = plan(f"redis-slow-r{rep}", scaled(16, 150))
             stream = Stream(d.port, msgs, concurrency=4, pace=0.02)
             task = asyncio.create_task(stream.run())
             await stream.wait_finished(len(msgs) // 4)
