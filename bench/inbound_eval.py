@@ -68,7 +68,7 @@ def file_kind(vs: list[Verdict]) -> str:
 
 def disagreements(d: Path) -> dict[str, str]:
     """Sample ids documented in DISAGREEMENTS.md (first cell of each table row), with
-    the row's label cell."""
+    the row's label cell (the third)."""
     f = d / "DISAGREEMENTS.md"
     out: dict[str, str] = {}
     if not f.exists():
@@ -77,7 +77,7 @@ def disagreements(d: Path) -> dict[str, str]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("|") and len(cells) >= 2 and re.fullmatch(r"[a-z0-9]+-[\w-]+",
                                                                       cells[0]):
-            out[cells[0]] = cells[1]
+            out[cells[0]] = cells[2]
     return out
 
 

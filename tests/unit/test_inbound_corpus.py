@@ -33,10 +33,10 @@ def _disagreements() -> dict[str, str]:
     out: dict[str, str] = {}
     for line in (BOUNCES / "DISAGREEMENTS.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) >= 4 and re.fullmatch(r"[a-z0-9]+-[\w-]+",
+        if line.startswith("|") and len(cells) >= 5 and re.fullmatch(r"[a-z0-9]+-[\w-]+",
                                                                       cells[0]):
-            out[cells[0]] = f"label {cells[1]!r} contradicts the message; consentry: " \
-                            f"{cells[3]} (DISAGREEMENTS.md)"
+            out[cells[0]] = f"label {cells[2]!r} contradicts the message; consentry: " \
+                            f"{cells[4]} (DISAGREEMENTS.md)"
     return out
 
 
