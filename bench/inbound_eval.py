@@ -149,8 +149,14 @@ def _score(rows: list[dict[str, Any]], addr_ref: dict[str, Any]) -> dict[str, An
             rec_addr += sum((Counter(a.lower() for a in ref["addresses"]) & got_a).values())
         hard_called += got_cls["hard"]
         hard_right += min(got_cls["hard"], exp_cls["hard"])
-        exp_sender_side = [e for e in exp_r if e["reason"] in SENDER_SIDE]
-        if exp_sender_side and got_cls["hard"] > exp_cls["hard"]:
+        if n_ok and len(got_r) > 1:
+            # Recipients in report order (Sisimai's order is the report's): the sender-side
+            # one itself must not be hard; another recipient's hard verdict is not its.
+            if any(e["reason"] in SENDER_SIDE and g["class"] == "hard"
+                   for e, g in zip(exp_r, got_r, strict=True)):
+                sender_side_hard.append(lab["id"])
+        elif any(e["reason"] in SENDER_SIDE for e in exp_r) and \
+                got_cls["hard"] > exp_cls["hard"]:
             sender_side_hard.append(lab["id"])
     kinds = ["bounce", "complaint", "autoreply", "delivered"]
     return {
