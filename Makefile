@@ -51,7 +51,7 @@ test: deps-test $(STAMP) lint typecheck
 	$(BIN)/pytest -q
 
 # The benchmark suite (bench/suite.py): also needs node/npm (Haraka, installed by the
-# suite itself into var/bench/haraka) and the `bench` extra (matplotlib for the chart).
+# suite itself into var/bench/haraka-VERSION) and the `bench` extra (matplotlib for the chart).
 deps-bench:
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBS_BENCH); }

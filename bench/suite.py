@@ -74,8 +74,8 @@ from relay import (
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-HARAKA_VERSION = "3.3.4"
-HARAKA_DIR = ROOT / "var" / "bench" / "haraka"
+HARAKA_VERSION = "3.3.4"  # declares node >= 20 (Debian 12's own nodejs is 18: npm warns)
+HARAKA_ROOT = ROOT / "var" / "bench"
 SENDER = "sender@bench.example"
 REASONS = ("unsubscribe", "complaint", "objection", "hard_bounce")
 # smtp-source sends to fixed recipients: -t ADDR with -r 1, "1ADDR" .. "NADDR" with -r N.
@@ -406,21 +406,35 @@ def verify_decisions(cfg: Path, log: Path) -> list[str]:
     return out
 
 
+def node_major() -> int:
+    node = shutil.which("node")
+    if node is None:
+        return 0
+    out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30,
+                         check=False).stdout.strip().lstrip("v")
+    return int(out.split(".")[0]) if out.split(".")[0].isdigit() else 0
+
+
 def ensure_haraka() -> Path:
-    """Haraka from npm into the git-ignored var/bench/haraka (once)."""
-    binary = HARAKA_DIR / "node_modules" / "Haraka" / "bin" / "haraka"
+    """Haraka from npm into the git-ignored var/bench/haraka-<version> (once)."""
+    version = HARAKA_VERSION
+    home = HARAKA_ROOT / f"haraka-{version}"
+    binary = home / "node_modules" / "Haraka" / "bin" / "haraka"
     if binary.exists():
         return binary
     npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        raise RuntimeError("node/npm missing (make bench installs nodejs and npm)")
-    HARAKA_DIR.mkdir(parents=True, exist_ok=True)
-    pkg = HARAKA_DIR / "package.json"
+    if npm is None or node_major() == 0:
+        raise RuntimeError("node and npm needed (make bench installs nodejs and npm)")
+    if node_major() < 20:
+        print(f"bench: warning: node {node_major()} is older than Haraka {version} declares "
+              "(>= 20)", flush=True)
+    home.mkdir(parents=True, exist_ok=True)
+    pkg = home / "package.json"
     if not pkg.exists():
         pkg.write_text('{"name": "consentry-bench-haraka", "private": true}\n')
-    print(f"bench: npm install Haraka@{HARAKA_VERSION} into {HARAKA_DIR}", flush=True)
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", f"Haraka@{HARAKA_VERSION}"],
-                   cwd=HARAKA_DIR, check=True, timeout=600)
+    print(f"bench: npm install Haraka@{version} into {home}", flush=True)
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", f"Haraka@{version}"],
+                   cwd=home, check=True, timeout=600)
     return binary
 
 
@@ -654,7 +668,7 @@ async def measure(ctx: Ctx, phase: str, target: str, client: str, size: int, rcp
     limit = max(60.0, a.seconds * 30)
     # probe: unmeasured, one message per session; sizes the run to about --seconds and
     # warms the target up
-    n_probe = max(conc, 20 if not a.quick else 10)
+    n_probe = max(min(conc, 50), 20 if not a.quick else 10)
     got, el, _lat, _c, err = await one_load(ctx, inst, client, size, rcpts, conc, n_probe,
                                             supp, f"p{ctx.seq}", limit)
     cap = min(a.max_messages, max(conc * 2, int(150_000_000 / size)))
@@ -1064,7 +1078,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="smoke run: small counts, a subset of cells (explicit flags win)")
     p.add_argument("--seconds", type=float, default=None,
-                   help="approximate length of one measured run (default 3; --quick 0.5)")
+                   help="approximate length of one measured run (default 2.5; --quick 0.5)")
     p.add_argument("--min-messages", type=int, default=None,
                    help="messages per measured run at least (default 100; --quick 30)")
     p.add_argument("--max-messages", type=int, default=20_000,
@@ -1096,7 +1110,7 @@ def build_parser() -> argparse.ArgumentParser:
 def apply_defaults(args: argparse.Namespace) -> None:
     q = args.quick
     defaults: dict[str, Any] = {
-        "seconds": 0.5 if q else 3.0, "min_messages": 30 if q else 100,
+        "seconds": 0.5 if q else 2.5, "min_messages": 30 if q else 100,
         "phase_repeats": 1 if q else 3, "suppressions": 20_000 if q else 1_000_000,
         "consents": 20_000 if q else 1_000_000, "concurrency": [1, 10] if q else [1, 10, 50, 200],
         "sizes": [5120] if q else [5120, 51200],
@@ -1107,22 +1121,37 @@ def apply_defaults(args: argparse.Namespace) -> None:
             setattr(args, k, v)
 
 
+# rough msgs/s per target (1 rcpt, 5 KB, this 2-CPU machine) for the time estimate only
+GUESS_RATE = {"sink": 2000.0, "haraka": 60.0, "haraka-nodelay": 120.0, "consentry": 180.0,
+              "consentry-dkim": 60.0, "consentry-supponly": 180.0, "consentry-2p": 250.0,
+              "consentry-scale": 180.0}
+
+
 def estimate_seconds(args: argparse.Namespace) -> float:
-    per_run = args.seconds * 1.4 + 1.5  # probe + process start of the clients + snapshots
-    n = 0
+    def run(target: str, rcpts: int, conc: int, size: int = 5120) -> float:
+        rate = GUESS_RATE.get(target, 100.0)
+        if target.startswith("consentry") and rcpts > 1:
+            rate /= 0.5 * rcpts  # one copy per allowed recipient
+        rate /= 1 + size / 100_000
+        probe = max(min(conc, 50), 20) / rate
+        measured = max(args.seconds, max(2 * conc, args.min_messages) / rate)
+        return probe + measured + 1.0
+
+    total = 0.0
     if "matrix" in args.phases:
-        n += (len(args.sizes) * len(args.rcpts) * len(args.concurrency) * args.repeats
-              * len(args.clients) * len(args.targets))
+        total += args.repeats * len(args.clients) * sum(
+            run(t, r, c, z) for t in args.targets for r in args.rcpts
+            for c in args.concurrency for z in args.sizes)
     if "consent" in args.phases:
-        n += 4 * args.phase_repeats
+        total += args.phase_repeats * sum(run(t, r, 10) for t in ("consentry",
+                                          "consentry-supponly") for r in (1, 10))
     if "procs" in args.phases:
-        n += 2 * len(args.clients) * args.phase_repeats
+        total += args.phase_repeats * len(args.clients) * (run("consentry", 1, 50)
+                                                           + run("consentry-2p", 1, 50))
     if "scale" in args.phases:
-        n += len(args.scale) * args.phase_repeats
-    load = (2 * args.suppressions + args.consents) / 60_000 + 20
-    if "scale" in args.phases:
-        load += sum(args.scale) / 80_000
-    return n * per_run + load
+        total += args.phase_repeats * len(args.scale) * run("consentry-scale", 1, 10)
+        total += sum(args.scale) / 100_000 + 10
+    return total + (2 * args.suppressions + args.consents) / 70_000 + 30
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1292,7 +1321,8 @@ def main(argv: list[str] | None = None) -> int:
                              "set only, require_basis false (db 1); consentry-2p: two "
                              "processes with submission.reuse_port on one port; "
                              "consentry-scale: require_basis false, own Redis",
-                "haraka": f"Haraka {HARAKA_VERSION} (npm), nodes=0 (one process), plugins "
+                "haraka": f"Haraka {HARAKA_VERSION} (npm, node {node_major()}), nodes=0 "
+                          "(one process), plugins "
                           "relay (acl 127.0.0.1/32) + queue/smtp_forward (enable_outbound) to "
                           "the sink, log level warn; haraka-nodelay: same plus setNoDelay(true)"
                           " on every socket (NODE_OPTIONS --require)",
