@@ -209,14 +209,15 @@ class AuditFile:
         """The chain head beside the file (`audit.jsonl.head`), replaced atomically after
         every append, under the file's lock: lines deleted from the end of the file then
         show in `verify` even without Redis. Written after the lines' fsync, so it never
-        names an entry the file did not get; a failure here loses nothing (logged)."""
+        names an entry the file did not get; a failure here loses nothing (logged). Not
+        fsync'd (it would double the cost of every acknowledged change): after a power
+        loss it may lag behind the file or be empty, which verify reports, never as a
+        broken chain."""
         tmp = self.path.with_name(self.path.name + ".head.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
             try:
                 os.write(fd, head_json(tail).encode() + b"\n")
-                if self.fsync:
-                    os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, self.head_path)
@@ -455,7 +456,7 @@ def read_head(raw: str | bytes | None) -> dict[str, Any] | None:
             return d
     except ValueError:
         pass
-    return {"seq": -1, "hash": "", "sid": "?"}  # unreadable: reported, never trusted
+    return {"seq": -1, "hash": "", "sid": "?"}  # unreadable: noted, never trusted
 
 
 def read_head_file(path: Path) -> dict[str, Any] | None:
@@ -483,7 +484,9 @@ def check_head(path: Path, out: Verified, head: dict[str, Any], where: str) -> N
     last = int(out.last["seq"]) if out.last else 0
     seq, h, sid = int(head["seq"]), str(head["hash"]), str(head["sid"])
     if seq < 0:
-        out.broken = Break(out.entries + 1, None, "edited", f"{where} is unreadable")
+        # Empty or torn (a power loss before the un-fsync'd head reached the disk): it
+        # vouches for nothing, like a missing head; the other head and the stream still do.
+        out.heads.append(f"{where}: unreadable, not used")
         return
     if seq > last:
         gone = f"entry {seq} is" if seq == last + 1 else f"entries {last + 1}..{seq} are"

@@ -327,3 +327,17 @@ async def test_expired_suppressions_are_removed_and_audited(
     assert (last["action"], last["address"], last["reason"], last["actor"]) == (
         "expire", "soft@example.org", "soft_bounce", "expiry-job")
     assert audit.verify_file(f.path).broken is None
+
+
+def test_an_empty_head_file_vouches_for_nothing_the_redis_head_still_does(
+        run: Run, tmp_path: Path) -> None:
+    """The head file is not fsync'd: after a power loss it may be empty. That is noted,
+    never a broken chain; a deleted tail is then still named by the Redis head."""
+    three_changes(run)
+    p = audit_file(tmp_path)
+    audit.head_path(p).write_text("")
+    rc, out, _ = run("audit", "verify", "--offline")
+    assert rc == 0 and "head: audit.jsonl.head: unreadable, not used" in out, out
+    p.write_text("".join(lines(p)[:3]))
+    rc, out, _ = run("audit", "verify")
+    assert rc == 1 and "deleted: the tail is missing: entry 4 is gone" in out, out
