@@ -23,6 +23,11 @@ SENDER = "news@sender.example"
 TORTURE = bool(os.environ.get("CONSENTRY_TORTURE"))
 
 
+# Pause between a session's messages: a short stream lasts long enough for its fault to
+# land mid-stream (the long form's length does that by itself).
+PACE = 0.02 if TORTURE else 0.08
+
+
 def scaled(short: int, full: int) -> int:
     """The short form's size in `make test`, the full one under CONSENTRY_TORTURE=1."""
     return full if TORTURE else short
@@ -115,7 +120,7 @@ class Stream:
     deadline: float = 60.0  # seconds for the whole stream, retries included
     backoff: float = 0.2
     timeout: float = 15.0
-    pace: float = 0.0  # pause between a session's messages (spreads a short stream out)
+    pace: float = PACE
     finished: int = 0
     started: int = 0
 
@@ -155,7 +160,7 @@ class Stream:
         """Bounded wait until n messages are finished (the moment to inject a fault)."""
         from ..helpers.waits import wait_until
 
-        await wait_until(lambda: self.finished >= n, within=within,
+        await wait_until(lambda: self.finished >= n, within=within, interval=0.005,
                          what=f"{n} messages finished")
 
 

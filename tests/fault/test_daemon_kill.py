@@ -34,7 +34,7 @@ async def test_consentry_sigkilled_mid_stream_and_restarted(
         before = retried(d)
         # Slow final replies keep transactions in flight at the moment of the kill.
         sink.control.data_delay = 0.05
-        stream = Stream(d.port, msgs, concurrency=6, pace=0.02)
+        stream = Stream(d.port, msgs, concurrency=6)
         task = asyncio.create_task(stream.run())
         try:
             await stream.wait_finished(len(msgs) // 3)

@@ -45,7 +45,7 @@ async def _run(name: str, d: Daemon, rp: RedisProc, sink: Sink,
                ) -> ledger.Counts:
     msgs = plan(name, scaled(12, 120))
     before = retried(d)
-    stream = Stream(d.port, msgs, concurrency=4, pace=0.03)
+    stream = Stream(d.port, msgs, concurrency=4)
     task = asyncio.create_task(stream.run())
     try:
         if permanent:

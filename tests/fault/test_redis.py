@@ -28,7 +28,7 @@ async def test_redis_killed_and_restarted_mid_stream(
     d = await start_daemon(fault_config(tmp_path, fault_redis.url, sink))
     for rep in range(scaled(1, 3)):
         msgs = plan(f"redis-kill-r{rep}", scaled(16, 150))
-        stream = Stream(d.port, msgs, concurrency=4, pace=0.02)
+        stream = Stream(d.port, msgs, concurrency=4)
         task = asyncio.create_task(stream.run())
         await stream.wait_finished(len(msgs) // 4)
         fault_redis.kill()
@@ -52,7 +52,7 @@ async def test_redis_slow_beyond_and_within_the_deadline(
         d = await start_daemon(fault_config(tmp_path, proxy.url, sink))
         for rep in range(scaled(1, 3)):
             msgs = plan(f"redis-slow-r{rep}", scaled(16, 150))
-            stream = Stream(d.port, msgs, concurrency=4, pace=0.02)
+            stream = Stream(d.port, msgs, concurrency=4)
             task = asyncio.create_task(stream.run())
             await stream.wait_finished(len(msgs) // 4)
             proxy.delay = 0.8  # beyond deadline_ms (500): fail closed, 451
