@@ -481,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .allow_cli import add_parser as add_allow_parser
 
     add_allow_parser(sub)
+    from .webhooks_cli import add_parser as add_webhooks_parser
+
+    add_webhooks_parser(sub)
     from .auth import add_parser as add_user_parser
 
     add_user_parser(sub)

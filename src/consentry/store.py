@@ -1483,6 +1483,35 @@ class Store:
                 await self._bounded(self.redis.xgroup_delconsumer(
                     self.keys.audit_stream, group, consumer), "webhook leave")
 
+    async def webhook_status(self, group: str) -> dict[str, Any] | None:
+        """The group's pending and unread counts and its consumers (None: no group yet)."""
+        try:
+            groups: list[dict[str, Any]] = await self._bounded(
+                self.redis.xinfo_groups(self.keys.audit_stream), "webhook status")
+        except StoreUnavailable as exc:
+            if "no such key" in str(exc).lower():
+                return None
+            raise
+        for g in groups:
+            if g.get("name") == group:
+                rows: list[dict[str, Any]] = await self._bounded(self.redis.xinfo_consumers(
+                    self.keys.audit_stream, group), "webhook consumers")
+                return {"pending": int(g.get("pending") or 0),
+                        "unread": int(g.get("lag") or 0),
+                        "last_delivered": str(g.get("last-delivered-id") or ""),
+                        "consumers": [{"name": str(c["name"]),
+                                       "pending": int(c.get("pending") or 0),
+                                       "idle_s": int(c.get("idle") or 0) / 1000}
+                                      for c in rows]}
+        return None
+
+    async def webhook_dead_delete(self, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        n: int = await self._bounded(self.redis.xdel(self.keys.webhook_dead, *ids),
+                                     "webhook dead delete")
+        return n
+
     async def webhook_prune(self, group: str, keep: str, min_idle_ms: int) -> int:
         """Remove consumers of stopped or dead processes once others took over what they
         held (nothing pending, silent for `min_idle_ms`). Returns how many."""

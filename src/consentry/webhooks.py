@@ -160,6 +160,28 @@ class Attempt:
     retry_after: float | None = None
 
 
+async def post(http: aiohttp.ClientSession, ep: Endpoint, sid: str, action: str,
+               body: bytes, attempt: int) -> Attempt:
+    """One signed attempt (signed now: a retry hours later still passes the receiver's
+    timestamp check)."""
+    headers = {"Content-Type": "application/json",
+               "User-Agent": "consentry-webhooks/1",
+               "Idempotency-Key": sid, "X-Consentry-Event-Id": sid,
+               "X-Consentry-Event": action, "X-Consentry-Attempt": str(attempt),
+               SIGNATURE_HEADER: sign(ep.secret, int(time.time()), body)}
+    try:
+        async with http.post(ep.cfg.url, data=body, headers=headers, allow_redirects=False,
+                             timeout=aiohttp.ClientTimeout(total=ep.cfg.timeout)) as resp:
+            await resp.read()
+            ra = (retry_after(resp.headers.get("Retry-After"), time.time())
+                  if resp.status in (429, 503) else None)
+            return Attempt(resp.status, f"HTTP {resp.status}", ra)
+    except TimeoutError:
+        return Attempt(None, f"no answer within {ep.cfg.timeout:g} s")
+    except (aiohttp.ClientError, OSError) as exc:
+        return Attempt(None, f"{type(exc).__name__}: {exc}"[:300])
+
+
 class Worker:
     """One endpoint in one process: read, deliver, acknowledge."""
 
@@ -309,26 +331,7 @@ class Worker:
 
     async def _post(self, sid: str, entry: dict[str, str], body: bytes, attempt: int
                     ) -> Attempt:
-        ts = int(time.time())
-        headers = {"Content-Type": "application/json",
-                   "User-Agent": "consentry-webhooks/1",
-                   "Idempotency-Key": sid, "X-Consentry-Event-Id": sid,
-                   "X-Consentry-Event": entry.get("action", "?"),
-                   "X-Consentry-Attempt": str(attempt),
-                   SIGNATURE_HEADER: sign(self.ep.secret, ts, body)}
-        try:
-            async with self.http.post(self.ep.cfg.url, data=body, headers=headers,
-                                      allow_redirects=False,
-                                      timeout=aiohttp.ClientTimeout(total=self.ep.cfg.timeout)
-                                      ) as resp:
-                await resp.read()
-                ra = (retry_after(resp.headers.get("Retry-After"), time.time())
-                      if resp.status in (429, 503) else None)
-                return Attempt(resp.status, f"HTTP {resp.status}", ra)
-        except TimeoutError:
-            return Attempt(None, f"no answer within {self.ep.cfg.timeout:g} s")
-        except (aiohttp.ClientError, OSError) as exc:
-            return Attempt(None, f"{type(exc).__name__}: {exc}"[:300])
+        return await post(self.http, self.ep, sid, entry.get("action", "?"), body, attempt)
 
     async def _dead(self, sid: str, body: bytes, res: Attempt, attempts: int, why: str
                     ) -> None:

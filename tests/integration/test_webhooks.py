@@ -496,3 +496,49 @@ async def test_concurrency_bounds_the_posts_in_flight_and_1_keeps_the_order(
             assert ids == [sid for sid, _ in sync_redis.xrange("cs:audit")]
     finally:
         await slow.stop()
+
+
+async def test_cli_status_dead_and_replay_of_a_dead_letter(
+        publisher: Any, receiver: Receiver, sync_redis: Any, tmp_path: Path,
+        redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+    import yaml
+
+    from consentry import cli
+
+    receiver.script = [(410, {})]
+    run = await publisher(hook(receiver.url))
+    await suppress(run.store, "mona@example.org")
+    await wait_until(lambda: sync_redis.exists("cs:webhook:dead"), what="a dead letter")
+    conf = tmp_path / "c.yaml"
+    conf.write_text(yaml.safe_dump({
+        "server": {"state_dir": str(tmp_path / "var")},
+        "redis": {"embedded": False, "url": redis_url, "deadline_ms": 2000},
+        "webhooks": [hook(receiver.url)]}))
+
+    async def cmd(*argv: str) -> tuple[int, str, str]:
+        rc = await asyncio.to_thread(cli.main, ["-c", str(conf), "webhooks", *argv])
+        structlog.reset_defaults()
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    rc, out, _ = await cmd("status")
+    assert rc == 0 and "crm  http://127.0.0.1:" in out and "dead letters 1" in out, out
+    assert f"consumer {run.pub.consumer}: 0 held" in out
+    rc, out, _ = await cmd("dead", "--json")
+    dead = [json.loads(x) for x in out.splitlines()]
+    assert rc == 0 and len(dead) == 1 and dead[0]["status"] == "410"
+    event_id = dead[0]["event"]
+    receiver.script = [(500, {})]
+    rc, out, err = await cmd("replay")
+    assert rc == 1 and "HTTP 500: kept" in err and sync_redis.xlen("cs:webhook:dead") == 1
+    rc, out, err = await cmd("replay", "--id", event_id)  # the receiver answers 200 now
+    assert rc == 0 and f"event {event_id} delivered to crm (HTTP 200)" in out, (out, err)
+    assert sync_redis.xlen("cs:webhook:dead") == 0
+    assert len(receiver.requests) == 3
+    again = receiver.requests[2]
+    assert again["headers"]["Idempotency-Key"] == event_id
+    assert again["body"] == receiver.requests[0]["body"]
+    assert recipe_verify(SECRET, again["headers"]["X-Consentry-Signature"], again["body"])
+    rc, out, _ = await cmd("status")
+    assert "dead letters 0" in out
