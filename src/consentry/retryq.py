@@ -20,6 +20,7 @@ import base64
 import contextlib
 import json
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -107,12 +108,30 @@ class RetryQueue:
             await asyncio.to_thread(_append_spool, self.spool, [r[1] for r in rows])
 
 
+# Appends (relay, worker thread) and the drain's claim (rename) of the spool are
+# serialised: a job appended while the drain moves the spool into Redis lands either in
+# the claimed file before it is read, or in a fresh spool left for the next round.
+_SPOOL_LOCK = threading.Lock()
+
+
 def _append_spool(path: Path, lines: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
+    with _SPOOL_LOCK, open(path, "a", encoding="utf-8") as fh:
         fh.write("".join(line + "\n" for line in lines))
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _claim_spool(path: Path) -> Path | None:
+    """The spool renamed aside for draining (or one a failed round left), or None."""
+    work = path.with_name(path.name + ".draining")
+    with _SPOOL_LOCK:
+        if work.exists():
+            return work
+        if not path.exists():
+            return None
+        os.replace(path, work)
+        return work
 
 
 class RetryWorker:
@@ -130,10 +149,13 @@ class RetryWorker:
         self.backlog = 0
 
     async def drain_spool(self) -> int:
-        """Move jobs spooled while Redis was down into Redis (then drop the file)."""
-        if not self.spool.exists():
+        """Move jobs spooled while Redis was down into Redis (then drop the file). The
+        spool is claimed by a rename first, so jobs spooled meanwhile are kept for the
+        next round; a failed round leaves the claimed file to be drained first."""
+        work = await asyncio.to_thread(_claim_spool, self.spool)
+        if work is None:
             return 0
-        lines = [ln for ln in self.spool.read_text(encoding="utf-8").splitlines() if ln]
+        lines = [ln for ln in work.read_text(encoding="utf-8").splitlines() if ln]
         rows: list[tuple[str, str, float]] = []
         for ln in lines:
             try:
@@ -141,7 +163,7 @@ class RetryWorker:
             except (ValueError, KeyError, TypeError):
                 self.log.error("retry_spool_line_invalid")
         await self.store.enqueue_retries(rows)
-        self.spool.unlink()
+        work.unlink()
         return len(rows)
 
     async def run_once(self, now: float | None = None) -> int:

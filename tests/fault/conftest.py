@@ -67,9 +67,10 @@ def start_daemon(tmp_path: Path) -> Iterator[Callable[..., Awaitable[Daemon]]]:
 
 
 def retry_backlog(rp: RedisProc, d: Daemon) -> int:
-    """Copies still owed: jobs in cs:retry:due plus lines in the local fallback spool."""
-    spool = Path(d.data["server"]["state_dir"]) / "spool" / "retry.jsonl"
-    spooled = len(spool.read_text().splitlines()) if spool.exists() else 0
+    """Copies still owed: jobs in cs:retry:due plus lines in the local fallback spool
+    (retry.jsonl, and retry.jsonl.draining while the worker moves it into Redis)."""
+    spool_dir = Path(d.data["server"]["state_dir"]) / "spool"
+    spooled = sum(len(p.read_text().splitlines()) for p in spool_dir.glob("retry.jsonl*"))
     return int(rp.cli("ZCARD", "cs:retry:due")) + spooled
 
 
