@@ -242,3 +242,39 @@ async def test_a_message_that_hangs_the_parser_goes_to_review_and_others_are_ser
                      within=10, what="the objection after the restart")
     assert json.loads(sync_redis.hget("cs:supp:kunde@isp.example", "global"))["reason"] == \
         "objection"
+
+
+async def test_listener_answers_while_every_worker_is_stuck(make_config, sink, start_app,
+                                                            sync_redis):
+    """One worker, stuck: the SMTP side still accepts (the spool takes responsibility) and
+    the queued message is classified by the replacement after the deadline."""
+    from consentry.inbound_pool import ClassifyPool
+
+    from ..helpers.slow_classify import MARK, backtracking_classify
+
+    cfg = make_config(sink, inbound={**INBOUND, "parse_timeout": 4, "parse_workers": 1},
+                      policy={"require_basis": False},
+                      unsubscribe={"mailto_domain": "shop.test"})
+    running = await start_app(cfg)
+    port = running.app.inbound.ports[0]
+    proc = running.app.inbound.processor
+    await proc.pool.close()
+    proc.pool = ClassifyPool(1, 4.0, target=backtracking_classify)
+    await proc.pool.start()
+    hostile = (b"From: x@isp.example\r\nTo: antwort@shop.test\r\n" + MARK + b"\r\n"
+               b"Subject: Frage\r\n\r\nHallo\r\n")
+    plain = (b"From: frage@isp.example\r\nTo: antwort@shop.test\r\nSubject: Frage\r\n\r\n"
+             b"Gibt es das Modell auch in Blau?\r\n")
+    assert (await send(port, ["antwort@shop.test"], hostile, mail_from="x@isp.example"))[0] \
+        == 250
+    await wait_until(lambda: proc.active == 1, within=5, what="the hostile message taken")
+    for _ in range(3):  # the listener keeps answering while the only worker spins
+        code, _, _ = await send(port, ["antwort@shop.test"], plain,
+                                mail_from="frage@isp.example")
+        assert code == 250
+    assert proc.pool.timeouts == 0
+    await wait_until(lambda: sum(b"Gibt es das Modell" in r.content for r in sink.received)
+                     == 3, within=20, what="the queued replies forwarded after the restart")
+    assert proc.pool.timeouts == 1 and proc.pool.restarts == 1
+    assert [b"kind=unknown" in r.content for r in sink.received if MARK in r.content] == [True]
+    assert sync_redis.keys("cs:supp:*") == []
