@@ -14,9 +14,6 @@ import json
 import sys
 from typing import Any
 
-import aiohttp
-
-from . import webhooks
 from .config import Config
 from .store import Store
 
@@ -40,6 +37,9 @@ async def _dead_letters(store: Store, endpoint: str | None, ids: set[str] | None
 
 
 def cmd_webhooks(cfg: Config, args: argparse.Namespace) -> int:
+    import aiohttp  # here, not at the top: every other command's start stays lean
+
+    from . import webhooks
     from .cli import _with_store
 
     eps = webhooks.endpoints(cfg)
