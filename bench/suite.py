@@ -1325,6 +1325,7 @@ def main(argv: list[str] | None = None) -> int:
                 "state": f"{args.suppressions} suppressions + {args.consents} DOI consent "
                          f"records (consentry's encode_consent) via redis-cli --pipe; Redis "
                          f"{redis_mem}, persistence off",
+                "consentry check before the load": "; ".join(checks),
                 "consentry": "shipped defaults (marketing: per-recipient List-Unsubscribe "
                              "copies) with policy.require_basis true; consentry-dkim: + DKIM "
                              "rsa-sha256 2048 with self-check; consentry-supponly: suppression "
