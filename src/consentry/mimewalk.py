@@ -70,11 +70,16 @@ def _split_part(data: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def _python_codec(charset: str | None) -> str | None:
+    """Python's text codec for a MIME charset, or None. A charset parameter is the
+    sender's word: "rot13" and "base64" are codecs but no text encodings (bytes.decode
+    raises LookupError for them), and a NUL in the name raises ValueError."""
     cs = (charset or "us-ascii").strip().lower()
     try:
-        return codecs.lookup(cs).name
-    except LookupError:
+        name = codecs.lookup(cs).name
+        b"a".decode(name, "replace")
+    except (LookupError, ValueError):
         return None
+    return name
 
 
 def _decode_cte(body: bytes, cte: str) -> bytes | None:
@@ -169,7 +174,7 @@ class Walker:
             return body
         try:
             text = raw.decode(codec)
-        except UnicodeDecodeError:
+        except UnicodeError:  # idna/punycode raise the base class
             if codec != "ascii":
                 self.report.skipped.append(f"{ctype}: not valid {codec}")
                 return body
@@ -180,7 +185,7 @@ class Walker:
             return body
         try:
             data = new.encode(codec)
-        except UnicodeEncodeError:
+        except UnicodeError:  # idna refuses long "labels" with the base class
             self.report.skipped.append(f"{ctype}: rewrite not representable in {codec}")
             return body
         self.report.changed += 1

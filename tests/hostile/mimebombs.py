@@ -53,6 +53,15 @@ CASES: dict[str, bytes] = {
                             "Bitte abmelden\r\n"),
     "charset-mismatch": HEAD.format(subject="mismatch", name="mismatch").encode()
     + b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>\xff\xfe\xc3(abmelden</p>\r\n",
+    "charset-rot13": _msg("rot13", 'text/html; charset="rot13"',
+                          '<p>bitte <img src="https://t.example/o.gif" width="1"></p>\r\n'),
+    "charset-base64-codec": _msg("b64codec", "text/html; charset=base64", "PHA+aGk8L3A+\r\n"),
+    "charset-idna": _msg("idnacs", "text/html; charset=idna", "<p>" + "x" * 80 + "</p>\r\n"),
+    "charset-nul": HEAD.format(subject="nulcs", name="nulcs").encode()
+    + b'Content-Type: text/plain; charset=\x00"iso-2022-jp"\r\n\r\nBitte abmelden\r\n',
+    "dsn-nul-charset": HEAD.format(subject="Undelivered", name="dsnnul").encode()
+    + b'Content-Type: multipart/report; report-type=delivery-status; boundary="n"\r\n\r\n'
+    b'--n\r\nContent-Type: text/plain; charset="\x00x"\r\n\r\nmailbox full\r\n--n--\r\n',
     "utf7-charset": _msg("utf7", "text/plain; charset=utf-7", "+AGEAYgBj-  +ZeVnLIqe-\r\n"),
     "bad-encoded-words": _msg("ew", "text/plain", "body\r\n",
                               "X-Note: =?utf-8?b?!!!?= =?x-unknown?q?abc?= =?utf-8?q?=ZZ?=\r\n"

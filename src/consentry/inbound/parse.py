@@ -148,7 +148,9 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
         cs = "utf-8"
     try:
         return data.decode(cs, "replace")
-    except LookupError:
+    except (LookupError, ValueError):
+        # unknown, or no text encoding (rot13, base64), a NUL in the name (ValueError),
+        # a codec refusing the "replace" handler (idna: UnicodeError)
         return data.decode("utf-8", "replace")
 
 
