@@ -29,6 +29,7 @@ from typing import Any
 
 from . import logs
 from .inbound.classify import Options, Verdict, classify
+from .metrics import METRICS
 
 __all__ = ["ClassifyPool", "Target"]
 
@@ -177,6 +178,7 @@ class ClassifyPool:
                                                        timeout=self.timeout)
             except TimeoutError:
                 self.timeouts += 1
+                METRICS.classifier_failure("timeout")
                 self.log.warning("inbound_classify_timeout", pid=w.pid,
                                  timeout=self.timeout, size=len(data))
                 back = None
@@ -191,6 +193,7 @@ class ClassifyPool:
                 w.kill()
                 raise
             except (EOFError, OSError) as exc:
+                METRICS.classifier_failure("died")
                 self.log.error("inbound_classifier_died", pid=w.pid,
                                exitcode=w.proc.exitcode, error=repr(exc)[:200])
                 back = None
@@ -200,6 +203,7 @@ class ClassifyPool:
                     "forwarded for review",))
             w.jobs += 1
             if status != "ok" or not isinstance(value, Verdict):
+                METRICS.classifier_failure("error")
                 self.log.error("inbound_classifier_error", pid=w.pid, error=str(value)[:300])
                 return Verdict("unknown", review=True,
                                evidence=(f"classifier error: {str(value)[:200]}",))

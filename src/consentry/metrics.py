@@ -80,6 +80,7 @@ class Metrics:
                                   1.0, 2.5, 5.0, 10.0, 30.0))
         self.replies: dict[str, int] = {}
         self.inbound: dict[str, int] = {}
+        self.classifier_failures: dict[str, int] = {}  # timeout | died | error
         self.audit: dict[tuple[str, str], int] = {}
         self.effect = Histogram((0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0,
                                  86400.0, 172800.0))
@@ -113,6 +114,9 @@ class Metrics:
     def inbound_kind(self, kind: str) -> None:
         self.inbound[kind] = self.inbound.get(kind, 0) + 1
 
+    def classifier_failure(self, what: str) -> None:
+        self.classifier_failures[what] = self.classifier_failures.get(what, 0) + 1
+
     def audit_entry(self, entry: Mapping[str, str], now: float) -> None:
         action, source = entry.get("action", "?"), entry.get("source", "?")
         self.audit[(action, source)] = self.audit.get((action, source), 0) + 1
@@ -144,6 +148,13 @@ class Metrics:
         fam = CounterMetricFamily("consentry_inbound_messages", "inbound messages by kind",
                                   labels=["kind"])
         for k, n in sorted(self.inbound.items()):
+            fam.add_metric([k], n)
+        yield fam
+        fam = CounterMetricFamily("consentry_inbound_classifier_failures",
+                                  "inbound messages whose classification failed (worker "
+                                  "timeout and restart, worker death, classifier error): "
+                                  "sent to review as unknown", labels=["failure"])
+        for k, n in sorted(self.classifier_failures.items()):
             fam.add_metric([k], n)
         yield fam
         fam = CounterMetricFamily("consentry_audit_entries",

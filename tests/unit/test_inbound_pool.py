@@ -11,6 +11,7 @@ from pathlib import Path
 
 from consentry.inbound.classify import Options
 from consentry.inbound_pool import ClassifyPool
+from consentry.metrics import METRICS
 
 from ..helpers.slow_classify import CRASH, MARK, RAISE, misbehaving_classify
 
@@ -43,6 +44,7 @@ async def test_stuck_worker_is_killed_replaced_and_the_other_keeps_serving() -> 
         assert v.kind == "unknown" and v.review and not v.suppress
         assert "exceeded 4 s" in v.evidence[0]
         assert (pool.timeouts, pool.restarts) == (1, 1)
+        assert METRICS.classifier_failures.get("timeout", 0) >= 1
         (gone,) = first - set(pool.pids)
         assert not _alive(gone)
         assert len(pool.pids) == 2
@@ -59,6 +61,7 @@ async def test_dead_worker_is_replaced_and_its_message_goes_to_review() -> None:
                                 Options())
         assert v.kind == "unknown" and v.review and "died (exit 3)" in v.evidence[0]
         assert pool.restarts == 1 and pool.timeouts == 0
+        assert METRICS.classifier_failures.get("died", 0) >= 1
         assert (await pool.classify(DSN, [], None, Options())).kind == "bounce"
     finally:
         await pool.close()
