@@ -34,6 +34,9 @@ class SinkControl:
     drop_after_dot: bool = False  # close the connection instead of answering the final dot
     greeting_421: bool = False
     on_data: Callable[[], None] | None = None  # called when a final dot arrives (fault hooks)
+    # called with the envelope when a final dot arrives; a reply it returns is sent instead
+    # of accepting (a fault timed to one particular message or copy)
+    on_message: Callable[[Envelope], str | None] | None = None
     # Announce PIPELINING in EHLO as real MTAs do (aiosmtpd itself reads pipelined
     # commands in order but does not say so); off: the relay's step-by-step path.
     pipelining: bool = True
@@ -78,6 +81,10 @@ class SinkHandler:
             self.control.on_data()
         if self.control.data_delay:
             await asyncio.sleep(self.control.data_delay)
+        if self.control.on_message is not None:
+            reply = self.control.on_message(envelope)
+            if reply:
+                return reply
         if self.control.drop_after_dot:
             assert server.transport is not None
             server.transport.abort()
