@@ -52,6 +52,8 @@ def test_clean_run_passes_and_counts() -> None:
     ([_msg("m", TEMP)], [], None, "never accepted"),
     ([_msg("m", Attempt(0, "ConnectionRefusedError", "connect"), OK)],
      [_got("m", "a@x.example")], None, "without any reply"),
+    ([_msg("m", OK)], [], Settled(bounced={("m", "a@x.example")}), "refused for good"),
+    ([Msg("m", [], [], ["dead@x.example"], [OK])], [], None, "refusals not recorded"),
 ])
 def test_each_broken_invariant_fails_the_check(msgs: list[Msg], received: list[Received],
                                                settled: Settled | None, broken: str) -> None:
@@ -67,3 +69,11 @@ def test_rfc1047_window_duplicate_is_counted_apart_and_allowed_only_when_said() 
     ledger.check(c, lost_ok=True, windows_ok=True)
     with pytest.raises(AssertionError):
         ledger.check(c, lost_ok=True)
+
+
+def test_dead_mailbox_refusal_recorded_passes() -> None:
+    m = Msg("m", ["a@x.example"], [], ["dead@x.example"], [OK])
+    c = ledger.count("t", [m], [_got("m", "a@x.example")],
+                     Settled(bounced={("m", "dead@x.example")}))
+    ledger.check(c)
+    assert c.dead_unrecorded == 0 and c.delivered == 1
