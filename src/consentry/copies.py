@@ -7,13 +7,16 @@
    message's failure (451/5xx, nothing delivered, the client's retry cannot duplicate).
 3. After the first acceptance the client will get 250, so every remaining copy is
    either accepted, refused (recorded, DSN), or put in the durable retry queue before
-   the reply — never dropped, never resent to a recipient that has it.
+   the reply — never dropped, never resent to a recipient that has it. The remaining
+   copies go over PARALLEL connections, chained on each where the downstream speaks
+   PIPELINING (deliverer.deliver_many: one write per copy).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import logs
@@ -23,6 +26,9 @@ from .retryq import RetryJob, RetryQueue
 from .rewrite import Copy
 
 PARALLEL = 4  # concurrent copy transactions per message (each holds a pool slot)
+
+ManyDeliverer = Callable[[Sequence[Envelope]], Awaitable[
+    Sequence[DeliveryResult | UpstreamTemporary | UpstreamPermanent]]]
 
 
 @dataclass(slots=True)
@@ -94,32 +100,46 @@ class CopySender:
         sem = asyncio.Semaphore(PARALLEL)
         jobs: list[RetryJob] = []
 
-        async def one(c: Copy) -> None:
+        def settle(c: Copy, res: DeliveryResult | BaseException) -> None:
             rcpt = c.recipients[0]
-            async with sem:
-                try:
-                    res = await self.deliverer.deliver(env(c))
-                except UpstreamPermanent as exc:
-                    self._refused(out, _refusal(exc, rcpt))
-                    return
-                except Exception as exc:  # temporary, ambiguous or unexpected: keep it
-                    reason = str(exc) if isinstance(exc, UpstreamTemporary) else (
-                        type(exc).__name__)
-                    if isinstance(exc, UpstreamTemporary) and exc.ambiguous:
-                        out.ambiguous += 1
-                    # The job keeps the copy's VERP sender; its DSN goes to mail_from.
-                    jobs.append(RetryJob.new(envelope_sender(c, mail_from), rcpt, c.content,
-                                             smtputf8, eightbit, message_id, reason,
-                                             time.time(), sender=mail_from))
-                    out.queued.append(rcpt)
-                    out.replies[rcpt] = f"queued for retry: {reason}"[:200]
-                    return
-            if res.refused:
+            if isinstance(res, UpstreamPermanent):
+                self._refused(out, _refusal(res, rcpt))
+            elif isinstance(res, BaseException):  # temporary, ambiguous or unexpected
+                reason = str(res) if isinstance(res, UpstreamTemporary) else (
+                    type(res).__name__)
+                if isinstance(res, UpstreamTemporary) and res.ambiguous:
+                    out.ambiguous += 1
+                # The job keeps the copy's VERP sender; its DSN goes to mail_from.
+                jobs.append(RetryJob.new(envelope_sender(c, mail_from), rcpt, c.content,
+                                         smtputf8, eightbit, message_id, reason,
+                                         time.time(), sender=mail_from))
+                out.queued.append(rcpt)
+                out.replies[rcpt] = f"queued for retry: {reason}"[:200]
+            elif res.refused:
                 self._refused(out, res.refused)
             else:
                 self._accepted(out, c, res)
 
-        await asyncio.gather(*(one(c) for c in todo))
+        async def one(c: Copy) -> None:
+            async with sem:
+                try:
+                    res: DeliveryResult | BaseException = await self.deliverer.deliver(env(c))
+                except Exception as exc:
+                    res = exc
+            settle(c, res)
+
+        async def chain(cs: list[Copy], many: ManyDeliverer) -> None:
+            # One outcome per copy, never an exception for one of them.
+            for c, res in zip(cs, await many([env(c) for c in cs]), strict=True):
+                settle(c, res)
+
+        many: ManyDeliverer | None = getattr(self.deliverer, "deliver_many", None)
+        if many is not None:
+            # PARALLEL connections, each chaining its share of the copies.
+            await asyncio.gather(*(chain(todo[k::PARALLEL], many)
+                                   for k in range(min(PARALLEL, len(todo)))))
+        else:
+            await asyncio.gather(*(one(c) for c in todo))
         await self.queue.put(jobs)  # durable (Redis or fsync'd spool) before the 250
         out.result.accepted.extend(out.queued)  # ours to deliver now: counted as relayed
         if out.queued:

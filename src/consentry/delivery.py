@@ -15,6 +15,7 @@ import re
 import ssl
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, cast
@@ -150,6 +151,7 @@ class SMTPDeliverer:
         self._slots = asyncio.Semaphore(cfg.pool_size)
         self._smtputf8 = False
         self._eightbit = True
+        self._pipelining = True  # until a connection says otherwise
 
     @property
     def supports_smtputf8(self) -> bool:
@@ -197,6 +199,7 @@ class SMTPDeliverer:
             raise UpstreamTemporary(f"downstream unreachable: {type(exc).__name__}") from None
         self._smtputf8 = smtp.supports_extension("smtputf8")
         self._eightbit = smtp.supports_extension("8bitmime")
+        self._pipelining = smtp.supports_extension("pipelining")
         return smtp
 
     async def probe(self) -> None:
@@ -249,7 +252,9 @@ class SMTPDeliverer:
                 elif not ok:
                     smtp.close()
 
-    async def _transaction(self, smtp: aiosmtplib.SMTP, env: Envelope) -> DeliveryResult:
+    @staticmethod
+    def _options(smtp: aiosmtplib.SMTP, env: Envelope) -> tuple[list[str], str]:
+        """MAIL parameters and the command encoding for this envelope on this hop."""
         options: list[str] = []
         encoding = "ascii"
         _require_extensions(smtp, env)
@@ -260,6 +265,10 @@ class SMTPDeliverer:
             options.append("BODY=8BITMIME")
         if smtp.supports_extension("size"):
             options.append(f"SIZE={len(env.content)}")
+        return options, encoding
+
+    async def _transaction(self, smtp: aiosmtplib.SMTP, env: Envelope) -> DeliveryResult:
+        options, encoding = self._options(smtp, env)
         if smtp.supports_extension("pipelining"):
             return await self._pipelined(smtp, env, options, encoding)
         await self._mail(smtp, env, options, encoding)
@@ -430,6 +439,148 @@ class SMTPDeliverer:
                     temp.append(RcptResult(rcpt, r.code, sanitize(r.message)))
         return accepted, refused, temp, mail, (ex, final)
 
+    async def deliver_many(self, envs: Sequence[Envelope]
+                           ) -> list[DeliveryResult | UpstreamTemporary | UpstreamPermanent]:
+        """Several independent transactions (per-recipient copies) on one pooled
+        connection, one outcome per envelope in order; never raises for a single
+        envelope. With PIPELINING they are chained: each copy's content goes in one write
+        with the next copy's MAIL, RCPT and DATA (RFC 2920 §3.1 lets message content
+        open a command group), so n copies cost n + 1 writes and round trips instead of
+        2n. A copy refused at RCPT or DATA is that copy's outcome and the chain goes on
+        (after RSET); when the connection is lost or has to be dropped (a 354 nobody may
+        use), every copy not yet sent is UpstreamTemporary -- nothing of it was sent --
+        and the copy waiting for its final reply is ambiguous."""
+        if not envs:
+            return []
+        if not self._pipelining:
+            return [await self._outcome(e) for e in envs]
+        async with self._slots:
+            for attempt in (0, 1):
+                smtp = self._take_idle() if attempt == 0 else None
+                reused = smtp is not None
+                if smtp is None:
+                    try:
+                        smtp = await self._connect()
+                    except (UpstreamTemporary, UpstreamPermanent) as exc:
+                        return [exc for _ in envs]
+                try:
+                    results = await self._chain(smtp, envs)
+                except _StaleConnection:
+                    smtp.close()
+                    if reused:
+                        continue  # the server had closed it; nothing was sent: once more
+                    err = UpstreamTemporary("downstream closed the connection")
+                    return [err for _ in envs]
+                except BaseException:
+                    smtp.close()
+                    raise
+                if smtp.is_connected:
+                    self._idle.append(_Conn(smtp, time.monotonic()))
+                return results
+        err = UpstreamTemporary("downstream closed the connection")  # pragma: no cover
+        return [err for _ in envs]  # pragma: no cover
+
+    async def _outcome(self, env: Envelope
+                       ) -> DeliveryResult | UpstreamTemporary | UpstreamPermanent:
+        try:
+            return await self.deliver(env)
+        except (UpstreamTemporary, UpstreamPermanent) as exc:
+            return exc
+
+    async def _chain(self, smtp: aiosmtplib.SMTP, envs: Sequence[Envelope]
+                     ) -> list[DeliveryResult | UpstreamTemporary | UpstreamPermanent]:
+        if not smtp.supports_extension("pipelining"):
+            out: list[DeliveryResult | UpstreamTemporary | UpstreamPermanent] = []
+            for e in envs:
+                if not smtp.is_connected:
+                    out.append(UpstreamTemporary("downstream connection lost"))
+                    continue
+                try:
+                    out.append(await self._transaction(smtp, e))
+                except (UpstreamTemporary, UpstreamPermanent) as exc:
+                    out.append(exc)
+                except _StaleConnection:
+                    if not out:
+                        raise  # nothing sent yet: the caller may retry on a new one
+                    smtp.close()
+                    out.append(UpstreamTemporary("downstream closed the connection"))
+            return out
+        results: list[DeliveryResult | UpstreamTemporary | UpstreamPermanent | None] = [
+            None] * len(envs)
+        groups: dict[int, tuple[bytes, list[str], list[RcptResult]]] = {}
+        for i, e in enumerate(envs):
+            try:
+                options, encoding = self._options(smtp, e)
+                groups[i] = _group(e, options, encoding, b"DATA")
+            except UpstreamPermanent as exc:
+                results[i] = exc
+        order = sorted(groups)
+        timeout = self.cfg.command_timeout
+
+        def rest(after: int, why: str) -> list[DeliveryResult | UpstreamTemporary
+                                               | UpstreamPermanent]:
+            for j in order:
+                if j > after and results[j] is None:
+                    results[j] = UpstreamTemporary(why)
+            return [r if r is not None else UpstreamTemporary(why) for r in results]
+
+        if not order:
+            return rest(-1, "nothing to send")
+        ex = _Exchange(smtp)
+        rset_first = False
+        try:
+            ex.write(groups[order[0]][0])
+        except aiosmtplib.SMTPServerDisconnected as exc:
+            ex.abort()
+            raise _StaleConnection() from exc
+        for pos, i in enumerate(order):
+            nxt = groups[order[pos + 1]][0] if pos + 1 < len(order) else b""
+            _payload, sent, refused = groups[i]
+            try:
+                if rset_first:
+                    rset = await ex.read(timeout)
+                    if rset.code >= 300:
+                        ex.abort()
+                        return rest(i - 1, f"downstream RSET: {rset.code}")
+                mail = await ex.read(timeout)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                    aiosmtplib.SMTPResponseException, ConnectionError) as exc:
+                ex.abort()
+                if pos == 0:
+                    raise _StaleConnection() from exc
+                return rest(i - 1, "downstream lost before this copy was sent")
+            rset_first = False
+            try:
+                rcpt_replies = [await ex.read(timeout) for _ in sent]
+                data = await ex.read(timeout)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                    aiosmtplib.SMTPResponseException, ConnectionError):
+                ex.abort()
+                return rest(i - 1, "downstream lost during RCPT")
+            accepted, refused_all, temp = _judge(sent, refused, mail, rcpt_replies)
+            err = _group_error(accepted, refused_all, temp, mail, data)
+            if err is not None:
+                results[i] = err
+                if data.code == 354:
+                    ex.abort()  # no final dot: that transaction delivers nothing
+                    return rest(i, "downstream connection dropped after a refused copy")
+                if nxt:
+                    rset_first = True
+                    ex.write(b"RSET\r\n" + nxt)
+                continue
+            try:
+                ex.write(_data_payload(envs[i].content) + nxt)
+                final = await ex.read(self.cfg.data_timeout)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                    aiosmtplib.SMTPResponseException, ConnectionError):
+                ex.abort()
+                results[i] = UpstreamTemporary(
+                    "downstream gave no reply to the final dot", 451, ambiguous=True)
+                return rest(i, "downstream lost before this copy was sent")
+            results[i] = _final(accepted, refused_all, final)
+        ex.release()
+        return rest(len(envs), "not sent")
+
     async def check_recipients(self, env: Envelope) -> tuple[list[str], list[RcptResult]]:
         """MAIL + every RCPT, then RSET: nothing is sent. Per-recipient copies ask this
         first, so every downstream RCPT is known accepted before any copy's DATA.
@@ -508,6 +659,87 @@ class SMTPDeliverer:
 
 class _StaleConnection(Exception):
     pass
+
+
+def _group(env: Envelope, options: list[str], encoding: str, last: bytes
+           ) -> tuple[bytes, list[str], list[RcptResult]]:
+    """(MAIL + RCPTs + `last` as one write, recipients sent, recipients refused here
+    because they cannot sit on a command line). UpstreamPermanent when none can."""
+    refused: list[RcptResult] = []
+    sent: list[str] = []
+    lines = [b" ".join([b"MAIL FROM:" + _quote(env.mail_from, encoding),
+                        *(o.encode("ascii") for o in options)])]
+    for rcpt in env.recipients:
+        try:
+            lines.append(b"RCPT TO:" + _quote(rcpt, encoding))
+            sent.append(rcpt)
+        except ValueError as exc:
+            refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
+    if not sent:
+        first = refused[0]
+        err = UpstreamPermanent(
+            f"downstream refused every recipient: {first.code} {first.message}", first.code)
+        err.refused = refused  # type: ignore[attr-defined]
+        raise err
+    lines.append(last)
+    return b"\r\n".join(lines) + b"\r\n", sent, refused
+
+
+def _judge(sent: list[str], refused: list[RcptResult], mail: aiosmtplib.SMTPResponse,
+           rcpt_replies: list[aiosmtplib.SMTPResponse]
+           ) -> tuple[list[str], list[RcptResult], list[RcptResult]]:
+    """(accepted, permanently refused, temporarily refused) from the RCPT replies."""
+    accepted: list[str] = []
+    refused = list(refused)
+    temp: list[RcptResult] = []
+    if mail.code < 300:
+        for rcpt, r in zip(sent, rcpt_replies, strict=True):
+            if r.code in (250, 251):
+                accepted.append(rcpt)
+            elif 500 <= r.code < 600:
+                refused.append(RcptResult(rcpt, r.code, sanitize(r.message)))
+            else:
+                temp.append(RcptResult(rcpt, r.code, sanitize(r.message)))
+    return accepted, refused, temp
+
+
+def _group_error(accepted: list[str], refused: list[RcptResult], temp: list[RcptResult],
+                 mail: aiosmtplib.SMTPResponse, data: aiosmtplib.SMTPResponse
+                 ) -> UpstreamTemporary | UpstreamPermanent | None:
+    """Why this transaction's content must not be sent, or None: the failure model of
+    the step-by-step path (module doc)."""
+    if mail.code >= 300:
+        return _mail_error(mail)
+    if temp:
+        first = temp[0]
+        return UpstreamTemporary(
+            f"downstream RCPT {first.code} for {len(temp)} recipient(s): {first.message}",
+            _temp_code(first.code))
+    if not accepted:
+        first = refused[0]
+        err = UpstreamPermanent(
+            f"downstream refused every recipient: {first.code} {first.message}", first.code)
+        err.refused = refused  # type: ignore[attr-defined]
+        return err
+    if data.code != 354:
+        text = f"downstream DATA: {data.code} {sanitize(data.message)}"
+        if 500 <= data.code < 600:
+            return UpstreamPermanent(text, data.code)
+        return UpstreamTemporary(text, _temp_code(data.code))
+    return None
+
+
+def _final(accepted: list[str], refused: list[RcptResult], resp: aiosmtplib.SMTPResponse
+           ) -> DeliveryResult | UpstreamTemporary | UpstreamPermanent:
+    """The outcome a reply to the final dot gives."""
+    if resp.code != 250:
+        text = f"downstream DATA: {resp.code} {sanitize(resp.message)}"
+        if 500 <= resp.code < 600:
+            return UpstreamPermanent(text, resp.code)
+        return UpstreamTemporary(text, _temp_code(resp.code))
+    m = _QUEUED_AS.search(resp.message)
+    return DeliveryResult(accepted=accepted, refused=refused, code=resp.code,
+                          text=sanitize(resp.message), queue_id=m.group(1) if m else None)
 
 
 def _mail_error(mail: aiosmtplib.SMTPResponse) -> UpstreamPermanent | UpstreamTemporary:

@@ -32,6 +32,9 @@ class SinkControl:
     data_reply: str | None = None  # e.g. "451 4.3.0 try later"
     data_delay: float = 0.0
     drop_after_dot: bool = False  # close the connection instead of answering the final dot
+    # Per recipient: the reply to the final dot of a transaction that includes it, or
+    # "drop" to close the connection instead (one copy of many failing mid-chain).
+    data_reply_for: dict[str, str] = field(default_factory=dict)
     greeting_421: bool = False
     on_data: Callable[[], None] | None = None  # called when a final dot arrives (fault hooks)
     # called with the envelope when a final dot arrives; a reply it returns is sent instead
@@ -85,10 +88,14 @@ class SinkHandler:
             reply = self.control.on_message(envelope)
             if reply:
                 return reply
-        if self.control.drop_after_dot:
+        special = next((self.control.data_reply_for[r] for r in envelope.rcpt_tos
+                        if r in self.control.data_reply_for), None)
+        if self.control.drop_after_dot or special == "drop":
             assert server.transport is not None
             server.transport.abort()
             return "421 dropped"  # never reaches the client
+        if special is not None:
+            return special
         if self.control.data_reply:
             return self.control.data_reply
         self.received.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos),
