@@ -43,6 +43,7 @@ class Receiver:
         self.port = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.delays: list[float] = []  # per request, before `delay`
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -50,8 +51,9 @@ class Receiver:
                               "at": time.monotonic(), "path": request.path})
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        extra = self.delays.pop(0) if self.delays else 0.0
+        if self.delay or extra:
+            await asyncio.sleep(self.delay + extra)
         self.in_flight -= 1
         status, headers = self.script.pop(0) if self.script else (200, {})
         return web.Response(status=status, headers=headers, text="ok")
@@ -207,7 +209,8 @@ async def test_400_is_dead_lettered_at_once_and_later_events_still_flow(
     assert (d["endpoint"], d["status"], d["attempts"]) == ("crm", "400", "1")
     assert json.loads(d["body"])["data"]["address"] == "dora@example.org"
     assert SECRET not in json.dumps(d)
-    assert METRICS.webhooks.get(("crm", "dead_lettered"), 0) - before == 1
+    await wait_until(lambda: METRICS.webhooks.get(("crm", "dead_lettered"), 0) - before == 1,
+                     what="the dead letter counted")
     await suppress(run.store, "emil@example.org")
     await wait_until(lambda: len(receiver.requests) == 2, what="the next event")
     assert receiver.events()[1]["data"]["address"] == "emil@example.org"
@@ -542,3 +545,69 @@ async def test_cli_status_dead_and_replay_of_a_dead_letter(
     assert recipe_verify(SECRET, again["headers"]["X-Consentry-Signature"], again["body"])
     rc, out, _ = await cmd("status")
     assert "dead letters 0" in out
+
+
+async def test_a_timeout_is_retried_and_then_delivered(
+        publisher: Any, receiver: Receiver) -> None:
+    receiver.delays = [2.0]  # the first answer comes after the 0.3 s timeout
+    before = METRICS.webhooks.get(("crm", "retried"), 0)
+    run = await publisher(hook(receiver.url, timeout=0.3, claim_after=2.0))
+    await suppress(run.store, "nina@example.org")
+    await wait_until(lambda: run.pub.workers[0].delivered == 1, what="delivered")
+    assert len(receiver.requests) == 2
+    assert [r["headers"]["X-Consentry-Attempt"] for r in receiver.requests] == ["1", "2"]
+    assert METRICS.webhooks.get(("crm", "retried"), 0) - before == 1
+
+
+async def test_redis_outage_before_the_ack_redelivers_under_the_same_idempotency_key(
+        tmp_path: Path, make_config: Any, receiver: Receiver) -> None:
+    """At least once: the endpoint accepted the event but Redis was down for the XACK;
+    the event stays pending, is taken over after claim_after once Redis is back, and is
+    sent again under the same Idempotency-Key, then acknowledged."""
+    import redis as redis_mod
+
+    from consentry.errors import StoreUnavailable
+
+    from ..helpers.redis_proc import RedisProc
+
+    rp = RedisProc(tmp_path / "redis", persistent=True)  # the group survives a restart
+    rp.start()
+    try:
+        url = rp.url
+        cfg = make_config(redis={"url": url}, webhooks=[hook(receiver.url)])
+        store = Store(webhooks.store_config(cfg), url)
+        pub = webhooks.Publisher(cfg, store)
+        await pub.start()
+        writer = Store(cfg.redis, url)
+        direct = redis_mod.Redis.from_url(url, decode_responses=True)
+        try:
+            await wait_until(lambda: any(g["name"] == "webhook:crm"
+                                         for g in _groups(direct)), what="consumer group")
+            receiver.delays = [1.0]  # Redis goes away while the endpoint takes its time
+            await suppress(writer, "olga@example.org")
+            await wait_until(lambda: receiver.requests, what="the POST in flight")
+            rp.stop()  # the 200 comes back to a publisher that cannot XACK
+            await asyncio.sleep(1.5)
+            rp.start()
+            await wait_until(lambda: len(receiver.requests) == 2, within=15,
+                             what="the redelivery after claim_after")
+            keys = [r["headers"]["Idempotency-Key"] for r in receiver.requests]
+            assert keys[0] == keys[1]
+            await wait_until(lambda: direct.xpending("cs:audit", "webhook:crm")[
+                "pending"] == 0, what="acknowledged")
+            # And it goes on: a new event after the restart.
+            for _ in range(3):  # the writer's pooled connection died with the server
+                try:
+                    await suppress(writer, "paul@example.org")
+                    break
+                except StoreUnavailable:
+                    await asyncio.sleep(0.2)
+            await wait_until(lambda: len(receiver.requests) == 3, what="the next event")
+            assert receiver.events()[2]["data"]["address"] == "paul@example.org"
+        finally:
+            await pub.stop(2.0)
+            await store.close()
+            await writer.close()
+            direct.close()
+    finally:
+        rp.stop()
