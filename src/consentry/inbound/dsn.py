@@ -21,6 +21,7 @@ from __future__ import annotations
 import email
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,12 +315,20 @@ def _text_candidates(text: str, exclude: set[str]) -> list[_Cand]:
 def _snippets(text: str, cands: list[_Cand]) -> dict[str, str]:
     """Per candidate: its line and the following ones, up to a line naming another one."""
     lines = text.replace("\r\n", "\n").split("\n")
+    lowered = [unicodedata.normalize("NFC", ln).lower() for ln in lines]  # as norm() does
     keys = [norm(c.address) for c in cands]
     out: dict[str, str] = {}
     for c, key in zip(cands, keys, strict=True):
+        i = c.line
+        if i >= len(lines) or key not in lowered[i]:
+            # found in another text of the report (its line number is that text's):
+            # its line here (an IndexError, or another line's words, before)
+            i = next((j for j, ln in enumerate(lowered) if key in ln), -1)
+            if i < 0:
+                continue
         others = [k for k in keys if k != key]
-        block = [*_dialogue_before(lines, c.line), lines[c.line]]
-        for nxt in lines[c.line + 1:c.line + 25]:
+        block = [*_dialogue_before(lines, i), lines[i]]
+        for nxt in lines[i + 1:i + 25]:
             low = nxt.lower()
             if any(o in low for o in others):
                 break

@@ -1,0 +1,69 @@
+"""The bounce, complaint and reply parsers (consentry.inbound) on hostile input: random
+bytes and real DSN/ARF/reply samples with byte-level mutations. `classify` never raises
+(it returns a Verdict, `unknown` when a parse cap refuses), stays within a time bound,
+returns a known kind, names only plausible recipients, and is deterministic; the bounded
+parser raises only ParseLimitExceeded; the intent detector takes any text."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consentry.inbound import arf, dsn, reply
+from consentry.inbound.classify import Options, classify
+from consentry.inbound.intent import detect
+from consentry.inbound.parse import ParseLimitExceeded, parse_message
+from consentry.tokens import TokenCodec, TokenKey
+
+from .strategies import CORPUS, bounded, fuzz_settings, mutated
+
+KINDS = {"bounce", "complaint", "autoreply", "unsubscribe", "reply", "delivered", "unknown"}
+OPTS = Options(domains=("bounce.shop.test", "shop.test"),
+               codec=TokenCodec([TokenKey(1, b"s" * 32)]), now=1_800_000_000.0)
+inputs = st.one_of(mutated(CORPUS), mutated(CORPUS), st.binary(max_size=4000),
+                   st.sampled_from(CORPUS))
+
+
+def _verdict(data: bytes) -> object:
+    v = bounded(classify, data, ["antwort@shop.test"], "", OPTS)
+    assert v.kind in KINDS
+    assert isinstance(v.as_dict(), dict)
+    for r in v.recipients:
+        a = r.get("address")
+        assert isinstance(a, str) and "@" in a and len(a) <= 320, r
+        assert not any(c in a for c in "\r\n\x00"), r
+    if v.suppress:
+        assert v.kind in {"bounce", "complaint", "unsubscribe"}
+    return v
+
+
+@fuzz_settings(scale=2)
+@given(inputs)
+def test_classify_never_raises_and_is_deterministic(data: bytes) -> None:
+    v = _verdict(data)
+    assert classify(data, ["antwort@shop.test"], "", OPTS) == v
+
+
+@fuzz_settings(scale=2)
+@given(inputs)
+def test_detectors_take_anything_the_parser_accepts(data: bytes) -> None:
+    try:
+        msg = bounded(parse_message, data)
+    except ParseLimitExceeded:
+        return
+    t0 = time.monotonic()
+    rep = dsn.analyse(msg)
+    comp = arf.analyse(msg)
+    rp = reply.latest_reply(msg)
+    assert time.monotonic() - t0 < 10
+    assert isinstance(rep.recipients, (list, tuple))
+    assert comp is not None and rp is not None
+
+
+@fuzz_settings(scale=2)
+@given(st.text(max_size=3000), st.text(max_size=200))
+def test_intent_detector_takes_any_text(body: str, subject: str) -> None:
+    it = bounded(detect, body, subject)
+    assert 0.0 <= it.confidence <= 1.0
