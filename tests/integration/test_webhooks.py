@@ -214,6 +214,7 @@ async def test_400_is_dead_lettered_at_once_and_later_events_still_flow(
     await suppress(run.store, "emil@example.org")
     await wait_until(lambda: len(receiver.requests) == 2, what="the next event")
     assert receiver.events()[1]["data"]["address"] == "emil@example.org"
+    await wait_until(lambda: run.pub.workers[0].delivered == 1, what="acknowledged")
     assert sync_redis.xpending("cs:audit", "webhook:crm")["pending"] == 0
 
 
@@ -283,7 +284,8 @@ async def test_events_filter_acknowledges_other_actions_without_sending(
     await asyncio.sleep(0.3)
     assert [e["type"] for e in receiver.events()] == ["unsuppress"]
     assert receiver.events()[0]["data"]["reason"] == "asked by phone"
-    assert sync_redis.xpending("cs:audit", "webhook:crm")["pending"] == 0
+    await wait_until(lambda: not sync_redis.xpending("cs:audit", "webhook:crm")["pending"],
+                     what="both events acknowledged")
 
 
 @pytest.mark.parametrize(("hooks", "key"), [
