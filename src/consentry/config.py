@@ -346,7 +346,7 @@ class WebhookConfig:
 
     url: str
     name: str | None = None  # the consumer group on the audit stream; default from url
-    secret: str | None = None  # HMAC-SHA256 key of X-Consentry-Signature
+    secret: str | None = field(default=None, repr=False)  # key of X-Consentry-Signature
     secret_file: str | None = None
     events: list[str] = field(default_factory=lambda: ["*"])  # globs on the action
     timeout: float = 10.0  # per attempt

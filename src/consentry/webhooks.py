@@ -85,7 +85,7 @@ def verify(secret: bytes, header: str, body: bytes, now: float | None = None,
     if abs((time.time() if now is None else now) - t) > tolerance:
         return False
     want = hmac.new(secret, str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(want, parts.get("v1", ""))
+    return hmac.compare_digest(want.encode(), parts.get("v1", "").encode())
 
 
 def load_secret(cfg: Config, i: int) -> bytes:

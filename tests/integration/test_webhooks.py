@@ -318,6 +318,11 @@ def test_unreadable_secret_file_is_named_and_never_printed(make_config: Any,
                                  "secret_file": str(tmp_path / "s")}])
     ep = webhooks.endpoints(cfg)[0]
     assert ep.secret == SECRET.encode() and SECRET not in repr(ep)
+    inline = make_config(webhooks=[{"url": "https://x.example/", "secret": SECRET}])
+    assert SECRET not in repr(inline) and SECRET not in repr(webhooks.endpoints(inline))
+    # A forged header never raises (non-ASCII, missing parts), it just fails.
+    assert not webhooks.verify(SECRET.encode(), "t=1,v1=\u00e9", b"{}", now=1)
+    assert not webhooks.verify(SECRET.encode(), "garbage", b"{}")
     assert webhooks.redact(ep.cfg.url) == "https://x.example/"
 
 
