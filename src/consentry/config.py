@@ -72,6 +72,9 @@ class SubmissionConfig:
     line_length_limit: int = 1001
     command_timeout: float = 300.0
     data_timeout: float = 600.0
+    # a whole session's limit: command_timeout restarts with every command, so a client
+    # sending RSET every 299 s would hold its connection slot for ever
+    session_timeout: float = 1800.0
     max_connections: int = 200
     max_connections_per_ip: int = 50
     smtputf8: bool = True
@@ -495,6 +498,7 @@ def _validate(cfg: Config) -> None:
         "submission.max_recipients": cfg.submission.max_recipients,
         "submission.max_connections": cfg.submission.max_connections,
         "submission.max_connections_per_ip": cfg.submission.max_connections_per_ip,
+        "submission.session_timeout": cfg.submission.session_timeout,
         "redis.deadline_ms": cfg.redis.deadline_ms,
         "redis.pool_size": cfg.redis.pool_size,
         "downstream.pool_size": cfg.downstream.pool_size,

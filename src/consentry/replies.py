@@ -22,6 +22,7 @@ TEMP_DOWNSTREAM = "451 4.4.1 Downstream temporarily unavailable, please try agai
 TEMP_AMBIGUOUS = "451 4.4.2 Downstream did not confirm delivery, please try again later"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
+SESSION_EXPIRED = "421 4.4.2 Session time limit reached, closing"
 AUTH_BLOCKED = "421 4.7.0 Too many failed authentication attempts, try again later"
 SENDER_NOT_OWNED = "553 5.7.1 Sender address not allowed for this login"
 FOOTER_MISSING = "554 5.7.0 Marketing mail without a visible opt-out link is not relayed"

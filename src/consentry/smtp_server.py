@@ -191,7 +191,7 @@ class SubmissionSMTP(DrainableSMTP):
     def __init__(self, *args: Any, data_timeout: float, limits: ConnectionLimits,
                  peer_ip: str, line_length_limit: int = 1001,
                  sessions: Sessions | None = None, refuse_bare_lf: bool = True,
-                 **kw: Any) -> None:
+                 session_timeout: float | None = None, **kw: Any) -> None:
         # Must be set before SMTP.__init__: it sizes the StreamReader's line limit from
         # it, and a later assignment would leave the reader at aiosmtpd's 1001.
         self.line_length_limit = line_length_limit
@@ -200,13 +200,28 @@ class SubmissionSMTP(DrainableSMTP):
         self._peer_ip = peer_ip
         self._released = False
         self._refuse_bare_lf = refuse_bare_lf
+        self._session_timeout = session_timeout
+        self._session_handle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        if self._session_timeout is not None and self._session_handle is None:
+            self._session_handle = self.loop.call_later(self._session_timeout,
+                                                        self._session_expired)
         reader: Any = self._reader  # an instance attribute shadows the method
         if self._refuse_bare_lf and not getattr(reader, "_consentry_lf_guard", False):
             reader.readuntil = self._guard_commands(reader.readuntil)
             reader._consentry_lf_guard = True
+
+    def _session_expired(self) -> None:
+        """command_timeout restarts with every command, so only this ends a session that
+        keeps sending NOOP/RSET/EHLO just often enough (RELIABILITY §5: per-session
+        deadline). A message being relayed is finished first; its reply is not cut."""
+        if self.relaying:
+            self._session_handle = self.loop.call_later(1.0, self._session_expired)
+            return
+        self._session_handle = None
+        self.refuse_and_close(replies.SESSION_EXPIRED)
 
     def _guard_commands(self, readuntil: Callable[..., Awaitable[bytes]]
                         ) -> Callable[..., Awaitable[bytes]]:
@@ -267,6 +282,9 @@ class SubmissionSMTP(DrainableSMTP):
                 self.refuse_and_close(replies.AUTH_BLOCKED)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._session_handle is not None:
+            self._session_handle.cancel()
+            self._session_handle = None
         if not self._released:
             self._released = True
             self._limits.release(self._peer_ip)
@@ -446,6 +464,7 @@ def make_factory(
                     line_length_limit=cfg.submission.line_length_limit,
                     sessions=sessions,
                     refuse_bare_lf=cfg.submission.bare_newlines == "reject",
+                    session_timeout=cfg.submission.session_timeout,
                     # on an implicit-TLS listener the transport is TLS already
                     tls_context=None if implicit_tls else handler.tls_context,
                     require_starttls=(not implicit_tls and handler.tls_context is not None

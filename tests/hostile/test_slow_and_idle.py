@@ -128,3 +128,44 @@ async def test_one_ip_at_its_cap_does_not_lock_out_another(
     finally:
         for c in hog:
             await c.close()
+
+
+async def test_busy_but_endless_session_gets_421_at_the_session_limit(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    """A client sending RSET just often enough resets the command timeout for ever; the
+    session limit ends it."""
+    running = await start_app(make_config(sink, policy=NO_BASIS, submission={
+        "command_timeout": 2, "session_timeout": 3}))
+    t0 = time.monotonic()
+    async with RawSMTP(running.port) as c:
+        codes = []
+        for _ in range(40):  # bounded: 20 s of RSETs at most
+            try:
+                codes.append((await c.cmd("RSET", within=5)).code)
+            except EOFError:
+                break
+            if codes[-1] == 421:
+                assert await c.closed_by_server()
+                break
+            await asyncio.sleep(0.5)
+    took = time.monotonic() - t0
+    assert codes[-1] == 421 and set(codes[:-1]) == {250}, codes
+    assert 2.5 <= took < 8, took
+
+
+async def test_session_limit_lets_a_relaying_message_finish(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    running = await start_app(make_config(sink, policy=NO_BASIS, submission={
+        "session_timeout": 1.5}))
+    sink.control.data_delay = 2.5  # the downstream is still working at the deadline
+    async with RawSMTP(running.port) as c:
+        await c.cmd("EHLO client.test")
+        await c.cmd("MAIL FROM:<news@sender.example>")
+        await c.cmd("RCPT TO:<a@example.org>")
+        assert (await c.cmd("DATA")).code == 354
+        await c.write(b"Subject: s\r\nMessage-ID: <s@sender.example>\r\n\r\nbody\r\n.\r\n")
+        final = await c.reply(within=15)
+        after = await c.reply(within=5)
+    assert final.code == 250, final  # the reply to the final dot was not cut
+    assert after.code == 421, after
+    assert len(sink.received) == 1
