@@ -556,7 +556,7 @@ async def test_cli_status_dead_and_replay_of_a_dead_letter(
 
 async def test_a_timeout_is_retried_and_then_delivered(
         publisher: Any, receiver: Receiver) -> None:
-    receiver.delays = [2.0]  # the first answer comes after the 0.3 s timeout
+    receiver.delays = [0.8]  # the first answer comes after the 0.3 s timeout
     before = METRICS.webhooks.get(("crm", "retried"), 0)
     run = await publisher(hook(receiver.url, timeout=0.3, claim_after=2.0))
     await suppress(run.store, "nina@example.org")
