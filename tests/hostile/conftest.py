@@ -5,6 +5,7 @@ served while an attacker does its worst."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from ..helpers.rawsmtp import RawSMTP
 from ..helpers.state import NO_BASIS
 from ..helpers.waits import wait_until
 
+TORTURE = os.environ.get("CONSENTRY_TORTURE") == "1"  # `make torture`: bigger numbers
 INBOUND = {"enabled": True, "listen": ["127.0.0.1:0"], "domain": "bounce.shop.test",
            "reply_addresses": ["antwort@shop.test"], "review_mailbox": "review@shop.test"}
 

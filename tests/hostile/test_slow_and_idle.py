@@ -13,7 +13,7 @@ from typing import Any
 
 from ..helpers.rawsmtp import RawSMTP
 from ..helpers.state import NO_BASIS
-from .conftest import well_behaved
+from .conftest import TORTURE, well_behaved
 
 
 async def _trickle(c: RawSMTP, data: bytes, interval: float, limit: float) -> float:
@@ -169,3 +169,45 @@ async def test_session_limit_lets_a_relaying_message_finish(
     assert final.code == 250, final  # the reply to the final dot was not cut
     assert after.code == 421, after
     assert len(sink.received) == 1
+
+
+async def test_slowloris_swarm_is_held_to_the_per_ip_caps_and_clients_served(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    """RELIABILITY H8: many slow sockets from several addresses (1 000 under
+    CONSENTRY_TORTURE=1). The per-IP cap admits exactly its share from each, the rest get
+    421, ordinary clients from elsewhere are served meanwhile, and the admitted slow
+    sockets are cut by the command timeout."""
+    ips, per_ip = (10, 20) if TORTURE else (5, 8)
+    per_ip_sockets = 100 if TORTURE else 16
+    running = await start_app(make_config(sink, policy=NO_BASIS, submission={
+        "max_connections": ips * per_ip + 20, "max_connections_per_ip": per_ip,
+        "command_timeout": 3}))
+
+    gate = asyncio.Semaphore(50)  # connect in waves: the listen backlog is not under test
+
+    async def slow(ip: str) -> RawSMTP | int:
+        c = RawSMTP(running.port, source=ip)
+        async with gate:
+            await c.connect()
+        assert c.greeting is not None
+        if c.greeting.code != 220:
+            await c.close()
+            return c.greeting.code
+        await c.write(b"E")  # a command that never ends
+        return c
+
+    got = await asyncio.gather(*(slow(f"127.0.1.{1 + i % ips}")
+                                 for i in range(ips * per_ip_sockets)))
+    held = [c for c in got if isinstance(c, RawSMTP)]
+    try:
+        refused = [c for c in got if not isinstance(c, RawSMTP)]
+        assert len(held) == ips * per_ip
+        assert set(refused) == {421} and len(refused) == ips * (per_ip_sockets - per_ip)
+        served = await asyncio.gather(*(well_behaved(running.port, rcpt=f"w{i}@example.org",
+                                                     msgid=f"<w{i}@sender.example>")
+                                        for i in range(5)))
+        assert [code for code, _ in served] == [250] * 5
+        closed = await asyncio.gather(*(c.closed_by_server(within=20) for c in held))
+        assert all(closed)
+    finally:
+        await asyncio.gather(*(c.close() for c in held))
