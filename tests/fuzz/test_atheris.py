@@ -34,6 +34,8 @@ def _seed(name: str, seeds: Path) -> None:
         small = [m for m in CORPUS if len(m) < 20_000]
         for i, msg in enumerate(small if TORTURE else small[::3]):
             (seeds / f"msg{i}").write_bytes(msg)
+        for p in (Path(__file__).resolve().parent / "regressions").glob("inbound-*"):
+            (seeds / p.name).write_bytes(p.read_bytes())  # past crashes stay covered
     elif name == "fuzz_address.py":
         rows = (DATA / "bounces" / "addresses.jsonl").read_text().splitlines()[:200]
         for i, line in enumerate(rows):

@@ -7,7 +7,9 @@ parser raises only ParseLimitExceeded; the intent detector takes any text."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,3 +69,14 @@ def test_detectors_take_anything_the_parser_accepts(data: bytes) -> None:
 def test_intent_detector_takes_any_text(body: str, subject: str) -> None:
     it = bounded(detect, body, subject)
     assert 0.0 <= it.confidence <= 1.0
+
+
+REGRESSIONS = sorted((Path(__file__).resolve().parent / "regressions").glob("inbound-*.eml"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
+def test_inputs_that_once_crashed_the_classifier(path: Path) -> None:
+    """Crashes the fuzzers found (kept byte for byte): a DSN candidate's line number taken
+    from another text of the report (IndexError); a NUL in a part's charset reaching the
+    stdlib's payload decoder (ValueError)."""
+    _verdict(path.read_bytes())

@@ -293,9 +293,20 @@ _TEXTUAL = ("text/", "message/delivery-status", "message/global-delivery-status"
             "message/feedback-report", "message/disposition-notification")
 
 
+def _get_payload(msg: email.message.Message, decode: bool = False) -> object:
+    """get_payload(), also when the charset parameter is unusable: compat32 decodes an
+    8-bit payload with the sender's charset name and lets ValueError (a NUL in it) and
+    UnicodeError (idna refusing "replace") escape. Such a part reads as if it had none."""
+    try:
+        return msg.get_payload(decode=True) if decode else msg.get_payload()
+    except (ValueError, LookupError):
+        msg.del_param("charset")
+    return msg.get_payload(decode=True) if decode else msg.get_payload()
+
+
 def _part_text(part: email.message.Message, limits: Limits) -> str:
     ctype = part.get_content_type()
-    payload = part.get_payload()
+    payload = _get_payload(part)
     if isinstance(payload, list):
         # compat32 splits message/delivery-status into one Message per field block.
         blocks: list[str] = []
@@ -303,7 +314,7 @@ def _part_text(part: email.message.Message, limits: Limits) -> str:
             if isinstance(sub, email.message.Message):
                 blocks.append("\n".join(f"{k}: {_to_text(str(v))}" for k, v in sub.raw_items()))
         return "\n\n".join(blocks)[: limits.max_text_chars]
-    raw = part.get_payload(decode=True)
+    raw = _get_payload(part, decode=True)
     if not isinstance(raw, bytes):
         return ""
     raw = raw[: limits.max_text_chars * 4]
@@ -329,7 +340,7 @@ def _walk(
     ctype = msg.get_content_type()
     headers = _headers_of(msg, limits)
     filename = msg.get_filename()
-    payload = msg.get_payload()
+    payload = _get_payload(msg)
     if ctype.startswith("multipart/") and not msg.is_multipart():
         # A multipart whose boundary got lost (a folded Content-Type broken by the
         # sender): its payload is text, read it as such.
