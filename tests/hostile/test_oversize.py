@@ -12,7 +12,7 @@ from typing import Any
 from ..helpers.client import message
 from ..helpers.rawsmtp import RawSMTP, dot_terminated
 from ..helpers.state import NO_BASIS
-from .conftest import well_behaved
+from .conftest import TORTURE, well_behaved
 
 SENDER = "news@sender.example"
 
@@ -167,7 +167,7 @@ async def test_message_over_size_limit_gets_552_while_others_are_served(
     assert len(sink.received) == 2
 
 
-async def test_five_thousand_pipelined_recipients_get_452_past_the_cap(
+async def test_thousands_of_pipelined_recipients_get_452_past_the_cap(
         make_config: Any, sink: Any, start_app: Any) -> None:
     running = await start_app(make_config(sink, policy=NO_BASIS,
                                           submission={"max_recipients": 100}))
@@ -188,3 +188,42 @@ async def test_five_thousand_pipelined_recipients_get_452_past_the_cap(
     # marketing by default: one copy per recipient, each of the first 100 exactly once
     got = sorted(r for r in sink.delivered_to() if r != "ok@example.org")
     assert got == sorted(f"r{i}@example.org" for i in range(100))
+
+
+async def test_pipelined_rcpt_flood_ends_at_the_per_connection_command_limit(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    """RELIABILITY H7: 12 000 RCPTs in one transaction (10^5 under CONSENTRY_TORTURE=1).
+    Past the recipient cap each gets 452; at 10 000 commands on the connection aiosmtpd's
+    call limit answers 421 and closes, so the flood costs bounded work; nothing is
+    relayed and other clients are served."""
+    running = await start_app(make_config(sink, policy=NO_BASIS,
+                                          submission={"max_recipients": 100}))
+    n = 100_000 if TORTURE else 12_000
+
+    async def attack() -> list[int]:
+        codes: list[int] = []
+        async with RawSMTP(running.port, timeout=60) as c:
+            await c.cmd("EHLO client.test")
+            assert (await c.cmd(f"MAIL FROM:<{SENDER}>")).code == 250
+            assert c.writer is not None
+            c.writer.write(b"".join(f"RCPT TO:<r{i}@example.org>\r\n".encode()
+                                    for i in range(n)) + b"DATA\r\n")
+            for _ in range(n + 1):
+                try:
+                    codes.append((await c.reply(within=60)).code)
+                except (EOFError, ConnectionError):
+                    # closed with the rest of the flood unread: the kernel's RST may
+                    # discard the 421 still in our receive buffer
+                    codes.append(-1)
+                    break
+                if codes[-1] == 421:
+                    break
+        return codes
+
+    codes, bystander = await _with_bystander(running.port, attack())
+    assert codes[:100] == [250] * 100, codes[:110]
+    assert codes[-1] in (421, -1), codes[-3:]
+    assert set(codes[100:-1]) == {452}
+    assert len(codes) <= 10_001  # bounded by the call limit, not by the attacker
+    assert bystander == 250
+    assert sink.delivered_to() == ["ok@example.org"]
