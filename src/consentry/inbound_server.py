@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -456,10 +456,10 @@ class InboundService:
                 self.ip = str(peer[0]) if isinstance(peer, tuple) else "unix"
                 draining = service.draining()
                 if draining or not service.limits.admit(self.ip):
-                    assert isinstance(transport, asyncio.WriteTransport)
+                    w = cast(asyncio.WriteTransport, transport)  # uvloop's: no subclass
                     line = replies.SHUTTING_DOWN if draining else BUSY
-                    transport.write(line.encode() + b"\r\n")
-                    transport.close()
+                    w.write(line.encode() + b"\r\n")
+                    w.close()
                     self.ip = ""
                     return
                 smtp = _InboundSMTP(service.handler, data_timeout=cfg.inbound.data_timeout,

@@ -13,7 +13,7 @@ import re
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
@@ -33,9 +33,10 @@ class _Refuse(asyncio.Protocol):
         self.line = line
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(self.line.encode() + b"\r\n")
-        transport.close()
+        # (cast, not isinstance: uvloop's transports are not asyncio.Transport subclasses)
+        w = cast(asyncio.WriteTransport, transport)
+        w.write(self.line.encode() + b"\r\n")
+        w.close()
 
 
 class ConnectionLimits:
@@ -170,9 +171,9 @@ class DrainableSMTP(SMTP):
         self._sessions.open.discard(self)
         transport = self.transport
         if transport is not None and not transport.is_closing():
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(line.encode() + b"\r\n")
-            transport.close()
+            w = cast(asyncio.WriteTransport, transport)  # uvloop's: no asyncio subclass
+            w.write(line.encode() + b"\r\n")
+            w.close()
 
     async def smtp_DATA(self, arg: str) -> None:
         # aiosmtpd resets its timer only per command, so upload and our downstream

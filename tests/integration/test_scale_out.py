@@ -48,3 +48,29 @@ async def test_two_processes_share_one_port_with_reuse_port_on_uvloop(
     finally:
         for d in daemons:
             d.stop()
+
+
+async def test_uvloop_refusals_and_drain_close_connections_cleanly(
+        tmp_path: Path, redis_url: str, sink: Sink) -> None:
+    """On uvloop (whose transports are no asyncio.Transport subclasses) the paths that
+    answer and close a connection themselves still work: one over the connection cap
+    gets 421, and SIGTERM answers an idle session 421 and exits 0."""
+    from ..helpers.rawsmtp import RawSMTP
+
+    d = Daemon(tmp_path, base_config(tmp_path, redis_url, sink.port,
+                                     server={"event_loop": "uvloop"},
+                                     submission={"max_connections": 1}))
+    try:
+        await asyncio.to_thread(d.start)
+        async with RawSMTP(d.port) as idle:
+            assert idle.greeting is not None and idle.greeting.code == 220
+            assert (await idle.cmd("EHLO client.test")).code == 250
+            over = RawSMTP(d.port)
+            await over.connect(read_greeting=False)
+            assert (await over.reply()).code == 421
+            await over.close()
+            d.signal(signal.SIGTERM)
+            assert (await idle.reply(within=10)).code == 421
+        assert await asyncio.to_thread(d.wait, 15) == 0, d.log_text()
+    finally:
+        d.stop()
