@@ -27,7 +27,7 @@ from ..helpers.daemon import Daemon, base_config, greets
 from ..helpers.rawsmtp import RawSMTP, dot_terminated
 from ..helpers.redis_proc import free_port
 from ..helpers.sink import Sink
-from ..helpers.waits import wait_until_sync
+from ..helpers.waits import wait_until
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -52,8 +52,7 @@ def _config(tmp: Path, redis_url: str, sink_port: int, inbound_port: int,
 
 async def _start(d: Daemon, inbound_port: int) -> None:
     await asyncio.to_thread(d.start)
-    await asyncio.to_thread(wait_until_sync, lambda: greets(inbound_port), 10,
-                            "inbound listener")
+    await wait_until(lambda: greets(inbound_port), within=10, what="inbound listener")
 
 
 def _verp_token(d: Daemon, r: redis.Redis, recipient: str) -> str:

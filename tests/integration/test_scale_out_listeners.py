@@ -14,7 +14,7 @@ from ..helpers.client import message, send
 from ..helpers.daemon import Daemon, base_config, greets
 from ..helpers.redis_proc import free_port
 from ..helpers.sink import Sink
-from ..helpers.waits import wait_until, wait_until_sync
+from ..helpers.waits import wait_until
 
 
 def _healthz(port: int) -> int:
@@ -42,7 +42,7 @@ async def test_two_processes_share_inbound_and_http_ports(
             await asyncio.to_thread(d.start)
             await wait_until(lambda d=d: d.events("inbound_started"), within=10,
                              what=f"{name}: inbound listener")
-        await asyncio.to_thread(wait_until_sync, lambda: greets(inbound_port), 10, "inbound")
+        await wait_until(lambda: greets(inbound_port), within=10, what="inbound")
         assert all(d.proc is not None and d.proc.poll() is None for d in daemons)
         assert [await asyncio.to_thread(_healthz, http_port) for _ in range(4)] == [200] * 4
 
