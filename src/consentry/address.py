@@ -87,6 +87,14 @@ def _is_dot_atom(local: str) -> bool:
     return all(part and _ATEXT.match(part) for part in local.split("."))
 
 
+def _fold_label(label: str) -> str:
+    """NFKC + case fold before IDNA, as UTS 46 maps labels: Python's idna codec applies
+    IDNA 2003's nameprep (Unicode 3.2), which leaves later letters alone, so U+1C80 (a
+    rounded ve) and the В its upper case is would get two A-labels where resolvers see one
+    domain (xn--b1a): two keys for one mailbox."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", label).casefold())
+
+
 def canonical_domain(domain: str) -> str:
     d = unicodedata.normalize("NFC", domain.strip()).rstrip(".")
     if not d:
@@ -95,8 +103,8 @@ def canonical_domain(domain: str) -> str:
         # Address literal: keep as is, lower-cased (IPv6: tags are case-insensitive).
         return d.lower()
     try:
-        labels = [lab.encode("idna").decode("ascii") if not lab.isascii() else lab for lab in
-                  d.split(".")]
+        labels = [_fold_label(lab).encode("idna").decode("ascii") if not lab.isascii()
+                  else lab for lab in d.split(".")]
     except UnicodeError as exc:
         raise InvalidAddress(f"domain is not valid IDNA: {exc}") from None
     ascii_domain = ".".join(labels).lower()
@@ -118,7 +126,10 @@ def parse(raw: str, *, fold_case: bool = True, plus_separators: str = "+") -> Ad
         raise InvalidAddress("address is not valid UTF-8")
     if len(raw.encode("utf-8")) > MAX_PATH:
         raise InvalidAddress("address longer than 256 octets")
-    addr = raw.strip()
+    # ASCII blanks only: str.strip() also removes U+00A0 and other Unicode spaces, which
+    # may stand unquoted in an SMTPUTF8 local part, so the canonical form of
+    # "\u00a0x"@d (\u00a0x@d) would have re-parsed as x@d: another mailbox, another key.
+    addr = raw.strip(" \t")
     if addr.startswith("<") and addr.endswith(">"):
         addr = addr[1:-1]
     addr = _SOURCE_ROUTE.sub("", addr)

@@ -58,9 +58,8 @@ def test_only_invalid_address_and_fixed_points(raw: str, fold: bool, plus: str) 
     again = parse(a.canonical, fold_case=fold, plus_separators=plus)  # type: ignore[attr-defined]
     assert again.canonical == a.canonical  # type: ignore[attr-defined]
     assert again.key == a.key  # type: ignore[attr-defined]
-    # where the key reads as an address (its local part unquoted), it maps to itself
-    k = _parse(a.key, fold, plus)  # type: ignore[attr-defined]
-    assert k is None or k.key == a.key  # type: ignore[attr-defined]
+    # the key is an identifier, not an address (a quoted local part stays unquoted in it):
+    # it is only ever derived through parse(), which the fixed point above pins down
     assert "@" in a.key and len(a.key.encode()) <= 256 + 2  # type: ignore[attr-defined]
 
 
@@ -83,7 +82,9 @@ def test_case_and_plus_spellings_share_one_key(lp: str, d: str) -> None:
     a = _parse(f"{lp}@{d}")
     if a is None:
         return
-    for spelling in (f"{lp.upper()}@{d.upper()}", f"{lp}+tag@{d}", f"<{lp}@{d}>",
+    # upper case of ASCII letters only: "ı".upper() is "I", another domain in DNS
+    up = "".join(c.upper() if c.isascii() else c for c in d)
+    for spelling in (f"{lp.upper()}@{up}", f"{lp}+tag@{d}", f"<{lp}@{d}>",
                      f"@relay.example:{lp}@{d}"):
         b = _parse(spelling)
         if b is not None and "+" not in lp:
