@@ -567,6 +567,19 @@ class SMTPDeliverer:
                 if nxt:
                     rset_first = True
                     ex.write(b"RSET\r\n" + nxt)
+                    continue
+                # The last copy: close its transaction before the connection goes back
+                # to the pool, or the next MAIL on it is a "503 nested MAIL command".
+                try:
+                    ex.write(b"RSET\r\n")
+                    rset = await ex.read(timeout)
+                except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                        aiosmtplib.SMTPResponseException, ConnectionError):
+                    ex.abort()
+                    return rest(i, "downstream lost after a refused copy")
+                if rset.code >= 300:
+                    ex.abort()
+                    return rest(i, f"downstream RSET: {rset.code}")
                 continue
             try:
                 ex.write(_data_payload(envs[i].content) + nxt)
