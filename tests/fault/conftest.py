@@ -74,6 +74,11 @@ def retry_backlog(rp: RedisProc, d: Daemon) -> int:
     return int(rp.cli("ZCARD", "cs:retry:due")) + spooled
 
 
+def dsn_backlog(rp: RedisProc) -> int:
+    """DSNs owed and not yet handed to the downstream."""
+    return int(rp.cli("LLEN", "cs:dsn:queue")) + int(rp.cli("LLEN", "cs:dsn:processing"))
+
+
 def bounced(rp: RedisProc) -> tuple[set[tuple[str, str]], set[str]]:
     """(fault id, recipient) of every downstream refusal recorded in cs:bounces, and the
     dead addresses (dead*@example.org) that are hard_bounce suppressions now."""
@@ -104,7 +109,7 @@ async def settle(rp: RedisProc, d: Daemon, retried_before: int = 0,
     """Wait (bounded) until the retry queue is empty, then read what the daemon holds."""
     # On timeout the ledger reports what is left, and its check fails the test.
     with contextlib.suppress(AssertionError):
-        await wait_until(lambda: retry_backlog(rp, d) == 0, within=within,
-                         what="retry queue drained")
+        await wait_until(lambda: retry_backlog(rp, d) == 0 and dsn_backlog(rp) == 0,
+                         within=within, what="retry and DSN queues drained")
     pairs, dead = bounced(rp)
     return ledger.Settled(retry_backlog(rp, d), retried(d) - retried_before, pairs, dead)

@@ -17,7 +17,8 @@ stage, or a lost connection) and what the sink received, and counts:
   local spool) when the counts were taken; retried: copies the queue delivered;
 - bounced: recipients of accepted messages the downstream refused for good after another
   copy was accepted (recorded in cs:bounces, a DSN owed to the sender: SPEC §3);
-  dsns: DSNs (null sender) the sink received.
+  dsns: DSNs (null sender) the sink received; dsn_missing: refused recipients of accepted
+  messages that no DSN's Final-Recipient names (the DSN queue drained first).
 
 `check` asserts the issue's invariants: every accepted message delivered exactly once to
 each of its allowed recipients (the retry queue drained first; a permanent downstream
@@ -34,6 +35,7 @@ import email.parser
 import email.policy
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ from typing import Any
 from ..helpers.sink import Received
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+_FINAL_RCPT = re.compile(rb"^Final-Recipient: *(?:rfc822|utf-8) *; *(\S+?)\r?$", re.M | re.I)
 
 
 @dataclass
@@ -112,6 +115,7 @@ class Counts:
     retried: int = 0
     bounced: int = 0
     dsns: int = 0
+    dsn_missing: int = 0
     torture: bool = False
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -136,11 +140,13 @@ def count(scenario: str, msgs: list[Msg], received: list[Received],
     c = Counts(scenario, messages=len(msgs), torture=bool(os.environ.get("CONSENTRY_TORTURE")))
     by_id = {m.id: m for m in msgs}
     pairs: Counter[tuple[str, str]] = Counter()
+    dsn_rcpts: Counter[str] = Counter()
     for r in received:
         fid = fault_id(r.content)
         if fid is None:
-            if r.mail_from == "":
+            if r.mail_from in ("", "<>"):  # the null sender, as aiosmtpd reports it
                 c.dsns += 1
+                dsn_rcpts.update(m.decode().lower() for m in _FINAL_RCPT.findall(r.content))
             continue
         for rcpt in r.rcpts:
             pairs[(fid, rcpt)] += 1
@@ -159,6 +165,9 @@ def count(scenario: str, msgs: list[Msg], received: list[Received],
             c.permanent += 1
             if not m.allowed and m.dead:
                 c.permanent_expected += 1  # its only live recipients do not exist
+            else:
+                a = next(a for a in m.attempts if 500 <= a.code < 600)
+                c.details.setdefault("5xx", []).append([m.id, a.stage, a.code, a.text])
         else:
             c.gave_up += 1
     c.refused = dict(sorted(refused.items()))
@@ -197,6 +206,12 @@ def count(scenario: str, msgs: list[Msg], received: list[Received],
                     last = m.attempts[-1]
                     c.details.setdefault("missing", []).append(
                         [m.id, rcpt, f"{last.code} {last.text}"])
+    owed: Counter[str] = Counter(rcpt.lower() for fid, rcpt in settled.bounced
+                                 if fid in by_id and by_id[fid].accepted)
+    for rcpt, n in owed.items():
+        if dsn_rcpts[rcpt] < n:
+            c.dsn_missing += n - dsn_rcpts[rcpt]
+            c.details.setdefault("dsn_missing", []).append(rcpt)
     c.in_retry_queue = settled.in_retry_queue
     c.retried = settled.retried
     return c
@@ -227,6 +242,7 @@ def check(c: Counts, *, permanent_ok: bool = False, lost_ok: bool = False,
     assert c.unaccepted_delivered == 0, f"delivered without a 250: {summary}"
     assert c.gave_up == 0, f"messages never accepted nor refused for good: {summary}"
     assert c.dead_unrecorded == 0, f"downstream refusals not recorded: {summary}"
+    assert c.dsn_missing == 0, f"refusals after a 250 without their DSN: {summary}"
     if not permanent_ok:
         assert c.permanent == c.permanent_expected, f"5xx for a transient fault: {summary}"
         assert c.bounced == 0, f"recipients refused for good by a transient fault: {summary}"

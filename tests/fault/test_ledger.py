@@ -27,6 +27,13 @@ def _got(fid: str, *rcpts: str) -> Received:
                     message(headers={"X-Fault-Id": fid}, msgid=f"<{fid}@sender.example>"))
 
 
+def _dsn(*rcpts: str) -> Received:
+    status = "".join(f"Final-Recipient: rfc822; {r}\r\nAction: failed\r\n\r\n"
+                     for r in rcpts)
+    return Received("", ["news@sender.example"],
+                    f"From: MAILER-DAEMON@c.test\r\n\r\n{status}".encode())
+
+
 def _msg(fid: str, *attempts: Attempt, allowed: tuple[str, ...] = ("a@x.example",),
          suppressed: tuple[str, ...] = ()) -> Msg:
     return Msg(fid, list(allowed), list(suppressed), attempts=list(attempts))
@@ -52,7 +59,10 @@ def test_clean_run_passes_and_counts() -> None:
     ([_msg("m", TEMP)], [], None, "never accepted"),
     ([_msg("m", Attempt(0, "ConnectionRefusedError", "connect"), OK)],
      [_got("m", "a@x.example")], None, "without any reply"),
-    ([_msg("m", OK)], [], Settled(bounced={("m", "a@x.example")}), "refused for good"),
+    ([_msg("m", OK)], [_dsn("a@x.example")], Settled(bounced={("m", "a@x.example")}),
+     "refused for good"),
+    ([Msg("m", ["a@x.example"], [], ["dead@x.example"], [OK])], [_got("m", "a@x.example")],
+     Settled(bounced={("m", "dead@x.example")}), "without their DSN"),
     ([Msg("m", [], [], ["dead@x.example"], [OK])], [], None, "refusals not recorded"),
 ])
 def test_each_broken_invariant_fails_the_check(msgs: list[Msg], received: list[Received],
@@ -73,7 +83,7 @@ def test_rfc1047_window_duplicate_is_counted_apart_and_allowed_only_when_said() 
 
 def test_dead_mailbox_refusal_recorded_passes() -> None:
     m = Msg("m", ["a@x.example"], [], ["dead@x.example"], [OK])
-    c = ledger.count("t", [m], [_got("m", "a@x.example")],
+    c = ledger.count("t", [m], [_got("m", "a@x.example"), _dsn("dead@x.example")],
                      Settled(bounced={("m", "dead@x.example")}))
     ledger.check(c)
-    assert c.dead_unrecorded == 0 and c.delivered == 1
+    assert (c.dead_unrecorded, c.delivered, c.dsns, c.dsn_missing) == (0, 1, 1, 0)
