@@ -123,7 +123,7 @@ async def test_header_section_over_one_mebibyte_gets_550(make_config: Any, sink:
 async def test_half_megabyte_folded_header_is_handled_in_bounded_time(
         make_config: Any, sink: Any, start_app: Any) -> None:
     """One header field continued over 5 000 lines (Exim CVE-2020-28020's class): relayed
-    with List-Unsubscribe added, or refused with 5xx - never a hang or a crash."""
+    with List-Unsubscribe added, without a hang or a crash."""
     running = await start_app(make_config(sink, policy=NO_BASIS))
     folded = b"Subject: start\r\n" + b"".join(b"\tcontinued-" + b"w" * 90 + b"\r\n"
                                              for _ in range(5_000))
@@ -138,12 +138,11 @@ async def test_half_megabyte_folded_header_is_handled_in_bounded_time(
                 return await _data(c, content)
 
     code, bystander = await _with_bystander(running.port, attack())
-    assert code == 250 or 500 <= code < 600, code
+    assert code == 250, code  # within the header caps (1 MiB, 10 000 fields): relayed
     assert bystander == 250
-    if code == 250:
-        (got, _) = sorted(sink.received, key=lambda m: len(m.content), reverse=True)
-        assert got.content.count(b"continued-") == 5_000
-        assert b"\r\nList-Unsubscribe:" in got.content.split(b"\r\n\r\n", 1)[0]
+    (got, _) = sorted(sink.received, key=lambda m: len(m.content), reverse=True)
+    assert got.content.count(b"continued-") == 5_000
+    assert b"\r\nList-Unsubscribe:" in got.content.split(b"\r\n\r\n", 1)[0]
 
 
 async def test_message_over_size_limit_gets_552_while_others_are_served(
