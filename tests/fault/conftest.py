@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -112,4 +113,16 @@ async def settle(rp: RedisProc, d: Daemon, retried_before: int = 0,
         await wait_until(lambda: retry_backlog(rp, d) == 0 and dsn_backlog(rp) == 0,
                          within=within, what="retry and DSN queues drained")
     pairs, dead = bounced(rp)
-    return ledger.Settled(retry_backlog(rp, d), retried(d) - retried_before, pairs, dead)
+    return ledger.Settled(retry_backlog(rp, d), retried(d) - retried_before, pairs, dead,
+                          dsn_refused(d))
+
+
+def dsn_refused(d: Daemon) -> Counter[str]:
+    """Recipients named in DSNs the downstream refused for good (the daemon logs the job
+    with dsn_undeliverable and drops it)."""
+    out: Counter[str] = Counter()
+    for ev in d.events("dsn_undeliverable"):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            for r in json.loads(ev["job"])["refused"]:
+                out[str(r["recipient"]).lower()] += 1
+    return out

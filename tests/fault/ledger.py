@@ -17,8 +17,10 @@ stage, or a lost connection) and what the sink received, and counts:
   local spool) when the counts were taken; retried: copies the queue delivered;
 - bounced: recipients of accepted messages the downstream refused for good after another
   copy was accepted (recorded in cs:bounces, a DSN owed to the sender: SPEC §3);
-  dsns: DSNs (null sender) the sink received; dsn_missing: refused recipients of accepted
-  messages that no DSN's Final-Recipient names (the DSN queue drained first).
+  dsns: DSNs (null sender) the sink received; dsn_refused: recipients whose DSN the
+  downstream itself refused for good (logged dsn_undeliverable: a bounce is not bounced,
+  RFC 3461); dsn_missing: refused recipients of accepted messages named by neither (the
+  DSN queue drained first).
 
 `check` asserts the issue's invariants: every accepted message delivered exactly once to
 each of its allowed recipients (the retry queue drained first; a permanent downstream
@@ -115,6 +117,7 @@ class Counts:
     retried: int = 0
     bounced: int = 0
     dsns: int = 0
+    dsn_refused: int = 0
     dsn_missing: int = 0
     torture: bool = False
     details: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +135,8 @@ class Settled:
     retried: int = 0
     bounced: set[tuple[str, str]] = field(default_factory=set)
     dead_keys: set[str] = field(default_factory=set)  # addresses now hard_bounce-suppressed
+    # recipients named in DSNs the downstream refused for good (dsn_undeliverable events)
+    dsn_refused: Counter[str] = field(default_factory=Counter)
 
 
 def count(scenario: str, msgs: list[Msg], received: list[Received],
@@ -209,8 +214,10 @@ def count(scenario: str, msgs: list[Msg], received: list[Received],
     owed: Counter[str] = Counter(rcpt.lower() for fid, rcpt in settled.bounced
                                  if fid in by_id and by_id[fid].accepted)
     for rcpt, n in owed.items():
-        if dsn_rcpts[rcpt] < n:
-            c.dsn_missing += n - dsn_rcpts[rcpt]
+        named = dsn_rcpts[rcpt] + settled.dsn_refused[rcpt.lower()]
+        c.dsn_refused += min(n, settled.dsn_refused[rcpt.lower()])
+        if named < n:
+            c.dsn_missing += n - named
             c.details.setdefault("dsn_missing", []).append(rcpt)
     c.in_retry_queue = settled.in_retry_queue
     c.retried = settled.retried

@@ -15,7 +15,8 @@ COLUMNS = [  # (header, field)
     ("accepted", "accepted"), ("delivered", "delivered"), ("duplicated", "duplicated"),
     ("window dups", "window_duplicates"), ("unchecked", "unchecked"),
     ("5xx", "permanent"), ("lost", "lost"), ("retried", "retried"),
-    ("bounced", "bounced"), ("DSNs", "dsns"), ("no DSN", "dsn_missing"),
+    ("bounced", "bounced"), ("DSNs", "dsns"), ("DSN refused", "dsn_refused"),
+    ("no DSN", "dsn_missing"),
     ("in queue", "in_retry_queue"),
 ]
 

@@ -3,6 +3,8 @@ it (a checker that cannot fail would make every fault scenario pass)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from ..helpers.client import message
@@ -87,3 +89,12 @@ def test_dead_mailbox_refusal_recorded_passes() -> None:
                      Settled(bounced={("m", "dead@x.example")}))
     ledger.check(c)
     assert (c.dead_unrecorded, c.delivered, c.dsns, c.dsn_missing) == (0, 1, 1, 0)
+
+
+def test_dsn_the_downstream_refused_for_good_is_accounted() -> None:
+    m = Msg("m", ["a@x.example"], [], ["dead@x.example"], [OK])
+    c = ledger.count("t", [m], [_got("m", "a@x.example")],
+                     Settled(bounced={("m", "dead@x.example")},
+                             dsn_refused=Counter({"dead@x.example": 1})))
+    ledger.check(c)
+    assert (c.dsns, c.dsn_refused, c.dsn_missing) == (0, 1, 0)
