@@ -35,9 +35,11 @@ def bounded(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
 
 
 def _corpus(limit: int = 200) -> list[bytes]:
+    """Real DSN/ARF/reply samples, plus CPython's malformed-but-real email test messages."""
     files = sorted(p for p in DATA.rglob("*.eml") if p.stat().st_size < 200_000)
     step = max(1, len(files) // limit)
-    return [p.read_bytes() for p in files[::step]][:limit]
+    cpython = sorted((DATA / "cpython-email").glob("msg_*.txt"))
+    return [p.read_bytes() for p in files[::step]][:limit] + [p.read_bytes() for p in cpython]
 
 
 CORPUS = _corpus()

@@ -78,5 +78,5 @@ REGRESSIONS = sorted((Path(__file__).resolve().parent / "regressions").glob("inb
 def test_inputs_that_once_crashed_the_classifier(path: Path) -> None:
     """Crashes the fuzzers found (kept byte for byte): a DSN candidate's line number taken
     from another text of the report (IndexError); a NUL in a part's charset reaching the
-    stdlib's payload decoder (ValueError)."""
+    stdlib's payload decoder (ValueError); an RFC 2231 charset*= parameter there (TypeError)."""
     _verdict(path.read_bytes())

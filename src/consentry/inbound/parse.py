@@ -295,11 +295,12 @@ _TEXTUAL = ("text/", "message/delivery-status", "message/global-delivery-status"
 
 def _get_payload(msg: email.message.Message, decode: bool = False) -> object:
     """get_payload(), also when the charset parameter is unusable: compat32 decodes an
-    8-bit payload with the sender's charset name and lets ValueError (a NUL in it) and
-    UnicodeError (idna refusing "replace") escape. Such a part reads as if it had none."""
+    8-bit payload with the sender's charset name and lets ValueError (a NUL in it),
+    UnicodeError (idna refusing "replace") and TypeError (an RFC 2231 ``charset*=``
+    parameter comes back as a tuple) escape. Such a part reads as if it had none."""
     try:
         return msg.get_payload(decode=True) if decode else msg.get_payload()
-    except (ValueError, LookupError):
+    except (ValueError, LookupError, TypeError):
         msg.del_param("charset")
     return msg.get_payload(decode=True) if decode else msg.get_payload()
 
