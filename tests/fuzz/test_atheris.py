@@ -63,8 +63,9 @@ def test_harness_runs_without_a_crash(name: str, short: int, long: int, max_len:
            "-print_final_stats=1", str(work), str(seeds)]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True,
                           timeout=3600 if TORTURE else 300, check=False)
-    tb = proc.stderr.find("Traceback (most recent call last)")
-    report = (proc.stderr[tb:tb + 4000] + "\n...\n" if tb >= 0 else "") + proc.stderr[-2000:]
+    out = proc.stdout + proc.stderr
+    tb = out.find("Traceback (most recent call last)")
+    report = (out[tb:tb + 4000] + "\n...\n" if tb >= 0 else "") + proc.stderr[-2000:]
     assert proc.returncode == 0, report
     done = re.search(r"Done (\d+) runs", proc.stderr)
     assert done is not None and int(done.group(1)) >= runs, report
