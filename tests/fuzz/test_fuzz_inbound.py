@@ -6,6 +6,8 @@ parser raises only ParseLimitExceeded; the intent detector takes any text."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,3 +82,16 @@ def test_inputs_that_once_crashed_the_classifier(path: Path) -> None:
     from another text of the report (IndexError); a NUL in a part's charset reaching the
     stdlib's payload decoder (ValueError); an RFC 2231 charset*= parameter there (TypeError)."""
     _verdict(path.read_bytes())
+
+
+def test_a_failing_flufl_detector_writes_nothing_to_stderr() -> None:
+    """flufl.bounce logs a detector that raises with a traceback; through logging's last
+    resort that was raw text on the daemon's stderr, between its JSON lines. (A process of
+    its own: pytest's log capture would hide the last resort.)"""
+    data = Path(__file__).resolve().parent / "regressions" / "flufl-detector-raises.eml"
+    code = ("import sys; from consentry.inbound.classify import classify; "
+            "print(classify(open(sys.argv[1], 'rb').read(), ['antwort@shop.test']).kind)")
+    proc = subprocess.run([sys.executable, "-c", code, str(data)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() in KINDS, proc
+    assert proc.stderr == "", proc.stderr[:500]

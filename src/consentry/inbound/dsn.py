@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email
 import json
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -41,6 +42,13 @@ from .textutil import (
     report_texts,
     unquote,
 )
+
+# flufl.bounce logs every detector that raises on a malformed message, with a traceback;
+# having no handler of its own, that went through logging's last resort to stderr: raw
+# multi-line text between the daemon's JSON log lines. A failing detector found nothing.
+_flufl_log = logging.getLogger("flufl.bounce")
+_flufl_log.addHandler(logging.NullHandler())
+_flufl_log.propagate = False
 
 __all__ = ["BouncedRecipient", "DsnReport", "analyse"]
 
