@@ -298,6 +298,7 @@ class InboundConfig:
     max_connections_per_ip: int = 20
     command_timeout: float = 300.0
     data_timeout: float = 600.0
+    session_timeout: float = 1800.0  # a whole session, however busy (then 421)
     tls: ListenerTlsConfig = field(default_factory=ListenerTlsConfig)
     # Classification runs in worker processes (inbound_pool): a message that takes longer
     # than parse_timeout seconds has its worker killed and replaced and goes to review
@@ -499,6 +500,7 @@ def _validate(cfg: Config) -> None:
         "submission.max_connections": cfg.submission.max_connections,
         "submission.max_connections_per_ip": cfg.submission.max_connections_per_ip,
         "submission.session_timeout": cfg.submission.session_timeout,
+        "inbound.session_timeout": cfg.inbound.session_timeout,
         "redis.deadline_ms": cfg.redis.deadline_ms,
         "redis.pool_size": cfg.redis.pool_size,
         "downstream.pool_size": cfg.downstream.pool_size,

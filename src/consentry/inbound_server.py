@@ -468,6 +468,7 @@ class InboundService:
                                     enable_SMTPUTF8=True, decode_data=False,
                                     hostname=cfg.server.hostname, ident="consentry inbound",
                                     timeout=cfg.inbound.command_timeout,
+                                    session_timeout=cfg.inbound.session_timeout,
                                     command_call_limit={"NOOP": 20, "VRFY": 5, "HELP": 5,
                                                         "*": 2_000},
                                     tls_context=service.tls_context,

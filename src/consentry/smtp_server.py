@@ -128,9 +128,12 @@ class DrainableSMTP(SMTP):
     The submission and the inbound listener both use it."""
 
     def __init__(self, *args: Any, data_timeout: float, sessions: Sessions | None = None,
-                 **kw: Any) -> None:
+                 session_timeout: float | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self._data_timeout = data_timeout
+        self._session_timeout = session_timeout
+        self._session_handle: asyncio.TimerHandle | None = None
+        self._in_data = False
         self._sessions = sessions if sessions is not None else Sessions()
         self._sessions.open.add(self)
         self.relaying = False  # set by the handler while this session's message is handled
@@ -179,9 +182,32 @@ class DrainableSMTP(SMTP):
         # aiosmtpd resets its timer only per command, so upload and our downstream
         # transaction share one budget: give DATA the longer one (RELIABILITY §0.5).
         self._reset_timeout(self._data_timeout)
-        await super().smtp_DATA(arg)
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # again after STARTTLS: one timer per session
+        if self._session_timeout is not None and self._session_handle is None:
+            self._session_handle = self.loop.call_later(self._session_timeout,
+                                                        self._session_expired)
+
+    def _session_expired(self) -> None:
+        """The timeout restarts with every command, so only this ends a session that keeps
+        sending NOOP/RSET/EHLO just often enough (RELIABILITY §5: per-session deadline). A
+        message in DATA (upload, relay, spool) is finished and answered first."""
+        if self._in_data or self.relaying:
+            self._session_handle = self.loop.call_later(1.0, self._session_expired)
+            return
+        self._session_handle = None
+        self.refuse_and_close(replies.SESSION_EXPIRED)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._session_handle is not None:
+            self._session_handle.cancel()
+            self._session_handle = None
         self._sessions.open.discard(self)
         super().connection_lost(error)
 
@@ -196,33 +222,19 @@ class SubmissionSMTP(DrainableSMTP):
         # Must be set before SMTP.__init__: it sizes the StreamReader's line limit from
         # it, and a later assignment would leave the reader at aiosmtpd's 1001.
         self.line_length_limit = line_length_limit
-        super().__init__(*args, data_timeout=data_timeout, sessions=sessions, **kw)
+        super().__init__(*args, data_timeout=data_timeout, sessions=sessions,
+                         session_timeout=session_timeout, **kw)
         self._limits = limits
         self._peer_ip = peer_ip
         self._released = False
         self._refuse_bare_lf = refuse_bare_lf
-        self._session_timeout = session_timeout
-        self._session_handle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if self._session_timeout is not None and self._session_handle is None:
-            self._session_handle = self.loop.call_later(self._session_timeout,
-                                                        self._session_expired)
         reader: Any = self._reader  # an instance attribute shadows the method
         if self._refuse_bare_lf and not getattr(reader, "_consentry_lf_guard", False):
             reader.readuntil = self._guard_commands(reader.readuntil)
             reader._consentry_lf_guard = True
-
-    def _session_expired(self) -> None:
-        """command_timeout restarts with every command, so only this ends a session that
-        keeps sending NOOP/RSET/EHLO just often enough (RELIABILITY §5: per-session
-        deadline). A message being relayed is finished first; its reply is not cut."""
-        if self.relaying:
-            self._session_handle = self.loop.call_later(1.0, self._session_expired)
-            return
-        self._session_handle = None
-        self.refuse_and_close(replies.SESSION_EXPIRED)
 
     def _guard_commands(self, readuntil: Callable[..., Awaitable[bytes]]
                         ) -> Callable[..., Awaitable[bytes]]:
@@ -283,9 +295,6 @@ class SubmissionSMTP(DrainableSMTP):
                 self.refuse_and_close(replies.AUTH_BLOCKED)
 
     def connection_lost(self, error: Exception | None) -> None:
-        if self._session_handle is not None:
-            self._session_handle.cancel()
-            self._session_handle = None
         if not self._released:
             self._released = True
             self._limits.release(self._peer_ip)

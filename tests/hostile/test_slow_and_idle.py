@@ -13,7 +13,7 @@ from typing import Any
 
 from ..helpers.rawsmtp import RawSMTP
 from ..helpers.state import NO_BASIS
-from .conftest import TORTURE, well_behaved
+from .conftest import INBOUND, TORTURE, well_behaved
 
 
 async def _trickle(c: RawSMTP, data: bytes, interval: float, limit: float) -> float:
@@ -211,3 +211,23 @@ async def test_slowloris_swarm_is_held_to_the_per_ip_caps_and_clients_served(
         assert all(closed)
     finally:
         await asyncio.gather(*(c.close() for c in held))
+
+
+async def test_inbound_listener_has_the_session_limit_too(make_config: Any, sink: Any,
+                                                          start_app: Any) -> None:
+    """The inbound listener faces the Internet: a NOOP/RSET drip must not hold a slot."""
+    running = await start_app(make_config(sink, policy=NO_BASIS, inbound={
+        **INBOUND, "command_timeout": 2, "session_timeout": 3}))
+    t0 = time.monotonic()
+    codes = []
+    async with RawSMTP(running.app.inbound.ports[0]) as c:
+        for _ in range(40):
+            try:
+                codes.append((await c.cmd("RSET", within=5)).code)
+            except EOFError:
+                break
+            if codes[-1] == 421:
+                break
+            await asyncio.sleep(0.5)
+    assert codes[-1] == 421 and set(codes[:-1]) == {250}, codes
+    assert 2.5 <= time.monotonic() - t0 < 8
