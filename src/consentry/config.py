@@ -88,9 +88,29 @@ class SubmissionConfig:
 
 
 @dataclass(frozen=True)
+class RedisSentinelConfig:
+    master: str = ""  # the master (service) name the sentinels monitor
+    nodes: list[str] = field(default_factory=list)  # sentinels, HOST:PORT
+    password: str | None = None  # the sentinels' own requirepass, if any
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class RedisClusterConfig:
+    nodes: list[str] = field(default_factory=list)  # startup nodes, HOST:PORT
+
+
+@dataclass(frozen=True)
 class RedisConfig:
     embedded: bool = True
     url: str = "redis://127.0.0.1:6379/0"
+    # Alternatives to `url` (both need embedded: false): a Sentinel-monitored primary,
+    # or a Redis Cluster (keys hash-tagged, see keys.py). Credentials of the data nodes
+    # then come from `username`/`password` (in url mode they are part of the URL).
+    sentinel: RedisSentinelConfig | None = None
+    cluster: RedisClusterConfig | None = None
+    username: str | None = None
+    password: str | None = None
     embedded_binary: str = "redis-server"
     embedded_appendfsync: Literal["always", "everysec"] = "always"
     deadline_ms: int = 250
@@ -545,6 +565,27 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("redis.key_prefix", "must be non-empty without spaces or glob chars")
     if not cfg.redis.embedded and not cfg.redis.url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("redis.url", "must start with redis://, rediss:// or unix://")
+    _validate_redis_ha(cfg.redis)
+
+
+def _validate_redis_ha(rc: RedisConfig) -> None:
+    if rc.sentinel is not None and rc.cluster is not None:
+        raise ConfigError("redis.cluster", "give either redis.sentinel or redis.cluster")
+    mode = "sentinel" if rc.sentinel is not None else "cluster" if rc.cluster else None
+    if mode is None:
+        return
+    if rc.embedded:
+        raise ConfigError("redis.embedded", f"must be false with redis.{mode}")
+    nodes = rc.sentinel.nodes if rc.sentinel is not None else rc.cluster.nodes if rc.cluster else []
+    if not nodes:
+        raise ConfigError(f"redis.{mode}.nodes", "needs at least one HOST:PORT")
+    for i, node in enumerate(nodes):
+        parse_hostport(node, f"redis.{mode}.nodes[{i}]")
+    if rc.sentinel is not None and not rc.sentinel.master.strip():
+        raise ConfigError("redis.sentinel.master", "is required (the monitored master name)")
+    if rc.cluster is not None and any(c in rc.key_prefix for c in "{}"):
+        raise ConfigError("redis.key_prefix", "must not contain { or } with redis.cluster "
+                          "(hash tags are consentry's)")
 
 
 _URL_SAFE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?$")

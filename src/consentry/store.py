@@ -4,6 +4,8 @@ any Redis trouble surfaces as StoreUnavailable, which the relay turns into 451."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import math
 import re
@@ -14,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError, ResponseError, WatchError
 
 from .address import Address
-from .config import RedisConfig
+from .config import RedisConfig, parse_hostport
 from .consent import (
     AddressInfo,
     ConsentImport,
@@ -28,7 +32,7 @@ from .consent import (
     plan_consent_batch,
 )
 from .errors import StoreUnavailable
-from .keys import AUDIT_STREAM_MAXLEN, BOUNCE_STREAM_MAXLEN, Keys
+from .keys import AUDIT_STREAM_MAXLEN, BOUNCE_STREAM_MAXLEN, CLUSTER_SLOTS, Keys, key_slot
 from .metrics import METRICS
 from .model import RecipientState, Suppression
 
@@ -197,6 +201,15 @@ return n
 """
 
 
+# Deletes hash field ARGV[1] of KEYS[1] only while it still holds ARGV[2]. Returns 1 if so.
+_HDEL_IF_LUA = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
 def _last_id(replies: Sequence[Any]) -> str | None:
     """The stream id of the last XADD in a MULTI's replies (the audit entries' last)."""
     for r in reversed(replies):
@@ -293,7 +306,7 @@ class _LeanPipeline:
 
     __slots__ = ("_cmds", "_redis")
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: Any) -> None:
         self._redis = redis
         self._cmds: list[tuple[str, ...]] = []
 
@@ -314,9 +327,17 @@ class _LeanPipeline:
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         cmds = self._cmds
+        if isinstance(self._redis, RedisCluster):
+            # Redis Cluster: redis-py's cluster pipeline sends each node its commands in
+            # one packed write, all nodes at once: one round trip per node, in parallel.
+            async with self._redis.pipeline() as cp:
+                for cmd in cmds:
+                    cp.execute_command(*cmd)
+                res: list[Any] = await cp.execute(raise_on_error=raise_on_error)
+                return res
         callbacks = self._redis.response_callbacks
         pool = self._redis.connection_pool
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = await pool.get_connection()
 
         async def attempt() -> list[Any]:
             await conn.send_packed_command(conn.pack_commands(cmds))
@@ -345,23 +366,138 @@ class _LeanPipeline:
             await pool.release(conn)
 
 
+def _call_key(name: str, args: tuple[Any, ...]) -> str:
+    """The key a queued pipeline call works on (the slot its MULTI must run in)."""
+    if name == "execute_command":
+        return str(args[3] if str(args[0]).upper() in ("EVAL", "EVALSHA") else args[1])
+    return str(args[2] if name in ("eval", "evalsha") else args[0])
+
+
+class _SlotTx:
+    """MULTI/EXEC of the queued calls (the subset of redis-py's pipeline API the writers
+    use). On a single node or Sentinel: ONE transaction, all or nothing, exactly like
+    `pipeline(transaction=True)`. In cluster layout a transaction cannot span slots, so
+    there is one MULTI/EXEC per hash slot, each atomic. The part holding the LAST queued
+    call (writers queue their audit entries last, on the shared `{g}` slot) runs after all
+    other parts committed (`audit_first=False`: additions, whose retry re-writes the
+    idempotent change and its audit entry), or before them (`audit_first=True`: removals
+    and consent plans, so a change is never left without its record; a retry may repeat
+    an entry). Replies come back in the order the calls were queued."""
+
+    __slots__ = ("_audit_first", "_calls", "_final_key", "_store")
+
+    def __init__(self, store: Store, audit_first: bool = False,
+                 final_key: str | None = None) -> None:
+        self._store = store
+        self._audit_first = audit_first
+        self._final_key = final_key  # the part of this key's slot is the "last" one
+        self._calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    async def __aenter__(self) -> _SlotTx:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._calls = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def queue(*args: Any, **kwargs: Any) -> None:
+            self._calls.append((name, args, kwargs))
+        return queue
+
+    async def _run(self, idxs: list[int]) -> list[tuple[int, Any]]:
+        if not idxs:
+            return []
+        async with self._store.redis.pipeline(transaction=True) as p:
+            for i in idxs:
+                name, args, kwargs = self._calls[i]
+                getattr(p, name)(*args, **kwargs)
+            res: list[Any] = await p.execute()
+        return list(zip(idxs, res, strict=True))
+
+    async def execute(self) -> list[Any]:
+        calls = self._calls
+        if not calls:
+            return []
+        if not self._store.cluster:
+            return [r for _i, r in await self._run(list(range(len(calls))))]
+        groups: dict[int, list[int]] = {}
+        for i, (name, args, _kw) in enumerate(calls):
+            groups.setdefault(key_slot(_call_key(name, args)), []).append(i)
+        last = self._final_key or _call_key(calls[-1][0], calls[-1][1])
+        final = groups.pop(key_slot(last), [])
+        out: list[Any] = [None] * len(calls)
+        if self._audit_first:
+            for i, r in await self._run(final):
+                out[i] = r
+        parts = await asyncio.gather(*(self._run(ix) for ix in groups.values()),
+                                     return_exceptions=True)
+        for part in parts:
+            if isinstance(part, BaseException):
+                raise part
+            for i, r in part:
+                out[i] = r
+        if not self._audit_first:
+            for i, r in await self._run(final):
+                out[i] = r
+        return out
+
+
+def _hostport(node: str) -> tuple[str, int]:
+    return parse_hostport(node, "redis node")
+
+
 class Store:
     def __init__(self, cfg: RedisConfig, url: str, keys: Keys | None = None) -> None:
         self.cfg = cfg
         self.keys = keys or Keys(cfg.key_prefix)
         self.deadline = cfg.deadline_ms / 1000.0
-        # BlockingConnectionPool waits (up to pool_wait_ms) for a free connection instead
-        # of raising at once when all are busy, so a burst queues rather than 451s.
-        self.pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=cfg.pool_size,
-            timeout=cfg.pool_wait_ms / 1000.0,
-            socket_timeout=max(self.deadline, 0.05),
-            socket_connect_timeout=max(self.deadline, 0.05),
-            decode_responses=True,
-            health_check_interval=0,
-        )
-        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=self.pool)
+        timeout = max(self.deadline, 0.05)
+        self.cluster = cfg.cluster is not None
+        self.sentinel: Sentinel | None = None
+        self.pool: Any = None
+        # Any: redis-py's Redis (url, Sentinel) or RedisCluster; the commands used are
+        # the same, the cluster paths are chosen by `self.cluster`.
+        self.redis: Any
+        if cfg.cluster is not None:
+            # Keys carry hash tags (keys.py); a node's connections are redis-py's own.
+            self.keys = dataclasses.replace(self.keys, tagged=True)
+            self.redis = RedisCluster(
+                startup_nodes=[ClusterNode(*_hostport(n)) for n in cfg.cluster.nodes],
+                username=cfg.username, password=cfg.password, decode_responses=True,
+                max_connections=cfg.pool_size, socket_timeout=timeout,
+                socket_connect_timeout=timeout, health_check_interval=0)
+        elif cfg.sentinel is not None:
+            # The master's address comes from the sentinels on every new connection; after
+            # a failover the old connections fail (451) and new ones reach the promoted
+            # replica. Its canary check still applies: an empty promoted replica is no
+            # healthy store.
+            sc = cfg.sentinel
+            self.sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                [_hostport(n) for n in sc.nodes],
+                sentinel_kwargs={"password": sc.password, "username": sc.username,
+                                 "socket_timeout": timeout,
+                                 "socket_connect_timeout": timeout},
+                socket_timeout=timeout, socket_connect_timeout=timeout,
+                username=cfg.username, password=cfg.password, decode_responses=True,
+                health_check_interval=0)
+            self.redis = self.sentinel.master_for(sc.master, max_connections=cfg.pool_size)
+            self.pool = self.redis.connection_pool
+        else:
+            # BlockingConnectionPool waits (up to pool_wait_ms) for a free connection
+            # instead of raising at once when all are busy, so a burst queues, not 451s.
+            self.pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=cfg.pool_size,
+                timeout=cfg.pool_wait_ms / 1000.0,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                decode_responses=True,
+                health_check_interval=0,
+            )
+            self.redis = aioredis.Redis(connection_pool=self.pool)
         self.pool_wait = cfg.pool_wait_ms / 1000.0
         # At most pool_size round trips in flight, so the pool below always has a free
         # connection and the deadline measures Redis, not the queue in front of it.
@@ -372,7 +508,50 @@ class Store:
 
     async def close(self) -> None:
         await self.redis.aclose()
-        await self.pool.disconnect()
+        if self.pool is not None:
+            await self.pool.disconnect()
+        if self.sentinel is not None:
+            for sr in self.sentinel.sentinels:
+                await sr.aclose()
+
+    def _tx(self, audit_first: bool = False, final_key: str | None = None) -> _SlotTx:
+        """A write transaction (see _SlotTx: one MULTI/EXEC, per slot in a cluster)."""
+        return _SlotTx(self, audit_first, final_key)
+
+    def _canaries(self, keys: Iterable[str]) -> list[str]:
+        """The canary keys a round trip over `keys` must also read: `cs:epoch`, or in a
+        cluster the canary of every slot the keys lie in."""
+        if not self.cluster:
+            return [self.keys.epoch]
+        return [self.keys.slot_canary(s) for s in sorted({key_slot(k) for k in keys})]
+
+    async def _scan(self, match: str, count: int) -> AsyncIterator[list[str]]:
+        """SCAN batches of keys matching `match` (every primary of a cluster)."""
+        nodes: list[Any] = [None]
+        if self.cluster:
+            await self._bounded(self.redis.initialize(), "cluster nodes", deadline=10.0)
+            nodes = self.redis.get_primaries()
+        for node in nodes:
+            cursor: int = 0
+            while True:
+                kw: dict[str, Any] = {"target_nodes": node} if node is not None else {}
+                reply, batch = await self._bounded(self.redis.scan(
+                    cursor, match=match, count=count, **kw), "scan", deadline=10.0)
+                # a cluster answers {node name: cursor}
+                cursor = int(reply[node.name] if node is not None else reply)
+                if batch:
+                    yield [str(k) for k in batch]
+                if cursor == 0:
+                    break
+
+    async def _mget(self, keys: Sequence[str], what: str) -> list[str | None]:
+        """MGET (per slot in a cluster: redis-py splits it, one round trip per node)."""
+        if self.cluster:
+            rows: list[str | None] = await self._bounded(
+                self.redis.mget_nonatomic(list(keys)), what)
+        else:
+            rows = await self._bounded(self.redis.mget(list(keys)), what)
+        return rows
 
     async def _bounded(self, aw: Awaitable[Any], what: str, deadline: float | None = None) -> Any:
         """Run one Redis round trip: first wait (up to pool_wait_ms) for a free connection
@@ -464,19 +643,40 @@ class Store:
     # -- canary -----------------------------------------------------------------------
 
     async def epoch(self) -> str | None:
+        """The canary's value; None when it is missing (in a cluster: also when any slot's
+        canary is, i.e. some master lost its data)."""
         value: str | None = await self._bounded(self.redis.get(self.keys.epoch), "epoch")
+        if value is not None and self.cluster and await self.missing_slot_canaries():
+            return None
         return value
 
+    async def missing_slot_canaries(self) -> int:
+        """Cluster layout: how many of the 16384 slot canaries are missing."""
+        async with _LeanPipeline(self.redis) as pipe:
+            for slot in range(CLUSTER_SLOTS):
+                pipe.get(self.keys.slot_canary(slot))
+            rows: list[Any] = await self._bounded(pipe.execute(raise_on_error=True),
+                                                  "canary check", deadline=10.0)
+        return sum(1 for r in rows if r is None)
+
     async def init_epoch(self) -> str:
+        """Create the canary (kept if present); in a cluster also every missing slot
+        canary, with the same value."""
         value = f"{time.time():.6f}"
         created = await self._bounded(
             self.redis.set(self.keys.epoch, value, nx=True), "init epoch", deadline=5.0
         )
-        if created:
-            return value
-        existing = await self.epoch()
-        assert existing is not None
-        return existing
+        if not created:
+            existing: str | None = await self._bounded(self.redis.get(self.keys.epoch),
+                                                       "epoch")
+            assert existing is not None
+            value = existing
+        if self.cluster:
+            async with self.redis.pipeline() as cp:
+                for slot in range(CLUSTER_SLOTS):
+                    cp.set(self.keys.slot_canary(slot), value, nx=True)
+                await self._bounded(cp.execute(), "init epoch", deadline=30.0)
+        return value
 
     async def ping(self) -> None:
         await self._bounded(self.redis.ping(), "ping")
@@ -495,31 +695,30 @@ class Store:
           2. only if some recipient belongs to a person with other addresses: the
              suppression hashes of those linked addresses (objections cover the person)."""
         addrs = list(addresses)
-        lookups: list[list[tuple[str, str]]] = []
+        lookups = [self._supp_keys(a.key, a.canonical) for a in addrs]
+        # Whole-domain entries (`*@domain`), once per distinct domain of the message.
+        domains = sorted({a.domain for a in addrs})
+        reads = [*(rk for a, ks in zip(addrs, lookups, strict=True)
+                   for rk in (*(rk for _label, rk in ks), self.keys.address(a.key))),
+                 *(self.keys.domain_suppression(dom) for dom in domains)]
+        canaries = self._canaries(reads)
         async with _LeanPipeline(self.redis) as pipe:
-            pipe.get(self.keys.epoch)
-            for a in addrs:
-                ks = self._supp_keys(a.key, a.canonical)
-                lookups.append(ks)
-                for _label, rk in ks:
-                    pipe.hgetall(rk)
-                pipe.hgetall(self.keys.address(a.key))
-            # Whole-domain entries (`*@domain`), once per distinct domain of the message.
-            domains = sorted({a.domain for a in addrs})
-            for dom in domains:
-                pipe.hgetall(self.keys.domain_suppression(dom))
+            for ck in canaries:
+                pipe.get(ck)
+            for rk in reads:
+                pipe.hgetall(rk)
             for ref, raw in token_refs:
                 pipe.set(self.keys.token_ref(ref), raw, ex=token_ttl)
             results: list[Any] = _checked(await self._bounded(
                 pipe.execute(raise_on_error=False), "lookup"))
             if token_refs:
                 del results[len(results) - len(token_refs):]
-        if results[0] is None or results[0] is _CORRUPT:
+        if any(r is None or r is _CORRUPT for r in results[:len(canaries)]):
             raise StoreUnavailable("redis canary key missing: store lost its data")
         own: list[list[Suppression]] = []
         infos: list[AddressInfo] = []
         by_key: dict[str, list[Suppression]] = {}
-        i = 1
+        i = len(canaries)
         for a, ks in zip(addrs, lookups, strict=True):
             supps: list[Suppression] = []
             for k, _rk in ks:
@@ -541,11 +740,18 @@ class Store:
         need = sorted({k for info in infos for k in info.linked} - by_key.keys())
         need_keys = [(k, rk) for k in need for _label, rk in self._supp_keys(k)]
         if need:
+            # In a cluster the linked addresses lie in other slots: their canaries too.
+            more = self._canaries(rk for _k, rk in need_keys) if self.cluster else []
             async with _LeanPipeline(self.redis) as pipe:
+                for ck in more:
+                    pipe.get(ck)
                 for _k, rk in need_keys:
                     pipe.hgetall(rk)
-                linked_rows: list[dict[str, str]] = _checked(await self._bounded(
+                linked_rows: list[Any] = _checked(await self._bounded(
                     pipe.execute(raise_on_error=False), "linked lookup"))
+            if any(r is None or r is _CORRUPT for r in linked_rows[:len(more)]):
+                raise StoreUnavailable("redis canary key missing: store lost its data")
+            linked_rows = linked_rows[len(more):]
             for (k, _rk), h in zip(need_keys, linked_rows, strict=True):
                 by_key.setdefault(k, []).extend(
                     _decode_suppression(k, scope, v) for scope, v in sorted(h.items()))
@@ -577,7 +783,7 @@ class Store:
         if rec.reason in BOUNCE_REASONS and await self.allowed([rec.address_key]):
             return False
         key = self.keys.suppression(rec.address_key)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._tx() as pipe:
             merge_suppression(pipe, key, rec)
             entry = self._xadd_audit(pipe, suppress_entry(rec, actor))
             res: list[Any] = await self._bounded(pipe.execute(), "suppress", deadline=5.0)
@@ -589,7 +795,7 @@ class Store:
     async def add_domain_suppression(self, domain: str, rec: SuppressionRecord, actor: str
                                      ) -> bool:
         """Suppress every address at `domain` (rec.address_key is ignored)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._tx() as pipe:
             merge_suppression(pipe, self.keys.domain_suppression(domain), rec)
             entry = suppress_entry(rec, actor)
             del entry["address"]  # a domain is no person: named in clear in every mode
@@ -608,7 +814,7 @@ class Store:
         fs = [f for f in existing if scope is None or f.partition("|")[0] == scope]
         if not fs:
             return 0
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._tx(audit_first=True) as pipe:
             pipe.hdel(key, *fs)
             entries = [self._xadd_audit(pipe, {
                 "action": "unsuppress_domain", "domain": domain, "scope": f,
@@ -619,18 +825,13 @@ class Store:
         return len(fs)
 
     async def iter_domain_suppressions(self) -> AsyncIterator[Suppression]:
-        prefix_len = len(self.keys.domain_suppression(""))
-        cursor: int = 0
-        while True:
-            cursor, batch = await self._bounded(self.redis.scan(
-                cursor, match=self.keys.domain_suppression_pattern, count=1000), "scan",
-                deadline=10.0)
+        prefix_len = len(self.keys.domain_suppression_pattern) - 1
+        async for batch in self._scan(self.keys.domain_suppression_pattern, 1000):
             for k in batch:
                 h: dict[str, str] = await self._bounded(self.redis.hgetall(k), "scan read")
+                dom = self.keys.untag(k[prefix_len:])
                 for scope, v in sorted(h.items()):
-                    yield _decode_suppression(f"*@{str(k)[prefix_len:]}", scope, v)
-            if cursor == 0:
-                return
+                    yield _decode_suppression(f"*@{dom}", scope, v)
 
     async def allow_change(self, address_key: str, add: bool, reason: str, actor: str
                            ) -> bool:
@@ -638,7 +839,7 @@ class Store:
         it off, audited. Returns whether anything changed."""
         if not reason.strip():
             raise ValueError("an allow-list change needs a reason (it is audited)")
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._tx(audit_first=not add) as pipe:
             if add:
                 pipe.sadd(self.keys.allow, address_key)
             else:
@@ -682,7 +883,7 @@ class Store:
         if not drop:
             return 0
         entries: list[dict[str, str]] = []
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._tx(audit_first=True) as pipe:
             for rk, fs, existing in drop:
                 pipe.hdel(rk, *fs)
                 entries += self._unsuppress_entries(pipe, address_key, fs, existing, reason,
@@ -701,26 +902,18 @@ class Store:
             "record": existing[s]}) for s in scopes]
 
     async def iter_suppressions(self, count: int = 1000) -> AsyncIterator[Suppression]:
-        prefix_len = len(self.keys.suppression_clear(""))
-        cursor: int = 0
-        while True:
-            cursor, batch = await self._bounded(
-                self.redis.scan(cursor, match=self.keys.suppression_pattern, count=count),
-                "scan",
-                deadline=10.0,
-            )
-            if batch:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for k in batch:
-                        pipe.hgetall(k)
-                    rows: list[dict[str, str]] = await self._bounded(
-                        pipe.execute(), "scan read", deadline=10.0
-                    )
-                for k, h in zip(batch, rows, strict=True):
-                    for scope, v in sorted(h.items()):
-                        yield _decode_suppression(str(k)[prefix_len:], str(scope), str(v))
-            if cursor == 0:
-                return
+        prefix_len = len(self.keys.suppression_pattern) - 1
+        async for batch in self._scan(self.keys.suppression_pattern, count):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for k in batch:
+                    pipe.hgetall(k)
+                rows: list[dict[str, str]] = await self._bounded(
+                    pipe.execute(), "scan read", deadline=10.0
+                )
+            for k, h in zip(batch, rows, strict=True):
+                ident = self.keys.untag(k[prefix_len:])
+                for scope, v in sorted(h.items()):
+                    yield _decode_suppression(ident, str(scope), str(v))
 
     # -- consent, persons, purchases, pending DOI sign-ups (docs/consent.md) -------------
 
@@ -739,6 +932,9 @@ class Store:
         now = time.time() if now is None else now
         addr_keys = sorted({r.address.key for r in records})
         persons = sorted(persons_in(records))
+        if self.cluster:
+            return await self._write_consent_batch_slotted(records, actor, now, addr_keys,
+                                                           persons)
         for _attempt in range(WATCH_RETRIES):
             async with self.redis.pipeline(transaction=True) as tx:
                 await self._bounded(
@@ -769,7 +965,7 @@ class Store:
                                                               deadline=BATCH_DEADLINE)
                     members.update({p: set(m) for p, m in zip(olds, more, strict=True)})
                 plan = plan_consent_batch(records, current, members, now, actor)
-                tx.multi()  # type: ignore[no-untyped-call]
+                tx.multi()
                 entries = self._queue_plan(tx, plan)
                 done = await self._bounded(self._exec_watched(tx), "import write",
                                            deadline=BATCH_DEADLINE)
@@ -777,6 +973,41 @@ class Store:
                     await self._audited(_last_id(done), entries)
                     return plan.written, plan.unchanged
         raise StoreUnavailable("import: records kept changing under concurrent writers")
+
+    async def _write_consent_batch_slotted(self, records: Sequence[ConsentImport], actor: str,
+                                           now: float, addr_keys: list[str],
+                                           persons: list[str]) -> tuple[int, int]:
+        """write_consent_batch in a cluster: a batch's addresses and persons lie in many
+        slots, which one WATCH/MULTI cannot span. The plan is read and written per slot
+        (each slot's part one MULTI/EXEC), the audit entries first (_SlotTx audit_first):
+        a failure part-way leaves entries for changes that a re-run of the same batch then
+        completes (the plan is computed from the stored state, so a re-run is
+        idempotent). Concurrent writers re-linking the same addresses are not serialised
+        as by WATCH on a single node."""
+        async with self.redis.pipeline() as rd:
+            for k in addr_keys:
+                rd.hgetall(self.keys.address(k))
+            for p in persons:
+                rd.smembers(self.keys.person_addresses(p))
+            res: list[Any] = await self._bounded(rd.execute(), "import read",
+                                                 deadline=BATCH_DEADLINE)
+        current: dict[str, dict[str, str]] = dict(zip(addr_keys, res, strict=False))
+        members = {p: set(m) for p, m in zip(persons, res[len(addr_keys):], strict=True)}
+        olds = sorted({h["person"] for h in current.values() if h.get("person")}
+                      - set(persons))
+        if olds:
+            async with self.redis.pipeline() as rd:
+                for p in olds:
+                    rd.smembers(self.keys.person_addresses(p))
+                more: list[Any] = await self._bounded(rd.execute(), "import read",
+                                                      deadline=BATCH_DEADLINE)
+            members.update({p: set(m) for p, m in zip(olds, more, strict=True)})
+        plan = plan_consent_batch(records, current, members, now, actor)
+        tx = self._tx(audit_first=True)
+        entries = self._queue_plan(tx, plan)
+        done = await self._bounded(tx.execute(), "import write", deadline=BATCH_DEADLINE)
+        await self._audited(_last_id(done), entries)
+        return plan.written, plan.unchanged
 
     def _queue_plan(self, tx: Any, plan: WritePlan) -> list[dict[str, str]]:
         for k, fields in plan.hset.items():
@@ -869,9 +1100,11 @@ class Store:
         (HGETALL: a flat list, see _pairs). With `transaction` the commands run inside
         MULTI/EXEC and the EXEC array is returned; a command refused while queueing
         aborts the whole transaction (EXECABORT), so nothing half-applies."""
+        if self.cluster:
+            return await self._raw_cluster(cmds, transaction)
         seq = [("MULTI",), *cmds, ("EXEC",)] if transaction else cmds
         pool = self.redis.connection_pool
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = await pool.get_connection()
         clean = False
         try:
             await conn.send_packed_command(conn.pack_commands(seq))
@@ -891,6 +1124,20 @@ class Store:
         for r in replies:
             if isinstance(r, Exception):
                 raise r
+        return replies
+
+    async def _raw_cluster(self, cmds: list[tuple[Any, ...]], transaction: bool) -> list[Any]:
+        """_raw in a cluster: one pipeline per node (in parallel), or with `transaction`
+        one MULTI/EXEC per slot, the audit entries' slot last (_SlotTx)."""
+        if transaction:
+            tx = self._tx()
+            for cmd in cmds:
+                tx.execute_command(*cmd)
+            return await tx.execute()
+        async with self.redis.pipeline() as cp:
+            for cmd in cmds:
+                cp.execute_command(*cmd)
+            replies: list[Any] = await cp.execute(raise_on_error=True)
         return replies
 
     async def address_hash(self, address_key: str) -> dict[str, str]:
@@ -930,7 +1177,10 @@ class Store:
                                          num=batch), "purge scan", deadline=BATCH_DEADLINE)
             if not due:
                 return total
-            n = await self._bounded(
+            if self.cluster:
+                n = await self._purge_slotted(due, cutoff, actor)
+            else:
+                n = await self._bounded(
                 script(keys=[self.keys.doi_pending, self.keys.audit_stream,
                              *[self.keys.address(k) for k in due]],
                        args=[repr(cutoff), f"{time.time():.6f}", actor, AUDIT_STREAM_MAXLEN,
@@ -942,6 +1192,67 @@ class Store:
                 await self._audited("+", [{"action": "doi_purge", "count": str(n)}])
             if len(due) < batch:
                 return total
+
+    # In a cluster a record, its index and the audit stream lie in different slots, which
+    # one script cannot span. Per due member, in order: the audit entry ({g} slot), the
+    # removal if the record is still the one audited (its own slot, _HDEL_IF_LUA), the
+    # index member. A failure part-way leaves the member indexed: the next run re-checks
+    # it (and may repeat the entry), so nothing is removed unaudited.
+
+    async def _purge_slotted(self, due: list[str], cutoff: float, actor: str) -> int:
+        n = 0
+        for k in due:
+            akey = self.keys.address(k)
+            raw: str | None = await self._bounded(self.redis.hget(akey, "pending"), "purge")
+            keep: float | None = None
+            if raw is not None:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    at = float(json.loads(raw)["signup_at"])
+                    keep = at if at > cutoff else None
+            if keep is not None:
+                await self._bounded(self.redis.zadd(self.keys.doi_pending, {k: keep}), "purge")
+                continue
+            if raw is not None:
+                await self._bounded(self.redis.xadd(self.keys.audit_stream, {
+                    "action": "doi_purge", "address": self.keys.ident(k),
+                    "reason": "pending DOI sign-up expired", "source": "doi-purge",
+                    "at": f"{time.time():.6f}", "actor": actor, "record": raw},
+                    maxlen=AUDIT_STREAM_MAXLEN, approximate=True), "purge")
+                gone = await self._bounded(self.redis.eval(_HDEL_IF_LUA, 1, akey, "pending",
+                                                           raw), "purge")
+                if not gone:
+                    continue  # renewed meanwhile: its own write re-indexed it
+                n += 1
+            await self._bounded(self.redis.zrem(self.keys.doi_pending, k), "purge")
+        return n
+
+    async def _expire_slotted(self, due: list[str], keys: list[str], now: float,
+                              actor: str) -> int:
+        n = 0
+        for member, key in zip(due, keys, strict=True):
+            ident, scope, reason = [*member.split("\t", 2), "", ""][:3]
+            fields = [scope, f"{scope}|{reason}"]
+            raws: list[str | None] = await self._bounded(self.redis.hmget(key, fields),
+                                                         "expiry")
+            for fname, raw in zip(fields, raws, strict=True):
+                if raw is None:
+                    continue
+                rec = _decode_suppression(ident, fname, raw)
+                if (rec.reason != reason or rec.expires_at is None
+                        or rec.expires_at > now):
+                    continue
+                source = "?"
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    source = str(json.loads(raw).get("source") or "?")
+                await self._bounded(self.redis.xadd(self.keys.audit_stream, {
+                    "action": "expire", "address": ident, "scope": scope, "reason": reason,
+                    "source": source, "at": f"{now:.6f}", "actor": actor, "record": raw},
+                    maxlen=AUDIT_STREAM_MAXLEN, approximate=True), "expiry")
+                if await self._bounded(self.redis.eval(_HDEL_IF_LUA, 1, key, fname, raw),
+                                       "expiry"):
+                    n += 1
+            await self._bounded(self.redis.zrem(self.keys.expiring, member), "expiry")
+        return n
 
     # -- send records and counters (sends.py, stats.py) ----------------------------------
 
@@ -964,7 +1275,8 @@ class Store:
         counters: dict[tuple[str, str], int] = {}
         campaign_sent: dict[str, int] = {}
         campaign_at: dict[str, float] = {}
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # In a cluster the counters' slot ({g}) commits last (see _SlotTx).
+        async with self._tx(final_key=k.stats_campaigns) as pipe:
             for w, bucket in batch:
                 if w.key_id:
                     pipe.set(k.send(w.key_id), w.raw, ex=w.ttl)
@@ -1023,9 +1335,7 @@ class Store:
     async def get_sends(self, send_ids: Sequence[str]) -> list[str | None]:
         if not send_ids:
             return []
-        rows: list[str | None] = await self._bounded(
-            self.redis.mget([self.keys.send(i) for i in send_ids]), "sends read")
-        return rows
+        return await self._mget([self.keys.send(i) for i in send_ids], "sends read")
 
     async def stats_hours(self, buckets: Sequence[str]) -> list[dict[str, str]]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -1117,7 +1427,7 @@ class Store:
             except (ValueError, AttributeError, TypeError):
                 redacted.append((sid, json.dumps({"id": sid, "erased": True})))
         folded = 0
-        async with self.redis.pipeline(transaction=True) as tx:
+        async with self._tx(audit_first=True) as tx:
             for ck, h in zip(clear, clear_rows, strict=True):
                 for fname, v in sorted(h.items()):
                     sup = _decode_suppression(key, fname, v)
@@ -1182,27 +1492,21 @@ class Store:
     async def erase_token_refs(self, key: str) -> int:
         """Delete the unsubscribe/VERP token references that name `key` (a SCAN: erasure
         is rare, references are many; a deleted one makes its link answer 400)."""
-        cursor, n = 0, 0
+        n = 0
         pattern = f"{self.keys.prefix}tok:*"
-        while True:
-            cursor, batch = await self._bounded(
-                self.redis.scan(cursor, match=pattern, count=1000), "erase scan",
-                deadline=BATCH_DEADLINE)
-            if batch:
-                raws: list[str | None] = await self._bounded(self.redis.mget(batch),
-                                                             "erase scan")
-                gone = []
-                for name, raw in zip(batch, raws, strict=True):
-                    try:
-                        if raw is not None and json.loads(raw).get("r") == key:
-                            gone.append(name)
-                    except (ValueError, AttributeError):
-                        continue
-                if gone:
-                    await self._bounded(self.redis.delete(*gone), "erase")
-                    n += len(gone)
-            if cursor == 0:
-                return n
+        async for batch in self._scan(pattern, 1000):
+            raws = await self._mget(batch, "erase scan")
+            gone = []
+            for name, raw in zip(batch, raws, strict=True):
+                try:
+                    if raw is not None and json.loads(raw).get("r") == key:
+                        gone.append(name)
+                except (ValueError, AttributeError):
+                    continue
+            if gone:
+                await self._bounded(self.redis.delete(*gone), "erase")
+                n += len(gone)
+        return n
 
     async def expire_due(self, now: float, actor: str = "expiry-job", batch: int = 500
                          ) -> int:
@@ -1217,10 +1521,13 @@ class Store:
             if not due:
                 return total
             keys = [self._entry_key(m.partition("\t")[0], clear=True) for m in due]
-            n = int(await self._bounded(script(
-                keys=[self.keys.expiring, self.keys.audit_stream, *keys],
-                args=[f"{now:.6f}", AUDIT_STREAM_MAXLEN, actor, *due]), "expiry",
-                deadline=BATCH_DEADLINE))
+            if self.cluster:
+                n = await self._expire_slotted(due, keys, now, actor)
+            else:
+                n = int(await self._bounded(script(
+                    keys=[self.keys.expiring, self.keys.audit_stream, *keys],
+                    args=[f"{now:.6f}", AUDIT_STREAM_MAXLEN, actor, *due]), "expiry",
+                    deadline=BATCH_DEADLINE))
             total += n
             if n:
                 await self._audited("+", [{"action": "expire", "count": str(n)}])
@@ -1241,7 +1548,7 @@ class Store:
                                         if r.reason in BOUNCE_REASONS])
             suppressions = [r for r in suppressions if r.address_key not in seeds
                             or r.reason not in BOUNCE_REASONS]
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._tx() as pipe:
             for r in refusals:
                 pipe.xadd(
                     self.keys.bounce_stream,
@@ -1305,7 +1612,7 @@ class Store:
     async def resolve_token_ref(self, ref: str) -> str | None:
         """The record JSON of a reference; StoreUnavailable when the canary is missing."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.keys.epoch)
+            pipe.get(self._canaries([self.keys.token_ref(ref)])[0])
             pipe.get(self.keys.token_ref(ref))
             epoch, raw = await self._bounded(pipe.execute(), "token ref")
         if epoch is None:
@@ -1391,7 +1698,7 @@ class Store:
         """Record one soft bounce and return how many this address had within `window`
         seconds, this one included (one round trip, atomic)."""
         key = self.keys.soft_bounces(address_key)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._tx() as pipe:
             pipe.zadd(key, {f"{at:.6f}:{member[:200]}": at})
             pipe.zremrangebyscore(key, "-inf", f"({at - window:.6f}")
             pipe.zcard(key)

@@ -1,0 +1,193 @@
+"""consentry against a real 3-master Redis Cluster (Debian's redis-server, started here):
+hash-tagged keys spread over the masters, suppressions and person-wide objections decide
+as on one node, the audit stream and the retry queue work, and a master that comes back
+empty fails closed (451) for the recipients in its slots only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+from redis.cluster import ClusterNode, RedisCluster
+
+from consentry import config as config_mod
+from consentry.keys import Keys, key_slot
+
+from ..helpers.client import message, send
+from ..helpers.daemon import CONSENTRY
+from ..helpers.redis_ha import LocalCluster
+from ..helpers.sink import Sink, SinkHandler
+from ..helpers.waits import wait_until
+
+MARKETING = {"X-Consent-Class": "marketing", "X-Consent-List": "news"}
+KEYS = Keys(tagged=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    c = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def rc(cluster: LocalCluster) -> Iterator[RedisCluster]:
+    host, port = cluster.addresses[0].split(":")
+    client = RedisCluster(startup_nodes=[ClusterNode(host, int(port))], decode_responses=True)
+    for n in cluster.nodes:  # every test starts from an empty cluster
+        if n.alive:
+            c = n.client()
+            c.flushall()
+            c.close()
+    yield client
+    client.close()
+
+
+def write_config(tmp: Path, cluster: LocalCluster, sink: Sink, **extra: Any) -> Path:
+    data: dict[str, Any] = {
+        "server": {"hostname": "consentry.test", "state_dir": str(tmp / "var")},
+        "submission": {"listen": ["127.0.0.1:0"], "command_timeout": 30},
+        "redis": {"embedded": False, "cluster": {"nodes": cluster.addresses},
+                  "deadline_ms": 2000},
+        "http": {"listen": ["127.0.0.1:0"]},
+        "downstream": {"host": "127.0.0.1", "port": sink.port, "connect_timeout": 3,
+                       "command_timeout": 5, "data_timeout": 5},
+        "policy": {"require_basis": False},
+        "log": {"decision_log": str(tmp / "decisions.jsonl"), "format": "json"},
+        **extra,
+    }
+    path = tmp / "consentry.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def cli(path: Path, *args: str) -> str:
+    out = subprocess.run([*CONSENTRY, "-c", str(path), *args], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+async def test_relay_suppression_linked_objection_and_audit_on_a_cluster(
+        tmp_path: Path, cluster: LocalCluster, rc: RedisCluster, sink: Sink,
+        start_app: Any) -> None:
+    path = write_config(tmp_path, cluster, sink)
+    running = await start_app(config_mod.load(path))
+    # The daemon created the canary on the fresh store: cs:epoch and one per slot.
+    assert rc.get("cs:epoch") is not None
+    assert running.app.store.cluster and running.app.store.keys.tagged
+
+    await asyncio.to_thread(cli, path, "suppress", "add", "gone@example.org",
+                            "--reason", "unsubscribe", "--source", "admin")
+    records = tmp_path / "consent.jsonl"
+    records.write_text(
+        '{"link": {"person": "cust-1", "address": "maria@work.example"}}\n'
+        '{"link": {"person": "cust-1", "address": "maria.private@example.de"}}\n')
+    await asyncio.to_thread(cli, path, "consent", "import", str(records))
+    await asyncio.to_thread(cli, path, "suppress", "add", "maria.private@example.de",
+                            "--reason", "objection", "--source", "reply")
+
+    # The keys are tagged and lie in their addresses' slots, over more than one master.
+    gone = KEYS.suppression("gone@example.org")
+    assert gone == "cs:supp:{gone@example.org}" and rc.exists(gone)
+    assert rc.hget(KEYS.address("maria@work.example"), "person") == "cust-1"
+    assert set(rc.smembers(KEYS.person_addresses("cust-1"))) == {
+        "maria@work.example", "maria.private@example.de"}
+    owners = {cluster.node_for_slot(key_slot(k)).port for k in (
+        gone, KEYS.suppression("maria.private@example.de"),
+        KEYS.address("maria@work.example"), KEYS.address("maria.private@example.de"),
+        KEYS.audit_stream)}
+    assert len(owners) >= 2, owners
+
+    rcpts = ["gone@example.org", "ok@example.org", "maria@work.example", "x@example.net"]
+    code, text, _ = await send(running.port, rcpts, message(headers=MARKETING))
+    assert code == 250, text
+    assert sorted(sink.delivered_to()) == ["ok@example.org", "x@example.net"]
+    rows = {d["recipient"]: d for d in running.decisions()}
+    assert rows["gone@example.org"]["rule"] == "objection"
+    assert rows["maria@work.example"]["rule"] == "objection"  # via the linked address
+    assert rows["ok@example.org"]["verdict"] == "allow"
+
+    # Audit stream on its tagged key: both suppressions and both links, in order.
+    entries = [f for _id, f in rc.xrange(KEYS.audit_stream)]
+    assert KEYS.audit_stream == "cs:{g}:audit"
+    assert [(e["action"], e.get("address")) for e in entries
+            if e["action"] in ("suppress", "link")] == [
+        ("suppress", "gone@example.org"), ("link", "maria@work.example"),
+        ("link", "maria.private@example.de"), ("suppress", "maria.private@example.de")]
+    # Send records and their per-recipient index (records in many slots: MGET per node).
+    out = await asyncio.to_thread(cli, path, "sends", "--recipient", "ok@example.org",
+                                  "--json")
+    (record,) = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert {r["r"]: r["v"] for r in record["recipients"]} == {
+        "gone@example.org": "suppress", "ok@example.org": "allow",
+        "maria@work.example": "suppress", "x@example.net": "allow"}, record
+    # Lifting goes through the same per-slot path and is audited.
+    await asyncio.to_thread(cli, path, "suppress", "remove", "gone@example.org",
+                            "--reason", "asked again")
+    assert not rc.exists(gone)
+    assert rc.xrevrange(KEYS.audit_stream, count=1)[0][1]["action"] == "unsuppress"
+    listed = await asyncio.to_thread(cli, path, "suppress", "list", "--json")
+    assert "maria.private@example.de" in listed and "gone@example.org" not in listed
+
+
+async def test_retry_queue_on_a_cluster(tmp_path: Path, cluster: LocalCluster,
+                                        rc: RedisCluster, sink: Sink, start_app: Any,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    orig = SinkHandler.handle_DATA
+    pending = ["451 4.3.0 busy, try later"]
+
+    async def handle_DATA(self: SinkHandler, server: Any, session: Any, envelope: Any) -> str:
+        if envelope.rcpt_tos == ["b@example.org"] and pending:
+            return pending.pop(0)
+        return await orig(self, server, session, envelope)
+
+    monkeypatch.setattr(SinkHandler, "handle_DATA", handle_DATA)
+    path = write_config(tmp_path, cluster, sink, retry={
+        "initial_delay": 0.5, "max_delay": 0.5, "poll_interval": 0.1})
+    running = await start_app(config_mod.load(path))
+    rcpts = ["a@example.org", "b@example.org", "c@example.org"]
+    code, text, _ = await send(running.port, rcpts, message(headers=MARKETING))
+    assert code == 250, text
+    assert sorted(sink.delivered_to()) == ["a@example.org", "c@example.org"]
+    await wait_until(lambda: "b@example.org" in sink.delivered_to(), within=15,
+                     what="retry of b's copy")
+    await wait_until(lambda: rc.zcard(KEYS.retry_due) == 0, within=5, what="job finished")
+    assert sorted(sink.delivered_to()) == rcpts  # each exactly once
+    assert KEYS.retry_due == "cs:{g}:retry:due"
+
+
+async def test_master_back_empty_fails_closed_for_its_slots_only(
+        tmp_path: Path, cluster: LocalCluster, rc: RedisCluster, sink: Sink,
+        start_app: Any) -> None:
+    path = write_config(tmp_path, cluster, sink)
+    running = await start_app(config_mod.load(path))
+    # Two recipients whose keys lie on different masters.
+    by_node: dict[int, str] = {}
+    for i in range(200):
+        a = f"user{i}@example.org"
+        by_node.setdefault(cluster.node_for_slot(key_slot(KEYS.address(a))).port, a)
+    victim_port, victim = next(iter(by_node.items()))
+    other = next(a for p, a in by_node.items() if p != victim_port)
+    await asyncio.to_thread(cli, path, "suppress", "add", victim, "--reason", "unsubscribe")
+    node = next(n for n in cluster.nodes if n.port == victim_port)
+    c: redis.Redis = node.client()
+    try:
+        c.flushall()  # that master lost its data (e.g. restarted without persistence)
+    finally:
+        c.close()
+    code, text, _ = await send(running.port, [victim], message(headers=MARKETING))
+    assert code == 451, text  # its slot's canary is gone: the objection may be too
+    code, text, _ = await send(running.port, [other], message(headers=MARKETING))
+    assert code == 250, text  # a healthy master's recipients still flow
+    assert sink.delivered_to() == [other]
+    # `consentry init --force` (after restoring the data) re-creates the missing canaries.
+    await asyncio.to_thread(cli, path, "init", "--force")
+    assert await running.app.store.missing_slot_canaries() == 0
