@@ -1629,6 +1629,15 @@ class Store:
         does not say (INFO denied to the ACL user, or a proxy without the fields)."""
         async def info() -> dict[str, Any] | None:
             try:
+                if self.cluster:
+                    # Every primary must be safe: report the worst one.
+                    per: dict[str, Any] = await self.redis.info(
+                        "memory", target_nodes=RedisCluster.PRIMARIES)
+                    rows = [v for v in per.values() if isinstance(v, dict)]
+                    bad = [r for r in rows if r.get("maxmemory_policy") != "noeviction"]
+                    bad.sort(key=lambda r: -int(r.get("maxmemory", 0) or 0))
+                    worst = bad or rows
+                    return worst[0] if worst else None
                 d: dict[str, Any] = await self.redis.info("memory")
             except ResponseError:  # NOPERM and the like: a refusal, not an outage
                 return None
