@@ -258,7 +258,7 @@ class App:
                 self.ports, strict=False)],
             downstream=(f"{cfg.downstream.host}:{cfg.downstream.port}"
                         if cfg.downstream.host else f"outbox {cfg.path(cfg.outbox.dir)}"),
-            redis="embedded" if cfg.redis.embedded else _redact(cfg.redis.url),
+            redis=redis_description(cfg),
             smtputf8=smtputf8,
             event_loop=type(loop).__module__.split(".")[0],
         )
@@ -496,6 +496,18 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def redis_description(cfg: Config) -> str:
+    """Where the store is, for the 'started' line (never a password)."""
+    rc = cfg.redis
+    if rc.embedded:
+        return "embedded"
+    if rc.sentinel is not None:
+        return f"sentinel {rc.sentinel.master} via {','.join(rc.sentinel.nodes)}"
+    if rc.cluster is not None:
+        return f"cluster {','.join(rc.cluster.nodes)}"
+    return _redact(rc.url)
 
 
 def _redact(url: str) -> str:
