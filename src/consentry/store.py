@@ -18,7 +18,15 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import RedisError, ResponseError, WatchError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+    WatchError,
+)
 
 from .address import Address
 from .config import RedisConfig, parse_hostport
@@ -328,13 +336,7 @@ class _LeanPipeline:
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         cmds = self._cmds
         if isinstance(self._redis, RedisCluster):
-            # Redis Cluster: redis-py's cluster pipeline sends each node its commands in
-            # one packed write, all nodes at once: one round trip per node, in parallel.
-            async with self._redis.pipeline() as cp:
-                for cmd in cmds:
-                    cp.execute_command(*cmd)
-                res: list[Any] = await cp.execute(raise_on_error=raise_on_error)
-                return res
+            return await self._execute_cluster(raise_on_error)
         callbacks = self._redis.response_callbacks
         pool = self._redis.connection_pool
         conn = await pool.get_connection()
@@ -364,6 +366,62 @@ class _LeanPipeline:
             return result
         finally:
             await pool.release(conn)
+
+    async def _execute_cluster(self, raise_on_error: bool) -> list[Any]:
+        """Redis Cluster: each master gets its commands in one packed write, all masters
+        at once (one round trip per node, in parallel), read as in `execute` above. Any
+        redirect (MOVED/ASK: slots moved), cluster-down or connection error falls back to
+        redis-py's cluster pipeline, which refreshes the slot map and resends."""
+        rc: RedisCluster = self._redis
+        cmds = self._cmds
+        replies: list[Any] = [None] * len(cmds)
+        redirected = False
+
+        async def one(node: Any, idxs: list[int]) -> None:
+            nonlocal redirected
+            conn = node.acquire_connection()
+            clean = False
+            try:
+                await conn.send_packed_command(conn.pack_commands([cmds[i] for i in idxs]))
+                for i in idxs:
+                    try:
+                        reply = await conn.read_response(timeout=math.inf)
+                    except ResponseError as exc:
+                        redirected = redirected or isinstance(exc, _REDIRECTS)
+                        replies[i] = exc
+                        continue
+                    cb = node.response_callbacks.get(cmds[i][0])
+                    replies[i] = cb(reply) if cb is not None else reply
+                clean = True
+            finally:
+                if not clean:
+                    await conn.disconnect()  # replies left unread: never reuse it
+                node.release(conn)
+
+        try:
+            await rc.initialize()
+            by_node: dict[str, tuple[Any, list[int]]] = {}
+            for i, cmd in enumerate(cmds):
+                node = rc.nodes_manager.get_node_from_slot(key_slot(cmd[1]))
+                by_node.setdefault(node.name, (node, []))[1].append(i)
+            await asyncio.gather(*(one(n, ix) for n, ix in by_node.values()))
+        except (RedisError, OSError):
+            redirected = True
+        if redirected:
+            async with rc.pipeline() as cp:
+                for cmd in cmds:
+                    cp.execute_command(*cmd)
+                res: list[Any] = await cp.execute(raise_on_error=raise_on_error)
+                return res
+        if raise_on_error:
+            for r in replies:
+                if isinstance(r, ResponseError):
+                    raise r
+        return replies
+
+
+# Replies that mean the cluster's slot map changed under a request.
+_REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError)
 
 
 def _call_key(name: str, args: tuple[Any, ...]) -> str:

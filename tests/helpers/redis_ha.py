@@ -114,6 +114,37 @@ class LocalCluster:
             c.close()
         raise AssertionError(f"slot {slot} not served")
 
+    def move_slot(self, slot: int, to: _Proc) -> None:
+        """Reshard one slot with its keys to `to` (IMPORTING/MIGRATING, MIGRATE, NODE),
+        as `redis-cli --cluster reshard` does."""
+        src = self.node_for_slot(slot)
+        assert src is not to
+        ids = {}
+        for n in self.nodes:
+            c = n.client()
+            try:
+                ids[n.port] = str(c.execute_command("CLUSTER", "MYID"))
+            finally:
+                c.close()
+        s, t = src.client(), to.client()
+        try:
+            t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[src.port])
+            s.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[to.port])
+            for _ in range(1000):
+                keys = s.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
+                if not keys:
+                    break
+                s.execute_command("MIGRATE", "127.0.0.1", to.port, "", 0, 5000, "KEYS", *keys)
+            for n in self.nodes:
+                c = n.client()
+                try:
+                    c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[to.port])
+                finally:
+                    c.close()
+        finally:
+            s.close()
+            t.close()
+
     def stop(self) -> None:
         for n in self.nodes:
             n.stop()

@@ -191,3 +191,33 @@ async def test_master_back_empty_fails_closed_for_its_slots_only(
     # `consentry init --force` (after restoring the data) re-creates the missing canaries.
     await asyncio.to_thread(cli, path, "init", "--force")
     assert await running.app.store.missing_slot_canaries() == 0
+
+
+async def test_slot_moved_under_a_running_relay_is_followed(
+        tmp_path: Path, cluster: LocalCluster, rc: RedisCluster, sink: Sink,
+        start_app: Any) -> None:
+    path = write_config(tmp_path, cluster, sink)
+    running = await start_app(config_mod.load(path))
+    victim = "moved@example.org"
+    await asyncio.to_thread(cli, path, "suppress", "add", victim, "--reason", "unsubscribe")
+    code, _, _ = await send(running.port, [victim, "a@example.org"], message(headers=MARKETING))
+    assert code == 250 and sink.delivered_to() == ["a@example.org"]
+    # Reshard the victim's slot (its suppression and its slot canary go with it) while
+    # the relay still holds the old slot map: MOVED, map refreshed, same decision.
+    slot = key_slot(KEYS.suppression(victim))
+    before = cluster.node_for_slot(slot)
+    target = next(n for n in cluster.nodes if n is not before)
+    await asyncio.to_thread(cluster.move_slot, slot, target)
+    assert cluster.node_for_slot(slot) is target
+    c = target.client()
+    try:
+        assert c.exists(KEYS.suppression(victim)) and c.exists(KEYS.slot_canary(slot))
+    finally:
+        c.close()
+    for i in range(3):
+        code, text, _ = await send(running.port, [victim, f"b{i}@example.org"],
+                                   message(headers=MARKETING))
+        assert code == 250, text
+    assert sorted(sink.delivered_to()) == ["a@example.org", "b0@example.org",
+                                           "b1@example.org", "b2@example.org"]
+    assert victim not in sink.delivered_to()
