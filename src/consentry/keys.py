@@ -248,22 +248,6 @@ class Keys:
         return f"{self._g}audit:head"
 
 
-    @property
-    def webhook_dead(self) -> str:
-        # STREAM of webhook deliveries given up (4xx, attempts or age exhausted): endpoint,
-        # event id, status, reason, attempts, the event body. Capped at WEBHOOK_DEAD_MAXLEN.
-        # Each endpoint reads cs:audit through its own consumer group "webhook:<name>".
-        return f"{self.prefix}webhook:dead"
-
-    @property
-    def audit_head(self) -> str:
-        # HASH field = "<host name>:<audit file path>", value = JSON {"seq","hash","sid",
-        # "at"}: the last line each host's hash-chained audit file got (audit.py), written
-        # after every append; `audit verify` checks the file's tail against it, so lines
-        # deleted from the end of the file show (beside the file's own `.head`).
-        return f"{self.prefix}audit:head"
-
-
 def key_slot(key: str) -> int:
     """The Redis Cluster hash slot of `key` (CRC16/XMODEM of its tag, or of the whole key
     without one), as redis-server computes it."""
