@@ -6,6 +6,7 @@ empty fails closed (451) for the recipients in its slots only."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -221,3 +222,30 @@ async def test_slot_moved_under_a_running_relay_is_followed(
     assert sorted(sink.delivered_to()) == ["a@example.org", "b0@example.org",
                                            "b1@example.org", "b2@example.org"]
     assert victim not in sink.delivered_to()
+
+
+async def test_suppression_import_on_a_cluster_is_per_slot_atomic_and_idempotent(
+        tmp_path: Path, cluster: LocalCluster, rc: RedisCluster, sink: Sink,
+        start_app: Any) -> None:
+    path = write_config(tmp_path, cluster, sink)
+    running = await start_app(config_mod.load(path))
+    names = [hashlib.sha256(str(i).encode()).hexdigest()[:10] for i in range(30)]
+    lines = [{"address": f"{n}@example.org", "reason": "unsubscribe", "source": "esp"}
+             for n in names]
+    lines += [{"address": "dead@example.com", "reason": "hard_bounce"},
+              {"address": "*@blocked.example", "reason": "objection"}]
+    src = tmp_path / "supp.jsonl"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    await asyncio.to_thread(cli, path, "suppress", "import", str(src), "--format", "jsonl")
+    slots = {cluster.node_for_slot(key_slot(KEYS.suppression(x["address"]))).port
+             for x in lines[:30]}
+    assert len(slots) == 3  # the batch's MULTIs ran on every master
+    entries = rc.xlen(KEYS.audit_stream)
+    assert entries == len(lines)
+    # Again: nothing changes, no second audit entry.
+    await asyncio.to_thread(cli, path, "suppress", "import", str(src), "--format", "jsonl")
+    assert rc.xlen(KEYS.audit_stream) == entries
+    rcpts = [f"{names[7]}@example.org", "dead@example.com", "x@blocked.example", "fine@example.org"]
+    code, text, _ = await send(running.port, rcpts, message(headers=MARKETING))
+    assert code == 250, text
+    assert sink.delivered_to() == ["fine@example.org"]
