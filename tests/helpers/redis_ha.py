@@ -4,13 +4,24 @@ ports: started by the tests, every process stopped by its own PID."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 
-from .redis_proc import free_port, ping
+from .redis_proc import free_port
+
+
+def _answers(port: int) -> bool:
+    """The process on `port` answers PING (PONG, or NOAUTH when it wants a password)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.3) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith((b"+PONG", b"-NOAUTH"))
+    except OSError:
+        return False
 
 
 def _server() -> str:
@@ -27,7 +38,7 @@ class _Proc:
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while not ping(port):
+        while not _answers(port):
             assert self.proc.poll() is None, f"redis process on {port} exited at start"
             assert time.monotonic() < deadline, f"redis process on {port} did not start"
             time.sleep(0.02)
@@ -54,9 +65,11 @@ class _Proc:
                 self.proc.wait(5)
         self.proc = None
 
+    password: str | None = None  # requirepass of this process
+
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True,
-                           socket_timeout=5)
+                           socket_timeout=5, password=self.password)
 
 
 class LocalCluster:
@@ -152,13 +165,18 @@ class LocalCluster:
 
 class LocalSentinel:
     """One primary, one replica and `sentinels` sentinels (quorum 1) watching `master`
-    with small timeouts, so a killed primary is replaced within a few seconds."""
+    with small timeouts, so a killed primary is replaced within a few seconds. With
+    `data_password` the data nodes require it (and the replica and sentinels use it),
+    with `sentinel_password` the sentinels require theirs."""
 
     master = "cs-primary"
 
-    def __init__(self, workdir: Path, sentinels: int = 1) -> None:
+    def __init__(self, workdir: Path, sentinels: int = 1, data_password: str | None = None,
+                 sentinel_password: str | None = None) -> None:
         self.workdir = workdir
         self.procs: list[_Proc] = []
+        self.data_password = data_password
+        self.sentinel_password = sentinel_password
         try:
             self.primary = self._data_node(workdir / "primary", None)
             self.replica = self._data_node(workdir / "replica", self.primary.port)
@@ -184,7 +202,10 @@ class LocalSentinel:
                 "--appendonly", "yes", "--appendfsync", "always"]
         if replica_of is not None:
             args += ["--replicaof", "127.0.0.1", str(replica_of)]
+        if self.data_password:
+            args += ["--requirepass", self.data_password, "--masterauth", self.data_password]
         p = _Proc(args, port)
+        p.password = self.data_password
         self.procs.append(p)
         return p
 
@@ -197,8 +218,12 @@ class LocalSentinel:
             f"sentinel monitor {self.master} 127.0.0.1 {self.primary.port} 1\n"
             f"sentinel down-after-milliseconds {self.master} 500\n"
             f"sentinel failover-timeout {self.master} 2000\n"
-            f"sentinel parallel-syncs {self.master} 1\n")
+            f"sentinel parallel-syncs {self.master} 1\n"
+            + (f"sentinel auth-pass {self.master} {self.data_password}\n"
+               if self.data_password else "")
+            + (f"requirepass {self.sentinel_password}\n" if self.sentinel_password else ""))
         p = _Proc([_server(), str(conf), "--sentinel"], port)
+        p.password = self.sentinel_password
         self.procs.append(p)
         return p
 

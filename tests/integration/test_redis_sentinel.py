@@ -1,12 +1,14 @@
 """consentry against Redis Sentinel (Debian's redis-server: one primary, one replica, one
-sentinel, small timeouts). The primary is SIGKILLed during a stream of messages: while no
-primary is reachable the relay answers 451, after the failover it relays again; a
-suppressed recipient never reaches the sink, and every message either reached the sink
-(250) or got a 4xx (counted). A promoted primary without the canary gets 451 too."""
+sentinel, small timeouts; the data nodes and the sentinel each require a password). The
+primary is SIGKILLed during a stream of messages: while no primary is reachable the relay
+answers 451, after the failover it relays again; a suppressed recipient never reaches the
+sink, and every message either reached the sink (250) or got a 4xx (counted). A promoted
+primary without the canary gets 451 too."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +24,13 @@ from ..helpers.sink import Sink
 
 MARKETING = {"X-Consent-Class": "marketing"}
 BLOCKED = "blocked@example.org"
+DATA_PW, SENTINEL_PW = secrets.token_hex(8), secrets.token_hex(8)
 
 
 @pytest.fixture
 def sentinel(tmp_path: Path) -> Iterator[LocalSentinel]:
-    s = LocalSentinel(tmp_path / "sentinel")
+    s = LocalSentinel(tmp_path / "sentinel", data_password=DATA_PW,
+                      sentinel_password=SENTINEL_PW)
     yield s
     s.stop()
 
@@ -34,8 +38,9 @@ def sentinel(tmp_path: Path) -> Iterator[LocalSentinel]:
 async def test_primary_killed_during_a_stream_451_then_resumes_nothing_unchecked_or_lost(
         sentinel: LocalSentinel, sink: Sink, make_config: Any, start_app: Any) -> None:
     cfg = make_config(sink, policy={"require_basis": False}, redis={
-        "sentinel": {"master": sentinel.master, "nodes": sentinel.addresses},
-        "deadline_ms": 500})
+        "sentinel": {"master": sentinel.master, "nodes": sentinel.addresses,
+                     "password": SENTINEL_PW},
+        "password": DATA_PW, "deadline_ms": 500})
     running = await start_app(cfg)
     store = running.app.store
     assert await store.add_suppression(SuppressionRecord(
@@ -92,3 +97,5 @@ async def test_primary_killed_during_a_stream_451_then_resumes_nothing_unchecked
     code, text, _ = await send(running.port, ["late@example.org"], message(headers=MARKETING))
     assert code == 451, text
     assert "late@example.org" not in [r for m in sink.received for r in m.rcpts]
+    logged = running.log_path.read_text()
+    assert DATA_PW not in logged and SENTINEL_PW not in logged  # passwords never logged
