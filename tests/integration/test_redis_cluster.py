@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from redis.cluster import ClusterNode, RedisCluster
 
 from consentry import config as config_mod
 from consentry.keys import Keys, key_slot
+from consentry.privacy import hash_key
 
 from ..helpers.client import message, send
 from ..helpers.daemon import CONSENTRY
@@ -249,3 +251,47 @@ async def test_suppression_import_on_a_cluster_is_per_slot_atomic_and_idempotent
     code, text, _ = await send(running.port, rcpts, message(headers=MARKETING))
     assert code == 250, text
     assert sink.delivered_to() == ["fine@example.org"]
+
+
+async def test_privacy_mode_and_erase_on_a_cluster(
+        tmp_path: Path, cluster: LocalCluster, rc: RedisCluster, sink: Sink,
+        start_app: Any) -> None:
+    secret = secrets.token_hex(16)
+    path = write_config(tmp_path, cluster, sink,
+                        privacy={"hash_suppressions": True, "secret": secret})
+    running = await start_app(config_mod.load(path))
+    links = tmp_path / "links.jsonl"
+    links.write_text("".join(json.dumps({"link": {"person": "p1", "address": a}}) + "\n"
+                             for a in ("anna@example.org", "anna@work.example",
+                                       "anna@home.example")))
+    await asyncio.to_thread(cli, path, "consent", "import", str(links))
+    await asyncio.to_thread(cli, path, "suppress", "add", "anna@example.org",
+                            "--reason", "unsubscribe")
+    h = hash_key(secret.encode(), "anna@example.org")
+    hashed = Keys(secret=secret.encode(), tagged=True).suppression("anna@example.org")
+    assert hashed == f"cs:supp:{{{h}}}" and rc.exists(hashed)
+    assert not rc.exists(KEYS.suppression_clear("anna@example.org"))
+    code, _, _ = await send(running.port, ["anna+news@example.org", "bob@example.org"],
+                            message(headers={**MARKETING, "X-Campaign-Id": "p"}))
+    assert code == 250 and sink.delivered_to() == ["bob@example.org"]
+
+    out = await asyncio.to_thread(cli, path, "erase", "anna@example.org", "--reason", "t1")
+    assert f"now known only as {h}" in out
+    # Still suppressed under the hash; the clear text gone from its slots.
+    check = await asyncio.to_thread(
+        subprocess.run, [*CONSENTRY, "-c", str(path), "check", "anna@example.org"],
+        capture_output=True, text=True, timeout=60)
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert not rc.exists(KEYS.address("anna@example.org"))
+    assert not rc.exists(KEYS.sends_by_recipient("anna@example.org"))
+    assert json.loads(rc.hget(KEYS.address("anna@work.example"), "linked")) == [
+        "anna@home.example"]
+    assert set(rc.smembers(KEYS.person_addresses("p1"))) == {
+        "anna@work.example", "anna@home.example"}
+    (sid,) = rc.zrange(KEYS.sends_by_campaign("p"), 0, -1)
+    record = json.loads(rc.get(f"cs:send:{sid}"))
+    assert {r["k"] for r in record["recipients"]} == {h, "bob@example.org"}
+    last = rc.xrevrange(KEYS.audit_stream, count=1)[0][1]
+    assert (last["action"], last["address"]) == ("erase", h)
+    code, text, _ = await send(running.port, ["anna@example.org"], message(headers=MARKETING))
+    assert code == 250 and "0 of 1" in text
