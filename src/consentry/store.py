@@ -333,6 +333,9 @@ class _LeanPipeline:
     def set(self, key: str, value: str, ex: int) -> None:
         self._cmds.append(("SET", key, value, "EX", str(ex)))
 
+    def set_nx(self, key: str, value: str) -> None:
+        self._cmds.append(("SET", key, value, "NX"))
+
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         cmds = self._cmds
         if isinstance(self._redis, RedisCluster):
@@ -730,10 +733,10 @@ class Store:
             assert existing is not None
             value = existing
         if self.cluster:
-            async with self.redis.pipeline() as cp:
+            async with _LeanPipeline(self.redis) as pipe:
                 for slot in range(CLUSTER_SLOTS):
-                    cp.set(self.keys.slot_canary(slot), value, nx=True)
-                await self._bounded(cp.execute(), "init epoch", deadline=30.0)
+                    pipe.set_nx(self.keys.slot_canary(slot), value)
+                await self._bounded(pipe.execute(), "init epoch", deadline=30.0)
         return value
 
     async def ping(self) -> None:
