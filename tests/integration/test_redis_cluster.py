@@ -6,6 +6,8 @@ empty fails closed (451) for the recipients in its slots only."""
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import hashlib
 import json
 import secrets
@@ -15,12 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis
 import yaml
 from redis.cluster import ClusterNode, RedisCluster
 
 from consentry import config as config_mod
+from consentry import headers
 from consentry.keys import Keys, key_slot
 from consentry.privacy import hash_key
 from consentry.store import SuppressionRecord
@@ -134,6 +138,15 @@ async def test_relay_suppression_linked_objection_and_audit_on_a_cluster(
     assert {r["r"]: r["v"] for r in record["recipients"]} == {
         "gone@example.org": "suppress", "ok@example.org": "allow",
         "maria@work.example": "suppress", "x@example.net": "allow"}, record
+    # RFC 8058 one-click from the delivered copy: its token reference (written in the
+    # lookup round trip, in its own slot) resolves, the objection lands in ok's slot.
+    copy = next(m.content for m in sink.received if m.rcpts == ["ok@example.org"])
+    parsed = email.message_from_bytes(copy, policy=email.policy.compat32)
+    url = headers.parse_uris(" ".join(parsed.get_all("List-Unsubscribe") or []))[0]
+    async with aiohttp.ClientSession() as http, http.post(
+            url, data={"List-Unsubscribe": "One-Click"}, allow_redirects=False) as resp:
+        assert resp.status == 200, await resp.text()
+    assert list(rc.hgetall(KEYS.suppression("ok@example.org"))) == ["list:news"]
     # Lifting goes through the same per-slot path and is audited.
     await asyncio.to_thread(cli, path, "suppress", "remove", "gone@example.org",
                             "--reason", "asked again")
