@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -73,13 +74,14 @@ class _Proc:
 
 
 class LocalCluster:
-    """Three masters, no replicas, all 16384 slots assigned (redis-cli --cluster create)."""
+    """Three masters (and `replicas` replicas of each), all 16384 slots assigned
+    (redis-cli --cluster create)."""
 
-    def __init__(self, workdir: Path, masters: int = 3) -> None:
+    def __init__(self, workdir: Path, masters: int = 3, replicas: int = 0) -> None:
         self.workdir = workdir
         self.nodes: list[_Proc] = []
         try:
-            for _ in range(masters):
+            for _ in range(masters * (1 + replicas)):
                 port = free_port()
                 d = workdir / f"node-{port}"
                 d.mkdir(parents=True)
@@ -95,10 +97,11 @@ class LocalCluster:
             assert cli, "redis-cli must be installed (Debian redis-tools)"
             subprocess.run([cli, "--cluster", "create",
                             *(f"127.0.0.1:{n.port}" for n in self.nodes),
-                            "--cluster-replicas", "0", "--cluster-yes"],
+                            "--cluster-replicas", str(replicas), "--cluster-yes"],
                            check=True, capture_output=True, timeout=60)
             deadline = time.monotonic() + 30
-            while not all(self._ok(n) for n in self.nodes):
+            while not all(self._ok(n) for n in self.nodes) or (
+                    replicas and not self._replicas_synced()):
                 assert time.monotonic() < deadline, "cluster did not reach state ok"
                 time.sleep(0.1)
         except BaseException:
@@ -113,19 +116,40 @@ class LocalCluster:
         finally:
             c.close()
 
+    def _replicas_synced(self) -> bool:
+        for n in self.nodes:
+            c = n.client()
+            try:
+                info = c.info("replication")
+                if info.get("role") == "slave" and info.get("master_link_status") != "up":
+                    return False
+            finally:
+                c.close()
+        return True
+
     @property
     def addresses(self) -> list[str]:
-        return [f"127.0.0.1:{n.port}" for n in self.nodes]
+        return [f"127.0.0.1:{n.port}" for n in self.nodes if n.alive]
 
     def node_for_slot(self, slot: int) -> _Proc:
-        c = self.nodes[0].client()
+        return self.slot_owners()(slot)
+
+    def slot_owners(self) -> Callable[[int], _Proc]:
+        """The master of each slot now (one CLUSTER SLOTS), as a lookup function."""
+        c = next(n for n in self.nodes if n.alive).client()
         try:
-            for start, end, master, *_ in c.execute_command("CLUSTER", "SLOTS"):
-                if start <= slot <= end:
-                    return next(n for n in self.nodes if n.port == int(master[1]))
+            ranges = [(int(start), int(end), int(master[1])) for start, end, master, *_
+                      in c.execute_command("CLUSTER", "SLOTS")]
         finally:
             c.close()
-        raise AssertionError(f"slot {slot} not served")
+        by_port = {n.port: n for n in self.nodes}
+
+        def owner(slot: int) -> _Proc:
+            for start, end, port in ranges:
+                if start <= slot <= end:
+                    return by_port[port]
+            raise AssertionError(f"slot {slot} not served")
+        return owner
 
     def move_slot(self, slot: int, to: _Proc) -> None:
         """Reshard one slot with its keys to `to` (IMPORTING/MIGRATING, MIGRATE, NODE),
