@@ -92,6 +92,8 @@ async def test_relay_suppression_linked_objection_and_audit_on_a_cluster(
     # The daemon created the canary on the fresh store: cs:epoch and one per slot.
     assert rc.get("cs:epoch") is not None
     assert running.app.store.cluster and running.app.store.keys.tagged
+    # Every master is asked; the test servers never evict.
+    assert await running.app.store.memory_policy() == (0, "noeviction")
 
     await asyncio.to_thread(cli, path, "suppress", "add", "gone@example.org",
                             "--reason", "unsubscribe", "--source", "admin")

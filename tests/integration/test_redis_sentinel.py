@@ -8,6 +8,7 @@ primary without the canary gets 451 too."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -98,4 +99,8 @@ async def test_primary_killed_during_a_stream_451_then_resumes_nothing_unchecked
     assert code == 451, text
     assert "late@example.org" not in [r for m in sink.received for r in m.rcpts]
     logged = running.log_path.read_text()
+    started = [json.loads(line) for line in logged.splitlines()
+               if '"started"' in line]
+    assert [e["redis"] for e in started if e.get("event") == "started"] == [
+        f"sentinel {sentinel.master} via {','.join(sentinel.addresses)}"]
     assert DATA_PW not in logged and SENTINEL_PW not in logged  # passwords never logged
