@@ -266,6 +266,10 @@ async def test_suppression_import_on_a_cluster_is_per_slot_atomic_and_idempotent
     # Again: nothing changes, no second audit entry.
     await asyncio.to_thread(cli, path, "suppress", "import", str(src), "--format", "jsonl")
     assert rc.xlen(KEYS.audit_stream) == entries
+    # The export walks every master (SCAN per primary), domain entry included.
+    exported = [json.loads(line) for line in (await asyncio.to_thread(
+        cli, path, "suppress", "export")).splitlines() if line.strip()]
+    assert sorted(x["address"] for x in exported) == sorted(x["address"] for x in lines)
     rcpts = [f"{names[7]}@example.org", "dead@example.com", "x@blocked.example", "fine@example.org"]
     code, text, _ = await send(running.port, rcpts, message(headers=MARKETING))
     assert code == 250, text
