@@ -6,6 +6,7 @@ empty fails closed (451) for the recipients in its slots only."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 import hashlib
@@ -25,9 +26,10 @@ from redis.cluster import ClusterNode, RedisCluster
 
 from consentry import config as config_mod
 from consentry import headers
+from consentry.errors import StoreUnavailable
 from consentry.keys import Keys, key_slot
 from consentry.privacy import hash_key
-from consentry.store import SuppressionRecord
+from consentry.store import Store, SuppressionRecord
 
 from ..helpers.client import message, send
 from ..helpers.daemon import CONSENTRY
@@ -314,3 +316,44 @@ async def test_privacy_mode_and_erase_on_a_cluster(
     assert (last["action"], last["address"]) == ("erase", h)
     code, text, _ = await send(running.port, ["anna@example.org"], message(headers=MARKETING))
     assert code == 250 and "0 of 1" in text
+
+
+async def test_per_slot_parts_run_in_the_documented_order(
+        tmp_path: Path, cluster: LocalCluster, rc: RedisCluster, sink: Sink) -> None:
+    """A user that may not write the shared {g} slot (Redis ACL on every master) makes
+    the audit part of each write fail: an addition's change was already committed (the
+    caller gets the error and retries), a removal's change was never run (its audit part
+    goes first), so nothing is ever lifted unaudited."""
+    password = secrets.token_hex(8)
+    for n in cluster.nodes:
+        c = n.client()
+        try:
+            c.execute_command("ACL", "SETUSER", "noaudit", "on", f">{password}",
+                              "~cs:supp:*", "~cs:epoch*", "+@all")
+        finally:
+            c.close()
+    cfg = config_mod.load(write_config(tmp_path, cluster, sink))
+    admin = Store(cfg.redis, "")
+    limited = Store(dataclasses.replace(cfg.redis, username="noaudit", password=password), "")
+    try:
+        await admin.init_epoch()
+        assert await admin.add_suppression(SuppressionRecord(
+            "kept@example.org", "global", "unsubscribe", "admin", time.time()), "test")
+        audit_len = rc.xlen(KEYS.audit_stream)
+        with pytest.raises(StoreUnavailable):
+            await limited.add_suppression(SuppressionRecord(
+                "new@example.org", "global", "unsubscribe", "admin", time.time()), "test")
+        assert rc.hget(KEYS.suppression("new@example.org"), "global") is not None
+        with pytest.raises(StoreUnavailable):
+            await limited.remove_suppression("kept@example.org", None, "asked", "test")
+        assert rc.hget(KEYS.suppression("kept@example.org"), "global") is not None
+        assert rc.xlen(KEYS.audit_stream) == audit_len  # neither part on {g} ran
+    finally:
+        await admin.close()
+        await limited.close()
+        for n in cluster.nodes:
+            c = n.client()
+            try:
+                c.execute_command("ACL", "DELUSER", "noaudit")
+            finally:
+                c.close()
