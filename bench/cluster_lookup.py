@@ -1,6 +1,7 @@
 """The per-message lookup on one redis-server and on a local 3-master Redis Cluster:
 mean latency per lookup (client and servers on this host) and, for the cluster, how many
-connections (= round trips: one packed write each) every master got per lookup.
+connections (= round trips: one packed write each) every master got per lookup; and the
+latency of one audited suppression write (one MULTI/EXEC, or two steps of per-slot ones).
 
     .venv/bin/python bench/cluster_lookup.py [--lookups 500]
 
@@ -26,7 +27,7 @@ from tests.helpers.redis_proc import RedisProc
 
 from consentry import config as config_mod
 from consentry.address import parse
-from consentry.store import Store
+from consentry.store import Store, SuppressionRecord
 
 SIZES = (1, 10, 50)
 
@@ -46,6 +47,13 @@ async def measure(store: Store, lookups: int, counts: Counter[str] | None) -> li
         per = ("" if counts is None else "  round trips per lookup per master: "
                + ", ".join(f"{v / lookups:.2f}" for _k, v in sorted(counts.items())))
         out.append(f"{n:>3} recipients: {ms:6.2f} ms per lookup{per}")
+    t0 = time.perf_counter()
+    for i in range(lookups):
+        await store.add_suppression(SuppressionRecord(
+            f"w{i}@example{i % 7}.org", "global", "unsubscribe", "bench", time.time()),
+            "bench")
+    ms = (time.perf_counter() - t0) / lookups * 1000
+    out.append(f"suppression write (with its audit entry): {ms:6.2f} ms")
     return out
 
 
