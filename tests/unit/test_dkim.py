@@ -66,3 +66,27 @@ def test_key_selection(pem: bytes) -> None:
     assert s.sign(other, rawmsg.parse(other)) is None
     with pytest.raises(dkim.DkimError):
         dkim.public_key_record(b"not a key")
+
+
+def test_openssl_verify_step_agrees_with_dkimpys_own(pem: bytes) -> None:
+    """The self-check's RSA step for our keys (OpenSSL) gives dkimpy's pure-Python
+    answer: true for the signature as made, false for one flipped bit or another key's
+    signature of the same digest."""
+    import hashlib
+
+    s = signer(pem)
+    assert s.openssl
+    other = subprocess.run(["openssl", "genrsa", "2048"], check=True,
+                           capture_output=True).stdout
+    priv = dkimpy.crypto.parse_pem_private_key(pem)
+    priv_other = dkimpy.crypto.parse_pem_private_key(other)
+    pub = {"modulus": priv["modulus"], "publicExponent": priv["publicExponent"]}
+    h = hashlib.sha256(b"the header hash input")
+    good = dkim._DKIMPY_SIGN(h, priv)
+    bad = bytes([good[0] ^ 1]) + good[1:]
+    foreign = dkim._DKIMPY_SIGN(h, priv_other)
+    for sig in (good, bad, foreign):
+        assert dkim._openssl_verify(h, sig, pub) == bool(
+            dkim._DKIMPY_VERIFY(h, sig, pub))
+    assert dkim._openssl_verify(h, good, pub) is True
+    assert dkim._openssl_verify(h, bad, pub) is False
