@@ -3,6 +3,7 @@ in-memory dnsfunc, and break on tampering or an added List-Unsubscribe."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -90,3 +91,23 @@ def test_openssl_verify_step_agrees_with_dkimpys_own(pem: bytes) -> None:
             dkim._DKIMPY_VERIFY(h, sig, pub))
     assert dkim._openssl_verify(h, good, pub) is True
     assert dkim._openssl_verify(h, bad, pub) is False
+
+
+def test_memoised_canonicalisation_keeps_each_body_its_own(pem: bytes) -> None:
+    """Copies sharing a body reuse its canonical form; another body never gets it: each
+    signature carries its own body's hash and verifies only over that body."""
+    import dkim.canonicalization as canon
+
+    s = signer(pem)
+    bodies = [b"same body\r\n" * 50, b"same body\r\n" * 50, b"other  body \r\n" * 50]
+    signed = []
+    for i, body in enumerate(bodies):
+        content = MSG.split(b"\r\n\r\n", 1)[0] + f"\r\nX-Copy: {i}\r\n\r\n".encode() + body
+        signed.append(s.sign(content, rawmsg.parse(content)))
+    bh = [re.search(rb"bh=([^;]+);", x).group(1) for x in signed]  # type: ignore[union-attr]
+    assert bh[0] == bh[1] != bh[2]
+    assert all(s.verify(x) for x in signed)
+    head, _, _ = signed[2].partition(b"\r\n\r\n")
+    assert not s.verify(head + b"\r\n\r\n" + bodies[0])  # third signature, first body
+    plain = canon.Relaxed.canonicalize_body.__defaults__[1]  # the unmemoised function
+    assert canon.Relaxed.canonicalize_body(bodies[2]) == plain(bodies[2])
