@@ -326,32 +326,12 @@ class SMTPDeliverer:
         accepted, refused, temp, mail, data = await self._envelope_group(
             smtp, env, options, encoding, b"DATA")
         ex, reply = data
-        if mail.code >= 300:
-            self._after(ex, reply)
-            await self._rset(smtp)
-            raise _mail_error(mail)
-        if temp or not accepted:
+        err = _group_error(accepted, refused, temp, mail, reply)
+        if err is not None:
             self._after(ex, reply)
             if smtp.is_connected:
                 await self._rset(smtp)
-            if temp:
-                first = temp[0]
-                raise UpstreamTemporary(
-                    f"downstream RCPT {first.code} for {len(temp)} recipient(s): "
-                    f"{first.message}", _temp_code(first.code))
-            first = refused[0]
-            err = UpstreamPermanent(
-                f"downstream refused every recipient: {first.code} {first.message}",
-                first.code)
-            err.refused = refused  # type: ignore[attr-defined]
             raise err
-        if reply.code != 354:
-            ex.release()
-            await self._rset(smtp)
-            text = f"downstream DATA: {reply.code} {sanitize(reply.message)}"
-            if 500 <= reply.code < 600:
-                raise UpstreamPermanent(text, reply.code)
-            raise UpstreamTemporary(text, _temp_code(reply.code))
         try:
             ex.write(_data_payload(env.content))
             resp = await ex.read(self.cfg.data_timeout)
@@ -363,18 +343,12 @@ class SMTPDeliverer:
             ) from None
         if not ex.release():
             smtp.close()
-        if resp.code != 250:
+        outcome = _final(accepted, refused, resp)
+        if not isinstance(outcome, DeliveryResult):
             if smtp.is_connected:
                 await self._rset(smtp)
-            text = f"downstream DATA: {resp.code} {sanitize(resp.message)}"
-            if 500 <= resp.code < 600:
-                raise UpstreamPermanent(text, resp.code)
-            raise UpstreamTemporary(text, _temp_code(resp.code))
-        m = _QUEUED_AS.search(resp.message)
-        return DeliveryResult(
-            accepted=accepted, refused=refused, code=resp.code, text=sanitize(resp.message),
-            queue_id=m.group(1) if m else None,
-        )
+            raise outcome
+        return outcome
 
     @staticmethod
     def _after(ex: _Exchange, last: aiosmtplib.SMTPResponse) -> None:
@@ -393,35 +367,16 @@ class SMTPDeliverer:
         order. Returns (accepted, refused, temp, MAIL reply, (exchange, last reply)); the
         exchange still holds the transport. A connection found dead before the MAIL reply
         is _StaleConnection (nothing was accepted: safe to retry once)."""
-        refused: list[RcptResult] = []
-        sent: list[str] = []
-        lines = [b" ".join([b"MAIL FROM:" + _quote(env.mail_from, encoding),
-                            *(o.encode("ascii") for o in options)])]
-        for rcpt in env.recipients:
-            try:
-                lines.append(b"RCPT TO:" + _quote(rcpt, encoding))
-                sent.append(rcpt)
-            except ValueError as exc:
-                refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
-        if not sent:
-            first = refused[0]
-            err = UpstreamPermanent(
-                f"downstream refused every recipient: {first.code} {first.message}",
-                first.code)
-            err.refused = refused  # type: ignore[attr-defined]
-            raise err
-        lines.append(last)
+        payload, sent, refused = _group(env, options, encoding, last)
         ex = _Exchange(smtp)
         timeout = self.cfg.command_timeout
         try:
-            ex.write(b"\r\n".join(lines) + b"\r\n")
+            ex.write(payload)
             mail = await ex.read(timeout)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 aiosmtplib.SMTPResponseException, ConnectionError) as exc:
             ex.abort()
             raise _StaleConnection() from exc
-        accepted: list[str] = []
-        temp: list[RcptResult] = []
         try:
             rcpt_replies = [await ex.read(timeout) for _ in sent]
             final = await ex.read(timeout)
@@ -429,14 +384,7 @@ class SMTPDeliverer:
                 aiosmtplib.SMTPResponseException, ConnectionError):
             ex.abort()
             raise UpstreamTemporary("downstream lost during RCPT") from None
-        if mail.code < 300:
-            for rcpt, r in zip(sent, rcpt_replies, strict=True):
-                if r.code in (250, 251):
-                    accepted.append(rcpt)
-                elif 500 <= r.code < 600:
-                    refused.append(RcptResult(rcpt, r.code, sanitize(r.message)))
-                else:
-                    temp.append(RcptResult(rcpt, r.code, sanitize(r.message)))
+        accepted, refused, temp = _judge(sent, refused, mail, rcpt_replies)
         return accepted, refused, temp, mail, (ex, final)
 
     async def deliver_many(self, envs: Sequence[Envelope]
