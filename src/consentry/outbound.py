@@ -41,6 +41,7 @@ from .rewrite import (
 )
 from .sends import SendRecorder
 from .store import Store, SuppressionRecord
+from .tokens import TokenRef
 
 # Downstream 5xx RCPT codes that mean the mailbox does not exist. Policy refusals
 # (5.7.x: blocklisted IP, spam content) say nothing about the address: never suppress.
@@ -132,11 +133,10 @@ class Relay:
         facts = classify(msg, sub.mail_from, self.cfg.classification)
         if facts.message_id is None:
             facts = _with_message_id(facts, f"<consentry.{uuid.uuid4().hex}@local>")
-        ttl = int(self.cfg.tokens.max_age_days * 86400) + 7 * 86400
         ahead = self.rewriter.refs_ahead(facts, sub.recipients)
         try:
             states = await self.store.recipient_states(
-                sub.recipients, [(r.ref, r.to_json()) for r in ahead], ttl)
+                sub.recipients, [(r.ref, r.to_json()) for r in ahead], self._token_ttl())
         except StoreUnavailable as exc:
             self.counters.tempfail_store += 1
             self._event("tempfail", sub, facts, reason=str(exc))
@@ -155,8 +155,7 @@ class Relay:
             return replies.ALL_SUPPRESSED.format(n=len(decisions))
 
         try:
-            prepared = await self._rewrite(sub, facts, decisions, msg, now,
-                                           frozenset(r.ref for r in ahead))
+            prepared = await self._rewrite(sub, facts, decisions, msg, now, ahead)
         except (RewriteRefused, RewriteTemporary, StoreUnavailable) as exc:
             self.counters.rewrite_failed += 1
             self._log_decisions(sub, facts, decisions, f"not relayed: {exc}", t0, sha)
@@ -341,14 +340,15 @@ class Relay:
                         [(d.verdict, d.rule, facts.message_class) for d in decisions])
 
     async def _rewrite(self, sub: Submission, facts: MessageFacts, decisions: list[Decision],
-                       msg: rawmsg.RawMessage, now: float, saved: frozenset[str] = frozenset()
+                       msg: rawmsg.RawMessage, now: float, saved: Sequence[TokenRef] = ()
                        ) -> Prepared:
         """Copies with their headers, tracking stripped and signed; token references
         stored before any of them can leave: normally already by the lookup (`saved`),
         any other in one round trip here."""
         base = msg.without(CONTROL_HEADERS)
         allowed = [d for d in decisions if d.allowed]
-        args = (base, facts, allowed, {a.raw: a for a in sub.recipients}, now)
+        args = (base, facts, allowed, {a.raw: a for a in sub.recipients}, now,
+                {r.recipient: r for r in saved})
         if self.rewriter.signer is not None or len(allowed) > 8:
             # RSA signing is pure Python in dkimpy (~5 ms a copy): off the event loop, so
             # other sessions' Redis deadlines and SMTP timers keep ticking.
@@ -363,10 +363,15 @@ class Relay:
             self._event("footer_missing", sub, facts)
         if prepared.log.get("dkim") == "signed":
             self.counters.dkim_signed += len(prepared.copies)
-        ttl = int(self.cfg.tokens.max_age_days * 86400) + 7 * 86400
+        stored = {r.ref for r in saved}
         await self.store.save_token_refs(
-            [(r.ref, r.to_json()) for r in prepared.refs if r.ref not in saved], ttl)
+            [(r.ref, r.to_json()) for r in prepared.refs if r.ref not in stored],
+            self._token_ttl())
         return prepared
+
+    def _token_ttl(self) -> int:
+        """How long a token reference is kept: the links' lifetime plus a week."""
+        return int(self.cfg.tokens.max_age_days * 86400) + 7 * 86400
 
     async def _deliver(self, sub: Submission, facts: MessageFacts, prepared: Prepared
                        ) -> DeliveryResult:

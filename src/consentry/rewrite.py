@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +108,10 @@ class Rewriter:
         return [self.codec.reference(a.key, scope, facts.campaign) for a in addresses]
 
     def prepare(self, msg: RawMessage, facts: MessageFacts, allowed: list[Decision],
-                addresses: dict[str, Address], now: float) -> Prepared:
+                addresses: dict[str, Address], now: float,
+                known: Mapping[str, TokenRef] | None = None) -> Prepared:
+        """`known`: references already derived for this message (refs_ahead), by
+        recipient key; they are reused, not derived again."""
         log: dict[str, Any] = {}
         t = self.cfg.tracking
         stripped = msg
@@ -149,7 +152,7 @@ class Rewriter:
         for d in allowed:
             a = addresses.get(d.recipient)
             key = a.key if a is not None else d.recipient.lower()
-            ref = self.codec.reference(key, scope, facts.campaign)
+            ref = (known or {}).get(key) or self.codec.reference(key, scope, facts.campaign)
             refs.append(ref)
             token = self.codec.issue(ref, now)
             links = headers.make_links(token, self.base_url, u.mailto_local, u.mailto_domain)
