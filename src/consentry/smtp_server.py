@@ -15,15 +15,17 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from . import auth, logs, replies
 from .address import Address, is_relay_hack, parse
 from .config import Config
 from .errors import InvalidAddress
 from .outbound import Relay, Submission
+from .smtp_data import DataReader, DataState
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_READ_ALL = 1 << 30  # StreamReader.read(n): whatever is buffered (the buffer is bounded)
 
 
 class _Refuse(asyncio.Protocol):
@@ -178,15 +180,74 @@ class DrainableSMTP(SMTP):
             w.write(line.encode() + b"\r\n")
             w.close()
 
+    @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
         # aiosmtpd resets its timer only per command, so upload and our downstream
         # transaction share one budget: give DATA the longer one (RELIABILITY §0.5).
         self._reset_timeout(self._data_timeout)
         self._in_data = True
         try:
-            await super().smtp_DATA(arg)
+            await self._data(arg)
         finally:
             self._in_data = False
+
+    async def _data(self, arg: str) -> None:
+        """aiosmtpd 1.4.6's smtp_DATA with the content read by smtp_data.DataReader in
+        whole chunks instead of line by line; the checks before the 354, the replies and
+        the handler call are aiosmtpd's, step for step."""
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        reader = self._reader
+        data = DataReader(self.data_size_limit, self.line_length_limit)
+        while True:
+            chunk = await reader.read(_READ_ALL)
+            if not chunk:  # EOF (eof_received cancels this coroutine too)
+                self._writer.close()
+                return
+            rest = data.feed(chunk)
+            if rest is not None:
+                break
+        if rest and not reader.at_eof():
+            # Pipelined commands after the end of data: `read` took the whole buffer and
+            # nothing ran since, so feeding them back keeps their order.
+            reader.feed_data(rest)
+        if data.state is DataState.TOO_LONG:
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+            self._post_data()
+            return
+        if data.state is DataState.TOO_MUCH:
+            await self.push("552 Error: Too much mail data")
+            self._post_data()
+            return
+        original_content = data.content()
+        content: str | bytes = original_content
+        if self._decode_data:
+            if self.enable_SMTPUTF8:
+                content = original_content.decode("utf-8", errors="surrogateescape")
+            else:
+                try:
+                    content = original_content.decode("ascii", errors="strict")
+                except UnicodeDecodeError:
+                    await self.push("500 Error: strict ASCII mode")
+                    return
+        self.envelope.content = content
+        self.envelope.original_content = original_content
+        status = await self._call_handler_hook("DATA")
+        self._post_data()
+        await self.push("250 OK" if status is MISSING else status)
+
+    def _post_data(self) -> None:
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # again after STARTTLS: one timer per session
