@@ -116,8 +116,15 @@ def main() -> None:
     p.add_argument("--listen", type=_hostport, required=True)
     p.add_argument("--downstream", type=_hostport, required=True)
     p.add_argument("--pool-size", type=int, default=16)
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                   help="event loop (consentry's server.event_loop has the same choice)")
     a = p.parse_args()
-    asyncio.run(serve(a.listen, a.downstream, a.pool_size))
+    if a.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(serve(a.listen, a.downstream, a.pool_size))
+    else:
+        asyncio.run(serve(a.listen, a.downstream, a.pool_size))
 
 
 if __name__ == "__main__":

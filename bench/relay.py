@@ -405,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "--compare-bin is given: unsubscribe.enabled=false)")
     p.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs) for debugging")
+    p.add_argument("--passthrough-loop", choices=("asyncio", "uvloop"), default="asyncio",
+                   help="the passthrough's event loop; compare like with like when "
+                        "consentry runs with server.event_loop=uvloop")
     p.add_argument("--hold", type=float, default=0.0, metavar="SECONDS",
                    help="after start-up, print PIDs and wait this long (attach a profiler)")
     return p
@@ -660,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.executable, str(ROOT / "bench" / "passthrough.py"),
                 "--listen", f"127.0.0.1:{ports['passthrough']}",
                 "--downstream", f"127.0.0.1:{ports['sink']}", "--pool-size", "16",
+                "--loop", args.passthrough_loop,
             ], plog)
             wait_smtp(ports["passthrough"], p, "passthrough", plog)
             pids = {n: pr.pid for n, pr in procs.procs.items()}
@@ -711,7 +715,8 @@ def main(argv: list[str] | None = None) -> int:
                     + (f"; --compare-set {args.compare_overrides}"
                        if args.compare_overrides else "")}
                    if args.compare_bin else {}),
-                "passthrough": "bench/passthrough.py: aiosmtpd -> aiosmtplib, pool 16",
+                "passthrough": "bench/passthrough.py: aiosmtpd -> aiosmtplib, pool 16, "
+                               f"{args.passthrough_loop} event loop",
                 "wall time of the load": f"{wall:.0f}s",
             }
             main_sets = ", ".join(f"{k}={json.dumps(v)}" for k, v in args.overrides)
