@@ -104,8 +104,9 @@ def cmd_serve(cfg: Config, args: argparse.Namespace) -> int:
         try:
             import uvloop
         except ImportError:
-            raise ConfigError("server.event_loop", "uvloop is not installed "
-                              "(pip install 'consentry[uvloop]')") from None
+            raise ConfigError("server.event_loop", "uvloop is not installed (it is a "
+                              "dependency of consentry; reinstall, or choose asyncio)"
+                              ) from None
         return uvloop.run(serve(cfg, args.config))
     return asyncio.run(serve(cfg, args.config))
 

@@ -1,5 +1,6 @@
-"""Under server.event_loop: uvloop (whose transports are not asyncio.WriteTransport
-subclasses) every one-line refusal still works on a real `consentry serve`: a connection
+"""Under both event loops -- uvloop (the default, whose transports are not
+asyncio.WriteTransport subclasses) and asyncio -- every one-line refusal works on a real
+`consentry serve`: a connection
 over the per-IP cap gets 421 on both listeners, and SIGTERM tells the idle submission and
 inbound sessions 421, closes them and exits 0 (an isinstance assert once crashed the
 drain with exit 1)."""
@@ -37,12 +38,13 @@ async def _first_line(port: int, source: str) -> bytes:
         w.close()
 
 
-async def test_refusals_and_drain_under_uvloop(
-        tmp_path: Path, redis_url: str, sink: Sink, daemons: list[Daemon]) -> None:
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_refusals_and_drain_under_each_event_loop(
+        loop: str, tmp_path: Path, redis_url: str, sink: Sink, daemons: list[Daemon]) -> None:
     inbound_port = free_port()
     d = Daemon(tmp_path, base_config(
         tmp_path, redis_url, sink.port,
-        server={"event_loop": "uvloop", "drain_timeout": 10},
+        server={"event_loop": loop, "drain_timeout": 10},
         submission={"max_connections_per_ip": 2},
         inbound={"enabled": True, "listen": [f"127.0.0.1:{inbound_port}"],
                  "domain": "bounce.shop.test", "max_connections_per_ip": 1}))
@@ -51,7 +53,7 @@ async def test_refusals_and_drain_under_uvloop(
     await wait_until(lambda: greets(inbound_port), within=10, what="inbound")
     await wait_until(lambda: d.events("started"), within=10, what="started")
     (started,) = d.events("started")
-    assert started["event_loop"] == "uvloop", started
+    assert started["event_loop"] == loop, started
 
     # the caps are per IP: sources of their own, apart from the start-up probes
     idle = [await RawSMTP(d.port, source="127.0.0.2").connect() for _ in range(2)]
