@@ -134,6 +134,9 @@ class DownstreamConfig:
     password: str | None = None
     helo_name: str | None = None
     pool_size: int = 16
+    # Recipients per downstream transaction; more go out as further transactions of the
+    # same content. 100: what RFC 5321 §4.5.3.1.8 obliges every server to accept.
+    max_recipients: int = 100
     connect_timeout: float = 10.0
     command_timeout: float = 60.0
     data_timeout: float = 300.0
@@ -524,6 +527,7 @@ def _validate(cfg: Config) -> None:
         "redis.deadline_ms": cfg.redis.deadline_ms,
         "redis.pool_size": cfg.redis.pool_size,
         "downstream.pool_size": cfg.downstream.pool_size,
+        "downstream.max_recipients": cfg.downstream.max_recipients,
         "server.drain_timeout": cfg.server.drain_timeout,
         "submission.auth.max_failures": cfg.submission.auth.max_failures,
         "submission.auth.failure_window": cfg.submission.auth.failure_window,

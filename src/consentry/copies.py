@@ -10,6 +10,11 @@
    the reply — never dropped, never resent to a recipient that has it. The remaining
    copies go over PARALLEL connections, chained on each where the downstream speaks
    PIPELINING (deliverer.deliver_many: one write per copy).
+
+A copy may carry several recipients: a message for more recipients than
+`downstream.max_recipients` goes out as several transactions of the same content
+(RFC 5321 §4.5.3.1.8 obliges a server to take 100 recipients, not more), and the check
+of step 1 is made in transactions of that size too.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import logs
 from .delivery import Deliverer, DeliveryResult, Envelope, RcptResult
@@ -26,6 +31,7 @@ from .retryq import RetryJob, RetryQueue
 from .rewrite import Copy
 
 PARALLEL = 4  # concurrent copy transactions per message (each holds a pool slot)
+RCPT_LIMIT = 100  # recipients per downstream transaction (downstream.max_recipients)
 
 ManyDeliverer = Callable[[Sequence[Envelope]], Awaitable[
     Sequence[DeliveryResult | UpstreamTemporary | UpstreamPermanent]]]
@@ -39,10 +45,22 @@ class CopiesOutcome:
     ambiguous: int = 0
 
 
-def _refusal(exc: UpstreamPermanent, rcpt: str) -> list[RcptResult]:
+def _refusal(exc: UpstreamPermanent, rcpts: Sequence[str]) -> list[RcptResult]:
     refused: list[RcptResult] | None = getattr(exc, "refused", None)
-    return refused or [RcptResult(rcpt, exc.code if 500 <= exc.code < 600 else 554,
-                                  str(exc)[:200])]
+    code = exc.code if 500 <= exc.code < 600 else 554
+    return refused or [RcptResult(r, code, str(exc)[:200]) for r in rcpts]
+
+
+def split(copies: Sequence[Copy], limit: int) -> list[Copy]:
+    """Copies of at most `limit` recipients each (same content, same sender)."""
+    out: list[Copy] = []
+    for c in copies:
+        if len(c.recipients) <= limit:
+            out.append(c)
+            continue
+        out.extend(replace(c, recipients=c.recipients[i:i + limit])
+                   for i in range(0, len(c.recipients), limit))
+    return out
 
 
 def envelope_sender(c: Copy, mail_from: str) -> str:
@@ -52,9 +70,11 @@ def envelope_sender(c: Copy, mail_from: str) -> str:
 
 
 class CopySender:
-    def __init__(self, deliverer: Deliverer, queue: RetryQueue) -> None:
+    def __init__(self, deliverer: Deliverer, queue: RetryQueue,
+                 max_recipients: int = RCPT_LIMIT) -> None:
         self.deliverer = deliverer
         self.queue = queue
+        self.max_recipients = max_recipients
         self.log = logs.get("consentry.copies")
 
     async def send(self, mail_from: str, copies: list[Copy], smtputf8: bool, eightbit: bool,
@@ -64,14 +84,19 @@ class CopySender:
                             smtputf8, eightbit)
 
         refused: list[RcptResult] = []
-        todo = list(copies)
+        todo = split(copies, self.max_recipients)
         check = getattr(self.deliverer, "check_recipients", None)
         if check is not None:
-            rcpts = tuple(r for c in copies for r in c.recipients)
-            accepted, refused = await check(Envelope(mail_from, rcpts, b"", smtputf8,
-                                                     eightbit))
-            ok = set(accepted)
-            todo = [c for c in copies if c.recipients[0] in ok]
+            rcpts = tuple(r for c in todo for r in c.recipients)
+            ok: set[str] = set()
+            for i in range(0, len(rcpts), self.max_recipients):
+                accepted, no = await check(Envelope(
+                    mail_from, rcpts[i:i + self.max_recipients], b"", smtputf8, eightbit))
+                ok.update(accepted)
+                refused.extend(no)
+            todo = [c if all(r in ok for r in c.recipients)
+                    else replace(c, recipients=tuple(r for r in c.recipients if r in ok))
+                    for c in todo if any(r in ok for r in c.recipients)]
         out = CopiesOutcome(DeliveryResult(accepted=[], refused=refused))
         for r in refused:
             out.replies[r.recipient] = f"{r.code} {r.message}"
@@ -82,14 +107,12 @@ class CopySender:
             try:
                 res = await self.deliverer.deliver(env(c))
             except UpstreamPermanent as exc:
-                if getattr(exc, "refused", None):  # this recipient only (RCPT 5xx)
-                    self._refused(out, _refusal(exc, c.recipients[0]))
+                if getattr(exc, "refused", None):  # these recipients only (RCPT 5xx)
+                    self._refused(out, _refusal(exc, c.recipients))
                     continue
                 raise
-            if res.refused:
-                self._refused(out, res.refused)
-                continue
-            self._accepted(out, c, res)
+            self._refused(out, res.refused)
+            self._accepted(out, res)
         if not out.result.accepted:
             err = UpstreamPermanent("downstream refused every copy", 550)
             if out.result.refused:
@@ -101,24 +124,23 @@ class CopySender:
         jobs: list[RetryJob] = []
 
         def settle(c: Copy, res: DeliveryResult | BaseException) -> None:
-            rcpt = c.recipients[0]
             if isinstance(res, UpstreamPermanent):
-                self._refused(out, _refusal(res, rcpt))
+                self._refused(out, _refusal(res, c.recipients))
             elif isinstance(res, BaseException):  # temporary, ambiguous or unexpected
                 reason = str(res) if isinstance(res, UpstreamTemporary) else (
                     type(res).__name__)
                 if isinstance(res, UpstreamTemporary) and res.ambiguous:
                     out.ambiguous += 1
-                # The job keeps the copy's VERP sender; its DSN goes to mail_from.
-                jobs.append(RetryJob.new(envelope_sender(c, mail_from), rcpt, c.content,
-                                         smtputf8, eightbit, message_id, reason,
-                                         time.time(), sender=mail_from))
-                out.queued.append(rcpt)
-                out.replies[rcpt] = f"queued for retry: {reason}"[:200]
-            elif res.refused:
-                self._refused(out, res.refused)
+                for rcpt in c.recipients:  # a retry job is one recipient's
+                    # The job keeps the copy's VERP sender; its DSN goes to mail_from.
+                    jobs.append(RetryJob.new(envelope_sender(c, mail_from), rcpt, c.content,
+                                             smtputf8, eightbit, message_id, reason,
+                                             time.time(), sender=mail_from))
+                    out.queued.append(rcpt)
+                    out.replies[rcpt] = f"queued for retry: {reason}"[:200]
             else:
-                self._accepted(out, c, res)
+                self._refused(out, res.refused)
+                self._accepted(out, res)
 
         async def one(c: Copy) -> None:
             async with sem:
@@ -147,12 +169,14 @@ class CopySender:
         return out
 
     @staticmethod
-    def _accepted(out: CopiesOutcome, c: Copy, res: DeliveryResult) -> None:
-        out.result.accepted.extend(c.recipients)
+    def _accepted(out: CopiesOutcome, res: DeliveryResult) -> None:
+        if not res.accepted:
+            return
+        out.result.accepted.extend(res.accepted)
         if out.result.queue_id is None:
             out.result.queue_id = res.queue_id
             out.result.code, out.result.text = res.code, res.text
-        for r in c.recipients:
+        for r in res.accepted:
             out.replies[r] = f"{res.code} {res.text}".strip()
 
     @staticmethod

@@ -657,11 +657,23 @@ def _judge(sent: list[str], refused: list[RcptResult], mail: aiosmtplib.SMTPResp
         for rcpt, r in zip(sent, rcpt_replies, strict=True):
             if r.code in (250, 251):
                 accepted.append(rcpt)
-            elif 500 <= r.code < 600:
+            elif _rcpt_permanent(r.code, r.message):
                 refused.append(RcptResult(rcpt, r.code, sanitize(r.message)))
             else:
                 temp.append(RcptResult(rcpt, r.code, sanitize(r.message)))
     return accepted, refused, temp
+
+
+_TOO_MANY = re.compile(r"^\s*5\.5\.3\b|too many recipients", re.IGNORECASE)
+
+
+def _rcpt_permanent(code: int, message: str) -> bool:
+    """A RCPT refusal that is final for its recipient. RFC 821 gave "too many
+    recipients" 552; RFC 5321 §4.5.3.1.10 made it 452 and says a client SHOULD take a
+    552 in that case as temporary: the recipient is fine, this transaction is full."""
+    if not 500 <= code < 600:
+        return False
+    return not (code == 552 and _TOO_MANY.search(message) is not None)
 
 
 def _group_error(accepted: list[str], refused: list[RcptResult], temp: list[RcptResult],
@@ -723,7 +735,7 @@ async def _rcpts(smtp: aiosmtplib.SMTP, env: Envelope, encoding: str
             accepted.append(rcpt)
         except aiosmtplib.SMTPRecipientRefused as exc:
             r = RcptResult(rcpt, exc.code, sanitize(exc.message))
-            (refused if 500 <= exc.code < 600 else temp).append(r)
+            (refused if _rcpt_permanent(exc.code, exc.message) else temp).append(r)
         except ValueError as exc:  # aiosmtplib refuses control chars in addresses
             refused.append(RcptResult(rcpt, 553, f"5.1.3 invalid address: {exc}"))
     return accepted, refused, temp

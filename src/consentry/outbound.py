@@ -95,7 +95,8 @@ class Relay:
         self.rewriter = rewriter
         self.retry_queue = RetryQueue(
             store, cfg.retry, cfg.path(cfg.server.state_dir) / "spool" / "retry.jsonl")
-        self.copy_sender = CopySender(deliverer, self.retry_queue)
+        self.copy_sender = CopySender(deliverer, self.retry_queue,
+                                      cfg.downstream.max_recipients)
         self.log = logs.get("consentry.decision")
         self.events = logs.get("consentry.relay")
         self.counters = Counters()
@@ -375,7 +376,8 @@ class Relay:
 
     async def _deliver(self, sub: Submission, facts: MessageFacts, prepared: Prepared
                        ) -> DeliveryResult:
-        if len(prepared.copies) == 1:
+        if len(prepared.copies) == 1 and (
+                len(prepared.copies[0].recipients) <= self.cfg.downstream.max_recipients):
             c = prepared.copies[0]
             return await self.deliverer.deliver(
                 Envelope(envelope_sender(c, sub.mail_from), c.recipients, c.content,

@@ -43,6 +43,10 @@ class SinkControl:
     # Announce PIPELINING in EHLO as real MTAs do (aiosmtpd itself reads pipelined
     # commands in order but does not say so); off: the relay's step-by-step path.
     pipelining: bool = True
+    # Recipients one transaction takes; RCPTs beyond get `too_many_reply` (a downstream
+    # with a recipient limit, like Postfix's smtpd_recipient_limit).
+    max_rcpts: int | None = None
+    too_many_reply: str = "452 4.5.3 Error: too many recipients"
 
 
 class SinkHandler:
@@ -65,6 +69,9 @@ class SinkHandler:
         reply = self.control.rcpt_replies.get(address) or self.control.rcpt_reply
         if reply:
             return reply
+        limit = self.control.max_rcpts
+        if limit is not None and len(envelope.rcpt_tos) >= limit:
+            return self.control.too_many_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
