@@ -208,3 +208,20 @@ def test_field_swaps_refused(a: str, b: str) -> None:
         CODEC.verify(_enc(bytes(raw2)), NOW)
     with pytest.raises(TokenBadSignature):
         TokenCodec([TokenKey(2, K1.secret), K1]).verify(_enc(bytes(raw2)), NOW)
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=64))
+def test_base32_is_rfc4648_lower_case_unpadded(data: bytes) -> None:
+    from consentry.tokens import _b32
+
+    assert _b32(data) == base64.b32encode(data).decode("ascii").rstrip("=").lower()
+
+
+def test_a_reference_made_here_and_one_read_back_issue_the_same_token() -> None:
+    ref = CODEC.reference("a@x.org", "global", "c")
+    assert ref.raw is not None
+    back = TokenRef.from_json(ref.ref, ref.to_json())
+    assert back.raw is None and back == ref
+    assert CODEC.issue(ref, 1_700_000_000) == CODEC.issue(back, 1_700_000_000)
+    assert CODEC.issue(ref.ref, 1_700_000_000) == CODEC.issue(ref, 1_700_000_000)
