@@ -13,7 +13,6 @@ import asyncio
 import contextvars
 import hashlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import logs, rawmsg, replies
+from . import logs, rawmsg, replies, spoolfile
 from .address import Address
 from .classify import CONTROL_HEADERS, classify
 from .config import Config
@@ -275,11 +274,7 @@ class Relay:
             list(accepted), time.time()))
 
     def _spool(self, entry: dict[str, Any]) -> None:
-        self.fallback_spool.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.fallback_spool, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        spoolfile.append(self.fallback_spool, [json.dumps(entry)])
 
     def _event(self, event: str, sub: Submission, facts: MessageFacts | None = None,
                **kw: Any) -> None:

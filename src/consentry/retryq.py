@@ -19,15 +19,13 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import logs
+from . import logs, spoolfile
 from .config import NotifyConfig, RetryConfig
 from .delivery import Deliverer, Envelope
 from .errors import StoreUnavailable, UpstreamPermanent, UpstreamTemporary
@@ -105,33 +103,7 @@ class RetryQueue:
             await self.store.enqueue_retries(rows)
         except StoreUnavailable as exc:
             self.log.error("retry_spooled", reason=str(exc), count=len(rows))
-            await asyncio.to_thread(_append_spool, self.spool, [r[1] for r in rows])
-
-
-# Appends (relay, worker thread) and the drain's claim (rename) of the spool are
-# serialised: a job appended while the drain moves the spool into Redis lands either in
-# the claimed file before it is read, or in a fresh spool left for the next round.
-_SPOOL_LOCK = threading.Lock()
-
-
-def _append_spool(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _SPOOL_LOCK, open(path, "a", encoding="utf-8") as fh:
-        fh.write("".join(line + "\n" for line in lines))
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _claim_spool(path: Path) -> Path | None:
-    """The spool renamed aside for draining (or one a failed round left), or None."""
-    work = path.with_name(path.name + ".draining")
-    with _SPOOL_LOCK:
-        if work.exists():
-            return work
-        if not path.exists():
-            return None
-        os.replace(path, work)
-        return work
+            await asyncio.to_thread(spoolfile.append, self.spool, [r[1] for r in rows])
 
 
 class RetryWorker:
@@ -152,7 +124,8 @@ class RetryWorker:
         """Move jobs spooled while Redis was down into Redis (then drop the file). The
         spool is claimed by a rename first, so jobs spooled meanwhile are kept for the
         next round; a failed round leaves the claimed file to be drained first."""
-        work = await asyncio.to_thread(_claim_spool, self.spool)
+        work = await asyncio.to_thread(spoolfile.claim, self.spool,
+                                       self.spool.with_name(self.spool.name + ".draining"))
         if work is None:
             return 0
         lines = [ln for ln in work.read_text(encoding="utf-8").splitlines() if ln]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import logs
+from . import logs, spoolfile
 from .config import MESSAGE_CLASSES, Config
 from .errors import StoreUnavailable
 from .keys import normalise_message_id
@@ -203,27 +202,20 @@ class SendRecorder:
             self._replay_task = None
 
     def _spool_append(self, w: SendWrite) -> None:
-        self.spool.parent.mkdir(parents=True, exist_ok=True)
         row = {"key_id": w.key_id, "raw": w.raw, "at": w.at, "ttl": w.ttl,
                "campaign": w.campaign, "message_id": w.message_id,
                "recipient_keys": list(w.recipient_keys), "counters": w.counters,
                "campaign_sent": w.campaign_sent, "stats_ttl": w.stats_ttl}
-        with open(self.spool, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        spoolfile.append(self.spool, [json.dumps(row, ensure_ascii=False)])
 
     def _take_spool(self, work: Path) -> str:
-        if not work.exists():
-            os.replace(self.spool, work)  # new failures start a fresh spool
-        return work.read_text(encoding="utf-8")
+        # New failures start a fresh spool; the claim and the appends share a lock.
+        claimed = spoolfile.claim(self.spool, work)
+        return claimed.read_text(encoding="utf-8") if claimed is not None else ""
 
     def _put_back(self, left: list[str], work: Path) -> None:
         if left:
-            with open(self.spool, "a", encoding="utf-8") as fh:
-                fh.write("\n".join(left) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            spoolfile.append(self.spool, left)
         with contextlib.suppress(FileNotFoundError):
             work.unlink()
 

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from . import spoolfile
 from .errors import StoreUnavailable
 from .store import Store, SuppressionRecord
 
@@ -48,23 +49,11 @@ def _write_atomically(path: Path, lines: list[str]) -> None:
     os.replace(tmp, path)
 
 
-def _claim(path: Path) -> Path | None:
-    work = path.with_name(path.name + ".replaying")
-    if work.exists():
-        return work  # left by a crash or a failed round: finish it first
-    try:
-        if path.stat().st_size == 0:
-            return None
-    except FileNotFoundError:
-        return None
-    os.replace(path, work)
-    return work
-
-
 async def replay_refusals(store: Store, path: Path, log: Any) -> int:
     """Apply every spooled entry; returns how many were applied. Raises StoreUnavailable
     (after saving what is left) when Redis fails again."""
-    work = await asyncio.to_thread(_claim, path)
+    work = await asyncio.to_thread(spoolfile.claim, path,
+                                   path.with_name(path.name + ".replaying"))
     if work is None:
         return 0
     lines = (await asyncio.to_thread(work.read_text, encoding="utf-8")).splitlines()

@@ -11,7 +11,8 @@ from pathlib import Path
 import redis
 
 from consentry import config
-from consentry.retryq import RetryJob, RetryWorker, _append_spool
+from consentry.retryq import RetryJob, RetryWorker
+from consentry.spoolfile import append as _append_spool
 from consentry.store import Store
 
 from ..helpers.redis_proc import RedisProc
