@@ -127,9 +127,11 @@ class ClassifyPool:
     (plus the worker's restart when it had to be killed)."""
 
     def __init__(self, workers: int, timeout: float, target: Target = classify,
-                 limits: LimitsCheck = check_limits, name: str = "classify") -> None:
+                 limits: LimitsCheck = check_limits, name: str = "classify",
+                 then: str = "forwarded for review") -> None:
         self.size = max(1, workers)
         self.timeout = timeout
+        self.then = then  # what becomes of a message that failed, for its evidence
         self.target = target
         self.limits = limits
         self.name = name  # in log lines: "classify" or "limits" (the listener's own pool)
@@ -183,13 +185,14 @@ class ClassifyPool:
                        opts: Options) -> Verdict:
         status, value = await self._call(("classify", (data, list(rcpts), mail_from, opts)),
                                          len(data))
+        then = f"; {self.then}" if self.then else ""
         if status == "timeout":
             return Verdict("unknown", review=True, evidence=(
-                f"classification exceeded {self.timeout:g} s: worker {value} killed "
-                "and replaced; forwarded for review",))
+                f"classification exceeded {self.timeout:g} s (inbound.parse_timeout): "
+                f"worker {value} killed and replaced{then}",))
         if status == "died":
             return Verdict("unknown", review=True, evidence=(
-                f"classifier worker {value}; forwarded for review",))
+                f"classifier worker {value}{then}",))
         if status != "ok" or not isinstance(value, Verdict):
             return Verdict("unknown", review=True,
                            evidence=(f"classifier error: {str(value)[:200]}",))
