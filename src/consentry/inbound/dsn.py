@@ -77,7 +77,8 @@ class BouncedRecipient:
     def as_dict(self) -> dict[str, Any]:
         return {"address": self.address, "status": self.status, "class": self.klass,
                 "reason": self.reason, "action": self.action, "reply_code": self.reply_code,
-                "diagnostic": self.diagnostic[:300], "source": self.source}
+                "diagnostic": self.diagnostic[:300], "source": self.source,
+                "rule": self.why}
 
 
 @dataclass(frozen=True, slots=True)
