@@ -537,3 +537,17 @@ def test_temporary_unknown_user_the_mta_gave_up_on_after_days_is_hard() -> None:
         "Last-Attempt-Date: Sat, 05 Dec 2026 09:00:00 +0000\r\n", "")
     r = _only(_dsn(prose, no_last, date="Sun, 06 Dec 2026 08:00:00 +0000"))
     assert r["class"] == "hard"
+
+
+@pytest.mark.parametrize("diag", [
+    "550 Delivery failed permanently. The mailbox might not exist, or your host could be "
+    "blocked by the provider.",
+    "550 5.1.1 Mailbox unknown, or the sending server may have been blacklisted",
+])
+def test_a_list_of_possible_causes_is_neither_a_block_nor_a_dead_address(diag: str) -> None:
+    j = reasons.judge(reasons.find_status(diag), "550", diag)
+    assert (j.klass, j.reason) == ("soft", "other") and j.why.startswith("text:hedged")
+    # Said as a finding, the same words are a block (soft, policy), never hard.
+    found = diag.replace("could be blocked", "is blocked").replace("may have been", "is")
+    j = reasons.judge(reasons.find_status(found), "550", found)
+    assert (j.klass, j.reason) == ("soft", "policy_blocked")

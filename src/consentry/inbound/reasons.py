@@ -279,7 +279,13 @@ def _reason_from_text(t: str) -> tuple[Reason | None, str]:
     # "relay" or "denied" only decide when no mailbox wording is present.
     if m_pol and not ((_USER.search(t) or _DOMAIN.search(t))
                       and _soft_policy_word(m_pol.group(0))):
-        return "policy_blocked", f"text:policy({m_pol.group(0).strip()})"
+        found = next((m for m in _POLICY.finditer(t) if not _hedged(t, m)), None)
+        if found is None:
+            # "the account or domain may not exist, they may be blacklisted, or …": a list
+            # of possibilities is no finding of a block, nor of a dead address. Soft,
+            # as a sender-side word always makes it.
+            return "other", f"text:hedged({m_pol.group(0).strip()})"
+        return "policy_blocked", f"text:policy({found.group(0).strip()})"
     if _MOVED.search(t):
         return "user_unknown", "text:moved"
     m_user = _USER.search(t)
@@ -293,6 +299,18 @@ def _reason_from_text(t: str) -> tuple[Reason | None, str]:
     if m_dom:
         return "domain_unknown", "text:domain-unknown"
     return None, ""
+
+
+_HEDGE = re.compile(r"\b(?:may|might|could|possibly|perhaps|probably)\b")
+_CLAUSE_END = re.compile(r"[.;,!?]|\bor\b")
+
+
+def _hedged(t: str, m: re.Match[str]) -> bool:
+    """Whether the clause holding match `m` only supposes it ("… could be blocked")."""
+    ends = [e.end() for e in _CLAUSE_END.finditer(t, max(0, m.start() - 80), m.start())]
+    start = ends[-1] if ends else max(0, m.start() - 80)
+    after = _CLAUSE_END.search(t, m.end())
+    return bool(_HEDGE.search(t, start, after.start() if after else len(t)))
 
 
 # Policy words weak enough that a clear user-unknown phrase beside them wins. Anything
