@@ -79,9 +79,10 @@ torture: deps-test $(STAMP)
 	CONSENTRY_TORTURE=1 CONSENTRY_FAULT_COUNTS=$(TORTURE_COUNTS) $(BIN)/pytest -q $$dirs; \
 	rc=$$?; $(BIN)/python tests/fault/summary.py $(TORTURE_COUNTS); exit $$rc
 
-# Inbound classifier against the labelled corpora in tests/data (issue 5 goals).
+# Inbound classifier against the labelled corpora in tests/data (issue 5 goals);
+# HELDOUT=DIR also scores DIR/bounces and DIR/replies apart (a held-out half).
 eval: $(STAMP)
-	$(BIN)/python bench/inbound_eval.py
+	$(BIN)/python bench/inbound_eval.py $(if $(HELDOUT),--heldout $(HELDOUT))
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -3,14 +3,20 @@
     python bench/inbound_eval.py [--bounces DIR] [--replies DIR] [--rounds N] [--workers N]
                                  [--json]
 
-Defaults read the copies in tests/data/. Point --bounces/--replies at another copy of
-the same layout (labels.jsonl beside the messages) to score a held-out half; the address
-reference (addresses.jsonl) is optional there.
+Defaults read the copies in tests/data/ (the development half: the rules were written
+looking at it). `--heldout DIR` (`make eval HELDOUT=DIR`) also scores DIR/bounces and
+DIR/replies (labels.jsonl beside the messages; addresses.jsonl and DISAGREEMENTS.md
+optional) and prints them as a section of their own, so the figures of samples no rule was
+written from stand apart; a DIR whose labels are the development half's is named as such,
+not scored as held-out. Point --bounces/--replies at another copy to score it instead.
 
 Printed: per kind precision/recall against both label sets; for bounces the share of
 samples with the right number of failed recipients, with the right addresses and with the
 labelled hard/soft classes; the safety counts (delivered DSNs that would suppress,
-auto-replies read as unsubscribe, sender-side rejections called hard); throughput.
+auto-replies read as unsubscribe, sender-side rejections called hard); the rules that
+decided the failed recipients, with how many samples each decides (a rule deciding one or
+two samples was likely written for them: the first place to look when held-out figures
+fall); throughput.
 The bounce figures are printed twice: against every label (the raw figure), and without
 the samples listed in DISAGREEMENTS.md beside labels.jsonl (labels that contradict their
 own message, each documented with its evidence there).
@@ -19,6 +25,7 @@ own message, each documented with its evidence there).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import statistics
@@ -159,7 +166,12 @@ def _score(rows: list[dict[str, Any]], addr_ref: dict[str, Any]) -> dict[str, An
                 got_cls["hard"] > exp_cls["hard"]:
             sender_side_hard.append(lab["id"])
     kinds = ["bounce", "complaint", "autoreply", "delivered"]
+    rules: Counter[str] = Counter()
+    for row in rows:
+        if row["lab"]["kind"] == "bounce":
+            rules.update({_rule_family(r.get("rule", "")) for r in row["got_r"]})
     return {
+        "rules": dict(rules.most_common()),
         "samples": len(rows),
         "kinds": {k: pr(pairs, k) for k in kinds},
         "bounces": n_b,
@@ -170,6 +182,18 @@ def _score(rows: list[dict[str, Any]], addr_ref: dict[str, Any]) -> dict[str, An
         "autoreply_unsubscribe": auto_unsub, "misses": misses,
         "has_address_reference": bool(addr_ref),
     }
+
+
+def _rule_family(why: str) -> str:
+    """"text:policy(blocked)" -> "text:policy"; every "status:5.1.1" -> one family, the
+    RFC 3463 table (a code's meaning, not a rule written from samples)."""
+    parts = []
+    for piece in (why or "none").split("+"):
+        piece = re.sub(r"\(.*", "", piece)
+        piece = re.sub(r"^status:.*", "status:rfc3463-table", piece)
+        piece = re.sub(r"gave-up-after-\d+h", "gave-up-after-retries", piece)
+        parts.append(piece)
+    return "+".join(parts)
 
 
 def eval_replies(d: Path) -> dict[str, Any]:
@@ -278,6 +302,69 @@ def _bounce_lines(out: list[str], b: dict[str, Any]) -> None:
                f"(goal 0)")
 
 
+def _rule_lines(out: list[str], b: dict[str, Any]) -> None:
+    out.append("  rules deciding the failed recipients (samples each decides):")
+    narrow = [k for k, n in b["rules"].items() if n <= 2]
+    out.extend(f"    {n:>4}  {k}" for k, n in b["rules"].items())
+    out.append(f"  {len(narrow)} of {len(b['rules'])} rules decide at most two samples "
+               f"({sum(b['rules'][k] for k in narrow)} samples): {', '.join(narrow)}")
+
+
+def _reply_lines(out: list[str], r: dict[str, Any]) -> None:
+    out.append(f"  {'kind':<12} {'precision':>9} {'recall':>7}   tp  fp  fn")
+    for k, (p, rc, tp, fp, fn) in r["kinds"].items():
+        out.append(f"  {k:<12} {p:>9.3f} {rc:>7.3f}  {tp:>3} {fp:>3} {fn:>3}")
+    out.append("  (goals: unsubscribe precision >= 0.98, recall >= 0.95)")
+    out.append(f"  auto-replies read as unsubscribe        {len(r['autoreply_unsubscribe'])}  "
+               f"(goal 0)")
+
+
+def heldout_report(h: dict[str, Any]) -> str:
+    out = [f"Held-out corpus {h['dir']}:"]
+    if h.get("same_as_development"):
+        out.append("  its labels are byte for byte the development half's (tests/data): not a "
+                   "held-out half, not scored")
+        return "\n".join(out)
+    if "bounces" in h:
+        b = h["bounces"]
+        out.append(f"  bounces: {b['samples']} samples ({b['bounces']} labelled bounces), "
+                   "against every label")
+        _bounce_lines(out, b)
+        if b.get("disagreements"):
+            w = b["without_disagreements"]
+            out.append(f"  without its {len(b['disagreements'])} documented disagreements:")
+            _bounce_lines(out, w)
+    if "replies" in h:
+        out.append(f"  replies: {h['replies']['samples']} samples")
+        _reply_lines(out, h["replies"])
+    misses = h.get("bounces", {}).get("misses", []) + h.get("replies", {}).get("misses", [])
+    if misses:
+        out.append("  misses:")
+        out.extend(f"    {m}" for m in misses)
+    return "\n".join(out)
+
+
+def eval_heldout(d: Path, dev_bounces: Path, dev_replies: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"dir": str(d)}
+
+    def digest(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else ""
+
+    pairs = [(d / "bounces", dev_bounces), (d / "replies", dev_replies)]
+    present = [(h, dev) for h, dev in pairs if (h / "labels.jsonl").exists()]
+    if not present:
+        raise SystemExit(f"--heldout {d}: neither bounces/labels.jsonl nor "
+                         "replies/labels.jsonl there")
+    if all(digest(h / "labels.jsonl") == digest(dev / "labels.jsonl") for h, dev in present):
+        out["same_as_development"] = True
+        return out
+    if (d / "bounces" / "labels.jsonl").exists():
+        out["bounces"] = eval_bounces(d / "bounces")
+    if (d / "replies" / "labels.jsonl").exists():
+        out["replies"] = eval_replies(d / "replies")
+    return out
+
+
 def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, Any]) -> str:
     out: list[str] = []
     out.append(f"Bounce corpus, against every label: {b['samples']} samples "
@@ -289,6 +376,7 @@ def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, Any]) -> str:
                f"contradicts the message (DISAGREEMENTS.md): {w['samples']} samples "
                f"({w['bounces']} labelled bounces)")
     _bounce_lines(out, w)
+    _rule_lines(out, w)
     if b["disagreements_unknown"]:
         out.append(f"  DISAGREEMENTS.md names samples not in labels.jsonl: "
                    f"{b['disagreements_unknown']}")
@@ -297,12 +385,7 @@ def report(b: dict[str, Any], r: dict[str, Any], t: dict[str, Any]) -> str:
                    f"{b['disagreements_passing']}")
     out.append("")
     out.append(f"Reply corpus: {r['samples']} samples")
-    out.append(f"  {'kind':<12} {'precision':>9} {'recall':>7}   tp  fp  fn")
-    for k, (p, rc, tp, fp, fn) in r["kinds"].items():
-        out.append(f"  {k:<12} {p:>9.3f} {rc:>7.3f}  {tp:>3} {fp:>3} {fn:>3}")
-    out.append("  (goals: unsubscribe precision >= 0.98, recall >= 0.95)")
-    out.append(f"  auto-replies read as unsubscribe        {len(r['autoreply_unsubscribe'])}  "
-               f"(goal 0)")
+    _reply_lines(out, r)
     for a in r["ambiguous"]:
         out.append(f"  ambiguous {a}")
     out.append("")
@@ -329,17 +412,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="throughput passes over the corpora")
     ap.add_argument("--workers", type=int, default=0,
                     help="also measure throughput through N classifier worker processes")
+    ap.add_argument("--heldout", type=Path, default=None, metavar="DIR",
+                    help="also score DIR/bounces and DIR/replies, reported apart")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     b = eval_bounces(args.bounces)
     r = eval_replies(args.replies)
+    h = eval_heldout(args.heldout, args.bounces, args.replies) if args.heldout else None
     t: dict[str, Any] = dict(throughput([args.bounces, args.replies], args.rounds))
     if args.workers > 0:
         t["pool"] = pool_throughput([args.bounces, args.replies], args.rounds, args.workers)
     if args.json:
-        print(json.dumps({"bounces": b, "replies": r, "throughput": t}, indent=2))
+        print(json.dumps({"bounces": b, "replies": r, "throughput": t, "heldout": h},
+                         indent=2, default=str))
     else:
         print(report(b, r, t))
+        if h is not None:
+            print()
+            print(heldout_report(h))
     return 0
 
 

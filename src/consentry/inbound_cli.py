@@ -1,9 +1,16 @@
-"""`consentry inbound classify PATH… [--json] [--apply]`: classify stored messages.
+"""`consentry inbound classify PATH… [--json] [--apply] [--parse-timeout S]`: classify
+stored messages.
 
 Files are read as given; directories recursively (``*.eml`` and ``*.mbox``); an mbox
 file yields one result per message (with its ``index``). Nothing is written anywhere
 unless ``--apply`` is given; then each verdict goes through inbound_apply exactly as the
 listener would do it.
+
+Each message is classified in the listener's worker processes (inbound_pool) under the
+listener's deadline, ``inbound.parse_timeout`` (``--parse-timeout`` overrides it; 0 runs
+the classifier in this process, without a deadline): a message that needs longer is
+printed as ``unknown`` with evidence naming the deadline, and the rest go on. Output
+keeps the order of the input.
 """
 
 from __future__ import annotations
@@ -14,14 +21,16 @@ import contextlib
 import json
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import keyfiles
+from . import keyfiles, logs
 from .config import Config
 from .inbound.classify import Options, Verdict, classify
 from .inbound.parse import split_mbox
+from .inbound_pool import ClassifyPool, Target
 from .tokens import TokenCodec
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -67,34 +76,85 @@ def _line(path: Path, index: int | None, v: Verdict) -> str:
     return f"{v.kind:<12} {path}{idx}  [{who}]{conf}{flag}  ({ev[:100]})"
 
 
-def cmd_inbound_classify(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_inbound_classify(cfg: Config, args: argparse.Namespace,
+                         target: Target = classify) -> int:
     codec = offline_codec(cfg)
     opts = options(cfg, codec)
     results: list[tuple[Path, int | None, Verdict]] = []
-    rc = 0
-    for path in iter_files(args.paths):
+    deadline = args.parse_timeout if args.parse_timeout is not None else (
+        cfg.inbound.classify_timeout or cfg.inbound.parse_timeout)
+    if deadline < 0:
+        print("consentry: --parse-timeout: must be >= 0", file=sys.stderr)
+        return 2
+    logs.to_stderr("warning")  # stdout carries the results
+    rc = asyncio.run(_classify_all(cfg, args, opts, deadline, target, results))
+    if args.apply:
+        rc = max(rc, _apply(cfg, results, args.json))
+    return rc
+
+
+def _messages(paths: list[str]) -> Iterator[tuple[Path, int | None, bytes] | Path]:
+    """(path, index, message) for every message; a bare Path for an unreadable file."""
+    for path in iter_files(paths):
         try:
             with open(path, "rb") as fh:
                 data = fh.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             print(f"consentry: {path}: {exc.strerror}", file=sys.stderr)
-            rc = 1
+            yield path
             continue
         messages = split_mbox(data[:MAX_FILE_BYTES])
         for i, m in enumerate(messages):
-            v = classify(m, opts=opts)
-            index = i if len(messages) > 1 else None
-            results.append((path, index, v))
-            if args.json:
-                out: dict[str, Any] = {"file": str(path)}
-                if index is not None:
-                    out["index"] = index
-                out.update(v.as_dict())
-                print(json.dumps(out, ensure_ascii=False))
-            else:
-                print(_line(path, index, v))
-    if args.apply:
-        rc = max(rc, _apply(cfg, results, args.json))
+            yield path, (i if len(messages) > 1 else None), m
+
+
+async def _classify_all(cfg: Config, args: argparse.Namespace, opts: Options,
+                        deadline: float, target: Target,
+                        results: list[tuple[Path, int | None, Verdict]]) -> int:
+    pool = ClassifyPool(cfg.inbound.parse_workers, deadline, target=target,
+                        then="") if deadline > 0 else None
+    rc = 0
+    # In input order, with as many messages in flight as there are workers (twice that,
+    # so a worker never waits for the next job).
+    window: deque[tuple[Path, int | None, asyncio.Task[Verdict]]] = deque()
+
+    async def run(m: bytes) -> Verdict:
+        if pool is None:
+            return target(m, (), None, opts)
+        return await pool.classify(m, (), None, opts)
+
+    def emit(path: Path, index: int | None, v: Verdict) -> None:
+        results.append((path, index, v))
+        if args.json:
+            out: dict[str, Any] = {"file": str(path)}
+            if index is not None:
+                out["index"] = index
+            out.update(v.as_dict())
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        else:
+            print(_line(path, index, v), flush=True)
+        if v.kind == "unknown" and v.evidence and "parse_timeout" in v.evidence[0]:
+            print(f"consentry: {path}{'' if index is None else f'#{index}'}: {v.evidence[0]}",
+                  file=sys.stderr)
+
+    try:
+        for item in _messages(args.paths):
+            if isinstance(item, Path):
+                rc = 1
+                continue
+            path, index, m = item
+            window.append((path, index, asyncio.create_task(run(m))))
+            while len(window) > (pool.size * 2 if pool else 0):
+                p, i, task = window.popleft()
+                emit(p, i, await task)
+        while window:
+            p, i, task = window.popleft()
+            emit(p, i, await task)
+    finally:
+        for _, _, task in window:
+            task.cancel()
+        if pool is not None:
+            await pool.close()
     return rc
 
 
@@ -131,4 +191,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="one JSON object per message")
     s.add_argument("--apply", action="store_true",
                    help="also write the resulting suppressions/counters to Redis")
+    s.add_argument("--parse-timeout", type=float, default=None, metavar="SECONDS",
+                   help="per-message deadline (default inbound.parse_timeout); a message "
+                        "that misses it is printed as unknown; 0: no worker, no deadline")
     s.set_defaults(fn=cmd_inbound_classify, config_optional=True)

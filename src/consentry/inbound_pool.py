@@ -9,6 +9,11 @@ replaced; a worker that dies is replaced too. Either way the message's verdict i
 ``unknown`` with review: the caller forwards it to the review mailbox — never lost and
 never a suppression. The other workers keep serving meanwhile.
 
+The same pool runs the listener's MIME bomb check (``check()``: the linear structure caps
+of ``inbound.parse.check_limits``, answered before the 250) under the same deadline, so
+not even that check runs in a thread of the daemon; the listener keeps a pool of its own
+for it, so a stuck classification never delays an SMTP reply.
+
 Workers are forked from a forkserver that preloaded the classifier (never a fork of the
 threaded event loop), are ready before the listener opens, and ignore SIGINT (the
 daemon's signal handling decides when they stop).
@@ -29,14 +34,20 @@ from typing import Any
 
 from . import logs
 from .inbound.classify import Options, Verdict, classify
+from .inbound.parse import ParseLimitExceeded, check_limits
 from .metrics import METRICS
 
-__all__ = ["ClassifyPool", "Target"]
+__all__ = ["ClassifyPool", "LimitsUnchecked", "Target"]
 
 Target = Callable[[bytes, Sequence[str], "str | None", Options], Verdict]
+LimitsCheck = Callable[[bytes], None]
 
 
-def _serve(conn: Connection, target: Target) -> None:
+class LimitsUnchecked(Exception):
+    """The bomb check did not finish within the deadline (or its worker died)."""
+
+
+def _serve(conn: Connection, target: Target, limits: LimitsCheck) -> None:
     """The worker: one job after another until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn.send_bytes(b"ready")  # the imports are done
@@ -47,8 +58,15 @@ def _serve(conn: Connection, target: Target) -> None:
             return
         try:
             # our own parent over a private pipe: trusted
-            data, rcpts, mail_from, opts = pickle.loads(job)  # noqa: S301
-            reply: tuple[str, Any] = ("ok", target(data, rcpts, mail_from, opts))
+            op, args = pickle.loads(job)  # noqa: S301
+            if op == "limits":
+                try:
+                    limits(args[0])
+                    reply: tuple[str, Any] = ("ok", None)
+                except ParseLimitExceeded as exc:
+                    reply = ("limit", str(exc))
+            else:
+                reply = ("ok", target(*args))
         except Exception as exc:  # a classifier bug is an answer, not a dead worker
             reply = ("error", repr(exc)[:300])
         try:
@@ -70,11 +88,11 @@ def _context(method: str) -> Any:  # SpawnContext | ForkServerContext
 
 
 class _Worker:
-    def __init__(self, target: Target, method: str) -> None:
+    def __init__(self, target: Target, limits: LimitsCheck, method: str) -> None:
         ctx = _context(method)
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
-        self.proc: BaseProcess = ctx.Process(target=_serve, args=(child, target),
+        self.proc: BaseProcess = ctx.Process(target=_serve, args=(child, target, limits),
                                              name="consentry-classify", daemon=True)
         self.proc.start()
         child.close()
@@ -108,10 +126,15 @@ class ClassifyPool:
     """`workers` classifier processes; `classify()` answers within `timeout` seconds
     (plus the worker's restart when it had to be killed)."""
 
-    def __init__(self, workers: int, timeout: float, target: Target = classify) -> None:
+    def __init__(self, workers: int, timeout: float, target: Target = classify,
+                 limits: LimitsCheck = check_limits, name: str = "classify",
+                 then: str = "forwarded for review") -> None:
         self.size = max(1, workers)
         self.timeout = timeout
+        self.then = then  # what becomes of a message that failed, for its evidence
         self.target = target
+        self.limits = limits
+        self.name = name  # in log lines: "classify" or "limits" (the listener's own pool)
         self.method = "forkserver"
         self.log = logs.get("consentry.inbound")
         self._idle: asyncio.Queue[_Worker] | None = None
@@ -127,7 +150,7 @@ class ClassifyPool:
 
     async def _spawn(self) -> _Worker:
         try:
-            w = await asyncio.to_thread(_Worker, self.target, self.method)
+            w = await asyncio.to_thread(_Worker, self.target, self.limits, self.method)
         except (OSError, RuntimeError, ValueError) as exc:
             if self.method == "spawn":
                 raise
@@ -135,7 +158,7 @@ class ClassifyPool:
             self.log.warning("inbound_forkserver_unavailable", error=repr(exc)[:200],
                              fallback="spawn")
             self.method = "spawn"
-            w = await asyncio.to_thread(_Worker, self.target, self.method)
+            w = await asyncio.to_thread(_Worker, self.target, self.limits, self.method)
         self._all.add(w)
         return w
 
@@ -150,7 +173,7 @@ class ClassifyPool:
                 idle.put_nowait(w)
             self._idle = idle
             self.log.info("inbound_classifiers_started", workers=self.size, pids=self.pids,
-                          timeout=self.timeout)
+                          timeout=self.timeout, pool=self.name)
 
     async def _replace(self, w: _Worker) -> _Worker:
         self._all.discard(w)
@@ -160,6 +183,37 @@ class ClassifyPool:
 
     async def classify(self, data: bytes, rcpts: Sequence[str], mail_from: str | None,
                        opts: Options) -> Verdict:
+        status, value = await self._call(("classify", (data, list(rcpts), mail_from, opts)),
+                                         len(data))
+        then = f"; {self.then}" if self.then else ""
+        if status == "timeout":
+            return Verdict("unknown", review=True, evidence=(
+                f"classification exceeded {self.timeout:g} s (inbound.parse_timeout): "
+                f"worker {value} killed and replaced{then}",))
+        if status == "died":
+            return Verdict("unknown", review=True, evidence=(
+                f"classifier worker {value}{then}",))
+        if status != "ok" or not isinstance(value, Verdict):
+            return Verdict("unknown", review=True,
+                           evidence=(f"classifier error: {str(value)[:200]}",))
+        return value
+
+    async def check(self, data: bytes) -> None:
+        """The MIME bomb check (inbound.parse.check_limits) in a worker under the
+        deadline: returns when `data` is within the caps, raises ParseLimitExceeded when
+        it is a bomb, LimitsUnchecked when the check missed the deadline, its worker died
+        or it failed."""
+        status, value = await self._call(("limits", (data,)), len(data))
+        if status == "ok":
+            return
+        if status == "limit":
+            raise ParseLimitExceeded(str(value))
+        raise LimitsUnchecked(f"{status}: {value}"[:300])
+
+    async def _call(self, job: tuple[str, tuple[Any, ...]], size: int) -> tuple[str, Any]:
+        """One job on an idle worker within the deadline: the worker's ("ok"|"limit"|
+        "error", value), or ("timeout", pid) / ("died", description) when the worker was
+        killed or died — then it has been replaced."""
         if self.closed:
             raise RuntimeError("classifier pool closed")
         await self.start()
@@ -168,24 +222,21 @@ class ClassifyPool:
             # a replacement that failed to start earlier, or one lost to cancellation
             self._idle.put_nowait(await self._spawn())
         w = await self._idle.get()
-        job = pickle.dumps((data, list(rcpts), mail_from, opts),
-                           protocol=pickle.HIGHEST_PROTOCOL)
+        raw = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         t0 = time.monotonic()
         back: _Worker | None = w
         try:
             try:
-                status, value = await asyncio.wait_for(asyncio.to_thread(w.call, job),
+                status, value = await asyncio.wait_for(asyncio.to_thread(w.call, raw),
                                                        timeout=self.timeout)
             except TimeoutError:
                 self.timeouts += 1
                 METRICS.classifier_failure("timeout")
-                self.log.warning("inbound_classify_timeout", pid=w.pid,
-                                 timeout=self.timeout, size=len(data))
+                self.log.warning("inbound_classify_timeout", pid=w.pid, op=job[0],
+                                 timeout=self.timeout, size=size)
                 back = None
                 back = await self._replace(w)
-                return Verdict("unknown", review=True, evidence=(
-                    f"classification exceeded {self.timeout:g} s: worker {w.pid} killed "
-                    "and replaced; forwarded for review",))
+                return "timeout", w.pid
             except asyncio.CancelledError:
                 # The thread may still get this job's reply: the worker is not reusable.
                 back = None
@@ -194,26 +245,24 @@ class ClassifyPool:
                 raise
             except (EOFError, OSError) as exc:
                 METRICS.classifier_failure("died")
-                self.log.error("inbound_classifier_died", pid=w.pid,
+                self.log.error("inbound_classifier_died", pid=w.pid, op=job[0],
                                exitcode=w.proc.exitcode, error=repr(exc)[:200])
                 back = None
                 back = await self._replace(w)
-                return Verdict("unknown", review=True, evidence=(
-                    f"classifier worker {w.pid} died (exit {w.proc.exitcode}); "
-                    "forwarded for review",))
+                return "died", f"{w.pid} died (exit {w.proc.exitcode})"
             w.jobs += 1
-            if status != "ok" or not isinstance(value, Verdict):
+            if status == "error":
                 METRICS.classifier_failure("error")
-                self.log.error("inbound_classifier_error", pid=w.pid, error=str(value)[:300])
-                return Verdict("unknown", review=True,
-                               evidence=(f"classifier error: {str(value)[:200]}",))
-            return value
+                self.log.error("inbound_classifier_error", pid=w.pid, op=job[0],
+                               error=str(value)[:300])
+            return status, value
         finally:
             if back is not None and not self.closed:
                 self._idle.put_nowait(back)
             elif back is not None:
                 await asyncio.to_thread(back.kill)
-            self.log.debug("inbound_classified", ms=round((time.monotonic() - t0) * 1000, 1))
+            self.log.debug("inbound_classified", op=job[0],
+                           ms=round((time.monotonic() - t0) * 1000, 1))
 
     async def close(self) -> None:
         """Kill every worker (a job in flight gets EOFError in its thread)."""

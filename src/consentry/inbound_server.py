@@ -42,10 +42,10 @@ from .errors import (
     UpstreamTemporary,
 )
 from .inbound.classify import Verdict
-from .inbound.parse import ParseLimitExceeded, check_limits
+from .inbound.parse import ParseLimitExceeded
 from .inbound_apply import InboundActions, Outcome
 from .inbound_cli import options
-from .inbound_pool import ClassifyPool
+from .inbound_pool import ClassifyPool, LimitsUnchecked
 from .smtp_server import ConnectionLimits, DrainableSMTP, Sessions
 from .store import Store
 from .tokens import TokenCodec, TokenError, find_token
@@ -55,6 +55,7 @@ SPOOL_FAILED = "451 4.3.0 Temporary local problem, please try again later"
 ACCEPTED = "250 2.0.0 Ok: accepted as {id}"
 TOO_MANY = "452 4.5.3 Too many recipients"
 REFUSED_STRUCTURE = "554 5.6.0 Message structure exceeds limits: {reason}"
+UNCHECKED = "451 4.3.0 Message structure could not be checked now, please try again later"
 BUSY = "421 4.7.0 Too many connections, try again later"
 _HEADER_UNSAFE = re.compile(r"[^\x20-\x7e]")
 VERDICT_HEADERS = frozenset({"x-consentry-verdict", "x-consentry-recipients",
@@ -338,6 +339,10 @@ class InboundHandler:
         self.verp_domain = (ib.domain or "").lower()
         self.mailto_domain = (cfg.unsubscribe.mailto_domain or ib.domain or "").lower()
         self.reply_keys = {self._canon(a) for a in ib.reply_addresses}
+        # The bomb check's own workers: a classification stuck until its deadline must
+        # not hold up the reply to the next sender.
+        self.checks = ClassifyPool(ib.parse_workers, ib.classify_timeout or ib.parse_timeout,
+                                   name="limits")
         self.log = logs.get("consentry.inbound")
 
     @staticmethod
@@ -401,11 +406,18 @@ class InboundHandler:
             server.relaying = True
         try:
             # Bombs (RELIABILITY H9) are refused before we take responsibility: the
-            # sender keeps it, and no review mailbox receives 10 000 nested parts.
-            await asyncio.to_thread(check_limits, content)
+            # sender keeps it, and no review mailbox receives 10 000 nested parts. The
+            # check runs in a worker process of the listener's own pool under
+            # inbound.parse_timeout, never in a thread of the daemon.
+            await self.checks.check(content)
         except ParseLimitExceeded as exc:
             self.log.warning("inbound_refused", reason=str(exc), peer=meta["peer"])
             return REFUSED_STRUCTURE.format(reason=str(exc)[:100])
+        except LimitsUnchecked as exc:
+            # Not checked in time (an overloaded host): the sender keeps the message and
+            # retries; nothing unchecked is accepted.
+            self.log.warning("inbound_check_failed", reason=str(exc), peer=meta["peer"])
+            return UNCHECKED
         else:
             try:
                 mid = await asyncio.shield(asyncio.to_thread(self.spool.put, meta, content))
@@ -508,7 +520,7 @@ class InboundService:
         if not self.cfg.inbound.review_mailbox:
             self.log.warning("inbound_no_review_mailbox",
                              hint="human replies are kept in the spool's kept/ directory")
-        await self.processor.pool.start()
+        await asyncio.gather(self.processor.pool.start(), self.handler.checks.start())
         left = self.spool.pending()
         for mid in left:
             self.processor.submit(mid)
@@ -548,6 +560,7 @@ class InboundService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         await self.processor.pool.close()
+        await self.handler.checks.close()
         self.log.info("inbound_stopped", left_in_spool=len(self.spool.pending()),
                       **self.processor.counters)
 

@@ -92,3 +92,16 @@ def setup(cfg: LogConfig, base: str = ".") -> None:
 
 def get(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+def to_stderr(level: str = "warning") -> None:
+    """For offline commands whose stdout is their result: log lines at `level` and above
+    go to stderr, console-formatted."""
+    processors: list[Any] = [structlog.processors.add_log_level, _strip_controls,
+                             structlog.dev.ConsoleRenderer(colors=False)]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -35,3 +35,13 @@ def misbehaving_classify(data: bytes, rcpts: Sequence[str], mail_from: str | Non
     if RAISE in data:
         raise ValueError("classifier bug")
     return backtracking_classify(data, rcpts, mail_from, opts)
+
+
+def backtracking_limits(data: bytes) -> None:
+    """The listener's bomb check, driven into catastrophic backtracking by MARK (as a
+    pathological input to a non-linear check would); the real check otherwise."""
+    from consentry.inbound.parse import check_limits
+
+    if MARK in data:
+        _EVIL.match("a" * 64 + "b")
+    check_limits(data)

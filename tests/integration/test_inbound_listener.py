@@ -173,6 +173,65 @@ async def test_mime_bomb_is_refused_before_acceptance(daemon, sink):
     assert not _spooled(daemon) and sink.received == []
 
 
+def _nested(depth: int) -> bytes:
+    return b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+                    for i in range(depth)) + b"Content-Type: text/plain\r\n\r\nx\r\n"
+
+
+async def test_bomb_check_runs_in_a_worker_and_a_stuck_one_stalls_no_other_mail(
+        make_config, sink, start_app):
+    """The MIME bomb check before the 250 runs in the listener's own worker processes
+    under inbound.parse_timeout: a message that keeps one check worker busy (driven into
+    catastrophic backtracking) gets 451 at the deadline (the sender keeps it), while an
+    ordinary reply and a real bomb sent meanwhile are answered at once (250, 554)."""
+    import asyncio
+    import os
+
+    from consentry.inbound_pool import ClassifyPool
+
+    from ..helpers.slow_classify import MARK, backtracking_limits
+
+    cfg = make_config(sink, inbound={**INBOUND, "parse_timeout": 3, "parse_workers": 2},
+                      policy={"require_basis": False},
+                      unsubscribe={"mailto_domain": "shop.test"})
+    running = await start_app(cfg)
+    port = running.app.inbound.ports[0]
+    handler = running.app.inbound.handler
+    real = handler.checks
+    assert real.pids and os.getpid() not in real.pids  # started with the listener
+    await real.close()
+    handler.checks = ClassifyPool(2, 3.0, limits=backtracking_limits, name="limits")
+    await handler.checks.start()
+    before = set(handler.checks.pids)
+    hostile = (b"From: x@isp.example\r\nTo: antwort@shop.test\r\n" + MARK + b"\r\n"
+               b"Subject: nested\r\nMIME-Version: 1.0\r\n" + _nested(40))
+    t0 = time.monotonic()
+    stuck = asyncio.create_task(send(port, ["antwort@shop.test"], hostile,
+                                     mail_from="x@isp.example"))
+    idle = handler.checks._idle
+    assert idle is not None
+    await wait_until(lambda: idle.qsize() == 1, within=5, what="the hostile check taken")
+    plain = (b"From: frage@isp.example\r\nTo: antwort@shop.test\r\nSubject: Frage\r\n\r\n"
+             b"Gibt es das Modell auch in Blau?\r\n")
+    code, _, _ = await send(port, ["antwort@shop.test"], plain, mail_from="frage@isp.example")
+    assert code == 250 and not stuck.done(), "the ordinary reply waited for the hostile one"
+    bomb = (b"From: x@y.example\r\nTo: antwort@shop.test\r\nSubject: bomb\r\n"
+            + _nested(10_000))
+    code, text, _ = await send(port, ["antwort@shop.test"], bomb, mail_from="x@y.example")
+    assert code == 554 and "limits" in text and not stuck.done()
+    await wait_until(lambda: any(b"Gibt es das Modell" in r.content for r in sink.received),
+                     within=10, what="the ordinary reply forwarded")
+    code, text, _ = await stuck
+    assert code == 451 and "could not be checked" in text
+    assert 2.5 < time.monotonic() - t0 < 15
+    assert (handler.checks.timeouts, handler.checks.restarts) == (1, 1)
+    after = set(handler.checks.pids)
+    assert len(after) == 2 and len(after - before) == 1  # the stuck worker was replaced
+    assert running.app.inbound.processor.pool.timeouts == 0
+    assert not any(MARK in r.content for r in sink.received)
+    assert not [p for p in _spooled(running) if MARK in p.read_bytes()]
+
+
 async def test_unreadable_verp_bounces_hard_only_on_permanent_words(daemon, sync_redis):
     """SPEC §4: the VERP token names the recipient of a bounce nobody can parse; its words
     decide: 'permanent' + 'existiert nicht' suppresses, a vague text is one soft count."""

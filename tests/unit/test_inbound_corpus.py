@@ -46,12 +46,11 @@ OUR_MISSES: dict[str, str] = {
     "lhost-exim-31": "hedged text ('the account or domain may not exist, they may be "
                      "blacklisted, or missing the proper dns entries'): consentry stays soft",
     "lhost-trendmicro-03": "InterScan's 'Unable to deliver message to <…>' with no reason at "
-                           "all: consentry stays soft (Sisimai: userunknown)",
+                           "all; the only unknown-user words are inside the returned message "
+                           "(content the sender wrote), never evidence: consentry stays soft "
+                           "(Sisimai: userunknown)",
     "rhost-messagelabs-03": "'542 <address> Rejected' without a reason: consentry stays soft "
                             "(Sisimai: userunknown)",
-    "rfc3464-01": "the message contradicts itself: the text part says 'Not enough disk space' "
-                  "(Sisimai: mailboxfull), the delivery-status fields say 5.1.1 User Unknown, "
-                  "which consentry follows (hard)",
 }
 KNOWN_BOUNCE_MISSES: dict[str, str] = {**DISAGREEMENTS, **OUR_MISSES}
 REPLY_EXPECT = {"unsubscribe": "unsubscribe", "not_unsubscribe": "reply",

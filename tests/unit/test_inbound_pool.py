@@ -105,3 +105,29 @@ async def test_spawn_serves_where_the_forkserver_is_not_used() -> None:
         assert (await pool.classify(DSN, [], None, Options())).kind == "bounce"
     finally:
         await pool.close()
+
+
+async def test_bomb_check_in_a_worker_answers_within_the_deadline() -> None:
+    """check(): within the caps returns, a bomb raises ParseLimitExceeded, a check that
+    misses the deadline raises LimitsUnchecked and its worker is replaced."""
+    import pytest
+
+    from consentry.inbound.parse import ParseLimitExceeded
+    from consentry.inbound_pool import LimitsUnchecked
+
+    from ..helpers.slow_classify import backtracking_limits
+
+    pool = ClassifyPool(1, 2.0, limits=backtracking_limits, name="limits")
+    try:
+        await pool.check(DSN)
+        wide = REPLY.replace(b"\r\n\r\n", b"\r\nContent-Type: multipart/mixed; boundary=x"
+                             b"\r\n\r\n") + b"--x\r\n\r\nx\r\n" * 5_000
+        with pytest.raises(ParseLimitExceeded):
+            await pool.check(wide)
+        first = set(pool.pids)
+        with pytest.raises(LimitsUnchecked):
+            await pool.check(REPLY.replace(b"\r\n\r\n", b"\r\n" + MARK + b"\r\n\r\n"))
+        assert (pool.timeouts, pool.restarts) == (1, 1) and set(pool.pids) != first
+        await pool.check(DSN)  # the replacement serves
+    finally:
+        await pool.close()

@@ -465,3 +465,89 @@ def test_other_mta_wordings(raw: bytes, address: str, klass: str, action: str) -
     assert v.kind == "bounce"
     assert [(r["address"], r["class"], r["action"]) for r in v.recipients] == [
         (address, klass, action)]
+
+
+# -- a report that contradicts itself; a temporary answer the MTA gave up on --------------
+
+def _dsn(prose: str, fields: str, date: str = "Mon, 07 Dec 2026 10:00:00 +0100") -> bytes:
+    """A multipart/report in another MTA's shape (no sample of the corpus looks like it)."""
+    return (
+        "From: postmaster@relay.firma.example\r\nTo: news@shop.example\r\n"
+        f"Date: {date}\r\nSubject: Unzustellbar: Angebot\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+        f'--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{prose}\r\n'
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        f"Reporting-MTA: dns; relay.firma.example\r\n{fields}"
+        "--b1--\r\n").encode()
+
+
+def _only(data: bytes) -> dict[str, str]:
+    v = classify(data)
+    assert v.kind == "bounce"
+    (r,) = v.recipients
+    return r
+
+
+def test_report_prose_naming_a_live_mailbox_cause_beats_an_unknown_user_line() -> None:
+    """The report's own words say the mailbox is over its quota; its recipient line says
+    the user is unknown. One of them is wrong; soft is the side that loses no subscriber."""
+    fields = ("\r\nFinal-Recipient: rfc822; eva@kunde.example\r\nAction: failed\r\n"
+              "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 Mailbox unknown\r\n\r\n")
+    r = _only(_dsn("Die Nachricht konnte nicht zugestellt werden: "
+                   "Das Postfach des Empfängers ist voll (quota exceeded).", fields))
+    assert (r["class"], r["reason"]) == ("soft", "mailbox_full")
+    r = _only(_dsn("Delivery failed: the recipient's account is suspended.", fields))
+    assert (r["class"], r["reason"]) == ("soft", "other")
+    # Prose that agrees (or merely repeats the line) leaves the hard verdict alone.
+    r = _only(_dsn("Delivery failed: the mailbox does not exist.", fields))
+    assert (r["class"], r["reason"]) == ("hard", "user_unknown")
+    r = _only(_dsn("Your message could not be delivered.", fields))
+    assert (r["class"], r["reason"]) == ("hard", "user_unknown")
+    # Sender-side refusals are never made hard by any of this.
+    blocked = fields.replace("550 5.1.1 Mailbox unknown",
+                             "550 5.7.1 Client host blocked using a DNSBL")
+    assert _only(_dsn("Mailbox full.", blocked))["class"] == "soft"
+
+
+def test_temporary_unknown_user_the_mta_gave_up_on_after_days_is_hard() -> None:
+    def fields(status: str, diag: str, action: str = "failed",
+               last: str = "Sat, 05 Dec 2026 09:00:00 +0000") -> str:
+        return ("Arrival-Date: Tue, 01 Dec 2026 08:00:00 +0000\r\n\r\n"
+                "Final-Recipient: rfc822; jan@kunde.example\r\n"
+                f"Action: {action}\r\nStatus: {status}\r\nDiagnostic-Code: smtp; {diag}\r\n"
+                f"Last-Attempt-Date: {last}\r\n\r\n")
+
+    prose = "Delivery to the following recipient has failed permanently."
+    r = _only(_dsn(prose, fields("4.1.1", "451 4.1.1 No such user here")))
+    assert (r["class"], r["reason"]) == ("hard", "user_unknown")
+    # The same answer after minutes (an MTA that bounces 4xx at once) stays soft ...
+    r = _only(_dsn(prose, fields("4.1.1", "451 4.1.1 No such user here",
+                                 last="Tue, 01 Dec 2026 08:20:00 +0000")))
+    assert (r["class"], r["reason"]) == ("soft", "user_unknown")
+    # ... as does a delay warning after days, a domain that did not resolve for days,
+    # and a sender-side deferral the MTA gave up on.
+    r = _only(_dsn(prose, fields("4.1.1", "451 4.1.1 No such user here", action="delayed")))
+    assert r["class"] == "soft"
+    r = _only(_dsn(prose, fields("4.4.3", "Host or domain name not found")))
+    assert r["class"] == "soft"
+    r = _only(_dsn(prose, fields("4.7.1", "451 4.7.1 Greylisted, user unknown to us yet")))
+    assert (r["class"], r["reason"]) == ("soft", "policy_blocked")
+    # Without Last-Attempt-Date the report's own Date is when the MTA gave up.
+    no_last = fields("4.1.1", "450 4.1.1 User unknown").replace(
+        "Last-Attempt-Date: Sat, 05 Dec 2026 09:00:00 +0000\r\n", "")
+    r = _only(_dsn(prose, no_last, date="Sun, 06 Dec 2026 08:00:00 +0000"))
+    assert r["class"] == "hard"
+
+
+@pytest.mark.parametrize("diag", [
+    "550 Delivery failed permanently. The mailbox might not exist, or your host could be "
+    "blocked by the provider.",
+    "550 5.1.1 Mailbox unknown, or the sending server may have been blacklisted",
+])
+def test_a_list_of_possible_causes_is_neither_a_block_nor_a_dead_address(diag: str) -> None:
+    j = reasons.judge(reasons.find_status(diag), "550", diag)
+    assert (j.klass, j.reason) == ("soft", "other") and j.why.startswith("text:hedged")
+    # Said as a finding, the same words are a block (soft, policy), never hard.
+    found = diag.replace("could be blocked", "is blocked").replace("may have been", "is")
+    j = reasons.judge(reasons.find_status(found), "550", found)
+    assert (j.klass, j.reason) == ("soft", "policy_blocked")

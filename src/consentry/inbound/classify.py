@@ -222,10 +222,7 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
     if report.is_report:
         failed = [r for r in report.failed if not _ours(r.address, o)]
         if failed:
-            rcpts = tuple({"address": r.address, "status": r.status, "class": r.klass,
-                           "reason": r.reason, "action": r.action,
-                           "diagnostic": r.diagnostic[:300], "source": r.source}
-                          for r in failed)
+            rcpts = tuple(r.as_dict() for r in failed)  # with the rule that decided
             suppress = any(r.action == "failed" for r in failed)
             return Verdict("bounce", rcpts, None, False, tok_ev + report.evidence,
                            suppress=suppress, **base)

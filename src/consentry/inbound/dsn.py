@@ -19,11 +19,13 @@ Success and delay reports are returned with their action, so callers can see tha
 from __future__ import annotations
 
 import email
+import email.utils
 import json
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flufl.bounce import all_failures
@@ -75,7 +77,8 @@ class BouncedRecipient:
     def as_dict(self) -> dict[str, Any]:
         return {"address": self.address, "status": self.status, "class": self.klass,
                 "reason": self.reason, "action": self.action, "reply_code": self.reply_code,
-                "diagnostic": self.diagnostic[:300], "source": self.source}
+                "diagnostic": self.diagnostic[:300], "source": self.source,
+                "rule": self.why}
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +230,37 @@ def _status_blocks(msg: Parsed) -> list[Headers]:
     for b in blocks:
         out.extend(_split_recipients(b))
     return [b for b in out if b.get("final-recipient") or b.get("original-recipient")]
+
+
+def _arrival(msg: Parsed) -> datetime | None:
+    """The per-message Arrival-Date of the report's delivery-status part (RFC 3464 §2.2.5:
+    when the reporting MTA received the message)."""
+    for p in msg.report_parts():
+        if p.ctype in ("message/delivery-status", "message/global-delivery-status"):
+            for b in _blocks(p.text):
+                when = _date(b.get("arrival-date"))
+                if when is not None:
+                    return when
+    return None
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip()[:200])
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _retried_hours(arrival: datetime | None, last: datetime | None) -> float:
+    """Hours between the message's arrival at the reporting MTA and its last attempt
+    (0 when either is unknown, or the dates make no sense)."""
+    if arrival is None or last is None:
+        return 0.0
+    hours = (last - arrival).total_seconds() / 3600.0
+    return hours if 0.0 < hours < 24.0 * 366 else 0.0
 
 
 def _split_recipients(block: Headers) -> list[Headers]:
@@ -515,7 +549,7 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
     found: list[BouncedRecipient] = []
     blocks = _status_blocks(msg)
     if blocks:
-        found = _from_blocks(blocks, texts, context)
+        found = _from_blocks(blocks, texts, context, _arrival(msg), _date(msg.get("date")))
         evidence.append(f"delivery-status: {len(found)} recipient block(s)")
     if not found:
         cands: list[_Cand] = []
@@ -599,7 +633,8 @@ def _judged(addr: str, snippet: str, context: str, source: str, delayed: bool,
                             j.reason, snippet.strip()[:500], source, j.why)
 
 
-def _from_blocks(blocks: list[Headers], texts: list[str], context: str) -> list[BouncedRecipient]:
+def _from_blocks(blocks: list[Headers], texts: list[str], context: str,
+                 arrival: datetime | None, reported: datetime | None) -> list[BouncedRecipient]:
     by_addr: dict[str, BouncedRecipient] = {}
     for b in blocks:
         orig = first_address(b.get("original-recipient"))
@@ -632,9 +667,11 @@ def _from_blocks(blocks: list[Headers], texts: list[str], context: str) -> list[
             if len(reasons.clean_text(diag_all)) < 12:
                 snippet = f"{diag_all}\n{near}"
             delayed = act == "delayed"
+            last = _date(b.get("last-attempt-date")) or reported
             j = reasons.judge(status, reply, snippet, delayed=delayed,
                               permanent_hint=act == "failed", context=context,
-                              stage=reasons.smtp_stage(f"{diag_all}\n{near}"))
+                              stage=reasons.smtp_stage(f"{diag_all}\n{near}"),
+                              retried_hours=_retried_hours(arrival, last))
             rec = BouncedRecipient(addr, status, reply, act if act in FAILED_ACTIONS else
                                    "failed", j.klass, j.reason, snippet.strip()[:500],
                                    "delivery-status", j.why)

@@ -134,7 +134,7 @@ _FULL = _rx(
     r"\bmailbox (?:has )?exceeded", r"\bexceeded (?:the )?(?:storage|mailbox)",
     r"\bpostfach (?:ist )?voll", r"\bspeicherplatz", r"bo[iî]te .{0,20}pleine",
     r"\bcasella .{0,20}piena", r"buz[oó]n .{0,20}lleno", r"\bmailbox .{0,20}\bfull\b",
-    r"\bnot enough (?:space|storage)", r"\bdisk (?:is )?full\b",
+    r"\bnot enough (?:disk |storage )?(?:space|storage)", r"\bdisk (?:is )?full\b",
     r"account is full", r"user has exceeded", r"is over (?:the )?(?:storage|disk)",
 )
 _MOVED = _rx(r"\bhas moved\b", r"\bno forwarding address\b", r"\bmoved permanently\b")
@@ -279,7 +279,13 @@ def _reason_from_text(t: str) -> tuple[Reason | None, str]:
     # "relay" or "denied" only decide when no mailbox wording is present.
     if m_pol and not ((_USER.search(t) or _DOMAIN.search(t))
                       and _soft_policy_word(m_pol.group(0))):
-        return "policy_blocked", f"text:policy({m_pol.group(0).strip()})"
+        found = next((m for m in _POLICY.finditer(t) if not _hedged(t, m)), None)
+        if found is None:
+            # "the account or domain may not exist, they may be blacklisted, or …": a list
+            # of possibilities is no finding of a block, nor of a dead address. Soft,
+            # as a sender-side word always makes it.
+            return "other", f"text:hedged({m_pol.group(0).strip()})"
+        return "policy_blocked", f"text:policy({found.group(0).strip()})"
     if _MOVED.search(t):
         return "user_unknown", "text:moved"
     m_user = _USER.search(t)
@@ -293,6 +299,18 @@ def _reason_from_text(t: str) -> tuple[Reason | None, str]:
     if m_dom:
         return "domain_unknown", "text:domain-unknown"
     return None, ""
+
+
+_HEDGE = re.compile(r"\b(?:may|might|could|possibly|perhaps|probably)\b")
+_CLAUSE_END = re.compile(r"[.;,!?]|\bor\b")
+
+
+def _hedged(t: str, m: re.Match[str]) -> bool:
+    """Whether the clause holding match `m` only supposes it ("… could be blocked")."""
+    ends = [e.end() for e in _CLAUSE_END.finditer(t, max(0, m.start() - 80), m.start())]
+    start = ends[-1] if ends else max(0, m.start() - 80)
+    after = _CLAUSE_END.search(t, m.end())
+    return bool(_HEDGE.search(t, start, after.start() if after else len(t)))
 
 
 # Policy words weak enough that a clear user-unknown phrase beside them wins. Anything
@@ -334,14 +352,21 @@ def _reason_from_status(status: str) -> Reason | None:
     return None
 
 
+# A final failure after this many hours of retries: the MTA gave up on a temporary answer.
+GAVE_UP_HOURS = 24.0
+
+
 def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = False,
-          permanent_hint: bool | None = None, context: str = "", stage: str = "") -> Judgement:
+          permanent_hint: bool | None = None, context: str = "", stage: str = "",
+          retried_hours: float = 0.0) -> Judgement:
     """Reason and hard/soft for one failed recipient.
 
     `status` is the enhanced code, `reply_code` the SMTP code, `diagnostic` the text the
-    remote side or the reporting MTA gave for this recipient; `context` is the wider
-    report text, consulted only when `diagnostic` says nothing. `delayed` (Action:
-    delayed, a warning) is never hard: the MTA is still trying."""
+    remote side or the reporting MTA gave for this recipient; `context` is the report's
+    own prose, consulted when `diagnostic` says nothing, and to find a report that
+    contradicts itself. `delayed` (Action: delayed, a warning) is never hard: the MTA is
+    still trying. `retried_hours`: how long the reporting MTA kept the message before this
+    final failure (0 when unknown)."""
     t = clean_text(diagnostic)
     reason, why = _reason_from_text(t)
     if reason == "user_unknown" and _EMPTY_SLOT.search(diagnostic):
@@ -382,9 +407,36 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
         # or the reporting MTA's Status field (KDDI's au answers DATA with
         # "550 <address>: User unknown" for dead mailboxes and Sendmail writes 5.1.1).
         reason, why = "policy_blocked", f"stage:data({why})"
+    if reason in HARD_REASONS and context and not (_FULL.search(t) or _DISABLED.search(t)):
+        contra = _contradiction(clean_text(context))
+        if contra is not None:
+            reason, why = contra[0], f"{why}+{contra[1]}"
     permanent = _permanent(status, reply_code, permanent_hint)
+    if not permanent and not delayed and reason == "user_unknown" and \
+            retried_hours >= GAVE_UP_HOURS and permanent_hint:
+        # A temporary "user unknown" that never changed while the MTA retried for a day
+        # or more, until it gave up (a final failure, not a delay warning): in effect a
+        # permanent answer about the mailbox. Sender-side refusals never get here (their
+        # wording decided the reason above), nor an unknown domain (a day of DNS trouble
+        # is possible for a live domain).
+        permanent, why = True, f"{why}+gave-up-after-{retried_hours:.0f}h"
     hard = reason in HARD_REASONS and permanent and not delayed
     return Judgement(reason, "hard" if hard else "soft", why)
+
+
+def _contradiction(prose: str) -> tuple[Reason, str] | None:
+    """A report whose own prose gives a cause that presupposes a live mailbox (full,
+    disabled, suspended) and never says the mailbox or domain does not exist contradicts
+    a recipient line that says it does not (and does not itself name that cause): one of
+    the two is wrong, and a wrong hard verdict suppresses a live address for ever, so the
+    soft cause wins."""
+    if _USER.search(prose) or _DOMAIN.search(prose) or _MOVED.search(prose):
+        return None
+    if _FULL.search(prose):
+        return "mailbox_full", "contradicted-by-report:mailbox-full"
+    if _DISABLED.search(prose):
+        return "other", "contradicted-by-report:disabled"
+    return None
 
 
 def _mailbox_status(status: str) -> bool:
