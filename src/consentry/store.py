@@ -344,10 +344,10 @@ class _LeanPipeline:
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         cmds = self._cmds
+        if self._mux is not None:  # never in a cluster
+            return self._interpret(await self._mux.request(cmds), raise_on_error)
         if isinstance(self._redis, RedisCluster):
             return await self._execute_cluster(raise_on_error)
-        if self._mux is not None:
-            return self._interpret(await self._mux.request(cmds), raise_on_error)
         pool = self._redis.connection_pool
         conn = await pool.get_connection()
 
@@ -706,7 +706,10 @@ class Store:
         slot, so a burst queues instead of failing; then the deadline covers Redis alone."""
         self.round_trips += 1
         try:
-            async with asyncio.timeout(self.pool_wait):
+            if self._slots.locked():
+                async with asyncio.timeout(self.pool_wait):
+                    await self._slots.acquire()
+            else:  # a free slot: taken at once, no timer needed
                 await self._slots.acquire()
         except BaseException as exc:  # timeout, or the caller was cancelled while waiting
             close = getattr(aw, "close", None)
