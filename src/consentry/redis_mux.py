@@ -79,7 +79,7 @@ class Mux:
         self._pending: deque[_Request] = deque()
         self._out: list[bytes] = []
         self._flush_handle: asyncio.Handle | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog: asyncio.Handle | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._utf8 = True
@@ -220,20 +220,24 @@ class Mux:
         except Exception as exc:  # a transport closing under us
             self._drop(RedisConnectionError(f"Error while writing to redis: {exc!r}"))
 
-    def _watch(self) -> None:
+    def _watch(self, confirm: bool = False) -> None:
         """Every stall_after/4 while requests are pending: a Redis that stopped answering
-        (the oldest request older than stall_after) fails them all and resets."""
+        (the oldest request older than stall_after) fails them all and resets. Confirmed
+        one callback later: after a stall of the event loop itself, the reader's wake-up
+        for replies that did arrive is queued behind this timer and runs first."""
         self._watchdog = None
         if not self._pending:
             return
+        assert self._loop is not None
         age = time.monotonic() - self._pending[0].sent_at
-        if age > self.stall_after:
+        if age <= self.stall_after:
+            self._watchdog = self._loop.call_later(self.stall_after / 4, self._watch)
+        elif not confirm:
+            self._watchdog = self._loop.call_soon(self._watch, True)
+        else:
             self.stalls += 1
             self._drop(RedisTimeoutError(
                 f"redis did not answer for {age:.2f}s ({len(self._pending)} pending)"))
-            return
-        assert self._loop is not None
-        self._watchdog = self._loop.call_later(self.stall_after / 4, self._watch)
 
     # -- read side ----------------------------------------------------------------------
 

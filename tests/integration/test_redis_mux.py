@@ -412,3 +412,23 @@ async def test_sentinel_failover_moves_the_mux_to_the_promoted_primary(
         assert _mux(store).connects >= 2
     finally:
         await store.close()
+
+
+async def test_a_stalled_event_loop_is_no_stalled_redis(
+        make_config: Callable[..., Config], redis_url: str, sync_redis: redis.Redis) -> None:
+    """The loop itself blocked past the stall bound (a long CPU burst) while Redis did
+    answer: the reply that is already there is delivered, the connection is kept."""
+    sync_redis.set("k", "v")
+    cfg = make_config(redis={"deadline_ms": 100})
+    store = Store(cfg.redis, redis_url)
+    mux = _mux(store)
+    try:
+        assert await mux.request([("GET", "k")]) == ["v"]
+        task = asyncio.get_running_loop().create_task(mux.request([("GET", "k")]))
+        await asyncio.sleep(0)  # the request is queued; its flush comes next
+        await asyncio.sleep(0)
+        time.sleep(mux.stall_after * 2)  # noqa: ASYNC251 - blocking the loop on purpose
+        assert await task == ["v"]
+        assert mux.stalls == 0 and mux.connects == 1
+    finally:
+        await store.close()
