@@ -432,3 +432,33 @@ async def test_a_stalled_event_loop_is_no_stalled_redis(
         assert mux.stalls == 0 and mux.connects == 1
     finally:
         await store.close()
+
+
+async def test_readonly_means_demoted_only_on_a_sentinel_master_connection(
+        redis_proc: RedisProc, redis_url: str, own_redis: RedisProc) -> None:
+    """On a Sentinel master connection (the flag the mux sets for a SentinelConnectionPool
+    with is_master) a READONLY reply means the node was demoted: like redis-py's
+    SentinelManagedConnection, every pending request fails with ConnectionError and the
+    connection is dropped (the next one asks the sentinels again). Elsewhere READONLY is
+    an ordinary error reply, handed to the caller (StoreUnavailable in store.py)."""
+    own_redis.cli("REPLICAOF", "127.0.0.1", str(redis_proc.port))
+    pool = redis.asyncio.ConnectionPool.from_url(own_redis.url, decode_responses=True)
+    plain, demoting = Mux(pool, 5.0), Mux(pool, 5.0)
+    demoting._demotion = True
+    try:
+        got = await plain.request([("SET", "k", "v")])
+        assert isinstance(got[0], redis.exceptions.ReadOnlyError)
+        assert await plain.request([("PING",)]) == ["PONG"] and plain.connects == 1
+        assert await demoting.request([("PING",)]) == ["PONG"]
+        results = await asyncio.gather(demoting.request([("SET", "k", "v")]),
+                                       demoting.request([("GET", "k")]),
+                                       return_exceptions=True)
+        assert all(isinstance(r, redis.exceptions.ConnectionError) for r in results), results
+        assert "now a slave" in str(results[0])
+        assert demoting.pending == 0
+        assert await demoting.request([("PING",)]) == ["PONG"] and demoting.connects == 2
+    finally:
+        await plain.close()
+        await demoting.close()
+        await pool.disconnect()
+        own_redis.cli("REPLICAOF", "NO", "ONE")
