@@ -118,6 +118,8 @@ class RedisConfig:
     pool_wait_ms: int = 1000
     key_prefix: str = "cs:"
     canary: Literal["require", "create-if-fresh"] = "create-if-fresh"
+    # Auto-pipelining of the per-message round trips (redis_mux.py); not with cluster.
+    auto_pipeline: bool = True
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from redis.exceptions import (
     TryAgainError,
     WatchError,
 )
+from redis.utils import HIREDIS_AVAILABLE
 
 from .address import Address
 from .config import RedisConfig, parse_hostport
@@ -43,6 +44,7 @@ from .errors import StoreUnavailable
 from .keys import AUDIT_STREAM_MAXLEN, BOUNCE_STREAM_MAXLEN, CLUSTER_SLOTS, Keys, key_slot
 from .metrics import METRICS
 from .model import RecipientState, Suppression
+from .redis_mux import Mux
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,12 +312,16 @@ class _LeanPipeline:
     the connection dropped if anything is left unread (deadline cancel). It skips the
     Pipeline's per-call machinery and a timer per reply: reads need no socket timer
     because Store._bounded puts the (never longer) deadline around the whole round trip.
-    At 10 recipients that cut a lookup's client CPU by about 40% (bench/relay.py)."""
+    At 10 recipients that cut a lookup's client CPU by about 40% (bench/relay.py).
+    With a `mux` (redis_mux.py, single node and Sentinel) the commands instead join the
+    other requests of this event-loop iteration on the multiplexed connection; the
+    replies are interpreted the same way (_interpret)."""
 
-    __slots__ = ("_cmds", "_redis")
+    __slots__ = ("_cmds", "_mux", "_redis")
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, mux: Mux | None = None) -> None:
         self._redis = redis
+        self._mux = mux
         self._cmds: list[tuple[str, ...]] = []
 
     async def __aenter__(self) -> _LeanPipeline:
@@ -338,28 +344,22 @@ class _LeanPipeline:
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         cmds = self._cmds
+        if self._mux is not None:  # never in a cluster
+            return self._interpret(await self._mux.request(cmds), raise_on_error)
         if isinstance(self._redis, RedisCluster):
             return await self._execute_cluster(raise_on_error)
-        callbacks = self._redis.response_callbacks
         pool = self._redis.connection_pool
         conn = await pool.get_connection()
 
         async def attempt() -> list[Any]:
             await conn.send_packed_command(conn.pack_commands(cmds))
             replies: list[Any] = []
-            error: ResponseError | None = None
-            for cmd in cmds:
+            for _ in cmds:
                 try:
-                    reply = await conn.read_response(timeout=math.inf)
+                    replies.append(await conn.read_response(timeout=math.inf))
                 except ResponseError as exc:
-                    error = error or exc
                     replies.append(exc)
-                    continue
-                cb = callbacks.get(cmd[0])
-                replies.append(cb(reply) if cb is not None else reply)
-            if error is not None and raise_on_error:
-                raise error
-            return replies
+            return self._interpret(replies, raise_on_error)
 
         async def fail(_error: Exception) -> None:
             await conn.disconnect()
@@ -369,6 +369,24 @@ class _LeanPipeline:
             return result
         finally:
             await pool.release(conn)
+
+    def _interpret(self, raw: list[Any], raise_on_error: bool) -> list[Any]:
+        """Raw replies as redis-py's pipeline returns them: each through the client's
+        response callback; the first error reply raised (with raise_on_error) only after
+        every reply was read."""
+        callbacks = self._redis.response_callbacks
+        replies: list[Any] = []
+        error: ResponseError | None = None
+        for cmd, reply in zip(self._cmds, raw, strict=True):
+            if isinstance(reply, ResponseError):
+                error = error or reply
+                replies.append(reply)
+                continue
+            cb = callbacks.get(cmd[0])
+            replies.append(cb(reply) if cb is not None else reply)
+        if error is not None and raise_on_error:
+            raise error
+        return replies
 
     async def _execute_cluster(self, raise_on_error: bool) -> list[Any]:
         """Redis Cluster: each master gets its commands in one packed write, all masters
@@ -613,11 +631,23 @@ class Store:
         # At most pool_size round trips in flight, so the pool below always has a free
         # connection and the deadline measures Redis, not the queue in front of it.
         self._slots = asyncio.Semaphore(cfg.pool_size)
+        # Auto-pipelining (redis_mux.py) of the per-message round trips, each on its own
+        # dedicated connection beside the pool: the lookups (and token refs), and the send
+        # records (so a large group commit never queues lookups behind it). A stall bound
+        # of twice the callers' deadline. Cluster keeps its per-node paths.
+        self._lookup_mux: Mux | None = None
+        self._write_mux: Mux | None = None
+        if cfg.auto_pipeline and not self.cluster and HIREDIS_AVAILABLE:
+            self._lookup_mux = Mux(self.pool, 2 * self.deadline)
+            self._write_mux = Mux(self.pool, 2 * max(self.deadline, 1.0))
         self.round_trips = 0
         self.errors = 0  # round trips that ended in StoreUnavailable (metrics)
         self.audit_sink: AuditSink | None = None
 
     async def close(self) -> None:
+        for mux in (self._lookup_mux, self._write_mux):
+            if mux is not None:
+                await mux.close()
         await self.redis.aclose()
         if self.pool is not None:
             await self.pool.disconnect()
@@ -676,7 +706,10 @@ class Store:
         slot, so a burst queues instead of failing; then the deadline covers Redis alone."""
         self.round_trips += 1
         try:
-            async with asyncio.timeout(self.pool_wait):
+            if self._slots.locked():
+                async with asyncio.timeout(self.pool_wait):
+                    await self._slots.acquire()
+            else:  # a free slot: taken at once, no timer needed
                 await self._slots.acquire()
         except BaseException as exc:  # timeout, or the caller was cancelled while waiting
             close = getattr(aw, "close", None)
@@ -820,7 +853,7 @@ class Store:
                    for rk in (*(rk for _label, rk in ks), self.keys.address(a.key))),
                  *(self.keys.domain_suppression(dom) for dom in domains)]
         canaries = self._canaries(reads)
-        async with _LeanPipeline(self.redis) as pipe:
+        async with _LeanPipeline(self.redis, self._lookup_mux) as pipe:
             for ck in canaries:
                 pipe.get(ck)
             for rk in reads:
@@ -860,7 +893,7 @@ class Store:
         if need:
             # In a cluster the linked addresses lie in other slots: their canaries too.
             more = self._canaries(rk for _k, rk in need_keys) if self.cluster else []
-            async with _LeanPipeline(self.redis) as pipe:
+            async with _LeanPipeline(self.redis, self._lookup_mux) as pipe:
                 for ck in more:
                     pipe.get(ck)
                 for _k, rk in need_keys:
@@ -1211,16 +1244,31 @@ class Store:
             await self._audited(_last_id(res), entries)
         return written, unchanged
 
-    async def _raw(self, cmds: list[tuple[Any, ...]], transaction: bool = False) -> list[Any]:
+    async def _raw(self, cmds: list[tuple[Any, ...]], transaction: bool = False,
+                   mux: Mux | None = None) -> list[Any]:
         """One round trip of many commands without redis-py's per-command machinery and
         per-reply timers (the caller's deadline bounds the whole): for imports, several
         times less client CPU than a Pipeline of thousands of commands. Replies are raw
         (HGETALL: a flat list, see _pairs). With `transaction` the commands run inside
         MULTI/EXEC and the EXEC array is returned; a command refused while queueing
-        aborts the whole transaction (EXECABORT), so nothing half-applies."""
+        aborts the whole transaction (EXECABORT), so nothing half-applies. With `mux`
+        (redis_mux.py) the whole sequence goes out as one contiguous request there."""
         if self.cluster:
             return await self._raw_cluster(cmds, transaction)
         seq = [("MULTI",), *cmds, ("EXEC",)] if transaction else cmds
+        replies: list[Any]
+        if mux is not None:
+            replies = await mux.request(seq)
+        else:
+            replies = await self._raw_pooled(seq)
+        if transaction:
+            replies = replies[-1] if isinstance(replies[-1], list) else [replies[-1]]
+        for r in replies:
+            if isinstance(r, Exception):
+                raise r
+        return replies
+
+    async def _raw_pooled(self, seq: list[tuple[Any, ...]]) -> list[Any]:
         pool = self.redis.connection_pool
         conn = await pool.get_connection()
         clean = False
@@ -1237,11 +1285,6 @@ class Store:
             if not clean:
                 await conn.disconnect()  # replies left unread: never reuse this connection
             await pool.release(conn)
-        if transaction:
-            replies = replies[-1] if isinstance(replies[-1], list) else [replies[-1]]
-        for r in replies:
-            if isinstance(r, Exception):
-                raise r
         return replies
 
     async def _raw_cluster(self, cmds: list[tuple[Any, ...]], transaction: bool) -> list[Any]:
@@ -1438,8 +1481,8 @@ class Store:
         if not self.cluster:
             # One packed MULTI/EXEC without redis-py's pipeline machinery (_raw): this is
             # the one write every relayed message pays.
-            await self._bounded(self._raw(ops, transaction=True), "send record",
-                                deadline=deadline)
+            await self._bounded(self._raw(ops, transaction=True, mux=self._write_mux),
+                                "send record", deadline=deadline)
             return
         # In a cluster the counters' slot ({g}) commits last (see _SlotTx).
         async with self._tx(final_key=k.stats_campaigns) as pipe:
@@ -1733,7 +1776,7 @@ class Store:
         carries their tokens leaves (a token must never point at nothing)."""
         if not refs:
             return
-        async with _LeanPipeline(self.redis) as pipe:
+        async with _LeanPipeline(self.redis, self._lookup_mux) as pipe:
             for ref, raw in refs:
                 pipe.set(self.keys.token_ref(ref), raw, ex=ttl)
             await self._bounded(pipe.execute(), "token refs")

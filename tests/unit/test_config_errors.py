@@ -47,6 +47,7 @@ def test_unknown_key_error_names_the_dotted_path(data: Any, key: str) -> None:
     ({"submission": {"max_recipients": True}}, "submission.max_recipients", "integer"),
     ({"submission": {"command_timeout": "5s"}}, "submission.command_timeout", "number"),
     ({"submission": {"smtputf8": "yes"}}, "submission.smtputf8", "true or false"),
+    ({"redis": {"auto_pipeline": "on"}}, "redis.auto_pipeline", "true or false"),
     ({"submission": {"listen": "127.0.0.1:25"}}, "submission.listen", "list"),
     ({"submission": {"listen": [25]}}, "submission.listen[0]", "string"),
     ({"submission": {"bare_newlines": "allow"}}, "submission.bare_newlines", "one of"),
