@@ -25,6 +25,11 @@ from .outbound import Relay, Submission
 from .smtp_data import DataReader, DataState
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# The SMTP listeners' accept queue (asyncio's default is 100): a burst of more new
+# connections than that before the loop accepts them had its SYNs dropped, and each
+# dropped client waited for its 1 s SYN retransmit. The kernel caps it at somaxconn;
+# connections over the caps still get 421 from the factory.
+LISTEN_BACKLOG = 1024
 _READ_ALL = 1 << 30  # StreamReader.read(n): whatever is buffered (the buffer is bounded)
 
 
