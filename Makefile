@@ -9,7 +9,7 @@ APT_STAMP := .venv-apt-ok
 CONFIG ?= config.example.yaml
 
 DEBS_RUN  := redis-server
-DEBS_TEST := redis-server swaks postfix chromium systemd
+DEBS_TEST := redis-server swaks postfix chromium systemd iproute2
 DEBS_BENCH := nodejs npm
 
 .PHONY: run test lint typecheck unit bench bench-relay eval torture clean deps-run deps-test deps-bench
@@ -33,6 +33,7 @@ deps-test:
 	command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || missing="$$missing postfix"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

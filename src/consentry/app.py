@@ -21,7 +21,13 @@ from .delivery import Deliverer, OutboxDeliverer, SMTPDeliverer
 from .errors import ConfigError, ConsentryError, StoreUnavailable
 from .notify import DsnWorker
 from .outbound import Relay
-from .smtp_server import ConnectionLimits, Sessions, SubmissionHandler, make_factory
+from .smtp_server import (
+    LISTEN_BACKLOG,
+    ConnectionLimits,
+    Sessions,
+    SubmissionHandler,
+    make_factory,
+)
 from .store import Store
 
 
@@ -187,7 +193,7 @@ class App:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             try:
                 server = await loop.create_server(factory, host, port, family=family,
-                                                  reuse_address=True,
+                                                  reuse_address=True, backlog=LISTEN_BACKLOG,
                                                   reuse_port=cfg.submission.reuse_port)
             except OSError as exc:
                 raise ConfigError(f"submission.listen[{i}]",
@@ -206,7 +212,7 @@ class App:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             try:
                 server = await loop.create_server(tls_factory, host, port, family=family,
-                                                  reuse_address=True,
+                                                  reuse_address=True, backlog=LISTEN_BACKLOG,
                                                   reuse_port=cfg.submission.reuse_port,
                                                   ssl=handler.tls_context)
             except OSError as exc:

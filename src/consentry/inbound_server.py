@@ -46,7 +46,7 @@ from .inbound.parse import ParseLimitExceeded
 from .inbound_apply import InboundActions, Outcome
 from .inbound_cli import options
 from .inbound_pool import ClassifyPool, LimitsUnchecked
-from .smtp_server import ConnectionLimits, DrainableSMTP, Sessions
+from .smtp_server import LISTEN_BACKLOG, ConnectionLimits, DrainableSMTP, Sessions
 from .store import Store
 from .tokens import TokenCodec, TokenError, find_token
 
@@ -511,7 +511,7 @@ class InboundService:
             host, port = parse_hostport(hp, f"inbound.listen[{i}]")
             try:
                 server = await loop.create_server(
-                    self._factory, host, port, reuse_address=True,
+                    self._factory, host, port, reuse_address=True, backlog=LISTEN_BACKLOG,
                     reuse_port=self.cfg.submission.reuse_port)  # one process per core
             except OSError as exc:
                 raise ConfigError(f"inbound.listen[{i}]",

@@ -25,6 +25,11 @@ from .outbound import Relay, Submission
 from .smtp_data import DataReader, DataState
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# The SMTP listeners' accept queue (asyncio's default is 100): a burst of more new
+# connections than that before the loop accepts them had its SYNs dropped, and each
+# dropped client waited for its 1 s SYN retransmit. The kernel caps it at somaxconn;
+# connections over the caps still get 421 from the factory.
+LISTEN_BACKLOG = 1024
 _READ_ALL = 1 << 30  # StreamReader.read(n): whatever is buffered (the buffer is bounded)
 
 
@@ -307,19 +312,43 @@ class SubmissionSMTP(DrainableSMTP):
         bare LF (as chasquid does); `bare_newlines: normalize` keeps the tolerant reading.
         DATA content is read with an explicit CRLF separator and is not affected."""
 
-        discarding = False  # the tail of an over-long line: its CR went with the discard
+        # The tail of an over-long line: aiosmtpd discards its head with reader.read and
+        # reads the rest with readuntil; `cr` is whether the discarded part ended in CR
+        # (then a tail of just LF completes a CRLF). A tail ending in a bare LF ends the
+        # session too: aiosmtpd answers the long line 500, and the next read is our QUIT.
+        discarding = False
+        cr = False
+        quit_next = False
+        reader: Any = self._reader
+        read = reader.read
+
+        async def tracked_read(n: int = -1) -> bytes:
+            nonlocal cr
+            data: bytes = await read(n)
+            if discarding and data:
+                cr = data.endswith(b"\r")
+            return data
+
+        reader.read = tracked_read
 
         async def guarded(separator: bytes = b"\n") -> bytes:
-            nonlocal discarding
+            nonlocal discarding, quit_next
+            if quit_next:
+                await self.push(replies.BARE_LF_COMMAND)
+                return b"QUIT\r\n"
             try:
                 line = await readuntil(separator)
             except asyncio.LimitOverrunError:
                 discarding = True
                 raise
+            bare = (separator == b"\n" and line.endswith(b"\n")
+                    and not line.endswith(b"\r\n"))
             if discarding:
                 discarding = False
+                if bare and not (line == b"\n" and cr):
+                    quit_next = True
                 return line
-            if separator == b"\n" and not line.endswith(b"\r\n") and line.endswith(b"\n"):
+            if bare:
                 await self.push(replies.BARE_LF_COMMAND)
                 return b"QUIT\r\n"  # aiosmtpd answers 221 and closes: nothing else runs
             return line

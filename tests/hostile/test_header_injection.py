@@ -84,6 +84,31 @@ async def test_bare_lf_in_a_command_ends_the_session_before_injected_commands_ru
     assert sink.received == []
 
 
+async def test_an_over_long_command_ended_by_a_bare_lf_ends_the_session_too(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    """Over the reader's line limit the command's head is discarded and its tail read on
+    its own; a tail ending in a bare LF is the same split: 500 for the long line, then
+    the bare-LF refusal and 221, and the injected commands never run."""
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    codes = await pipelined(running.port, (
+        b"EHLO client.test\r\nMAIL FROM:<news@sender.example>\r\nRCPT TO:<ok@example.org"
+        + b"x" * 3000 + b">\nRCPT TO:<victim@example.org>\r\nDATA\r\nSubject: injected\r\n"
+        b"\r\nx\r\n.\r\nQUIT\r\n"))
+    assert codes == [220, 250, 250, 500, 500, 221], codes
+    assert sink.received == []
+
+
+async def test_an_over_long_command_ended_by_crlf_keeps_the_session(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    """Control: the same long line ended by CRLF (its CR possibly in the discarded head)
+    is only answered 500; the session goes on."""
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    for n in (3000, 2045, 2046, 2047):  # the CR at and around a read boundary
+        codes = await pipelined(running.port, b"EHLO client.test\r\nNOOP " + b"x" * n
+                                + b"\r\nNOOP\r\nQUIT\r\n")
+        assert codes == [220, 250, 500, 250, 221], (n, codes)
+
+
 async def test_control_normalize_mode_reads_bare_lf_commands(make_config: Any, sink: Any,
                                                             start_app: Any) -> None:
     """Control: with `bare_newlines: normalize` the same bytes are four commands (the
