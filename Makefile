@@ -47,8 +47,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs on pytest-xdist workers: it mostly waits (real redis-servers, SMTP peers,
+# timeouts, processes killed and restarted), so more workers than CPUs still pay off.
+# --dist loadgroup keeps an xdist_group (the Redis Cluster module) on one worker.
+# Serially: make test PYTEST_ARGS="-n 0"; more or fewer workers: PYTEST_ARGS="-n 6".
+PYTEST_ARGS ?= -n 4 --dist loadgroup
+
+# compileall: the editable install leaves src/ uncompiled, and with PYTHONDONTWRITEBYTECODE
+# set every `consentry` process the suite starts would compile the package again.
 test: deps-test $(STAMP) lint typecheck
-	$(BIN)/pytest -q
+	@$(BIN)/python -m compileall -q src >/dev/null
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # The benchmark suite (bench/suite.py): also needs node/npm (Haraka, installed by the
 # suite itself into var/bench/haraka-VERSION) and the `bench` extra (matplotlib for the chart).
