@@ -30,7 +30,9 @@ async def test_two_processes_share_one_port_with_reuse_port_on_uvloop(
             daemons.append(d)
             await asyncio.to_thread(d.start)
         for d in daemons:
-            await wait_until(lambda d=d: d.events("started"), within=10, what="started")
+            # the second process's start() returns once the first one greets on the
+            # shared port: wait for its own start as long as start() would (30 s)
+            await wait_until(lambda d=d: d.events("started"), within=30, what="started")
             (started,) = d.events("started")
             assert started["event_loop"] == "uvloop", started
         n = 40
