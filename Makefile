@@ -81,11 +81,15 @@ bench-relay: deps-test $(STAMP)
 # counts per scenario as a table. Suites not present in this checkout are skipped.
 TORTURE_DIRS := tests/fault tests/hostile tests/fuzz
 TORTURE_COUNTS := var/torture-counts.jsonl
+# Serial by default: the full scenarios load the daemon on purpose, and workers competing
+# for the CPUs would shift their fault timings. TORTURE_ARGS="-n 2" runs them on
+# pytest-xdist workers (the ledger appends each count line under a lock).
+TORTURE_ARGS ?=
 
 torture: deps-test $(STAMP)
 	@mkdir -p var && rm -f $(TORTURE_COUNTS)
 	@dirs=""; for d in $(TORTURE_DIRS); do [ -d $$d ] && dirs="$$dirs $$d"; done; \
-	CONSENTRY_TORTURE=1 CONSENTRY_FAULT_COUNTS=$(TORTURE_COUNTS) $(BIN)/pytest -q $$dirs; \
+	CONSENTRY_TORTURE=1 CONSENTRY_FAULT_COUNTS=$(TORTURE_COUNTS) $(BIN)/pytest -q $(TORTURE_ARGS) $$dirs; \
 	rc=$$?; $(BIN)/python tests/fault/summary.py $(TORTURE_COUNTS); exit $$rc
 
 # Inbound classifier against the labelled corpora in tests/data (issue 5 goals).
