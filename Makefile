@@ -48,8 +48,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs on pytest-xdist workers: it mostly waits (real redis-servers, SMTP peers,
+# timeouts, processes killed and restarted), so more workers than CPUs still pay off.
+# --dist loadgroup keeps an xdist_group (the Redis Cluster module) on one worker.
+# Serially: make test PYTEST_ARGS="-n 0"; more or fewer workers: PYTEST_ARGS="-n 6".
+PYTEST_ARGS ?= -n 4 --dist loadgroup
+
+# compileall: the editable install leaves src/ uncompiled, and with PYTHONDONTWRITEBYTECODE
+# set every `consentry` process the suite starts would compile the package again.
 test: deps-test $(STAMP) lint typecheck
-	$(BIN)/pytest -q
+	@$(BIN)/python -m compileall -q src >/dev/null
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # The benchmark suite (bench/suite.py): also needs node/npm (Haraka, installed by the
 # suite itself into var/bench/haraka-VERSION) and the `bench` extra (matplotlib for the chart).
@@ -73,11 +82,15 @@ bench-relay: deps-test $(STAMP)
 # counts per scenario as a table. Suites not present in this checkout are skipped.
 TORTURE_DIRS := tests/fault tests/hostile tests/fuzz
 TORTURE_COUNTS := var/torture-counts.jsonl
+# Serial by default: the full scenarios load the daemon on purpose, and workers competing
+# for the CPUs would shift their fault timings. TORTURE_ARGS="-n 2" runs them on
+# pytest-xdist workers (the ledger appends each count line under a lock).
+TORTURE_ARGS ?=
 
 torture: deps-test $(STAMP)
 	@mkdir -p var && rm -f $(TORTURE_COUNTS)
 	@dirs=""; for d in $(TORTURE_DIRS); do [ -d $$d ] && dirs="$$dirs $$d"; done; \
-	CONSENTRY_TORTURE=1 CONSENTRY_FAULT_COUNTS=$(TORTURE_COUNTS) $(BIN)/pytest -q $$dirs; \
+	CONSENTRY_TORTURE=1 CONSENTRY_FAULT_COUNTS=$(TORTURE_COUNTS) $(BIN)/pytest -q $(TORTURE_ARGS) $$dirs; \
 	rc=$$?; $(BIN)/python tests/fault/summary.py $(TORTURE_COUNTS); exit $$rc
 
 # Inbound classifier against the labelled corpora in tests/data (issue 5 goals);

@@ -270,6 +270,17 @@ class DrainableSMTP(SMTP):
         self._session_handle = None
         self.refuse_and_close(replies.SESSION_EXPIRED)
 
+    def eof_received(self) -> bool | None:
+        """The client closed its side: aiosmtpd cancels the session's handler, and a
+        handler in its command loop closes the connection on the way out. One cancelled
+        before it got there - the client gave up before the greeting (a start-up probe,
+        a port scanner), on uvloop, which can see the EOF before the handler's first
+        step - closed nothing: the connection stayed half-open, holding its slot under
+        the connection caps, until the command timeout. Nothing is read or answered
+        after EOF anyway, so the transport closes now in every case."""
+        super().eof_received()
+        return False
+
     def connection_lost(self, error: Exception | None) -> None:
         if self._session_handle is not None:
             self._session_handle.cancel()

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import fcntl
 import json
 import os
 import re
@@ -229,8 +230,17 @@ def record(c: Counts) -> None:
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(c.line() + "\n")
+        # pytest-xdist workers append to the same file: one locked write per line, so
+        # lines never interleave (a buffered write of a long line could be split)
+        data = (c.line() + "\n").encode()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)  # releases the lock
 
 
 def check(c: Counts, *, permanent_ok: bool = False, lost_ok: bool = False,

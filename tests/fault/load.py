@@ -8,6 +8,7 @@ stage it reached and whether the final dot was sent, for the ledger."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import random
@@ -173,12 +174,19 @@ async def _call(f: Callable[[], object]) -> None:
 
 async def fault_window(stream: Stream, on: Callable[[], object], off: Callable[[], object],
                        *, after: int, hold: float | None = None,
-                       finished_under_fault: int | None = None) -> None:
+                       finished_under_fault: int | None = None,
+                       until: Callable[[], object] | None = None,
+                       within: float = 20.0) -> None:
     """Turn a fault on once `after` messages are finished and off again after `hold`
     seconds, or (for permanent refusals, which the client does not retry) once
     `finished_under_fault` messages picked up after it went on are finished: those ran
-    under the fault from start to end. The stream keeps coming throughout. `on` and `off`
-    may be coroutine functions."""
+    under the fault from start to end. With `until`, the fault also stays on after `hold`
+    until until() is true (bounded by `within`; the test's own assertions report a
+    timeout): a scenario that needs the fault to meet some traffic does not depend on
+    how many messages a slow, shared machine gets through in `hold`. The stream keeps
+    coming throughout. `on` and `off` may be coroutine functions."""
+    from ..helpers.waits import wait_until
+
     await stream.wait_finished(after)
     await _call(on)
     try:
@@ -186,5 +194,8 @@ async def fault_window(stream: Stream, on: Callable[[], object], off: Callable[[
             await stream.wait_finished(stream.started + finished_under_fault)
         else:
             await asyncio.sleep(hold or 0.5)
+            if until is not None:
+                with contextlib.suppress(AssertionError):
+                    await wait_until(until, within=within, what="the fault met its traffic")
     finally:
         await _call(off)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
 import socket
 import subprocess
@@ -9,10 +11,72 @@ import time
 from pathlib import Path
 
 
-def free_port() -> int:
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+class _Ports:
+    """Ports for listeners a test starts itself, and restarts on the same port (a killed
+    redis-server, daemon or sink coming back). They come from below the kernel's
+    ephemeral range, which bind(("127.0.0.1", 0)) and every outgoing connection draw
+    from: while such a listener is down, no other listener on port 0 and no client
+    socket can take its port. Under pytest-xdist each worker has a slice of its own, so
+    workers never hand out the same port; within a process a port is handed out once."""
+
+    LOW = 10_000
+
+    def __init__(self) -> None:
+        self.given: set[int] = set()
+        high = _ephemeral_low()
+        self.range: range | None = None
+        if high - self.LOW >= 2_000:
+            count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+            index = int(worker[2:]) if worker[2:].isdigit() else 0
+            width = (high - self.LOW) // count
+            lo = self.LOW + (index % count) * width
+            self.range = range(lo, lo + width)
+        # another run on this machine (another checkout's suite) has slices of the same
+        # shape: start somewhere else in the slice
+        self.next = random.randrange(len(self.range)) if self.range else 0  # noqa: S311
+
+    def take(self) -> int:
+        if self.range is None:  # no room below the ephemeral range: the kernel picks
+            return self._kernel()
+        for _ in range(len(self.range)):
+            port = self.range[self.next % len(self.range)]
+            self.next += 1
+            if port not in self.given and _bindable(port):
+                self.given.add(port)
+                return port
+        return self._kernel()
+
+    @staticmethod
+    def _kernel() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+
+def _bindable(port: int) -> bool:
+    # without SO_REUSEADDR: a port with connections left in TIME_WAIT is skipped too
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+_PORTS = _Ports()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, for a listener the test (re)starts itself."""
+    return _PORTS.take()
 
 
 def ping(port: int) -> bool:

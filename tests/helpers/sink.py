@@ -11,6 +11,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
+from .redis_proc import free_port
+
 
 @dataclass
 class Received:
@@ -141,7 +143,9 @@ class Sink:
         self.protocols: list[asyncio.BaseProtocol] = []
 
     async def start(self, port: int = 0) -> None:
-        """Listen on a free port, or on `port` again after `kill` (a restarted MTA)."""
+        """Listen on a free port, or on `port` again after `kill` (a restarted MTA). The
+        free port is one of free_port()'s, outside the kernel's ephemeral range, so no
+        other listener or client socket takes it while the sink is down."""
         loop = asyncio.get_running_loop()
         handler = self.handler
         control = self.control
@@ -157,7 +161,7 @@ class Sink:
             protocols.append(proto)
             return proto
 
-        self.server = await loop.create_server(factory, "127.0.0.1", port)
+        self.server = await loop.create_server(factory, "127.0.0.1", port or free_port())
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

@@ -27,7 +27,7 @@ def run(tmp_path: Path, redis_url: str, capsys: pytest.CaptureFixture[str]
     cfg = tmp_path / "consentry.yaml"
     cfg.write_text(
         f"server: {{state_dir: {tmp_path / 'var'}}}\n"
-        f"redis: {{embedded: false, url: '{redis_url}'}}\n"
+        f"redis: {{embedded: false, deadline_ms: 2000, url: '{redis_url}'}}\n"
         "policy:\n  similar_categories: {printer: [ink]}\n")
     r = redis.Redis.from_url(redis_url)
     r.set("cs:epoch", "1")

@@ -69,7 +69,8 @@ def test_objection_on_any_address_covers_the_person(redis_proc: RedisProc,
     r = redis.Redis.from_url(redis_proc.url)
     r.flushall()
     r.close()
-    cfg = config.from_mapping({"redis": {"embedded": False, "url": redis_proc.url},
+    cfg = config.from_mapping({"redis": {"embedded": False, "url": redis_proc.url,
+                                         "deadline_ms": 2000},
                                "policy": case["policy"]})
 
     async def run() -> list[Any]:

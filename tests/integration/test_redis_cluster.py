@@ -40,6 +40,10 @@ from ..helpers.waits import wait_until
 MARKETING = {"X-Consent-Class": "marketing", "X-Consent-List": "news"}
 KEYS = Keys(tagged=True)
 
+# One worker runs the whole module under `pytest -n N --dist loadgroup` (make test), so
+# the module's cluster (three redis-servers, ~2 s to form) is started once, not per worker.
+pytestmark = pytest.mark.xdist_group("redis-cluster")
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:

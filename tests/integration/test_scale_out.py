@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from pathlib import Path
 
 from ..helpers.client import message, send
-from ..helpers.daemon import Daemon, base_config
+from ..helpers.daemon import Daemon, base_config, greets
 from ..helpers.redis_proc import free_port
 from ..helpers.sink import Sink
 from ..helpers.waits import wait_until
@@ -29,7 +30,9 @@ async def test_two_processes_share_one_port_with_reuse_port_on_uvloop(
             daemons.append(d)
             await asyncio.to_thread(d.start)
         for d in daemons:
-            await wait_until(lambda d=d: d.events("started"), within=10, what="started")
+            # the second process's start() returns once the first one greets on the
+            # shared port: wait for its own start as long as start() would (30 s)
+            await wait_until(lambda d=d: d.events("started"), within=30, what="started")
             (started,) = d.events("started")
             assert started["event_loop"] == "uvloop", started
         n = 40
@@ -54,7 +57,10 @@ async def test_uvloop_refusals_and_drain_close_connections_cleanly(
         tmp_path: Path, redis_url: str, sink: Sink) -> None:
     """On uvloop (whose transports are no asyncio.Transport subclasses) the paths that
     answer and close a connection themselves still work: one over the connection cap
-    gets 421, and SIGTERM answers an idle session 421 and exits 0."""
+    gets 421, and SIGTERM answers an idle session 421 and exits 0. Clients that close
+    before their greeting (uvloop sees their EOF before the session's first step) free
+    their slot at once, not after the command timeout (30 s): once held it until then,
+    so a start-up probe that gave up made every later connection 421."""
     from ..helpers.rawsmtp import RawSMTP
 
     d = Daemon(tmp_path, base_config(tmp_path, redis_url, sink.port,
@@ -62,6 +68,9 @@ async def test_uvloop_refusals_and_drain_close_connections_cleanly(
                                      submission={"max_connections": 1}))
     try:
         await asyncio.to_thread(d.start)
+        for _ in range(5):
+            socket.create_connection(("127.0.0.1", d.port), timeout=5).close()
+        await wait_until(lambda: greets(d.port), within=10, what="a free slot again")
         async with RawSMTP(d.port) as idle:
             assert idle.greeting is not None and idle.greeting.code == 220
             assert (await idle.cmd("EHLO client.test")).code == 250

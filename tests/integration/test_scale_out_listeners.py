@@ -40,9 +40,11 @@ async def test_two_processes_share_inbound_and_http_ports(
                       "base_url": "https://shop.test"}), port=port)
             daemons.append(d)
             await asyncio.to_thread(d.start)
-            await wait_until(lambda d=d: d.events("inbound_started"), within=10,
+            # as long as Daemon.start waits for the greeting (30 s): the second process's
+            # start() returns once the first one greets on the shared port
+            await wait_until(lambda d=d: d.events("inbound_started"), within=30,
                              what=f"{name}: inbound listener")
-        await wait_until(lambda: greets(inbound_port), within=10, what="inbound")
+        await wait_until(lambda: greets(inbound_port), within=30, what="inbound")
         assert all(d.proc is not None and d.proc.poll() is None for d in daemons)
         assert [await asyncio.to_thread(_healthz, http_port) for _ in range(4)] == [200] * 4
 

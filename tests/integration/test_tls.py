@@ -152,7 +152,7 @@ async def test_sighup_loads_new_certificates_without_dropping_sessions(
         "server": {"hostname": "consentry.test", "state_dir": str(tmp_path / "var")},
         "submission": {"listen": ["127.0.0.1:0"],
                        "tls": {"cert": str(first.cert), "key": str(first.key)}},
-        "redis": {"embedded": False, "url": redis_url},
+        "redis": {"embedded": False, "url": redis_url, "deadline_ms": 2000},
         "downstream": {"host": "127.0.0.1", "port": sink.port},
         "http": {"enabled": False},
         "log": {"decision_log": str(tmp_path / "decisions.jsonl"), "format": "json"},
