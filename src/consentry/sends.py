@@ -107,6 +107,11 @@ class SendRecorder:
         self.cfg = cfg
         self.store = store
         self.spool = spool
+        self._work = spool.with_suffix(".replaying")  # the spool claimed by a replay
+        # Whether the spool (or a work file a crash left) may hold records: looked up
+        # once here, then set by every append and by each replay, so a relayed message
+        # pays no stat() to find out.
+        self._dirty = spool.exists() or self._work.exists()
         self.log = logs.get("consentry.sends")
         self._replay_lock = asyncio.Lock()
         self._replay_task: asyncio.Task[None] | None = None
@@ -150,11 +155,12 @@ class SendRecorder:
                            message_id=w.message_id)
             try:
                 await asyncio.to_thread(self._spool_append, w)
+                self._dirty = True
             except OSError as err:
                 self.log.error("send_record_lost", reason=str(err), send_id=w.key_id,
                                record=w.raw[:2000])
             return False
-        if self._replay_task is None and self.spool.exists():
+        if self._dirty and self._replay_task is None:
             task = asyncio.get_running_loop().create_task(self._replay_once())
             self._replay_task = task
         return True
@@ -222,9 +228,7 @@ class SendRecorder:
     async def replay(self) -> int:
         """Write spooled records (oldest first); keep what still fails. Returns written."""
         async with self._replay_lock:
-            if not self.spool.exists():
-                return 0
-            work = self.spool.with_suffix(".replaying")
+            work = self._work
             text = await asyncio.to_thread(self._take_spool, work)
             done = 0
             left: list[str] = []
@@ -249,6 +253,9 @@ class SendRecorder:
                 except StoreUnavailable:
                     left.append(line)
             await asyncio.to_thread(self._put_back, left, work)
+            # An append that finished meanwhile left the spool behind (and set the flag
+            # itself after this, or is seen here); nothing else can refill it.
+            self._dirty = bool(left) or self.spool.exists()
             if done:
                 self.log.info("send_records_replayed", count=done, left=len(left))
             return done

@@ -209,3 +209,24 @@ async def test_a_refused_batch_spools_every_record_of_it_and_replays_each_once(
     assert await rec.replay() == 20
     assert sync_redis.zcard("cs:sends:camp:gc2") == 20
     assert sync_redis.hget("cs:stats:camp:gc2", "sent") == "40"  # counted once each
+
+
+async def test_records_a_crashed_replay_had_claimed_are_written_by_the_next_one(
+        make_config: Any, sink: Any, start_app: Any, sync_redis: Any) -> None:
+    """A replay claims the spool by renaming it to its work file; a crash before it
+    finished leaves only that file. The next message's successful write replays it."""
+    cfg = make_config(sink, policy={"require_basis": False})
+    running = await start_app(cfg)
+    rec = running.app.relay.sends
+    sync_redis.execute_command("ACL", "SETUSER", "default", "-set")
+    try:
+        assert await rec.record(_write(1, "gc3")) is False
+    finally:
+        sync_redis.execute_command("ACL", "SETUSER", "default", "+set")
+    spool = Path(cfg.server.state_dir) / "spool" / "sends.jsonl"
+    work = spool.with_suffix(".replaying")
+    spool.replace(work)  # claimed, then the process died
+    assert await rec.record(_write(2, "gc4")) is True
+    await wait_until(lambda: sync_redis.zcard("cs:sends:camp:gc3") == 1, within=10,
+                     what="the claimed record replayed")
+    assert not work.exists() and not spool.exists()
