@@ -321,7 +321,7 @@ class SubmissionSMTP(DrainableSMTP):
         FROM:<ceo@bank>\\nRCPT TO:<victim@z>`` runs four. Refusing only the LF-ended
         pieces would still run the last, CRLF-ended one, so the session ends at the first
         bare LF (as chasquid does); `bare_newlines: normalize` keeps the tolerant reading.
-        DATA content is read with an explicit CRLF separator and is not affected."""
+        DATA content is read by smtp_data.DataReader (reader.read), not through this."""
 
         # The tail of an over-long line: aiosmtpd discards its head with reader.read and
         # reads the rest with readuntil; `cr` is whether the discarded part ended in CR
