@@ -89,6 +89,7 @@ class Mux:
         self._reader_task: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._utf8 = True
+        self._shut = False  # close() was called: no connection is opened again
         self.connects = 0  # connections opened
         self.stalls = 0  # resets because Redis stopped answering
 
@@ -106,6 +107,8 @@ class Mux:
         iteration; return their raw replies (a ResponseError as a value, not raised)."""
         loop = asyncio.get_running_loop()
         while self._conn is None or self._loop is not loop:
+            if self._shut:
+                raise RedisConnectionError("store closed")
             await self._open(loop)
         data = self._pack(cmds)
         req = _Request(loop.create_future(), len(cmds), time.monotonic())
@@ -188,6 +191,7 @@ class Mux:
             task.exception()  # a failing close of a broken connection: nothing to do
 
     async def close(self) -> None:
+        self._shut = True
         if self._opening is not None:
             self._opening.cancel()
             with contextlib.suppress(BaseException):

@@ -642,9 +642,14 @@ class Store:
             self._write_mux = Mux(self.pool, 2 * max(self.deadline, 1.0))
         self.round_trips = 0
         self.errors = 0  # round trips that ended in StoreUnavailable (metrics)
+        self._closed = False
         self.audit_sink: AuditSink | None = None
 
     async def close(self) -> None:
+        """Close every connection. A closed store opens none again: a call still coming
+        (a session or task outliving the shutdown) gets StoreUnavailable, never a fresh
+        connection that nobody would close."""
+        self._closed = True
         for mux in (self._lookup_mux, self._write_mux):
             if mux is not None:
                 await mux.close()
@@ -705,6 +710,11 @@ class Store:
         """Run one Redis round trip: first wait (up to pool_wait_ms) for a free connection
         slot, so a burst queues instead of failing; then the deadline covers Redis alone."""
         self.round_trips += 1
+        if self._closed:
+            close = getattr(aw, "close", None)
+            if close is not None:
+                close()  # never-started coroutine: avoid a "never awaited" warning
+            raise StoreUnavailable(f"redis {what}: the store is closed (shutting down)")
         try:
             if self._slots.locked():
                 async with asyncio.timeout(self.pool_wait):

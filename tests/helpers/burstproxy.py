@@ -17,6 +17,7 @@ class BurstProxy:
         self.server: asyncio.Server | None = None
         self.port = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()  # both sides, until stop()
 
     @property
     def url(self) -> str:
@@ -27,6 +28,9 @@ class BurstProxy:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Close the listener and every stream of every connection, whatever state its
+        relay tasks reached: a task cancelled before it first ran never runs its
+        `finally`, so the streams are closed here, not (only) there."""
         if self.server is not None:
             self.server.close()
         for t in list(self._tasks):
@@ -34,12 +38,33 @@ class BurstProxy:
         for t in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await t
+        for w in list(self._writers):
+            w.close()
+        for w in list(self._writers):
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await w.wait_closed()
+        self._writers.clear()
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await self.server.wait_closed()
 
     def bursts_with(self, needle: bytes) -> list[bytes]:
         return [bytes(b) for b in self.bursts if needle in b]
 
     async def _client(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
-        ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._writers.add(cw)
+        me = asyncio.current_task()
+        if me is not None:  # stop() cancels a handler still connecting upstream
+            self._tasks.add(me)
+            me.add_done_callback(self._tasks.discard)
+        try:
+            ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            cw.close()  # upstream down: the client sees the connection closed
+            return
+        self._writers.add(uw)
         current: list[bytearray | None] = [None]  # the burst being sent, None once answered
 
         async def up() -> None:

@@ -462,3 +462,30 @@ async def test_readonly_means_demoted_only_on_a_sentinel_master_connection(
         await demoting.close()
         await pool.disconnect()
         own_redis.cli("REPLICAOF", "NO", "ONE")
+
+
+async def test_a_closed_store_refuses_every_call_and_opens_no_connection(
+        make_config: Callable[..., Config], redis_url: str, sync_redis: redis.Redis) -> None:
+    """A session or task that outlives the shutdown must not open a fresh connection
+    after close() (nobody would ever close it): it gets StoreUnavailable (451)."""
+    store = Store(make_config().redis, redis_url)
+    await store.init_epoch()
+    assert (await store.recipient_states([address.parse("a@example.org")]))[0]
+    await store.save_token_refs([("r1", "x")], 30)
+    await store.close()
+    mux = _mux(store)
+    name = "consentry-closed-store-probe"
+
+    def clients() -> int:
+        return sum(1 for c in sync_redis.client_list() if c.get("name") != name)
+
+    sync_redis.client_setname(name)
+    before = clients()
+    with pytest.raises(StoreUnavailable, match="closed"):
+        await store.recipient_states([address.parse("a@example.org")])
+    with pytest.raises(StoreUnavailable, match="closed"):
+        await store.save_token_refs([("r2", "x")], 30)
+    with pytest.raises(redis.exceptions.ConnectionError, match="closed"):
+        await mux.request([("PING",)])
+    assert mux.connects == 1 and clients() == before
+    assert sync_redis.get(store.keys.token_ref("r2")) is None
