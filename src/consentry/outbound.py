@@ -82,6 +82,10 @@ class Counters:
 
 
 OFFLOOP_REWRITES = 2  # concurrent rewrites in worker threads (see Relay._offloop)
+# Unsigned copies are made on the loop up to this many (~60 us a 5 KB copy: ~2 ms of loop
+# at most); more go to a worker thread. Under the GIL a thread saves no CPU, it only
+# keeps a long rewrite from holding the loop, and each hand-off costs a thread switch.
+INLINE_COPIES = 32
 
 
 class Relay:
@@ -264,11 +268,7 @@ class Relay:
         """The send record (sends.py): one round trip, after the downstream answered;
         a failure is logged and spooled, never turned into a 4xx."""
         prep = _PREPARED.get()
-        copy_sha: dict[str, str] = {}
-        for c in prep.copies if prep is not None else ():
-            digest = c.sha256
-            for r in c.recipients:
-                copy_sha[r] = digest
+        copy_sha = prep.shas() if prep is not None else {}
         answers: dict[str, str] = {}
         for d in decisions:
             if d.allowed:
@@ -304,43 +304,47 @@ class Relay:
         refused: dict[str, RcptResult] | None = None,
     ) -> None:
         latency = round((time.monotonic() - t0) * 1000, 2)
-        # Bind the lazy proxy once per message, not once per line (same config, same
-        # output; about a third of a decision line's CPU at 10 recipients).
-        log = self.log.bind()
+        prep = _PREPARED.get()
+        shas = prep.shas() if prep is not None else {}
+        rewrite_log = (prep.log or None) if prep is not None else None
+        rows: list[dict[str, Any]] = []
         for d in decisions:
+            reply = None
             if d.allowed:
                 self.counters.decisions_allow += 1
-            else:
-                self.counters.decisions_suppress += 1
-            reply = None
-            prep = _PREPARED.get()
-            if d.allowed:
                 r = (refused or {}).get(d.recipient)
                 reply = f"{r.code} {r.message}" if r else downstream
                 if r is None and prep is not None:
                     reply = prep.replies.get(d.recipient, reply)
-            log.info(
-                "decision",
-                message_id=facts.message_id,
-                campaign=facts.campaign,
-                message_class=facts.message_class,
-                classified_by=facts.classified_by,
-                list=facts.list_name,
-                category=facts.category,
-                recipient=d.recipient,
-                key=d.facts.get("key"),
-                verdict=d.verdict,
-                rule=d.rule,
-                reasons=list(d.reasons),
-                tracking=d.tracking,
-                facts={k: v for k, v in d.facts.items() if k != "key"} or None,
-                client=sub.client,
-                mail_from=sub.mail_from,
-                downstream=reply,
-                sha256=(prep.sha_of(d.recipient) if prep is not None else None) or sha,
-                rewrite=(prep.log or None) if prep is not None and d.allowed else None,
-                latency_ms=latency,
-            )
+            else:
+                self.counters.decisions_suppress += 1
+            rows.append({
+                "message_id": facts.message_id,
+                "campaign": facts.campaign,
+                "message_class": facts.message_class,
+                "classified_by": facts.classified_by,
+                "list": facts.list_name,
+                "category": facts.category,
+                "recipient": d.recipient,
+                "key": d.facts.get("key"),
+                "verdict": d.verdict,
+                "rule": d.rule,
+                "reasons": list(d.reasons),
+                "tracking": d.tracking,
+                "facts": {k: v for k, v in d.facts.items() if k != "key"} or None,
+                "client": sub.client,
+                "mail_from": sub.mail_from,
+                "downstream": reply,
+                "sha256": shas.get(d.recipient) or sha,
+                "rewrite": rewrite_log if d.allowed else None,
+                "latency_ms": latency,
+            })
+        # One write for the message's lines (JSON output), else line by line through
+        # structlog (console output, other levels): the same lines either way.
+        if not logs.write_info_lines("decision", rows):
+            log = self.log.bind()  # bound once per message, not once per line
+            for row in rows:
+                log.info("decision", **row)
         METRICS.message(_outcome(downstream), latency / 1000.0, downstream,
                         [(d.verdict, d.rule, facts.message_class) for d in decisions])
 
@@ -354,7 +358,7 @@ class Relay:
         allowed = [d for d in decisions if d.allowed]
         args = (base, facts, allowed, {a.raw: a for a in sub.recipients}, now,
                 {r.recipient: r for r in saved})
-        if self.rewriter.signer is not None or len(allowed) > 8:
+        if self.rewriter.signer is not None or len(allowed) > INLINE_COPIES:
             # DKIM (~2.2 ms a 5 KB copy with the self-check) or many copies: off the loop, so other
             # sessions' Redis deadlines and SMTP timers keep ticking.
             async with self._offloop:

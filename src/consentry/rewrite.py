@@ -62,12 +62,21 @@ class Prepared:
     refs: list[TokenRef] = field(default_factory=list)
     log: dict[str, Any] = field(default_factory=dict)
     replies: dict[str, str] = field(default_factory=dict)  # per copy, filled by delivery
+    _shas: dict[str, str] | None = None
+
+    def shas(self) -> dict[str, str]:
+        """recipient -> SHA-256 of the copy it got, each copy hashed once per message
+        (the decision log and the send record both ask, once per recipient)."""
+        if self._shas is None:
+            self._shas = {}
+            for c in self.copies:
+                digest = c.sha256
+                for r in c.recipients:
+                    self._shas.setdefault(r, digest)
+        return self._shas
 
     def sha_of(self, rcpt: str) -> str | None:
-        for c in self.copies:
-            if rcpt in c.recipients:
-                return c.sha256
-        return None
+        return self.shas().get(rcpt)
 
 
 class Rewriter:
