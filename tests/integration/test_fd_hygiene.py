@@ -1,7 +1,7 @@
 """A real `consentry serve` keeps no descriptor of a finished session: after clients that
-quit, vanish before the greeting or mid-command, reset the connection or stop mid-DATA, and after relayed
-messages, its open file descriptors come back to what they were once idle (Redis and
-downstream pool connections are capped by their own settings)."""
+quit, vanish before the greeting or mid-command, reset the connection or stop mid-DATA,
+and after relayed messages, its open file descriptors come back to what they were once
+idle (Redis and downstream pool connections are capped by their own settings)."""
 
 from __future__ import annotations
 
