@@ -82,7 +82,7 @@ class Counters:
 
 
 OFFLOOP_REWRITES = 2  # concurrent rewrites in worker threads (see Relay._offloop)
-# Unsigned copies are made on the loop up to this many (~60 us a 5 KB copy: ~2 ms of loop
+# Unsigned copies are made on the loop up to this many (~40 us a 5 KB copy: ~1.3 ms of loop
 # at most); more go to a worker thread. Under the GIL a thread saves no CPU, it only
 # keeps a long rewrite from holding the loop, and each hand-off costs a thread switch.
 INLINE_COPIES = 32

