@@ -89,8 +89,7 @@ def write_info_lines(event: str, rows: list[dict[str, Any]]) -> bool:
 def setup(cfg: LogConfig, base: str = ".") -> None:
     """Configure structlog once per process (again on reload)."""
     global _json_out
-    close()  # a reload or a new App replaces the previous log file
-    _json_out = None
+    close()  # a reload or a new App replaces the previous log file (and _json_out)
     stream: IO[str]
     if cfg.decision_log == "-":
         stream = sys.stdout

@@ -75,9 +75,6 @@ class Prepared:
                     self._shas.setdefault(r, digest)
         return self._shas
 
-    def sha_of(self, rcpt: str) -> str | None:
-        return self.shas().get(rcpt)
-
 
 class Rewriter:
     def __init__(self, cfg: Config, codec: TokenCodec, signer: DkimSigner | None,

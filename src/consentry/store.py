@@ -577,6 +577,13 @@ def _hostport(node: str) -> tuple[str, int]:
     return parse_hostport(node, "redis node")
 
 
+def _discard(aw: Awaitable[Any]) -> None:
+    """Close a round trip's coroutine that will never run (no "never awaited" warning)."""
+    close = getattr(aw, "close", None)
+    if close is not None:
+        close()
+
+
 class Store:
     def __init__(self, cfg: RedisConfig, url: str, keys: Keys | None = None) -> None:
         self.cfg = cfg
@@ -711,9 +718,7 @@ class Store:
         slot, so a burst queues instead of failing; then the deadline covers Redis alone."""
         self.round_trips += 1
         if self._closed:
-            close = getattr(aw, "close", None)
-            if close is not None:
-                close()  # never-started coroutine: avoid a "never awaited" warning
+            _discard(aw)
             raise StoreUnavailable(f"redis {what}: the store is closed (shutting down)")
         try:
             if self._slots.locked():
@@ -722,9 +727,7 @@ class Store:
             else:  # a free slot: taken at once, no timer needed
                 await self._slots.acquire()
         except BaseException as exc:  # timeout, or the caller was cancelled while waiting
-            close = getattr(aw, "close", None)
-            if close is not None:
-                close()  # never-started coroutine: avoid a "never awaited" warning
+            _discard(aw)
             if isinstance(exc, TimeoutError):
                 raise StoreUnavailable(f"redis {what}: no free connection within pool_wait_ms"
                                        ) from None
