@@ -162,14 +162,19 @@ class KeyedSha256:
     against ~5 us for hmac.digest(), which has OpenSSL set up the key on every call.
     Three of these per marketing copy (reference, token, bounce token)."""
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_inner", "_key", "_outer")
 
     def __init__(self, key: bytes) -> None:
+        self._key = key
         if len(key) > 64:  # SHA-256's block size
             key = hashlib.sha256(key).digest()
         key = key.ljust(64, b"\x00")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def __reduce__(self) -> tuple[type[KeyedSha256], tuple[bytes]]:
+        # hash states do not pickle; the codec goes to the inbound worker processes
+        return (KeyedSha256, (self._key,))
 
     def digest(self, msg: bytes) -> bytes:
         inner = self._inner.copy()

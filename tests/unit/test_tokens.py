@@ -247,3 +247,14 @@ def test_tokens_still_verify_and_references_are_stable_hmacs() -> None:
     assert ref.raw == want
     token = codec.issue(ref, 1_000_000.0)
     assert codec.verify(token, 1_000_100.0).ref == ref.ref
+
+
+def test_a_codec_survives_pickling_for_the_worker_processes() -> None:
+    """The inbound listener hands the codec to its worker processes (pickle)."""
+    import pickle
+
+    codec = TokenCodec([TokenKey(3, b"k" * 40), TokenKey(2, b"old" * 20)])
+    copy = pickle.loads(pickle.dumps(codec))  # noqa: S301 - our own bytes
+    ref = codec.reference("a@example.org", "global", None)
+    assert copy.reference("a@example.org", "global", None).raw == ref.raw
+    assert copy.verify(codec.issue(ref, 5_000.0), 5_010.0).ref == ref.ref
