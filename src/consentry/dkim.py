@@ -88,6 +88,56 @@ if not getattr(dkimpy, "_consentry_keys_memo", False):
     dkimpy._consentry_keys_memo = True
 
 
+_DKIMPY_RFC822_PARSE: Any = dkimpy.rfc822_parse
+_EOL = re.compile(b"\r?\n")
+_FIELD_NAME = re.compile(rb"([\x21-\x7e]+?):")
+
+
+def _end_of_headers(message: bytes) -> int:
+    """Where the first empty line starts, as dkimpy's ``re.split(b"\\r?\\n")`` sees
+    it (every LF ends a line, an empty line is a line break right after one), or -1."""
+    if not message or message.startswith((b"\n", b"\r\n")):
+        return 0
+    found = [i + 1 for i in (message.find(b"\n\n"), message.find(b"\n\r\n")) if i >= 0]
+    if found:
+        return min(found)
+    return len(message) if message.endswith(b"\n") else -1
+
+
+def _rfc822_parse(message: Any) -> Any:
+    """dkimpy's rfc822_parse, byte for byte (tests/unit/test_dkim_parse.py), without
+    splitting the body into lines and joining them again: ~0.17 ms for 5 KB and ~1 ms
+    for 50 KB in dkimpy, paid twice a signed copy (signing, then the self-check)."""
+    if type(message) is not bytes:
+        return _DKIMPY_RFC822_PARSE(message)
+    end = _end_of_headers(message)
+    if end < 0:
+        lines, body = _EOL.split(message), b""
+    else:
+        lines = _EOL.split(message[:end])[:-1]
+        start = end + (1 if message[end:end + 1] == b"\n" else 2)
+        body = message[start:]
+        if body.count(b"\n") != body.count(b"\r\n"):  # a bare LF: dkimpy makes it CRLF
+            body = _EOL.sub(b"\r\n", body)
+    headers: list[list[bytes]] = []
+    for line in lines:
+        if line and line[0] in (0x09, 0x20):
+            headers[-1][1] += line + b"\r\n"
+            continue
+        m = _FIELD_NAME.match(line)
+        if m is not None:
+            headers.append([m.group(1), line[m.end(0):] + b"\r\n"])
+        elif not line.startswith(b"From "):
+            raise dkimpy.MessageFormatError(  # dkimpy's own message, b'...' and all
+                f"Unexpected characters in RFC822 header: {line!r}")
+    return headers, body
+
+
+if not getattr(dkimpy, "_consentry_parse", False):
+    dkimpy.rfc822_parse = _rfc822_parse
+    dkimpy._consentry_parse = True
+
+
 def _openssl_verify(hash: Any, signature: bytes, public_key: dict[str, int]) -> bool:
     pub = _OPENSSL_PUBLIC.get(public_key.get("modulus", 0))
     if pub is None or str(getattr(hash, "name", "")).lower() != "sha256" \
