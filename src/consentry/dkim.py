@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import functools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -236,14 +237,14 @@ class DkimSigner:
         return None
 
     def _include(self, msg: RawMessage) -> list[bytes]:
-        present = {f.lname for f in msg.fields}
-        names = [h for h in self.headers if h in present or h == "from"]
+        counts = Counter(f.lname for f in msg.fields)  # one pass over the fields
         # Oversigning: one entry per existing field plus one, so an added field breaks it.
         out: list[bytes] = []
-        for h in names:
-            count = sum(1 for f in msg.fields if f.lname == h)
-            extra = 1 if h in self.oversign else 0
-            out.extend([h.encode()] * max(1, count + extra))
+        for h in self.headers:
+            count = counts.get(h, 0)
+            if count or h == "from":
+                extra = 1 if h in self.oversign else 0
+                out.extend([h.encode()] * max(1, count + extra))
         return out
 
     def sign(self, content: bytes, msg: RawMessage) -> bytes | None:
