@@ -163,7 +163,13 @@ class DrainableSMTP(SMTP):
             if self.local_part_limit and len(local) > self.local_part_limit:
                 return None, None
             return f"{local}@{m.group(2)}", arg[m.end():].lstrip(" \t")
-        return super()._getaddr(arg)
+        try:
+            return super()._getaddr(arg)
+        except (IndexError, ValueError):
+            # The stdlib header parser crashes on some malformed paths ("9@": nothing
+            # after the @); aiosmtpd passes that on, and it became a 451 for ever. It is
+            # a malformed address: None makes aiosmtpd answer 553 5.1.3 as for any other.
+            return None, None
 
     def _drain_gate(self, method: Callable[[str | None], Awaitable[None]]
                     ) -> Callable[[str | None], Awaitable[None]]:

@@ -313,3 +313,19 @@ async def test_non_ascii_sender_without_smtputf8_is_refused_at_mail(make_config,
         assert await _data(c, message()) == 250
     (got,) = sink.received
     assert got.mail_from == "jürgen@bücher.de"
+
+
+async def test_a_path_that_crashes_the_address_parser_gets_553_not_451(make_config, sink,
+                                                                        start_app):
+    """`MAIL FROM:9@` made the stdlib header parser under aiosmtpd raise IndexError:
+    answered 451 (retry for ever) with an error logged. It is a malformed address: 553."""
+    running = await start_app(make_config(sink, policy=NO_BASIS))
+    async with RawSMTP(running.port) as c:
+        assert (await c.cmd("EHLO client.test")).code == 250
+        r = await c.cmd("MAIL FROM:9@")
+        assert r.code == 553 and "malformed" in r.text, r
+        assert (await c.cmd("MAIL FROM:<news@sender.example>")).code == 250
+        r = await c.cmd("RCPT TO:9@")
+        assert r.code == 553 and "malformed" in r.text, r
+        assert (await c.cmd("RCPT TO:<a@example.org>")).code == 250
+    assert "smtp_handler_error" not in running.log_path.read_text()
