@@ -4,6 +4,7 @@ consentry's own App on port 0 in the test's event loop."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import redis
 import structlog
+from hypothesis import settings
 
 from consentry import config as config_mod
 from consentry import logs
@@ -19,6 +21,13 @@ from consentry.config import Config
 
 from .helpers.redis_proc import RedisProc
 from .helpers.sink import Sink
+
+# `make test` (and CI) draw the same hypothesis examples on every run, so a run's result
+# depends on the code alone; `make torture` (CONSENTRY_TORTURE=1) explores with fresh
+# random examples and far larger counts, and is where new counterexamples are found.
+settings.register_profile("consentry-ci", derandomize=True)
+if os.environ.get("CONSENTRY_TORTURE") != "1":
+    settings.load_profile("consentry-ci")
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ TORTURE = os.environ.get("CONSENTRY_TORTURE") == "1"
 settings.register_profile(
     "consentry-fuzz",
     max_examples=80,
+    derandomize=True,  # the same examples every `make test` run (tests/conftest.py)
     deadline=None,  # wall time per example is asserted with a generous bound instead
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
