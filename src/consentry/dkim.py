@@ -107,7 +107,7 @@ def _end_of_headers(message: bytes) -> int:
 
 def _rfc822_parse(message: Any) -> Any:
     """dkimpy's rfc822_parse, byte for byte (tests/unit/test_dkim_parse.py), without
-    splitting the body into lines and joining them again: ~0.17 ms for 5 KB and ~1 ms
+    splitting the body into lines and joining them again: ~0.07 ms for 5 KB and ~0.65 ms
     for 50 KB in dkimpy, paid twice a signed copy (signing, then the self-check)."""
     if type(message) is not bytes:
         return _DKIMPY_RFC822_PARSE(message)
