@@ -77,7 +77,9 @@ async def test_redis_slow_does_not_leak_a_stale_reply_into_the_next_lookup(
         r.hset("cs:supp:gone@example.org", "global",
                json.dumps({"reason": "unsubscribe", "source": "test", "at": time.time()}))
         for _ in range(3):
-            own_redis.cli("CLIENT", "PAUSE", "800", "ALL")
+            # 3 s, ended by UNPAUSE as soon as the 451 is in: on a loaded machine the
+            # SMTP dialogue before the lookup alone could outlast a shorter pause.
+            own_redis.cli("CLIENT", "PAUSE", "3000", "ALL")
             code, _, _ = await send(running.port, ["ok@example.org"], message())
             assert code == 451
             own_redis.cli("CLIENT", "UNPAUSE")

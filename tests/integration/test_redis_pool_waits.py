@@ -32,7 +32,9 @@ async def test_pool_wait_exhausted_gives_451_not_a_crash(make_config, sink, star
     cfg = make_config(sink, redis={"pool_size": 1, "pool_wait_ms": 100, "deadline_ms": 3000},
                       policy={"require_basis": False})
     running = await start_app(cfg)
-    redis_proc.cli("CLIENT", "PAUSE", "1000", "ALL")
+    # 2.5 s (within the 3 s deadline): long enough that all four lookups meet the pause
+    # even when the SMTP dialogues before them are slow on a loaded machine.
+    redis_proc.cli("CLIENT", "PAUSE", "2500", "ALL")
     results = await asyncio.gather(*[
         send(running.port, [f"w{i}@example.org"], message(msgid=f"<w-{i}@sender.example>"))
         for i in range(4)
