@@ -42,16 +42,7 @@ def _disagreements() -> dict[str, str]:
 
 DISAGREEMENTS = _disagreements()
 # Misses where the message leaves room for the label: not documented as disagreements.
-OUR_MISSES: dict[str, str] = {
-    "lhost-exim-31": "hedged text ('the account or domain may not exist, they may be "
-                     "blacklisted, or missing the proper dns entries'): consentry stays soft",
-    "lhost-trendmicro-03": "InterScan's 'Unable to deliver message to <…>' with no reason at "
-                           "all; the only unknown-user words are inside the returned message "
-                           "(content the sender wrote), never evidence: consentry stays soft "
-                           "(Sisimai: userunknown)",
-    "rhost-messagelabs-03": "'542 <address> Rejected' without a reason: consentry stays soft "
-                            "(Sisimai: userunknown)",
-}
+OUR_MISSES: dict[str, str] = {}
 KNOWN_BOUNCE_MISSES: dict[str, str] = {**DISAGREEMENTS, **OUR_MISSES}
 REPLY_EXPECT = {"unsubscribe": "unsubscribe", "not_unsubscribe": "reply",
                 "autoreply": "autoreply"}

@@ -142,6 +142,81 @@ def test_recipient_equal_to_the_report_addressee_is_found() -> None:
     assert [r["address"] for r in classify(raw2).recipients] != ["self@isp.example"]
 
 
+_CPANEL = ("The mail server could not deliver mail to a@b.example.  The account or domain "
+           "may not exist, they may be blacklisted, or missing the proper dns entries.")
+
+
+@pytest.mark.parametrize(("status", "diag", "klass", "why"), [
+    # cPanel's cannot_route_message: no MX/A for the recipient's domain, whatever the
+    # template guesses; a permanent failure of it is a dead domain.
+    ("", _CPANEL, "hard", "text:cannot-route"),
+    ("5.0.0", f"550-{_CPANEL}", "hard", "text:cannot-route"),
+    # temporary: soft like every 4xx
+    ("4.0.0", f"451 {_CPANEL}", "soft", "text:cannot-route"),
+    # the same template explaining a failed verification of *our* sender address
+    ("5.0.0", f"550-Verification failed for <news@ours.example>\n550-{_CPANEL}\n550 "
+              "Sender verify failed", "soft", "text:policy"),
+    # other hedged wording stays soft
+    ("5.0.0", "550 The account or domain may not exist, or it may be blocked.", "soft",
+     "text:hedged"),
+])
+def test_cpanel_cannot_route(status: str, diag: str, klass: str, why: str) -> None:
+    j = reasons.judge(status, reasons.find_reply_code(diag), diag,
+                      permanent_hint=not status.startswith("4"))
+    assert (j.klass, j.why.split("(")[0]) == (klass, why), j
+
+
+@pytest.mark.parametrize(("reporter", "diag", "klass", "why"), [
+    ("mailer-daemon@messagelabs.com dns; server-00.bemta-0.messagelabs.com",
+     "542 a@b.example Rejected", "hard", "text:messagelabs-542-rejected"),
+    # the code is MessageLabs' own: from anyone else it says nothing
+    ("mailer-daemon@relay.example dns; relay.example", "542 a@b.example Rejected", "soft",
+     "none"),
+    ("mailer-daemon@notmessagelabs.com.example", "542 a@b.example Rejected", "soft", "none"),
+    # any reason given is read as usual
+    ("mailer-daemon@messagelabs.com", "542 a@b.example Rejected: blocked by policy", "soft",
+     "text:policy"),
+    ("mailer-daemon@messagelabs.com", "550 a@b.example Rejected", "soft", "none"),
+])
+def test_messagelabs_542(reporter: str, diag: str, klass: str, why: str) -> None:
+    j = reasons.judge("5.0.0", reasons.find_reply_code(diag), diag, reporter=reporter,
+                      permanent_hint=True)
+    assert (j.klass, j.why.split("(")[0]) == (klass, why), j
+
+
+def _gateway_report(enclosed_body: str) -> bytes:
+    """A gateway's notice that names the recipient and no reason, returning a message."""
+    return ("From: postmaster@gw.example (\"Gateway Notification\")\r\n"
+            "To: news@ours.example\r\nSubject: Mail could not be delivered\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+            "--B\r\nContent-Type: text/plain\r\n\r\nThe following mail could not be "
+            "delivered.\r\nReason:  Unable to deliver message to <kim@dest.example>.\r\n"
+            "\r\n--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: news@ours.example\r\n"
+            "To: kim@dest.example\r\nSubject: Our news\r\n\r\n"
+            f"{enclosed_body}\r\n--B--\r\n").encode()
+
+
+def test_silent_gateway_report_decided_by_the_report_it_returns() -> None:
+    raw = _gateway_report(
+        "----- The following addresses had permanent fatal errors -----\r\n"
+        "<kim@dest.example>\r\n\r\n----- Transcript of the session follows -----\r\n"
+        "... while talking to mx.dest.example:\r\n>>> RCPT To:<kim@dest.example>\r\n"
+        "<<< 550 5.1.1 <kim@dest.example>... User unknown\r\n")
+    v = classify(raw)
+    assert [(r["address"], r["class"], r["reason"]) for r in v.recipients] == [
+        ("kim@dest.example", "hard", "user_unknown")]
+    assert any("enclosed report decides kim@dest.example" in e for e in v.evidence)
+
+
+def test_returned_newsletter_wording_decides_nothing() -> None:
+    # The returned message is our own newsletter: its words carry no SMTP reply and
+    # are no evidence about the mailbox, even when they sound like one.
+    raw = _gateway_report("Dear kim@dest.example, if this address is no longer valid or "
+                          "the mailbox does not exist any more, tell us.\r\n")
+    v = classify(raw)
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("kim@dest.example", "soft")]
+
+
 def test_urls_and_addresses_are_no_evidence() -> None:
     # Test mailboxes and help URLs carry reason words; only the reply text counts.
     diag = "550 5.0.0 <userunknown@b.example> see https://help.example/reason/#userunknown"

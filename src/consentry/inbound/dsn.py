@@ -540,6 +540,7 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
     if not evidence and not force:
         return DsnReport(False)
     exclude = _exclusions(msg)
+    reporter = _reporter(msg)
     context = "\n".join(texts)[:20_000]
     delayed_text = bool(_DELAY_TEXT.search(context[:6_000]) or
                         re.search(r"\bdelay", msg.subject, re.I))
@@ -549,7 +550,8 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
     found: list[BouncedRecipient] = []
     blocks = _status_blocks(msg)
     if blocks:
-        found = _from_blocks(blocks, texts, context, _arrival(msg), _date(msg.get("date")))
+        found = _from_blocks(blocks, texts, context, _arrival(msg), _date(msg.get("date")),
+                             reporter)
         evidence.append(f"delivery-status: {len(found)} recipient block(s)")
     if not found:
         cands: list[_Cand] = []
@@ -589,7 +591,7 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
         for c in cands:
             snip = snippets.get(norm(c.address), "")
             found.append(_judged(c.address, snip, context, "text", delayed_text,
-                                 permanent_hint))
+                                 permanent_hint, reporter))
         if found:
             evidence.append(f"text: {len(found)} recipient(s)")
     if not found and depth < 2:
@@ -604,37 +606,76 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
         xfr = [a for v in msg.headers.all("x-failed-recipients") for a in header_addresses(v)]
         for a in dict.fromkeys(xfr):
             found.append(_judged(a, _snippet_for(texts, a), context, "x-failed-recipients",
-                                 delayed_text, permanent_hint))
+                                 delayed_text, permanent_hint, reporter))
         if found:
             evidence.append("header: X-Failed-Recipients")
     if not found and stdlib_msg is not None:
         for a in _flufl(stdlib_msg, exclude):
             found.append(_judged(a, _snippet_for(texts, a), context, "flufl", delayed_text,
-                                 permanent_hint))
+                                 permanent_hint, reporter))
         if found:
             evidence.append("flufl.bounce detector")
     if not found:
         tos = _original_to(msg, exclude)
         if len(tos) == 1:
             found.append(_judged(tos[0], "", context, "original-to", delayed_text,
-                                 permanent_hint))
+                                 permanent_hint, reporter))
             evidence.append("returned original: To")
+    if depth < 2 and any(r.failed and r.why == "none" for r in found):
+        found = _decided_by_enclosed(msg, found, depth, evidence)
     return DsnReport(True, tuple(found), tuple(evidence))
 
 
+def _decided_by_enclosed(msg: Parsed, found: list[BouncedRecipient], depth: int,
+                         evidence: list[str]) -> list[BouncedRecipient]:
+    """Recipients the report names but gives no reason for ("Unable to deliver message
+    to <…>", nothing else), where the message it returns is itself a failure report
+    about the same address (a gateway passing on the bounce it could not deliver). The
+    enclosed report's verdict is taken only where its own line for that address carries
+    an SMTP reply code, so ordinary wording in a returned newsletter never decides."""
+    inner: dict[str, BouncedRecipient] = {}
+    for sub_msg in msg.enclosed():
+        for r in analyse(sub_msg, force=True, depth=depth + 1).failed:
+            if r.why != "none" and reasons.find_reply_code(r.diagnostic):
+                inner.setdefault(norm(r.address), r)
+    out: list[BouncedRecipient] = []
+    for r in found:
+        s = inner.get(norm(r.address)) if r.failed and r.why == "none" else None
+        if s is None:
+            out.append(r)
+            continue
+        out.append(BouncedRecipient(r.address, s.status, s.reply_code, r.action, s.klass,
+                                    s.reason, s.diagnostic, r.source,
+                                    f"enclosed-report:{s.why}"))
+        evidence.append(f"enclosed report decides {r.address}")
+    return out
+
+
+def _reporter(msg: Parsed) -> str:
+    """The reporting MTA's names: its From/Sender addresses and Reporting-MTA values."""
+    names = [a for h in ("from", "sender") for v in msg.headers.all(h)
+             for a in header_addresses(v)]
+    for p in msg.report_parts():
+        if p.ctype in ("message/delivery-status", "message/global-delivery-status"):
+            for b in _blocks(p.text)[:4]:
+                names.extend(v for v in b.all("reporting-mta"))
+    return " ".join(names).lower()[:2_000]
+
+
 def _judged(addr: str, snippet: str, context: str, source: str, delayed: bool,
-            permanent_hint: bool | None) -> BouncedRecipient:
+            permanent_hint: bool | None, reporter: str = "") -> BouncedRecipient:
     status = reasons.find_status(snippet) or reasons.find_status(context)
     reply = reasons.find_reply_code(snippet) or reasons.find_reply_code(context)
     j = reasons.judge(status, reply, snippet, delayed=delayed,
                       permanent_hint=permanent_hint, context=context,
-                      stage=reasons.smtp_stage(snippet))
+                      stage=reasons.smtp_stage(snippet), reporter=reporter)
     return BouncedRecipient(addr, status, reply, "delayed" if delayed else "failed", j.klass,
                             j.reason, snippet.strip()[:500], source, j.why)
 
 
 def _from_blocks(blocks: list[Headers], texts: list[str], context: str,
-                 arrival: datetime | None, reported: datetime | None) -> list[BouncedRecipient]:
+                 arrival: datetime | None, reported: datetime | None,
+                 reporter: str = "") -> list[BouncedRecipient]:
     by_addr: dict[str, BouncedRecipient] = {}
     for b in blocks:
         orig = first_address(b.get("original-recipient"))
@@ -671,7 +712,8 @@ def _from_blocks(blocks: list[Headers], texts: list[str], context: str,
             j = reasons.judge(status, reply, snippet, delayed=delayed,
                               permanent_hint=act == "failed", context=context,
                               stage=reasons.smtp_stage(f"{diag_all}\n{near}"),
-                              retried_hours=_retried_hours(arrival, last))
+                              retried_hours=_retried_hours(arrival, last),
+                              reporter=reporter)
             rec = BouncedRecipient(addr, status, reply, act if act in FAILED_ACTIONS else
                                    "failed", j.klass, j.reason, snippet.strip()[:500],
                                    "delivery-status", j.why)

@@ -245,6 +245,21 @@ _DBEB = re.compile(r"recipient address rejected: access denied")
 _FILTER_UNKNOWN_USER = re.compile(r"\b5\d\d[ -]+'?unknown user\s+<?[^\s@<>]{1,64}@", re.I)
 # "550 <address>: Recipient address rejected." with no reason at all, answered to RCPT:
 # the remote refuses this one recipient and names nothing about us.
+# cPanel's Exim routers print this as their `cannot_route_message`: the recipient's
+# domain has no usable MX or A record (or only ones pointing at loopback), so no server
+# was ever asked. The "may not exist / may be blacklisted" is the template's guess at a
+# cause; the fact is that the domain cannot receive mail. cPanel servers relaying for a
+# client answer RCPT with the same words. The same template also explains a failed
+# *sender* verification ("Verification failed for <sender> … Sender verify failed"):
+# that wording is not hedged, so the policy rule decides it first.
+_CANNOT_ROUTE = re.compile(r"\bthe account or domain may not exist, they may be blacklisted,? "
+                           r"or missing the proper dns entries")
+# Symantec Email Security.cloud (formerly MessageLabs) refuses recipients that are not
+# registered for a customer's domain with the non-standard reply "542 <address>
+# Rejected" (Sisimai's MessageLabs tables read it as an unknown user). Believed only
+# in a report from MessageLabs' own hosts, where that code is theirs.
+_MESSAGELABS_542 = re.compile(r"^542[ -]+rejected\.?$")
+_MESSAGELABS_HOST = re.compile(r"(?:^|[\s.@;])messagelabs\.com\b")
 _BARE_RCPT_REJECT = re.compile(r"^(?:[245]\d\d\b)?[\s<>:;,.\[\]'\"-]*(?:recipient )?"
                                r"(?:address )?rejected\.?$")
 
@@ -280,6 +295,8 @@ def _reason_from_text(t: str) -> tuple[Reason | None, str]:
     if m_pol and not ((_USER.search(t) or _DOMAIN.search(t))
                       and _soft_policy_word(m_pol.group(0))):
         found = next((m for m in _POLICY.finditer(t) if not _hedged(t, m)), None)
+        if found is None and _CANNOT_ROUTE.search(t):
+            return "domain_unknown", "text:cannot-route"
         if found is None:
             # "the account or domain may not exist, they may be blacklisted, or …": a list
             # of possibilities is no finding of a block, nor of a dead address. Soft,
@@ -358,7 +375,7 @@ GAVE_UP_HOURS = 24.0
 
 def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = False,
           permanent_hint: bool | None = None, context: str = "", stage: str = "",
-          retried_hours: float = 0.0) -> Judgement:
+          retried_hours: float = 0.0, reporter: str = "") -> Judgement:
     """Reason and hard/soft for one failed recipient.
 
     `status` is the enhanced code, `reply_code` the SMTP code, `diagnostic` the text the
@@ -366,7 +383,9 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
     own prose, consulted when `diagnostic` says nothing, and to find a report that
     contradicts itself. `delayed` (Action: delayed, a warning) is never hard: the MTA is
     still trying. `retried_hours`: how long the reporting MTA kept the message before this
-    final failure (0 when unknown)."""
+    final failure (0 when unknown). `reporter`: the reporting MTA's host names (its
+    From domain, Reporting-MTA), lower case, for the few replies whose meaning is a
+    vendor's own."""
     t = clean_text(diagnostic)
     reason, why = _reason_from_text(t)
     if reason == "user_unknown" and _EMPTY_SLOT.search(diagnostic):
@@ -381,6 +400,9 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
         reason, why = "policy_blocked", "text:filter-unknown-user"
     if reason is None and stage == "rcpt" and _BARE_RCPT_REJECT.match(_first_line(t)):
         reason, why = "user_unknown", "text:recipient-rejected-at-rcpt"
+    if reason is None and reply_code == "542" and _MESSAGELABS_HOST.search(reporter) and \
+            _MESSAGELABS_542.match(_first_line(t)):
+        reason, why = "user_unknown", "text:messagelabs-542-rejected"
     if reason is None and context:
         reason, why = _reason_from_text(clean_text(context))
         why = why.replace("text:", "context:") if why else why
