@@ -85,6 +85,34 @@ async def test_silent_connection_is_closed_by_the_idle_timeout(
     assert 1.0 <= time.monotonic() - t0 < 8
 
 
+async def test_every_complete_command_moves_the_idle_deadline(
+        make_config: Any, sink: Any, start_app: Any) -> None:
+    """A client that is never silent for a whole timeout is kept however long it talks;
+    after DATA's longer budget the command timeout applies again, counted from the last
+    command, and a silence of that length ends the session."""
+    running = await start_app(make_config(sink, policy=NO_BASIS,
+                                          submission={"command_timeout": 1.0,
+                                                      "data_timeout": 6}))
+    async with RawSMTP(running.port) as c:
+        await c.cmd("EHLO client.test")
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3.0:  # three timeouts long, never idle for one
+            await asyncio.sleep(0.4)
+            assert (await c.cmd("NOOP")).code == 250
+        await c.cmd("MAIL FROM:<news@sender.example>")
+        await c.cmd("RCPT TO:<a@example.org>")
+        assert (await c.cmd("DATA")).code == 354
+        await asyncio.sleep(2.0)  # inside DATA: the 6 s budget, not the 1 s one
+        await c.write(b"Subject: kept\r\n\r\nhello\r\n.\r\n")
+        reply = await c.reply(within=10)
+        assert reply.code == 250, reply
+        t1 = time.monotonic()
+        assert await c.closed_by_server(within=10)
+        silent = time.monotonic() - t1
+    assert 0.7 <= silent < 3.0, silent  # the 1 s timeout again, not DATA's 6 s
+    assert len(sink.received) == 1
+
+
 async def test_idle_connections_fill_the_cap_then_421_then_served_once_freed(
         make_config: Any, sink: Any, start_app: Any) -> None:
     cap = 30
