@@ -165,9 +165,14 @@ async def _open(host: str, port: int, limit_s: float) -> _Session:
 async def run_load(
     host: str, port: int, w: Workload, concurrency: int, *,
     tag: str = "0", run_limit_s: float = 300.0, command_timeout: float = 30.0,
+    rate: float = 0.0,
 ) -> LoadResult:
     """Drive w.messages messages through `concurrency` persistent sessions.
 
+    rate > 0: open loop. Message i is due at start + i / rate and is sent by the next
+    free session once due; its latency counts from when it was due, not from when a
+    session got to it, so a server that falls behind shows as latency (no coordinated
+    omission). rate 0: closed loop, every session sends its next message at once.
     Bounded: each transaction has command_timeout, the whole run run_limit_s.
     """
     msgs = build_messages(w, tag)
@@ -187,8 +192,13 @@ async def run_load(
         nonlocal next_i
         while next_i < len(msgs):
             mail, rcpts, data = msgs[next_i]
+            due = t_start + next_i / rate if rate > 0 else 0.0
             next_i += 1
             t0 = time.perf_counter()
+            if due > t0:
+                await asyncio.sleep(due - t0)
+            if rate > 0:
+                t0 = due
             try:
                 async with asyncio.timeout(command_timeout):
                     code, _ = await s.cmd(mail)
@@ -247,9 +257,11 @@ def main() -> None:
     p.add_argument("--size", type=int, default=5 * 1024)
     p.add_argument("--suppressed-fraction", type=float, default=0.2)
     p.add_argument("--suppressions", type=int, default=1_000_000)
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="open loop: messages per second offered (default 0: closed loop)")
     a = p.parse_args()
     w = Workload(a.messages, a.rcpts, a.size, a.suppressed_fraction, a.suppressions)
-    r = asyncio.run(run_load(a.host, a.port, w, a.concurrency))
+    r = asyncio.run(run_load(a.host, a.port, w, a.concurrency, rate=a.rate))
     print(json.dumps(r.to_json(), indent=2))
 
 

@@ -21,7 +21,10 @@ In one run on loopback:
      recipients are DOI-consented addresses, 20 % drawn from the suppressed set;
   4. phases: consent (suppression-only vs + consent records, c=10), processes (one
      consentry vs two behind SO_REUSEPORT on one port, c=50) and scale (10^4 .. 10^7
-     suppressions, 1 rcpt, c=10, on a fresh Redis loaded step by step);
+     suppressions, 1 rcpt, c=10, on a fresh Redis loaded step by step) and latency
+     (c=10 offered a fixed --latency-rate, open loop, the same for sink, Haraka and
+     consentry: the latency a relay adds below saturation, where the matrix's closed
+     loop measures mostly queueing);
   5. prints the tables and writes bench/results/suite-<timestamp>.md and .png.
 
 Each measured run sends about --seconds worth of messages (a short unmeasured probe run
@@ -93,7 +96,7 @@ DKIM_HEADERS = ("From, Sender, Reply-To, Subject, Date, Message-ID, To, Cc, MIME
                 "Content-Type, Content-Transfer-Encoding, List-Id, List-Unsubscribe, "
                 "List-Unsubscribe-Post")
 CLIENTS = ("loadgen", "smtp-source")
-PHASES = ("matrix", "consent", "procs", "scale")
+PHASES = ("matrix", "consent", "procs", "latency", "scale")
 GOALS = {"haraka_c10_50": 1.5, "procs": 1.6, "consent": 0.90, "scale": 0.90,
          "added_p99_ms": 10.0}
 
@@ -659,13 +662,14 @@ async def smtp_source(port: int, messages: int, conc: int, rcpts: int, msgfile: 
 
 
 async def one_load(ctx: Ctx, target: str, client: str, size: int, rcpts: int, conc: int,
-                   messages: int, suppressions: int, tag: str,
-                   limit_s: float) -> tuple[int, float, list[float], Counter[str], list[str]]:
+                   messages: int, suppressions: int, tag: str, limit_s: float,
+                   rate: float = 0.0) -> tuple[int, float, list[float], Counter[str], list[str]]:
     port = ctx.ports[target]
     if client == "loadgen":
         w = Workload(messages, rcpts, size, ctx.args.suppressed_fraction, suppressions,
                      seed=zlib.crc32(tag.encode()) & 0xFFFF, consented=ctx.args.consents)
-        res = await run_load("127.0.0.1", port, w, conc, tag=tag, run_limit_s=limit_s)
+        res = await run_load("127.0.0.1", port, w, conc, tag=tag, run_limit_s=limit_s,
+                             rate=rate)
         # msgs/s counts accepted messages only (250 after the final dot); a 4xx/5xx
         # is shown in the notes
         return res.codes.get("250", 0), res.elapsed, res.latencies_ms, res.codes, res.errors
@@ -681,9 +685,11 @@ async def one_load(ctx: Ctx, target: str, client: str, size: int, rcpts: int, co
 
 async def measure(ctx: Ctx, phase: str, target: str, client: str, size: int, rcpts: int,
                   conc: int, *, extra: str = "", suppressions: int | None = None,
-                  via: str | None = None) -> Run:
+                  via: str | None = None, rate: float = 0.0) -> Run:
     """One cell: an unmeasured probe, then the measured run (`via`: the instance that
-    serves `target` when several do, e.g. one per suppression count)."""
+    serves `target` when several do, e.g. one per suppression count). rate > 0: the
+    measured run is open loop at that many messages per second (loadgen only), about
+    `latency_seconds` long."""
     a = ctx.args
     inst = via or target
     supp = suppressions if suppressions is not None else a.suppressions
@@ -696,7 +702,9 @@ async def measure(ctx: Ctx, phase: str, target: str, client: str, size: int, rcp
                                             supp, f"p{ctx.seq}", limit)
     cap = min(a.max_messages, max(conc * 2, int(150_000_000 / size)))
     n = max(conc * 2, a.min_messages)
-    if got and el > 0 and not err:
+    if rate > 0:
+        n = int(min(cap, max(n, rate * a.latency_seconds)))
+    elif got and el > 0 and not err:
         n = int(min(cap, max(n, got / el * a.seconds)))
     run = Run(phase, target, client, size, rcpts, conc, extra)
     pids = ctx.pids[inst]
@@ -704,7 +712,7 @@ async def measure(ctx: Ctx, phase: str, target: str, client: str, size: int, rcp
     cpu0, rcpu0 = tree_cpu(pids), tree_cpu([ctx.redis_pid])
     t0 = time.monotonic()
     got, el, lat, codes, err = await one_load(ctx, inst, client, size, rcpts, conc, n,
-                                              supp, f"m{ctx.seq}", limit)
+                                              supp, f"m{ctx.seq}", limit, rate)
     dt = time.monotonic() - t0
     run.cpu_s, run.redis_cpu_s = tree_cpu(pids) - cpu0, tree_cpu([ctx.redis_pid]) - rcpu0
     if before is not None and ctx.probe is not None:
@@ -765,6 +773,30 @@ async def phase_procs(ctx: Ctx) -> None:
         for client in ctx.args.clients:
             for target in ("consentry", "consentry-2p"):
                 await measure(ctx, "procs", target, client, 5120, 1, 50)
+
+
+LATENCY_TARGETS = ("sink", "haraka", "haraka-nodelay", "consentry", "consentry-dkim")
+
+
+async def phase_latency(ctx: Ctx) -> None:
+    """Added latency below saturation: c=10 sessions offered a fixed rate (open loop,
+    latency from when each message was due), the same rate for every target. In the
+    matrix every session sends as fast as it can, so a relay is saturated there and its
+    latency is mostly queueing (c / throughput); here it is what the relay adds."""
+    rate = ctx.args.latency_rate
+    for _rep in range(ctx.args.phase_repeats):
+        for rcpts in (1, 10):
+            for target in LATENCY_TARGETS:
+                if target in ctx.ports:
+                    await measure(ctx, "latency", target, "loadgen", 5120, rcpts, 10,
+                                  extra=f"{rate:g}/s", rate=rate)
+
+
+def _extra_order(extra: str) -> float:
+    try:
+        return float(extra.removesuffix("/s")) if extra else 0.0
+    except ValueError:
+        return 0.0
 
 
 def scale_label(n: int) -> str:
@@ -934,6 +966,19 @@ def goals(aggs: Mapping[tuple[str, str, str, int, int, int, str], Agg],
                 added = ag.pct(99) - sink.pct(99)
                 out.append(f"{verdict(added < GOALS['added_p99_ms'])}: added p99 latency vs "
                            f"sink, c=10, 5K, rcpts={rcpts}: {added:+.2f} ms (goal < 10 ms)")
+    for k, ag in sorted(aggs.items()):
+        ph, t, cl, size, rcpts, conc, x = k
+        if ph == "latency" and t == "consentry":
+            sink = aggs.get(("latency", "sink", cl, size, rcpts, conc, x))
+            if sink:
+                added = ag.pct(99) - sink.pct(99)
+                h = [aggs[hk].pct(99) - sink.pct(99) for hk in
+                     (("latency", n, cl, size, rcpts, conc, x) for n in HARAKA_TARGETS)
+                     if hk in aggs]
+                out.append(f"{verdict(added < GOALS['added_p99_ms'])} (below saturation): "
+                           f"added p99 latency vs sink, c=10 offered {x}, 5K, "
+                           f"rcpts={rcpts}: {added:+.2f} ms (goal < 10 ms)"
+                           + (f"; best Haraka {min(h):+.2f} ms" if h else ""))
     for rcpts in (1, 10):
         ra, rb, q = pair_ratio(aggs, "consent", "consentry-supponly", "consentry", "loadgen",
                                5120, rcpts, 10)
@@ -956,7 +1001,8 @@ def goals(aggs: Mapping[tuple[str, str, str, int, int, int, str], Agg],
     return out
 
 
-PHASE_HEAD = ["phase", "target", "client", "size", "rcpts", "conc", "suppressions", "msgs",
+PHASE_HEAD = ["phase", "target", "client", "size", "rcpts", "conc",
+              "suppressions / offered", "msgs",
               "msgs/s", "p50 ms", "p99 ms", "p999 ms", "CPU s/1k msgs", "round trips/msg",
               "Redis cmds/msg", "notes"]
 
@@ -965,8 +1011,9 @@ def phase_rows(aggs: Mapping[tuple[str, str, str, int, int, int, str], Agg]
                ) -> list[list[str]]:
     rows = []
     keys = sorted((k for k in aggs if k[0] != "matrix"),
-                  key=lambda k: (PHASES.index(k[0]), k[4], k[2],
-                                 float(k[6]) if k[6] else 0.0, k[1]))
+                  key=lambda k: (PHASES.index(k[0]), k[4], k[2], _extra_order(k[6]),
+                                 LATENCY_TARGETS.index(k[1]) if k[1] in LATENCY_TARGETS
+                                 else 9, k[1]))
     for k in keys:
         ag = aggs[k]
         ph, target, client, size, rcpts, conc, extra = k
@@ -1129,6 +1176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=parse_list(CLIENTS), default=list(CLIENTS))
     p.add_argument("--targets", type=parse_list(MATRIX_TARGETS), default=list(MATRIX_TARGETS))
     p.add_argument("--phases", type=parse_list(PHASES), default=list(PHASES))
+    p.add_argument("--latency-rate", type=float, default=50.0,
+                   help="messages/s offered to every target in the latency phase "
+                        "(default 50)")
+    p.add_argument("--latency-seconds", type=float, default=None,
+                   help="length of one latency-phase run (default 8; --quick 2)")
     p.add_argument("--scale", type=parse_ints, default=None,
                    help="suppression counts of the scale phase (default 1e4,1e5,1e6,1e7; "
                         "--quick 1e3,1e4)")
@@ -1141,6 +1193,7 @@ def apply_defaults(args: argparse.Namespace) -> None:
     q = args.quick
     defaults: dict[str, Any] = {
         "seconds": 0.5 if q else 2.5, "min_messages": 30 if q else 100,
+        "latency_seconds": 2.0 if q else 8.0,
         "phase_repeats": 1 if q else 3, "suppressions": 20_000 if q else 1_000_000,
         "consents": 20_000 if q else 1_000_000, "concurrency": [1, 10] if q else [1, 10, 50, 200],
         "sizes": [5120] if q else [5120, 51200],
@@ -1179,6 +1232,8 @@ def estimate_seconds(args: argparse.Namespace) -> float:
     if "procs" in args.phases:
         total += args.phase_repeats * len(args.clients) * (run("consentry", 1, 50)
                                                            + run("consentry-2p", 1, 50))
+    if "latency" in args.phases:
+        total += args.phase_repeats * 2 * len(LATENCY_TARGETS) * (args.latency_seconds + 3)
     if "scale" in args.phases:
         total += args.phase_repeats * len(args.scale) * run("consentry-scale", 1, 10)
         total += sum(args.scale) / 100_000 + 10
@@ -1188,7 +1243,8 @@ def estimate_seconds(args: argparse.Namespace) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     apply_defaults(args)
-    if min(args.suppressions, args.consents, args.repeats, args.phase_repeats) <= 0:
+    if min(args.suppressions, args.consents, args.repeats, args.phase_repeats,
+           args.latency_rate, args.latency_seconds) <= 0:
         print("counts and repeats must be positive", file=sys.stderr)
         return 2
     if len(set(args.scale)) != len(args.scale) or len(args.scale) > 16:
@@ -1300,6 +1356,8 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.run(phase_consent(ctx))
             if "procs" in args.phases:
                 asyncio.run(phase_procs(ctx))
+            if "latency" in args.phases:
+                asyncio.run(phase_latency(ctx))
             for name in list(procs.procs):
                 if name.startswith(("consentry", "haraka")):
                     pr = procs.procs[name]

@@ -4,6 +4,7 @@ No benchmark runs here."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections import Counter
 from pathlib import Path
@@ -153,3 +154,59 @@ def test_tree_cpu_counts_this_process() -> None:
 
     assert suite.tree_cpu([os.getpid()]) > 0
     assert suite.tree_cpu([2**22 + 12345]) == 0.0  # no such process
+
+
+def test_latency_phase_goal_line_compares_with_the_sink_at_the_same_rate() -> None:
+    runs = []
+    for target, p99 in (("sink", 3.0), ("haraka", 60.0), ("haraka-nodelay", 15.0),
+                        ("consentry", 9.0)):
+        r = suite.Run("latency", target, "loadgen", 5120, 1, 10, "50/s", messages=400,
+                      elapsed=8.0, latencies_ms=[1.0] * 98 + [p99] * 2, cpu_s=1.0)
+        r.codes = Counter({"250": 400})
+        runs.append(r)
+    g = suite.goals(suite.aggregate(runs), ["loadgen"])
+    line = next(x for x in g if "below saturation" in x)
+    assert line.startswith("met (below saturation): added p99 latency vs sink, c=10 "
+                           "offered 50/s, 5K, rcpts=1: +6.00 ms")
+    assert line.endswith("best Haraka +12.00 ms")
+    rows = suite.phase_rows(suite.aggregate(runs))
+    assert [r[1] for r in rows] == ["sink", "haraka", "haraka-nodelay", "consentry"]
+
+
+async def test_open_loop_latency_counts_from_when_each_message_was_due() -> None:
+    """A server slower than the offered rate: the open loop's latency grows with the
+    backlog (measured from when each message was due), the closed loop's does not."""
+    import loadgen
+
+    from ..helpers.sink import Sink
+
+    sink = Sink()
+    sink.control.data_delay = 0.1  # at most 10 msgs/s on one session
+    await sink.start()
+    try:
+        w = loadgen.Workload(12, 1, 2048, 0.0, 10)
+        closed = await loadgen.run_load("127.0.0.1", sink.port, w, 1, run_limit_s=30)
+        t0 = asyncio.get_running_loop().time()
+        opened = await loadgen.run_load("127.0.0.1", sink.port, w, 1, run_limit_s=30,
+                                        rate=40.0)
+        took = asyncio.get_running_loop().time() - t0
+    finally:
+        await sink.stop()
+    assert closed.codes["250"] == opened.codes["250"] == 12
+    assert max(closed.latencies_ms) < 400
+    # the 12th message was due after 0.275 s and sent after 11 others of 0.1 s each
+    assert opened.latencies_ms[-1] > 700
+    assert opened.latencies_ms == sorted(opened.latencies_ms)
+    assert took >= 1.1
+    # a rate the server keeps up with: every message is sent when due, never earlier
+    sink2 = Sink()
+    await sink2.start()
+    try:
+        t0 = asyncio.get_running_loop().time()
+        paced = await loadgen.run_load("127.0.0.1", sink2.port, w, 2, run_limit_s=30,
+                                       rate=20.0)
+        took = asyncio.get_running_loop().time() - t0
+    finally:
+        await sink2.stop()
+    assert paced.codes["250"] == 12 and took >= 11 / 20
+    assert max(paced.latencies_ms) < 200
