@@ -89,6 +89,36 @@ if not getattr(dkimpy, "_consentry_keys_memo", False):
     dkimpy._consentry_keys_memo = True
 
 
+_DKIMPY_RELAXED_HEADERS: Any = dkim_canon.Relaxed.canonicalize_headers
+_UNFOLD = re.compile(b"\r?\n")
+_WSP_RUN = re.compile(b"[\t ]+")
+
+
+def _relaxed_headers(headers: Any) -> list[tuple[bytes, bytes]]:
+    """dkimpy's relaxed header canonicalisation, byte for byte (a property test holds
+    the two equal), without its two module-level ``re.sub`` calls per field where they
+    cannot change anything: no line break but the field's own end, no tab or double
+    space to compress. Signing
+    and the self-check each run it over every field of every copy (a third of a signed
+    copy's Python time)."""
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        n = value.count(b"\n")
+        if n == 1 and value.endswith(b"\n"):  # an unfolded field: only its own line end
+            value = value[:-2] if value.endswith(b"\r\n") else value[:-1]
+        elif n:
+            value = _UNFOLD.sub(b"", value)
+        if b"\t" in value or b"  " in value:
+            value = _WSP_RUN.sub(b" ", value)
+        out.append((name.lower().rstrip(), value.strip() + b"\r\n"))
+    return out
+
+
+if not getattr(dkim_canon.Relaxed, "_consentry_headers", False):
+    dkim_canon.Relaxed.canonicalize_headers = staticmethod(_relaxed_headers)
+    dkim_canon.Relaxed._consentry_headers = True
+
+
 _DKIMPY_RFC822_PARSE: Any = dkimpy.rfc822_parse
 _EOL = re.compile(b"\r?\n")
 _FIELD_NAME = re.compile(rb"([\x21-\x7e]+?):")

@@ -51,3 +51,25 @@ def test_parse_is_dkimpys_on_real_shapes() -> None:
 
 def test_dkimpy_uses_ours() -> None:
     assert dkimpy.rfc822_parse is ours._rfc822_parse
+
+
+HEADER_PIECES = [b"\r\n", b"\n", b"\r", b" ", b"  ", b"\t", b" \t ", b"\r\n\t", b"\r\n ",
+                 b"a", b"B", b"x y", b":", b"\x00", b"\xff", b"\x0b", b"\x0c", b"=?utf-8?q?"]
+_field = st.lists(st.sampled_from(HEADER_PIECES), max_size=12).map(b"".join)
+
+
+@given(st.lists(st.tuples(_field, _field), max_size=8))
+@settings(max_examples=20000 if TORTURE else 1500, deadline=None)
+def test_relaxed_header_canonicalisation_is_dkimpys(headers: list[tuple[bytes, bytes]]
+                                                    ) -> None:
+    assert ours._relaxed_headers(headers) == [
+        tuple(x) for x in ours._DKIMPY_RELAXED_HEADERS(headers)]
+
+
+def test_relaxed_headers_are_installed_and_signatures_still_verify() -> None:
+    import dkim.canonicalization as canon
+
+    assert canon.Relaxed.canonicalize_headers is ours._relaxed_headers
+    real = [(b"Subject", b" Hello\r\n\t world  again \r\n"), (b"FROM ", b"a@b\r\n")]
+    assert ours._relaxed_headers(real) == [(b"subject", b"Hello world again\r\n"),
+                                           (b"from", b"a@b\r\n")]
