@@ -208,6 +208,17 @@ def test_silent_gateway_report_decided_by_the_report_it_returns() -> None:
     assert any("enclosed report decides kim@dest.example" in e for e in v.evidence)
 
 
+def test_a_gateway_delay_stays_soft_whatever_the_report_it_returns() -> None:
+    raw = _gateway_report(
+        "----- The following addresses had permanent fatal errors -----\r\n"
+        "<kim@dest.example>\r\n>>> RCPT To:<kim@dest.example>\r\n"
+        "<<< 550 5.1.1 <kim@dest.example>... User unknown\r\n").replace(
+        b"The following mail could not be delivered.",
+        b"The following mail has been delayed; we will keep trying.")
+    v = classify(raw)
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("kim@dest.example", "soft")]
+
+
 def test_returned_newsletter_wording_decides_nothing() -> None:
     # The returned message is our own newsletter: its words carry no SMTP reply and
     # are no evidence about the mailbox, even when they sound like one.

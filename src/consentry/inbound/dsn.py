@@ -644,7 +644,9 @@ def _decided_by_enclosed(msg: Parsed, found: list[BouncedRecipient], depth: int,
         if s is None:
             out.append(r)
             continue
-        out.append(BouncedRecipient(r.address, s.status, s.reply_code, r.action, s.klass,
+        # the gateway's own word on the delivery stands: a delay it reports is never hard
+        klass: BounceClass = s.klass if r.action == "failed" else "soft"
+        out.append(BouncedRecipient(r.address, s.status, s.reply_code, r.action, klass,
                                     s.reason, s.diagnostic, r.source,
                                     f"enclosed-report:{s.why}"))
         evidence.append(f"enclosed report decides {r.address}")
