@@ -62,6 +62,12 @@ CASES: dict[str, bytes] = {
     "dsn-nul-charset": HEAD.format(subject="Undelivered", name="dsnnul").encode()
     + b'Content-Type: multipart/report; report-type=delivery-status; boundary="n"\r\n\r\n'
     b'--n\r\nContent-Type: text/plain; charset="\x00x"\r\n\r\nmailbox full\r\n--n--\r\n',
+    # an RFC 2231 boundary whose charset holds a NUL: str(bytes, charset) raises
+    # ValueError inside the stdlib feed parser itself (found by the atheris harness)
+    "rfc2231-nul-charset-boundary": HEAD.format(subject="nul2231", name="nul2231").encode()
+    + b"Content-Type: multipart/signed; protocol=\"application/pgp-signature\";\r\n"
+    b"\tboundary*=us\x00ascii''sig\r\n\r\n--sig\r\nContent-Type: text/plain\r\n\r\n"
+    b"Bitte abmelden\r\n--sig--\r\n",
     "utf7-charset": _msg("utf7", "text/plain; charset=utf-7", "+AGEAYgBj-  +ZeVnLIqe-\r\n"),
     "bad-encoded-words": _msg("ew", "text/plain", "body\r\n",
                               "X-Note: =?utf-8?b?!!!?= =?x-unknown?q?abc?= =?utf-8?q?=ZZ?=\r\n"

@@ -637,3 +637,14 @@ def test_a_list_of_possible_causes_is_neither_a_block_nor_a_dead_address(diag: s
     found = diag.replace("could be blocked", "is blocked").replace("may have been", "is")
     j = reasons.judge(reasons.find_status(found), "550", found)
     assert (j.klass, j.reason) == ("soft", "policy_blocked")
+
+
+def test_a_message_the_stdlib_parser_cannot_read_is_unknown_not_an_error() -> None:
+    # an RFC 2231 boundary with a NUL in its charset: the feed parser itself raises
+    raw = (b"From: Kunde <kunde@isp.example>\r\nTo: antwort@shop.test\r\nSubject: x\r\n"
+           b"Content-Type: multipart/signed;\r\n\tboundary*=us\x00ascii''sig\r\n\r\n"
+           b"--sig\r\n\r\nBitte abmelden\r\n--sig--\r\n")
+    v = classify(raw)
+    assert v.kind == "unknown"
+    assert any(e.startswith("unparseable: the e-mail parser failed: ValueError")
+               for e in v.evidence), v.evidence

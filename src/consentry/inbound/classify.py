@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from ..tokens import TOKEN_RE, TokenCodec, TokenError, find_token
 from . import arf, autoreply, dsn, intent, reply
-from .parse import Limits, Parsed, ParseLimitExceeded, parse_message
+from .parse import Limits, MessageUnparseable, Parsed, ParseLimitExceeded, parse_message
 from .textutil import addresses_in, first_address, norm
 
 __all__ = ["Kind", "Options", "TokenHit", "Verdict", "classify", "classify_parsed"]
@@ -173,6 +173,8 @@ def classify(data: bytes, envelope_rcpts: Sequence[str] = (), mail_from: str | N
         msg = parse_message(data, o.limits)
     except ParseLimitExceeded as exc:
         return Verdict("unknown", evidence=(f"parse refused: {exc}",))
+    except MessageUnparseable as exc:
+        return Verdict("unknown", evidence=(f"unparseable: {exc}",))
     return classify_parsed(msg, envelope_rcpts, mail_from, o)
 
 

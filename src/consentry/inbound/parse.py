@@ -26,6 +26,7 @@ from email import policy as email_policy
 __all__ = [
     "Headers",
     "Limits",
+    "MessageUnparseable",
     "ParseLimitExceeded",
     "Parsed",
     "Part",
@@ -39,6 +40,11 @@ __all__ = [
 
 class ParseLimitExceeded(ValueError):
     """The message exceeds a parse cap; it is refused unparsed (the reason names the cap)."""
+
+
+class MessageUnparseable(ValueError):
+    """The e-mail parser could not read the message (it is not a bomb: nothing to
+    refuse at the door; the classifier calls it unknown and it goes to review)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,11 +423,21 @@ def parse_message(data: bytes, limits: Limits | None = None) -> Parsed:
         cut = data.rfind(b"\n", 0, lim.max_bytes)
         data = data[: cut + 1 if cut > 0 else lim.max_bytes]
     _prescan(data, lim)
+    parts: list[Part] = []
     try:
         msg = email.message_from_bytes(data, policy=email_policy.compat32)
+        _walk(msg, lim, parts, 0, False, True)
+        headers = _headers_of(msg, lim)
     except RecursionError:  # pragma: no cover - prescan bounds the depth
         raise ParseLimitExceeded("MIME nesting too deep") from None
-    parts: list[Part] = []
-    _walk(msg, lim, parts, 0, False, True)
+    except ParseLimitExceeded:
+        raise
+    except (ValueError, LookupError, TypeError, IndexError, AttributeError) as exc:
+        # The stdlib parser is not total on hostile bytes: an RFC 2231 parameter whose
+        # charset holds a NUL ("boundary*=us\0ascii''x") makes `str(b, charset)` raise
+        # ValueError from inside the feed parser (found by the atheris harness). Such a
+        # message is unparseable, not a classifier failure: the caller says "unknown".
+        raise MessageUnparseable(f"the e-mail parser failed: {type(exc).__name__}: "
+                                 f"{str(exc)[:120]}") from None
     defects = tuple(sorted({type(d).__name__ for d in msg.defects}))
-    return Parsed(_headers_of(msg, lim), tuple(parts), truncated, size, defects, msg)
+    return Parsed(headers, tuple(parts), truncated, size, defects, msg)
