@@ -8,6 +8,7 @@ import asyncio
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,38 +176,36 @@ def test_latency_phase_goal_line_compares_with_the_sink_at_the_same_rate() -> No
 
 async def test_open_loop_latency_counts_from_when_each_message_was_due() -> None:
     """A server slower than the offered rate: the open loop's latency grows with the
-    backlog (measured from when each message was due), the closed loop's does not."""
+    backlog (measured from when each message was due), the closed loop's does not; at a
+    rate the server keeps up with, no message is sent before it is due. Only bounds that
+    the server's own delays imply are absolute; the rest compares one run with another."""
     import loadgen
 
     from ..helpers.sink import Sink
 
-    sink = Sink()
-    sink.control.data_delay = 0.1  # at most 10 msgs/s on one session
-    await sink.start()
-    try:
-        w = loadgen.Workload(12, 1, 2048, 0.0, 10)
-        closed = await loadgen.run_load("127.0.0.1", sink.port, w, 1, run_limit_s=30)
-        t0 = asyncio.get_running_loop().time()
-        opened = await loadgen.run_load("127.0.0.1", sink.port, w, 1, run_limit_s=30,
-                                        rate=40.0)
-        took = asyncio.get_running_loop().time() - t0
-    finally:
-        await sink.stop()
-    assert closed.codes["250"] == opened.codes["250"] == 12
-    assert max(closed.latencies_ms) < 400
-    # the 12th message was due after 0.275 s and sent after 11 others of 0.1 s each
-    assert opened.latencies_ms[-1] > 700
+    w = loadgen.Workload(12, 1, 2048, 0.0, 10)
+    loop = asyncio.get_running_loop()
+
+    async def drive(delay: float, sessions: int, rate: float) -> tuple[Any, float]:
+        sink = Sink()
+        sink.control.data_delay = delay
+        await sink.start()
+        try:
+            t0 = loop.time()
+            res = await loadgen.run_load("127.0.0.1", sink.port, w, sessions,
+                                         run_limit_s=30, rate=rate)
+            return res, loop.time() - t0
+        finally:
+            await sink.stop()
+
+    closed, _ = await drive(0.1, 1, 0.0)  # at most 10 msgs/s on one session
+    opened, took = await drive(0.1, 1, 40.0)
+    paced, took_paced = await drive(0.0, 2, 20.0)
+    assert closed.codes["250"] == opened.codes["250"] == paced.codes["250"] == 12
+    # the 12th message was due after 0.275 s and finished after twelve 0.1 s replies
+    assert opened.latencies_ms[-1] > 900 and took >= 1.2
     assert opened.latencies_ms == sorted(opened.latencies_ms)
-    assert took >= 1.1
-    # a rate the server keeps up with: every message is sent when due, never earlier
-    sink2 = Sink()
-    await sink2.start()
-    try:
-        t0 = asyncio.get_running_loop().time()
-        paced = await loadgen.run_load("127.0.0.1", sink2.port, w, 2, run_limit_s=30,
-                                       rate=20.0)
-        took = asyncio.get_running_loop().time() - t0
-    finally:
-        await sink2.stop()
-    assert paced.codes["250"] == 12 and took >= 11 / 20
-    assert max(paced.latencies_ms) < 200
+    assert max(closed.latencies_ms) < opened.latencies_ms[-1] / 2
+    # paced: the last message was due at 11/20 s, so the run cannot end before
+    assert took_paced >= 11 / 20
+    assert max(paced.latencies_ms) < opened.latencies_ms[-1] / 2
