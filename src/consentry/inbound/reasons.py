@@ -243,8 +243,6 @@ _DBEB = re.compile(r"recipient address rejected: access denied")
 # filters (NTT DoCoMo's reception refusal, filtering gateways) for live mailboxes. The
 # remote's real unknown-user replies name the address first; believed only at RCPT.
 _FILTER_UNKNOWN_USER = re.compile(r"\b5\d\d[ -]+'?unknown user\s+<?[^\s@<>]{1,64}@", re.I)
-# "550 <address>: Recipient address rejected." with no reason at all, answered to RCPT:
-# the remote refuses this one recipient and names nothing about us.
 # cPanel's Exim routers print this as their `cannot_route_message`: the recipient's
 # domain has no usable MX or A record (or only ones pointing at loopback), so no server
 # was ever asked. The "may not exist / may be blacklisted" is the template's guess at a
@@ -260,6 +258,8 @@ _CANNOT_ROUTE = re.compile(r"\bthe account or domain may not exist, they may be 
 # in a report from MessageLabs' own hosts, where that code is theirs.
 _MESSAGELABS_542 = re.compile(r"^542[ -]+rejected\.?$")
 _MESSAGELABS_HOST = re.compile(r"(?:^|[\s.@;])messagelabs\.com\b")
+# "550 <address>: Recipient address rejected." with no reason at all, answered to RCPT:
+# the remote refuses this one recipient and names nothing about us.
 _BARE_RCPT_REJECT = re.compile(r"^(?:[245]\d\d\b)?[\s<>:;,.\[\]'\"-]*(?:recipient )?"
                                r"(?:address )?rejected\.?$")
 
