@@ -150,9 +150,16 @@ def parse(raw: str, *, fold_case: bool = True, plus_separators: str = "+") -> Ad
         # different key from its precomposed twin "sś".
         local = unicodedata.normalize(
             "NFC", unicodedata.normalize("NFD", local).casefold())
+    if len(local.encode("utf-8")) > MAX_LOCAL:
+        # case folding can lengthen it ("ŉ", 2 octets, folds to "ʼn", 3)
+        raise InvalidAddress("local part longer than 64 octets")
     display_local = local if _is_dot_atom(local) else '"' + local.replace("\\", "\\\\").replace(
         '"', '\\"') + '"'
     canonical = f"{display_local}@{dom}"
+    if len(canonical.encode("utf-8")) > MAX_PATH:
+        # IDNA makes a domain longer (ʞ, 2 octets in UTF-8, is part of an xn-- label):
+        # the path limit holds for the form that is sent and stored, not only the raw one
+        raise InvalidAddress("address longer than 256 octets")
     key_local = local
     for sep in plus_separators:
         head, found, _tag = key_local.partition(sep)

@@ -210,3 +210,25 @@ def test_accepted_address_survives_aiosmtplib_reparse(raw: str) -> None:
     except ValueError:
         return  # refused by aiosmtplib: not delivered at all, which is safe
     assert parse(sent).key == a.key, (a.raw, sent)
+
+
+@pytest.mark.parametrize("raw", [
+    # 250 octets as sent, 274 once the domain is IDNA (the atheris harness found one)
+    "x" * 30 + "@" + ".".join(["ʞ" + "e" * 50] * 4) + ".example",
+    # 60 octets as sent, 90 once case-folded ("ŉ" folds to "ʼn")
+    "\u0149" * 30 + "@x.example",
+])
+def test_limits_hold_for_the_canonical_form(raw: str) -> None:
+    """An address is refused when its canonical form breaks the RFC 5321 limits, not only
+    its raw one: the canonical form is what is keyed and stored, and parsing it again
+    must give it back (it failed with InvalidAddress before)."""
+    assert len(raw.encode()) <= 256
+    with pytest.raises(InvalidAddress, match="longer than"):
+        parse(raw)
+
+
+def test_canonical_form_at_the_limit_is_a_fixed_point() -> None:
+    raw = "x" * 5 + "@" + ".".join(["ʞ" + "e" * 50] * 4) + ".example"  # 225 → 249 octets
+    a = parse(raw)
+    assert len(a.canonical.encode()) <= 256
+    assert parse(a.canonical).canonical == a.canonical
