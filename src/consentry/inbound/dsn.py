@@ -210,7 +210,9 @@ def _blocks(text: str) -> list[Headers]:
 _FIELDS_IN_TEXT = re.compile(r"^[ \t>]*(?:final|original)-recipient[ \t]*:", re.I | re.M)
 
 
-def _status_blocks(msg: Parsed) -> list[Headers]:
+def _status_blocks(msg: Parsed) -> tuple[list[Headers], list[str]]:
+    """The per-recipient field blocks of the report, and its Reporting-MTA values (from
+    the per-message block, read in the same pass)."""
     blocks: list[Headers] = []
     for p in msg.report_parts():
         if p.ctype in ("message/delivery-status", "message/global-delivery-status"):
@@ -229,7 +231,8 @@ def _status_blocks(msg: Parsed) -> list[Headers]:
     out: list[Headers] = []
     for b in blocks:
         out.extend(_split_recipients(b))
-    return [b for b in out if b.get("final-recipient") or b.get("original-recipient")]
+    mtas = [v for b in blocks for v in b.all("reporting-mta")]
+    return [b for b in out if b.get("final-recipient") or b.get("original-recipient")], mtas
 
 
 def _arrival(msg: Parsed) -> datetime | None:
@@ -540,7 +543,6 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
     if not evidence and not force:
         return DsnReport(False)
     exclude = _exclusions(msg)
-    reporter = _reporter(msg)
     context = "\n".join(texts)[:20_000]
     delayed_text = bool(_DELAY_TEXT.search(context[:6_000]) or
                         re.search(r"\bdelay", msg.subject, re.I))
@@ -548,7 +550,10 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
                       False if delayed_text else None)
 
     found: list[BouncedRecipient] = []
-    blocks = _status_blocks(msg)
+    blocks, mtas = _status_blocks(msg)
+    # the reporting MTA's names (From/Sender, Reporting-MTA), for vendor-specific replies
+    reporter = " ".join([*(a for h in ("from", "sender") for v in msg.headers.all(h)
+                           for a in header_addresses(v)), *mtas]).lower()[:2_000]
     if blocks:
         found = _from_blocks(blocks, texts, context, _arrival(msg), _date(msg.get("date")),
                              reporter)
@@ -651,17 +656,6 @@ def _decided_by_enclosed(msg: Parsed, found: list[BouncedRecipient], depth: int,
                                     f"enclosed-report:{s.why}"))
         evidence.append(f"enclosed report decides {r.address}")
     return out
-
-
-def _reporter(msg: Parsed) -> str:
-    """The reporting MTA's names: its From/Sender addresses and Reporting-MTA values."""
-    names = [a for h in ("from", "sender") for v in msg.headers.all(h)
-             for a in header_addresses(v)]
-    for p in msg.report_parts():
-        if p.ctype in ("message/delivery-status", "message/global-delivery-status"):
-            for b in _blocks(p.text)[:4]:
-                names.extend(v for v in b.all("reporting-mta"))
-    return " ".join(names).lower()[:2_000]
 
 
 def _judged(addr: str, snippet: str, context: str, source: str, delayed: bool,
