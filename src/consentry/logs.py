@@ -24,10 +24,14 @@ MAX_FIELD = 1000
 # overrides (they reorder what a reader sees). Escaped as \uXXXX they stay the same JSON
 # value, so the evidence is kept.
 _JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_LINE_KW = {"ensure_ascii": False}
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds one per call
 
 
 def _json_line(obj: Any, **kw: Any) -> str:
-    text = json.dumps(obj, **kw)
+    text = _ENCODER.encode(obj) if kw == _LINE_KW else json.dumps(obj, **kw)
     if text.isascii():  # the common case, and the hot path (a line per recipient)
         return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

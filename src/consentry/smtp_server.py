@@ -30,6 +30,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # dropped client waited for its 1 s SYN retransmit. The kernel caps it at somaxconn;
 # connections over the caps still get 421 from the factory.
 LISTEN_BACKLOG = 1024
+MAX_ALLOWED_HOSTS = 4096  # client_allowed memo entries (distinct client addresses)
 _READ_ALL = 1 << 30  # StreamReader.read(n): whatever is buffered (the buffer is bounded)
 
 
@@ -454,6 +455,7 @@ class SubmissionHandler:
         self.networks: list[IPNetwork] = [
             ipaddress.ip_network(n, strict=False) for n in cfg.submission.client_networks
         ]
+        self._allowed_hosts: dict[str, bool] = {}  # client_allowed's answers, per host
         users = auth.load_users(cfg)  # ConfigError: App.reload checked it first
         a = cfg.submission.auth
         self.guard.max_failures, self.guard.window = a.max_failures, a.failure_window
@@ -462,10 +464,22 @@ class SubmissionHandler:
         self.cfg = cfg
 
     def client_allowed(self, session: Session) -> bool:
+        """Whether the session's peer address lies in submission.client_networks. Asked
+        at every RCPT: the answer is kept per host (until a reload changes the networks;
+        at most MAX_ALLOWED_HOSTS, then the memo starts again)."""
         peer = session.peer
         host = peer[0] if isinstance(peer, tuple) else None
         if host is None:
             return False
+        memo = self._allowed_hosts
+        known = memo.get(host)
+        if known is None:
+            if len(memo) >= MAX_ALLOWED_HOSTS:
+                memo.clear()
+            known = memo[host] = self._in_networks(host)
+        return known
+
+    def _in_networks(self, host: str) -> bool:
         try:
             ip = ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:

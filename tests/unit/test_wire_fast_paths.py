@@ -4,11 +4,14 @@ listener's MAIL/RCPT address parser (aiosmtpd's) and the pipelined DATA payload
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from aiosmtpd.smtp import SMTP
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from consentry import auth, smtp_server
 from consentry.smtp_server import SubmissionSMTP
 
 ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
@@ -85,3 +88,38 @@ def test_data_payload_is_byte_for_byte_what_aiosmtplib_sends(content: bytes) -> 
 
     expected = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(content)) + b".\r\n"
     assert _data_payload(content) == expected
+
+
+def test_client_networks_answer_is_kept_per_host_and_a_reload_replaces_it(
+        tmp_path: Path) -> None:
+    """client_allowed is asked at every RCPT, so its answer is kept per client host; a
+    reload that takes the client's network away must be heard at the next RCPT."""
+    from aiosmtpd.smtp import Session
+
+    from consentry import config
+    from consentry.smtp_server import SubmissionHandler
+
+    def cfg(networks: list[str]) -> config.Config:
+        return config.from_mapping({"submission": {"client_networks": networks}},
+                                   base_dir=str(tmp_path))
+
+    h = object.__new__(SubmissionHandler)  # no relay: only the network check is used
+    h.guard = auth.AuthGuard(5, 60.0, 1.0)
+    h.authenticator = auth.Authenticator({}, h.guard)
+    h.reconfigure(cfg(["10.0.0.0/8", "::ffff:192.0.2.0/120"]))
+    inside, mapped, outside = Session(None), Session(None), Session(None)  # type: ignore[arg-type]
+    inside.peer, mapped.peer, outside.peer = (
+        ("10.1.2.3", 2525), ("::ffff:10.9.9.9", 2525, 0, 0), ("192.0.2.7", 2525))
+    assert h.client_allowed(inside) and h.client_allowed(mapped)
+    assert not h.client_allowed(outside)
+    assert h.client_allowed(inside)  # asked again: the same answer
+    h.reconfigure(cfg(["192.0.2.0/24"]))
+    assert not h.client_allowed(inside) and not h.client_allowed(mapped)
+    assert h.client_allowed(outside)
+    # a full memo starts again instead of growing without bound
+    for i in range(smtp_server.MAX_ALLOWED_HOSTS + 10):
+        s = Session(None)  # type: ignore[arg-type]
+        s.peer = (f"192.0.{2 + (i >> 8) % 200}.{i & 255}", 1)
+        h.client_allowed(s)
+    assert len(h._allowed_hosts) <= smtp_server.MAX_ALLOWED_HOSTS
+    assert h.client_allowed(outside) and not h.client_allowed(inside)
