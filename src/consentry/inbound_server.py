@@ -46,7 +46,7 @@ from .inbound.parse import ParseLimitExceeded
 from .inbound_apply import InboundActions, Outcome
 from .inbound_cli import options
 from .inbound_pool import ClassifyPool, LimitsUnchecked
-from .smtp_server import LISTEN_BACKLOG, ConnectionLimits, DrainableSMTP, Sessions
+from .smtp_server import LISTEN_BACKLOG, ConnectionLimits, DrainableSMTP, LeanDir, Sessions
 from .store import Store
 from .tokens import TokenCodec, TokenError, find_token
 
@@ -328,7 +328,7 @@ class InboundProcessor:
                       ms=round((time.monotonic() - t0) * 1000, 1))
 
 
-class InboundHandler:
+class InboundHandler(LeanDir):
     def __init__(self, cfg: Config, spool: Spool, processor: InboundProcessor,
                  codec: TokenCodec | None) -> None:
         self.cfg = cfg

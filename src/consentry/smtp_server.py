@@ -7,7 +7,8 @@ are enforced in the protocol factory (a refused connection never reaches aiosmtp
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
+import inspect
 import ipaddress
 import re
 import ssl
@@ -130,14 +131,54 @@ _PLAIN_ANGLE = re.compile(
     rf"<({_ATOM}(?:\.{_ATOM})*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?=$|[ \t][^(]*$)")
 
 
-class DrainableSMTP(SMTP):
+_AIOSMTPD_PREFIXES = ("smtp_", "auth_", "handle_")
+LEAN_DIR = True  # (a test turns it off to compare aiosmtpd's tables with and without)
+
+
+class LeanDir:
+    """aiosmtpd's SMTP.__init__ builds its command, hook and AUTH tables from dir() and
+    inspect.getmembers() of the session and of the handler, on every connection: a
+    getattr of each of their ~150 attributes, most of a session's set-up CPU. While that
+    runs (DrainableSMTP.__init__ sets `building`), dir() of these objects lists only the
+    names those tables are made of (smtp_*, auth_*, handle_*; computed once per class);
+    at any other time it is the ordinary dir(). A handle_EHLO gets its signature
+    computed once, too (aiosmtpd inspects it per connection to tell its two forms)."""
+
+    building = False
+    _names: dict[type, list[str]] = {}  # noqa: RUF012 - one cache for every subclass
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        ehlo = cls.__dict__.get("handle_EHLO")
+        if ehlo is not None:
+            ehlo.__signature__ = inspect.signature(ehlo)
+
+    def __dir__(self) -> list[str]:
+        if not LeanDir.building:
+            return list(super().__dir__())
+        names = LeanDir._names.get(type(self))
+        if names is None:
+            names = LeanDir._names[type(self)] = [
+                n for n in super().__dir__() if n.startswith(_AIOSMTPD_PREFIXES)]
+        return names
+
+
+class DrainableSMTP(LeanDir, SMTP):
     """aiosmtpd's SMTP with a separate (longer) deadline while a DATA transaction runs,
     registered in a `Sessions` whose drain gate every command but QUIT passes first.
     The submission and the inbound listener both use it."""
 
     def __init__(self, *args: Any, data_timeout: float, sessions: Sessions | None = None,
                  session_timeout: float | None = None, **kw: Any) -> None:
-        super().__init__(*args, **kw)
+        if "loop" not in kw:
+            # aiosmtpd would look for one with get_event_loop() under catch_warnings
+            with contextlib.suppress(RuntimeError):
+                kw["loop"] = asyncio.get_running_loop()
+        LeanDir.building = LEAN_DIR
+        try:
+            super().__init__(*args, **kw)
+        finally:
+            LeanDir.building = False
         self._data_timeout = data_timeout
         self._session_timeout = session_timeout
         self._session_handle: asyncio.TimerHandle | None = None
@@ -197,7 +238,6 @@ class DrainableSMTP(SMTP):
 
     def _drain_gate(self, method: Callable[[str | None], Awaitable[None]]
                     ) -> Callable[[str | None], Awaitable[None]]:
-        @functools.wraps(method)
         async def gated(arg: str | None) -> None:
             sessions = self._sessions
             if sessions.draining and (sessions.hard or not self.in_transaction):
@@ -205,6 +245,11 @@ class DrainableSMTP(SMTP):
                 return
             await method(arg)
 
+        # What aiosmtpd reads off a command method (@syntax's __smtp_syntax__ and co.,
+        # for HELP): functools.wraps copies it too, at several times the cost, for each
+        # of the ~15 commands of every connection.
+        gated.__dict__.update(getattr(method, "__func__", method).__dict__)
+        gated.__wrapped__ = method  # type: ignore[attr-defined]
         return gated
 
     def refuse_and_close(self, line: str = replies.SHUTTING_DOWN) -> None:
@@ -437,7 +482,7 @@ class SubmissionSMTP(DrainableSMTP):
         super().connection_lost(error)
 
 
-class SubmissionHandler:
+class SubmissionHandler(LeanDir):
     def __init__(self, cfg: Config, relay: Relay) -> None:
         self.relay = relay
         self.log = logs.get("consentry.smtp")

@@ -123,3 +123,39 @@ def test_client_networks_answer_is_kept_per_host_and_a_reload_replaces_it(
         h.client_allowed(s)
     assert len(h._allowed_hosts) <= smtp_server.MAX_ALLOWED_HOSTS
     assert h.client_allowed(outside) and not h.client_allowed(inside)
+
+
+async def test_sessions_built_with_lean_dir_get_aiosmtpd_s_own_tables(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiosmtpd builds its command, hook and AUTH tables from dir() of the session and
+    the handler; while it does, ours list only the names those are made of (LeanDir).
+    The tables must come out as with the ordinary dir(), with what HELP reads off each
+    command, and dir() must be the ordinary one at any other time."""
+    from consentry import config
+    from consentry.smtp_server import ConnectionLimits, SubmissionHandler
+
+    cfg = config.from_mapping({}, base_dir=str(tmp_path))
+    handler = SubmissionHandler(cfg, None)  # type: ignore[arg-type]  # no message is sent
+
+    def build() -> SubmissionSMTP:
+        return SubmissionSMTP(handler, data_timeout=5.0, limits=ConnectionLimits(9, 9),
+                              peer_ip="127.0.0.1", decode_data=False,
+                              authenticator=handler.authenticator,
+                              command_call_limit={"NOOP": 20, "*": 100})
+
+    lean = build()
+    monkeypatch.setattr(smtp_server, "LEAN_DIR", False)
+    full = build()
+    assert lean._smtp_methods.keys() == full._smtp_methods.keys()
+    assert {"MAIL", "RCPT", "DATA", "EHLO", "HELP", "AUTH", "QUIT"} <= lean._smtp_methods.keys()
+    for name, m in lean._smtp_methods.items():
+        f = full._smtp_methods[name]
+        for attr in ("__smtp_syntax__", "__smtp_syntax_extended__", "__smtp_syntax_when__"):
+            assert getattr(m, attr, None) == getattr(f, attr, None), (name, attr)
+    assert lean._handle_hooks.keys() == full._handle_hooks.keys()
+    assert {"RCPT", "DATA", "EHLO", "MAIL"} <= lean._handle_hooks.keys()
+    assert lean._auth_methods.keys() == full._auth_methods.keys() >= {"LOGIN", "PLAIN"}
+    assert lean._ehlo_hook_ver == full._ehlo_hook_ver == "new"
+    # outside construction, dir() is the ordinary one
+    assert {"connection_made", "push", "smtp_RCPT"} <= set(dir(lean))
+    assert {"reconfigure", "client_allowed", "handle_RCPT"} <= set(dir(handler))
