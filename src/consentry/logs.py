@@ -24,10 +24,9 @@ MAX_FIELD = 1000
 # overrides (they reorder what a reader sees). Escaped as \uXXXX they stay the same JSON
 # value, so the evidence is kept.
 _JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# json.dumps(obj, ensure_ascii=False) builds a JSONEncoder per call: one is kept.
 _LINE_KW = {"ensure_ascii": False}
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds one per call
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def _json_line(obj: Any, **kw: Any) -> str:
