@@ -138,6 +138,9 @@ def test_goals_name_each_verdict() -> None:
     assert any(x.startswith("MISSED: consentry-dkim loadgen 5K rcpts=1 c=10: 0.75×")
                for x in g)
     assert any(x.startswith("met: consent records") and "0.95" in x for x in g)
+    # both ran 0.5 s of CPU: consent (190 msgs) costs 100/95 of suppression-only (200)
+    (line,) = [x for x in g if x.startswith("met: consent records")]
+    assert line.endswith("server CPU 2.63 vs 2.50 s/1k msgs = 0.95"), line
     assert any(x.startswith("MISSED: two processes") and "1.50×" in x for x in g)
     assert any(x.startswith("met: added p99 latency") for x in g)
 
@@ -209,3 +212,19 @@ async def test_open_loop_latency_counts_from_when_each_message_was_due() -> None
     # paced: the last message was due at 11/20 s, so the run cannot end before
     assert took_paced >= 11 / 20
     assert max(paced.latencies_ms) < opened.latencies_ms[-1] / 2
+
+
+def test_scale_goal_line_gives_the_cpu_spread_beside_the_rate_spread() -> None:
+    def scale(n: str, messages: int, cpu_s: float) -> suite.Run:
+        r = suite.Run("scale", "consentry-scale", "loadgen", 5120, 1, 10, extra=n,
+                      messages=messages, elapsed=1.0, latencies_ms=[1.0], cpu_s=cpu_s)
+        r.codes = Counter({"250": messages})
+        return r
+
+    # 1e4 ran slowest (500 msgs/s) though at the least CPU per message: the host, not
+    # the set size; 1e7 cost the most per message
+    g = suite.goals(suite.aggregate([scale("1e+04", 500, 0.5), scale("1e+05", 600, 0.66),
+                                     scale("1e+07", 625, 0.75)]), ["loadgen"])
+    (line,) = [x for x in g if "suppressions" in x]
+    assert line.startswith("MISSED: suppressions 1e+04..1e+07: slowest 500 vs fastest 625")
+    assert "least 1.00 s/1k msgs at 1e+04, most 1.20 at 1e+07 (= 0.83" in line, line
