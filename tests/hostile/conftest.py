@@ -63,9 +63,14 @@ async def inbound_daemon(make_config: Any, sink: Any, start_app: Any) -> Any:
 
 
 async def inbound_idle(running: Any) -> None:
+    """Every accepted message settled: nothing queued or in flight, and no retry due.
+    A message deferred once (a Redis deadline or the review-mailbox forward missed on a
+    loaded machine) is retried from the spool a second later, as in production; the
+    processor is `idle` meanwhile. One that never settles (stuck retrying) still fails
+    here, at the deadline."""
     proc = running.app.inbound.processor
-    await wait_until(lambda: proc.idle.is_set() and proc.queue.empty(), within=20,
-                     what="inbound processing")
+    await wait_until(lambda: proc.idle.is_set() and proc.queue.empty()
+                     and not proc.retry_handles, within=40, what="inbound processing")
 
 
 def spooled(running: Any) -> list[Path]:
