@@ -81,7 +81,7 @@ class CopySender:
                    message_id: str | None) -> CopiesOutcome:
         def env(c: Copy) -> Envelope:
             return Envelope(envelope_sender(c, mail_from), c.recipients, c.content,
-                            smtputf8, eightbit)
+                            smtputf8, eightbit, c.payload)
 
         refused: list[RcptResult] = []
         todo = split(copies, self.max_recipients)

@@ -25,14 +25,13 @@ from aiosmtplib.email import quote_address
 
 from .config import DownstreamConfig, OutboxConfig
 from .errors import UpstreamPermanent, UpstreamTemporary
+from .rawmsg import data_payload
 
 _QUEUED_AS = re.compile(r"queued as ([A-Za-z0-9._\-]+)", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
 # An address that needs no parsing to sit between <> on a command line; anything else
 # goes through aiosmtplib's quote_address, which refuses what could inject parameters.
 _PLAIN_ADDRESS = re.compile(r"[^\x00-\x20\x7f<>()\[\]\\,;:\"]+@[^\x00-\x20\x7f<>()\\,;:\"@]+")
-_LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 MAX_REPLY_BYTES = 32 * 1024  # aiosmtplib's own limit for one reply
 
 
@@ -63,6 +62,9 @@ class Envelope:
     content: bytes
     smtputf8: bool = False
     eightbit: bool = False
+    # data_payload(content) in two pieces, when the rewrite built it from parts its
+    # copies share (rewrite.Copy.payload); None: computed here from content
+    payload: tuple[bytes, bytes] | None = None
 
 
 class Deliverer(Protocol):
@@ -333,7 +335,7 @@ class SMTPDeliverer:
                 await self._rset(smtp)
             raise err
         try:
-            ex.write(_data_payload(env.content))
+            ex.write(_wire(env))
             resp = await ex.read(self.cfg.data_timeout)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 aiosmtplib.SMTPResponseException, ConnectionError):
@@ -530,7 +532,7 @@ class SMTPDeliverer:
                     return rest(i, f"downstream RSET: {rset.code}")
                 continue
             try:
-                ex.write(_data_payload(envs[i].content) + nxt)
+                ex.write(_wire(envs[i], nxt))
                 final = await ex.read(self.cfg.data_timeout)
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                     aiosmtplib.SMTPResponseException, ConnectionError):
@@ -764,17 +766,11 @@ def _quote(address: str, encoding: str) -> bytes:
     return quote_address(address).encode(encoding)
 
 
-def _data_payload(content: bytes) -> bytes:
-    """The DATA payload exactly as aiosmtplib's data() sends it: CRLF line endings, a
-    final CRLF, leading dots doubled (RFC 5321 §4.5.2), then the terminating dot."""
-    pairs = content.count(b"\r\n")  # C-speed checks first: relayed content is clean
-    body = content if content.count(b"\r") == pairs == content.count(b"\n") \
-        else _LINE_ENDINGS.sub(b"\r\n", content)
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    if body.startswith(b".") or b"\n." in body:
-        body = _LEADING_DOT.sub(b"..", body)
-    return body + b".\r\n"
+def _wire(env: Envelope, after: bytes = b"") -> bytes:
+    """The copy's DATA payload, then `after` (the next copy's commands), for one write."""
+    if env.payload is not None:
+        return b"".join((*env.payload, after))
+    return data_payload(env.content) + after
 
 
 class _Exchange(asyncio.Protocol):

@@ -86,20 +86,47 @@ def apply_list_unsubscribe(msg: RawMessage, links: UnsubscribeLinks, mode: Exist
     ours = links.uris
     if not ours:
         return msg
+    theirs = sender_uris(msg, mode, own_prefixes, MAX_URIS - len(ours), ours)
+    if theirs is None:
+        return msg
+    return msg.without(UNSUBSCRIBE_FIELDS).with_prepended(unsubscribe_fields(links, theirs))
+
+
+UNSUBSCRIBE_FIELDS = frozenset({LIST_UNSUBSCRIBE, LIST_UNSUBSCRIBE_POST})
+_ONE_CLICK_FIELD = make_field("List-Unsubscribe-Post", ONE_CLICK)
+
+
+def sender_uris(msg: RawMessage, mode: ExistingMode, own_prefixes: Sequence[str],
+                room: int, ours: Sequence[str] = ()) -> list[str] | None:
+    """The half of apply_list_unsubscribe that does not depend on the token, so one
+    message's copies share it: None when the message keeps its own field (keep mode and
+    it has one), else the sender's URIs that follow ours (merge mode; at most `room`),
+    else []. A URI equal to one of `ours` is left out; when every URI of ours starts
+    with one of `own_prefixes` (the Rewriter's), that holds for every token."""
     existing = [f for f in msg.fields if f.lname == LIST_UNSUBSCRIBE]
     if mode == "keep" and existing:
-        return msg
-    uris = list(ours)
+        return None
+    theirs: list[str] = []
     if mode == "merge":
         for f in existing:
             for u in parse_uris(f.value()):
-                if (len(uris) < MAX_URIS and is_safe_uri(u) and u not in uris
+                if (len(theirs) < room and is_safe_uri(u) and u not in theirs
+                        and u not in ours
                         and not any(u.startswith(p) for p in own_prefixes)):
-                    uris.append(u)
-    new = [list_unsubscribe_field(uris)]
-    if links.https is not None:
-        new.append(make_field("List-Unsubscribe-Post", ONE_CLICK))
-    return msg.without(frozenset({LIST_UNSUBSCRIBE, LIST_UNSUBSCRIBE_POST})).with_prepended(new)
+                    theirs.append(u)
+    return theirs
+
+
+def unsubscribe_fields(links: UnsubscribeLinks, theirs: Sequence[str]) -> list[HeaderField]:
+    """List-Unsubscribe with our URIs, then `theirs` (sender_uris), and
+    List-Unsubscribe-Post when an https URI of ours is there to POST to. Every URI has
+    been checked already: ours by make_links, the sender's by sender_uris."""
+    uris = [*links.uris, *theirs]
+    if not uris:
+        raise ValueError("no URI")
+    value = ",\r\n ".join([f"<{u}>" for u in uris])
+    lu = HeaderField("List-Unsubscribe", f"List-Unsubscribe: {value}\r\n".encode("ascii"))
+    return [lu, _ONE_CLICK_FIELD] if links.https is not None else [lu]
 
 
 def feedback_id(template: str, campaign: str | None, list_name: str | None,

@@ -397,7 +397,7 @@ class Relay:
             c = prepared.copies[0]
             return await self.deliverer.deliver(
                 Envelope(envelope_sender(c, sub.mail_from), c.recipients, c.content,
-                         sub.smtputf8, sub.eightbit))
+                         sub.smtputf8, sub.eightbit, c.payload))
         self.counters.copies += len(prepared.copies)
         outcome = await self.copy_sender.send(sub.mail_from, prepared.copies, sub.smtputf8,
                                               sub.eightbit, facts.message_id)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from .errors import MalformedMessage
 
 _BARE = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+_LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 _FIELD_NAME = re.compile(rb"^[\x21-\x39\x3b-\x7e]+$")
 MAX_HEADER_BYTES = 1_048_576
 MAX_HEADER_FIELDS = 10_000
@@ -73,6 +75,19 @@ def find_bare_newlines(data: bytes) -> int:
 def normalize_newlines(data: bytes) -> bytes:
     """Postfix-style `normalize`: every bare CR or LF becomes CRLF."""
     return _BARE.sub(b"\r\n", data)
+
+
+def data_payload(content: bytes) -> bytes:
+    """The DATA payload exactly as aiosmtplib's data() sends it: CRLF line endings, a
+    final CRLF, leading dots doubled (RFC 5321 §4.5.2), then the terminating dot."""
+    pairs = content.count(b"\r\n")  # C-speed checks first: relayed content is clean
+    body = content if content.count(b"\r") == pairs == content.count(b"\n") \
+        else _LINE_ENDINGS.sub(b"\r\n", content)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    if body.startswith(b".") or b"\n." in body:
+        body = _LEADING_DOT.sub(b"..", body)
+    return body + b".\r\n"
 
 
 def parse(data: bytes) -> RawMessage:

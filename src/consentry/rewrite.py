@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import headers, tracking
+from . import headers, rawmsg, tracking
 from .address import Address
 from .config import Config
 from .dkim import DkimError, DkimSigner, from_domain
 from .model import Decision, MessageFacts
-from .rawmsg import RawMessage
+from .rawmsg import HeaderField, RawMessage
 from .tokens import TokenCodec, TokenRef, scope_for
 
 
@@ -50,6 +50,11 @@ class Copy:
     # inbound.verp is on (a bounce token over the same reference as the List-Unsubscribe
     # token, so it is stored in the same round trip), else None (the client's sender).
     mail_from: str | None = None
+    # The DATA payload (rawmsg.data_payload of content) in two pieces when the copy was
+    # built from parts shared by the message's copies: the copy's own fields, and the
+    # payload of the rest, one object for all copies (never held once per copy);
+    # None: the deliverer computes it from content.
+    payload: tuple[bytes, bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def sha256(self) -> str:
@@ -74,6 +79,14 @@ class Prepared:
                 for r in c.recipients:
                     self._shas.setdefault(r, digest)
         return self._shas
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    theirs: list[str] | None
+    rest: RawMessage
+    rest_bytes: bytes
+    payload: bytes | None
 
 
 class Rewriter:
@@ -155,6 +168,11 @@ class Rewriter:
         copies: list[Copy] = []
         refs: list[TokenRef] = []
         scope = scope_for(facts.list_name)
+        want_trace = bool(u.trace_header or u.cfbl_address is not None or self.verp_at)
+        shared: dict[bool, _Shared] = {}  # per base message (tracking stripped or not)
+        common_fields = [rawmsg.make_field(n, v) for n, v in common]
+        trace_names = ([headers.TRACE_HEADER] if u.trace_header else []) + (
+            ["CFBL-Feedback-ID"] if u.cfbl_address is not None else [])
         for d in allowed:
             a = addresses.get(d.recipient)
             key = a.key if a is not None else d.recipient.lower()
@@ -162,22 +180,55 @@ class Rewriter:
             refs.append(ref)
             token = self.codec.issue(ref, now)
             links = headers.make_links(token, self.base_url, u.mailto_local, u.mailto_domain)
-            m = headers.apply_list_unsubscribe(stripped if d.recipient in strip_for else msg,
-                                               links, u.existing, self.own_prefixes)
-            extra = list(common)
-            trace = (self.codec.issue(ref, now, purpose="bounce")
-                     if u.trace_header or u.cfbl_address is not None or self.verp_at
-                     else "")
+            strip = d.recipient in strip_for
+            sh = shared.get(strip)
+            if sh is None:
+                sh = shared[strip] = self._shared(stripped if strip else msg, links, common)
+            trace = self.codec.issue(ref, now, purpose="bounce") if want_trace else ""
             verp = f"{self.verp_local}+{trace}{self.verp_at}" if self.verp_at else None
-            if u.trace_header or u.cfbl_address is not None:
-                if u.trace_header:
-                    extra.append((headers.TRACE_HEADER, trace))
-                if u.cfbl_address is not None:
-                    extra.append(("CFBL-Feedback-ID", trace))
-            m = headers.set_fields(m, extra)
-            copies.append(self._sign(Copy((d.recipient,), m.to_bytes(), token, verp), m,
-                                     log))
+            new = list(common_fields)
+            if trace_names:  # the token alphabet is a-z2-7: nothing to check
+                tb = trace.encode("ascii")
+                new += [HeaderField(n, b"%s: %s\r\n" % (n.encode("ascii"), tb))
+                        for n in trace_names]
+            if sh.theirs is not None:
+                new += headers.unsubscribe_fields(links, sh.theirs)
+            prefix = b"".join(f.raw for f in new)
+            content = prefix + sh.rest_bytes
+            if self.signer is not None:
+                m = RawMessage(tuple(new) + sh.rest.fields, sh.rest.separator,
+                               sh.rest.body)
+                copies.append(self._sign(Copy((d.recipient,), content, token, verp), m, log))
+                continue
+            # Our fields' lines start with their names or a folding space, never a dot.
+            payload = ((prefix, sh.payload)
+                       if sh.payload is not None and b"\n." not in prefix else None)
+            copies.append(Copy((d.recipient,), content, token, verp, payload))
         return Prepared(copies, refs, log)
+
+    def _shared(self, base: RawMessage, links: headers.UnsubscribeLinks,
+                common: Sequence[tuple[str, str]]) -> _Shared:
+        """What every copy made from `base` has in common, worked out once: the sender's
+        List-Unsubscribe URIs that follow ours (or None: the sender's field stays), and
+        the message without every field the copies set, as bytes and as DATA payload.
+        A copy is then its own fields followed by these bytes: the fields and order of
+        headers.apply_list_unsubscribe followed by headers.set_fields."""
+        u = self.cfg.unsubscribe
+        theirs = headers.sender_uris(base, u.existing, self.own_prefixes,
+                                     headers.MAX_URIS - len(links.uris))
+        names = {n.lower() for n, _ in common}
+        if u.trace_header:
+            names.add(headers.TRACE_HEADER.lower())
+        if u.cfbl_address is not None:
+            names.add("cfbl-feedback-id")
+        if theirs is not None:
+            names |= headers.UNSUBSCRIBE_FIELDS
+        rest = base.without(frozenset(names))
+        rest_bytes = rest.to_bytes()
+        # data_payload(prefix + rest) == prefix + data_payload(rest) when prefix is whole
+        # CRLF-ended lines and rest is not empty (an empty rest gets no CRLF of its own).
+        payload = rawmsg.data_payload(rest_bytes) if rest_bytes else None
+        return _Shared(theirs, rest, rest_bytes, payload)
 
     def _check_sender_signatures(self, msg: RawMessage, body_changed: bool,
                                  log: dict[str, Any]) -> None:

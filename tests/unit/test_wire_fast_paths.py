@@ -84,7 +84,7 @@ def test_fast_path_is_taken_for_the_common_form(monkeypatch: pytest.MonkeyPatch)
 def test_data_payload_is_byte_for_byte_what_aiosmtplib_sends(content: bytes) -> None:
     from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
-    from consentry.delivery import _data_payload
+    from consentry.rawmsg import data_payload as _data_payload
 
     expected = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(content)) + b".\r\n"
     assert _data_payload(content) == expected
