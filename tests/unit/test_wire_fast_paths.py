@@ -4,6 +4,7 @@ listener's MAIL/RCPT address parser (aiosmtpd's) and the pipelined DATA payload
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,95 @@ async def test_sessions_built_with_lean_dir_get_aiosmtpd_s_own_tables(
     # outside construction, dir() is the ordinary one
     assert {"connection_made", "push", "smtp_RCPT"} <= set(dir(lean))
     assert {"reconfigure", "client_allowed", "handle_RCPT"} <= set(dir(handler))
+
+
+class _CountingSMTP(SubmissionSMTP):
+    """A submission session that counts its writes to the client."""
+
+    writes: list[bytes]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.writes = []
+        write = transport.write  # type: ignore[attr-defined]
+
+        def counting(data: bytes) -> None:
+            self.writes.append(bytes(data))
+            write(data)
+
+        transport.write = counting  # type: ignore[attr-defined]
+        super().connection_made(transport)
+
+
+async def _session(tmp_path: Path) -> tuple[asyncio.Server, list[_CountingSMTP], int]:
+    from consentry import config
+    from consentry.smtp_server import ConnectionLimits, SubmissionHandler
+
+    cfg = config.from_mapping({}, base_dir=str(tmp_path))
+    handler = SubmissionHandler(cfg, None)  # type: ignore[arg-type]  # no DATA is sent
+    made: list[_CountingSMTP] = []
+
+    def factory() -> _CountingSMTP:
+        s = _CountingSMTP(handler, data_timeout=5.0, limits=ConnectionLimits(9, 9),
+                          peer_ip="127.0.0.1", decode_data=False,
+                          authenticator=handler.authenticator)
+        made.append(s)
+        return s
+
+    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+    return server, made, server.sockets[0].getsockname()[1]
+
+
+async def _replies(reader: asyncio.StreamReader, n: int) -> list[bytes]:
+    return [await asyncio.wait_for(reader.readline(), 10) for _ in range(n)]
+
+
+async def test_a_pipelined_group_is_answered_in_one_write(tmp_path: Path) -> None:
+    server, made, port = await _session(tmp_path)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await _replies(reader, 1)  # greeting
+        writer.write(b"EHLO client.test\r\n")
+        ehlo = [await asyncio.wait_for(reader.readline(), 10)]
+        while ehlo[-1][3:4] == b"-":
+            ehlo.append(await asyncio.wait_for(reader.readline(), 10))
+        assert any(b"PIPELINING" in line for line in ehlo)
+        before = len(made[0].writes)
+        group = (b"MAIL FROM:<sender@example.com>\r\n"
+                 + b"".join(b"RCPT TO:<r%d@example.net>\r\n" % i for i in range(10))
+                 + b"RCPT TO:<bad address>\r\n"  # a refusal is held like an acceptance
+                 + b"NOOP\r\n")
+        writer.write(group)
+        got = await _replies(reader, 13)
+        assert [g[:3] for g in got] == [b"250"] * 11 + [b"553", b"250"]
+        assert len(made[0].writes) == before + 1  # MAIL, 11 RCPTs and NOOP: one write
+        # A client that waits for every reply gets every reply at once (nothing waits in
+        # the buffer, so nothing is held): a lone RCPT is answered by itself.
+        writer.write(b"RCPT TO:<r99@example.net>\r\n")
+        assert (await _replies(reader, 1))[0][:3] == b"250"
+        writer.write(b"RSET\r\nMAIL FROM:<s@example.com>\r\n")
+        assert [g[:3] for g in await _replies(reader, 2)] == [b"250", b"250"]
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_held_replies_go_out_before_the_session_is_refused(tmp_path: Path) -> None:
+    server, made, port = await _session(tmp_path)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await _replies(reader, 1)
+        writer.write(b"EHLO client.test\r\n")
+        line = await asyncio.wait_for(reader.readline(), 10)
+        while line[3:4] == b"-":
+            line = await asyncio.wait_for(reader.readline(), 10)
+        s = made[0]
+        s._held.append(b"250 held\r\n")  # as if a MAIL reply were held
+        s.refuse_and_close()
+        assert await _replies(reader, 2) == [b"250 held\r\n",
+                                             smtp_server.replies.SHUTTING_DOWN.encode()
+                                             + b"\r\n"]
+    finally:
+        writer.close()
+        server.close()
+        await server.wait_closed()
