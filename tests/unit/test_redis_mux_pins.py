@@ -6,11 +6,14 @@ from __future__ import annotations
 import importlib.metadata
 
 import hiredis
+import pytest
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
 from redis.asyncio.connection import Connection
 from redis.asyncio.sentinel import SentinelConnectionPool, SentinelManagedConnection
-from redis.exceptions import ReadOnlyError, ResponseError
+from redis.exceptions import DataError, ReadOnlyError, ResponseError
 from redis.utils import HIREDIS_AVAILABLE
 
 from consentry.redis_mux import Mux
@@ -66,6 +69,45 @@ async def test_packing_is_byte_for_byte_redis_pys(redis_proc: RedisProc) -> None
         assert await mux.request([("PING",)]) == ["PONG"]
         assert mux._pack(cmds) == b"".join(mux._conn.pack_commands(cmds))
         assert await mux.request([("ECHO", "ü€")]) == ["ü€"]
+        # What redis-py's Encoder refuses is refused as it does (the C packer's
+        # TypeError falls back to the loop, which raises redis-py's DataError); what
+        # only the C packer refuses (a list, a bytearray) is packed as redis-py does.
+        for bad in (True, None, "\udcff"):
+            with pytest.raises((DataError, UnicodeEncodeError)) as caught:
+                mux._conn.pack_commands([("SET", "k", bad)])
+            with pytest.raises(caught.type):
+                mux._pack([("GET", "a"), ("SET", "k", bad)])
+        as_list = [["SET", "k", 1, 2.5, b"\xff", memoryview(b"mv"), bytearray(b"ba")]]
+        assert mux._pack(as_list) == b"".join(  # type: ignore[arg-type]
+            mux._conn.pack_commands(as_list))
+    finally:
+        await mux.close()
+        await pool.disconnect()
+
+
+_ARGS = st.one_of(st.text(max_size=40), st.binary(max_size=40),
+                  st.integers(min_value=-2**70, max_value=2**70),
+                  st.floats(allow_nan=False), st.floats())
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cmds=st.lists(st.tuples(st.sampled_from(["SET", "ZADD", "HSET", "EXPIRE"]),
+                               st.lists(_ARGS, max_size=6)).map(lambda t: (t[0], *t[1])),
+                     max_size=8))
+async def test_packing_any_arguments_is_byte_for_byte_redis_pys(
+        redis_proc: RedisProc, cmds: list[tuple[object, ...]]) -> None:
+    pool = aioredis.ConnectionPool.from_url(redis_proc.url, decode_responses=True)
+    mux = Mux(pool, 1.0)
+    try:
+        assert await mux.request([("PING",)]) == ["PONG"]
+        try:
+            expected = b"".join(mux._conn.pack_commands(cmds))
+        except UnicodeEncodeError:  # a lone surrogate: refused both ways
+            with pytest.raises(UnicodeEncodeError):
+                mux._pack(cmds)
+            return
+        assert mux._pack(cmds) == expected
     finally:
         await mux.close()
         await pool.disconnect()
