@@ -25,7 +25,7 @@ from aiosmtplib.email import quote_address
 
 from .config import DownstreamConfig, OutboxConfig
 from .errors import UpstreamPermanent, UpstreamTemporary
-from .rawmsg import data_payload
+from .rawmsg import data_payload_parts
 
 _QUEUED_AS = re.compile(r"queued as ([A-Za-z0-9._\-]+)", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
@@ -62,9 +62,9 @@ class Envelope:
     content: bytes
     smtputf8: bool = False
     eightbit: bool = False
-    # data_payload(content) in two pieces, when the rewrite built it from parts its
-    # copies share (rewrite.Copy.payload); None: computed here from content
-    payload: tuple[bytes, bytes] | None = None
+    # data_payload(content) in pieces, when the rewrite built it from parts its copies
+    # share (rewrite.Copy.payload); None: computed here from content
+    payload: tuple[bytes, ...] | None = None
 
 
 class Deliverer(Protocol):
@@ -768,9 +768,8 @@ def _quote(address: str, encoding: str) -> bytes:
 
 def _wire(env: Envelope, after: bytes = b"") -> bytes:
     """The copy's DATA payload, then `after` (the next copy's commands), for one write."""
-    if env.payload is not None:
-        return b"".join((*env.payload, after))
-    return data_payload(env.content) + after
+    parts = env.payload if env.payload is not None else data_payload_parts(env.content)
+    return b"".join((*parts, after))
 
 
 class _Exchange(asyncio.Protocol):

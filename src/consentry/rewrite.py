@@ -50,11 +50,11 @@ class Copy:
     # inbound.verp is on (a bounce token over the same reference as the List-Unsubscribe
     # token, so it is stored in the same round trip), else None (the client's sender).
     mail_from: str | None = None
-    # The DATA payload (rawmsg.data_payload of content) in two pieces when the copy was
-    # built from parts shared by the message's copies: the copy's own fields, and the
-    # payload of the rest, one object for all copies (never held once per copy);
-    # None: the deliverer computes it from content.
-    payload: tuple[bytes, bytes] | None = field(default=None, repr=False, compare=False)
+    # The DATA payload (rawmsg.data_payload of content) in pieces when the copy was
+    # built from parts shared by the message's copies: the copy's own fields, then the
+    # pieces of the rest's payload, the same objects for all copies (never held once
+    # per copy); None: the deliverer computes it from content.
+    payload: tuple[bytes, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def sha256(self) -> str:
@@ -86,7 +86,7 @@ class _Shared:
     theirs: list[str] | None
     rest: RawMessage
     rest_bytes: bytes
-    payload: bytes | None
+    payload: tuple[bytes, ...] | None  # rawmsg.data_payload_parts(rest_bytes)
 
 
 class Rewriter:
@@ -201,7 +201,7 @@ class Rewriter:
                 copies.append(self._sign(Copy((d.recipient,), content, token, verp), m, log))
                 continue
             # Our fields' lines start with their names or a folding space, never a dot.
-            payload = ((prefix, sh.payload)
+            payload = ((prefix, *sh.payload)
                        if sh.payload is not None and b"\n." not in prefix else None)
             copies.append(Copy((d.recipient,), content, token, verp, payload))
         return Prepared(copies, refs, log)
@@ -227,7 +227,7 @@ class Rewriter:
         rest_bytes = rest.to_bytes()
         # data_payload(prefix + rest) == prefix + data_payload(rest) when prefix is whole
         # CRLF-ended lines and rest is not empty (an empty rest gets no CRLF of its own).
-        payload = rawmsg.data_payload(rest_bytes) if rest_bytes else None
+        payload = rawmsg.data_payload_parts(rest_bytes) if rest_bytes else None
         return _Shared(theirs, rest, rest_bytes, payload)
 
     def _check_sender_signatures(self, msg: RawMessage, body_changed: bool,

@@ -89,6 +89,11 @@ def test_data_payload_is_byte_for_byte_what_aiosmtplib_sends(content: bytes) -> 
 
     expected = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(content)) + b".\r\n"
     assert _data_payload(content) == expected
+    from consentry.rawmsg import data_payload_parts
+    parts = data_payload_parts(content)
+    if content.endswith(b"\r\n") and not content.startswith(b".") and b"\n." not in content \
+            and content.count(b"\r") == content.count(b"\n") == content.count(b"\r\n"):
+        assert parts[0] is content  # clean: no second copy of the content
 
 
 def test_client_networks_answer_is_kept_per_host_and_a_reload_replaces_it(
