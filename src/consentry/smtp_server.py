@@ -241,21 +241,21 @@ class DrainableSMTP(LeanDir, SMTP):
         buffer = getattr(self._reader, "_buffer", None)  # asyncio.StreamReader's
         return buffer is not None and b"\n" in buffer
 
-    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
-    async def smtp_MAIL(self, arg: str | None) -> None:
+    async def _holding_replies(self, command: Callable[[str | None], Awaitable[None]],
+                               arg: str | None) -> None:
         self._holding = True
         try:
-            await super().smtp_MAIL(arg)
+            await command(arg)
         finally:
             self._holding = False
 
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await self._holding_replies(super().smtp_MAIL, arg)
+
     @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
-        self._holding = True
-        try:
-            await super().smtp_RCPT(arg)
-        finally:
-            self._holding = False
+        await self._holding_replies(super().smtp_RCPT, arg)
 
     @property
     def in_transaction(self) -> bool:
