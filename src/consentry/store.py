@@ -584,9 +584,36 @@ def _discard(aw: Awaitable[Any]) -> None:
         close()
 
 
+LAG_SHARE = 0.25  # loop lag (share of the Redis deadline) that earns one extension
+
+
+class LoopLag:
+    """How late an event loop has been running its timers lately: a 50 ms heartbeat
+    records its own lateness, and `recent` keeps the worst of about the last second."""
+
+    TICK = 0.05
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.recent = 0.0
+        self._due = loop.time() + self.TICK
+        self._handle = loop.call_at(self._due, self._tick)
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        self.recent = max(now - self._due, self.recent * 0.8)  # 0.8 ** 20: a second
+        self._due = now + self.TICK
+        self._handle = self.loop.call_at(self._due, self._tick)
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
 class Store:
     def __init__(self, cfg: RedisConfig, url: str, keys: Keys | None = None) -> None:
         self.cfg = cfg
+        self._lag: LoopLag | None = None
+        self.lag_extensions = 0  # Redis deadlines moved on once for a late event loop
         self.keys = keys or Keys(cfg.key_prefix)
         self.deadline = cfg.deadline_ms / 1000.0
         timeout = max(self.deadline, 0.05)
@@ -657,6 +684,8 @@ class Store:
         (a session or task outliving the shutdown) gets StoreUnavailable, never a fresh
         connection that nobody would close."""
         self._closed = True
+        if self._lag is not None:
+            self._lag.stop()
         for mux in (self._lookup_mux, self._write_mux):
             if mux is not None:
                 await mux.close()
@@ -713,6 +742,31 @@ class Store:
             rows = await self._bounded(self.redis.mget(list(keys)), what)
         return rows
 
+    def _lag_check(self, cm: asyncio.Timeout, d: float) -> asyncio.TimerHandle:
+        """Just before the deadline: when this event loop itself runs late (timers fire
+        LAG_SHARE of the deadline or more behind time, now or within the last second),
+        the deadline moves on once by its own length. A burst of sessions (200 clients
+        sending 50 KB to 10 recipients at once) kept the loop busier than the deadline:
+        Redis had answered, but the reply had not been read yet, and the message got
+        451 for Redis trouble it did not have. A Redis that does not answer still gets
+        451, at once on an idle loop and within twice the deadline on a busy one."""
+        loop = asyncio.get_running_loop()
+        lag = self._lag
+        if lag is None or lag.loop is not loop:
+            lag = self._lag = LoopLag(loop)
+        when = cm.when()
+        assert when is not None
+        at = when - min(0.005, d / 10)
+        return loop.call_at(at, self._maybe_extend, cm, d, at, lag)
+
+    def _maybe_extend(self, cm: asyncio.Timeout, d: float, at: float, lag: LoopLag) -> None:
+        late = lag.loop.time() - at
+        if max(late, lag.recent) >= LAG_SHARE * d:
+            when = cm.when()
+            if when is not None and not cm.expired():
+                cm.reschedule(when + d)
+                self.lag_extensions += 1
+
     async def _bounded(self, aw: Awaitable[Any], what: str, deadline: float | None = None) -> Any:
         """Run one Redis round trip: first wait (up to pool_wait_ms) for a free connection
         slot, so a burst queues instead of failing; then the deadline covers Redis alone."""
@@ -733,9 +787,14 @@ class Store:
                                        ) from None
             raise
         t0 = time.perf_counter()
+        d = deadline if deadline is not None else self.deadline
         try:
-            async with asyncio.timeout(deadline if deadline is not None else self.deadline):
-                return await aw
+            async with asyncio.timeout(d) as cm:
+                check = self._lag_check(cm, d)
+                try:
+                    return await aw
+                finally:
+                    check.cancel()
         except TimeoutError:
             self.errors += 1
             raise StoreUnavailable(f"redis {what}: deadline exceeded") from None
