@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from consentry import address, config, store as store_mod
+from consentry import address, config
+from consentry import store as store_mod
 from consentry.store import Store, StoreUnavailable
 
 from ..helpers.redis_proc import RedisProc
