@@ -69,8 +69,15 @@ def list_unsubscribe_field(uris: Sequence[str]) -> HeaderField:
     for u in uris:
         if not is_safe_uri(u):
             raise ValueError("unsafe URI")
+    return _list_unsubscribe(uris)
+
+
+def _list_unsubscribe(uris: Sequence[str]) -> HeaderField:
+    """The field for URIs already checked (is_safe_uri)."""
+    if not uris:
+        raise ValueError("no URI")
     # One URI per line: each fold is CRLF + space, so long URIs never need splitting.
-    value = ",\r\n ".join(f"<{u}>" for u in uris)
+    value = ",\r\n ".join([f"<{u}>" for u in uris])
     return HeaderField("List-Unsubscribe", f"List-Unsubscribe: {value}\r\n".encode("ascii"))
 
 
@@ -86,6 +93,8 @@ def apply_list_unsubscribe(msg: RawMessage, links: UnsubscribeLinks, mode: Exist
     ours = links.uris
     if not ours:
         return msg
+    if not all(is_safe_uri(u) for u in ours):  # links built other than by make_links
+        raise ValueError("unsafe URI")
     theirs = sender_uris(msg, mode, own_prefixes, MAX_URIS - len(ours), ours)
     if theirs is None:
         return msg
@@ -121,11 +130,7 @@ def unsubscribe_fields(links: UnsubscribeLinks, theirs: Sequence[str]) -> list[H
     """List-Unsubscribe with our URIs, then `theirs` (sender_uris), and
     List-Unsubscribe-Post when an https URI of ours is there to POST to. Every URI has
     been checked already: ours by make_links, the sender's by sender_uris."""
-    uris = [*links.uris, *theirs]
-    if not uris:
-        raise ValueError("no URI")
-    value = ",\r\n ".join([f"<{u}>" for u in uris])
-    lu = HeaderField("List-Unsubscribe", f"List-Unsubscribe: {value}\r\n".encode("ascii"))
+    lu = _list_unsubscribe([*links.uris, *theirs])
     return [lu, _ONE_CLICK_FIELD] if links.https is not None else [lu]
 
 
