@@ -235,6 +235,9 @@ class App:
             cfg, self.bg_store, lambda: self.draining)))
         METRICS.redis_errors = lambda: sum(
             st.errors for st in (self.store, self.bg_store, self.inbound_store) if st)
+        METRICS.redis_extensions = lambda: sum(
+            st.lag_extensions for st in (self.store, self.bg_store, self.inbound_store)
+            if st)
         METRICS.audit_chain = lambda: self.auditor.chain_length
         await self._start_webhooks(cfg)
         worker = DsnWorker(self.bg_store, self.deliverer, cfg.server.hostname)

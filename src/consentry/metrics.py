@@ -88,6 +88,7 @@ class Metrics:
         self.redis = Histogram((0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                 0.5, 1.0, 5.0))
         self.redis_errors: Any = lambda: 0  # set by the app: sum over its Stores
+        self.redis_extensions: Any = lambda: 0  # set by the app: sum over its Stores
         self.audit_chain: Any = lambda: 0  # set by the app: the Auditor's file length
         self.gauges: dict[str, float] = {}
         self.campaigns: dict[str, tuple[float, float, float]] = {}  # sent, compl., hard
@@ -172,6 +173,10 @@ class Metrics:
         yield CounterMetricFamily("consentry_redis_errors",
                                   "Redis round trips that failed (timeout, error, lost data)",
                                   value=self.redis_errors())
+        yield CounterMetricFamily("consentry_redis_deadline_extensions",
+                                  "Redis deadlines moved on once because this process's "
+                                  "event loop ran late (a burst), not Redis",
+                                  value=self.redis_extensions())
         yield GaugeMetricFamily("consentry_audit_chain_length",
                                 "entries in this host's hash-chained audit file",
                                 value=self.audit_chain())

@@ -10,6 +10,7 @@ import json
 import math
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -589,30 +590,71 @@ LAG_SHARE = 0.25  # loop lag (share of the Redis deadline) that earns one extens
 
 class LoopLag:
     """How late an event loop has been running its timers lately: a 50 ms heartbeat
-    records its own lateness, and `recent` keeps the worst of about the last second."""
+    records its own lateness, and `recent` keeps the worst of about the last second.
+    One per event loop, shared by every Store on it (`LoopLag.of`). It beats only while
+    Redis is being asked: once no round trip has been in flight for IDLE_TICKS ticks
+    (about a second), it stops, so an idle daemon is not woken 20 times a second; the
+    next round trip starts it again with a clean reading."""
 
     TICK = 0.05
+    IDLE_TICKS = 20
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> LoopLag:
+        lag = _LAGS.get(loop)
+        if lag is None:
+            lag = _LAGS[loop] = cls(loop)
+        return lag
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = weakref.ref(loop)  # weak: the registry must not keep a loop alive
         self.recent = 0.0
-        self._due = loop.time() + self.TICK
-        self._handle = loop.call_at(self._due, self._tick)
+        self.in_flight = 0
+        self._idle = 0
+        self._due = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        assert loop is not None  # only used from a callback or task of that loop
+        return loop
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None
+
+    def enter(self) -> None:
+        """A round trip starts: the heartbeat runs until a second after the last ends."""
+        self.in_flight += 1
+        self._idle = 0
+        if self._handle is None:
+            self.recent = 0.0
+            self._due = self.loop.time() + self.TICK
+            self._handle = self.loop.call_at(self._due, self._tick)
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        self._idle = 0
 
     def _tick(self) -> None:
         now = self.loop.time()
         self.recent = max(now - self._due, self.recent * 0.8)  # 0.8 ** 20: a second
+        if self.in_flight <= 0:
+            self._idle += 1
+            if self._idle > self.IDLE_TICKS:
+                self._handle = None
+                return
         self._due = now + self.TICK
         self._handle = self.loop.call_at(self._due, self._tick)
 
-    def stop(self) -> None:
-        self._handle.cancel()
+
+_LAGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopLag] = (
+    weakref.WeakKeyDictionary())
 
 
 class Store:
     def __init__(self, cfg: RedisConfig, url: str, keys: Keys | None = None) -> None:
         self.cfg = cfg
-        self._lag: LoopLag | None = None
         self.lag_extensions = 0  # Redis deadlines moved on once for a late event loop
         self.keys = keys or Keys(cfg.key_prefix)
         self.deadline = cfg.deadline_ms / 1000.0
@@ -684,8 +726,6 @@ class Store:
         (a session or task outliving the shutdown) gets StoreUnavailable, never a fresh
         connection that nobody would close."""
         self._closed = True
-        if self._lag is not None:
-            self._lag.stop()
         for mux in (self._lookup_mux, self._write_mux):
             if mux is not None:
                 await mux.close()
@@ -742,7 +782,8 @@ class Store:
             rows = await self._bounded(self.redis.mget(list(keys)), what)
         return rows
 
-    def _lag_check(self, cm: asyncio.Timeout, d: float) -> asyncio.TimerHandle:
+    def _lag_check(self, cm: asyncio.Timeout, d: float
+                   ) -> tuple[asyncio.TimerHandle, LoopLag]:
         """Just before the deadline: when this event loop itself runs late (timers fire
         LAG_SHARE of the deadline or more behind time, now or within the last second),
         the deadline moves on once by its own length. A burst of sessions (200 clients
@@ -751,13 +792,11 @@ class Store:
         451 for Redis trouble it did not have. A Redis that does not answer still gets
         451, at once on an idle loop and within twice the deadline on a busy one."""
         loop = asyncio.get_running_loop()
-        lag = self._lag
-        if lag is None or lag.loop is not loop:
-            lag = self._lag = LoopLag(loop)
+        lag = LoopLag.of(loop)
         when = cm.when()
         assert when is not None
         at = when - min(0.005, d / 10)
-        return loop.call_at(at, self._maybe_extend, cm, d, at, lag)
+        return loop.call_at(at, self._maybe_extend, cm, d, at, lag), lag
 
     def _maybe_extend(self, cm: asyncio.Timeout, d: float, at: float, lag: LoopLag) -> None:
         late = lag.loop.time() - at
@@ -790,10 +829,12 @@ class Store:
         d = deadline if deadline is not None else self.deadline
         try:
             async with asyncio.timeout(d) as cm:
-                check = self._lag_check(cm, d)
+                check, lag = self._lag_check(cm, d)
+                lag.enter()
                 try:
                     return await aw
                 finally:
+                    lag.leave()
                     check.cancel()
         except TimeoutError:
             self.errors += 1

@@ -5,6 +5,7 @@ complaint rate per campaign and the 24 h hard-bounce rate."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from consentry import metrics_refresh
+from consentry import address, metrics_refresh
 from consentry.store import SuppressionRecord
 
 from ..helpers.client import message, send
@@ -62,6 +63,12 @@ async def test_metrics_scraped_and_parsed(make_config: Any, sink: Any, start_app
         "d@example.org", "global", "hard_bounce", "bounce", time.time()), "t")
     await app.bg_store.campaign_event("m1", "complaint", 86400)
     await metrics_refresh.refresh(cfg, app.bg_store)
+    # A lookup whose reply waits on this process's busy loop, not on Redis: its deadline
+    # moves on once, and the scrape counts it.
+    loop = asyncio.get_running_loop()
+    lookup = loop.create_task(app.store.recipient_states([address.parse("late@example.org")]))
+    loop.call_soon(time.sleep, app.store.deadline * 1.6)
+    await asyncio.wait_for(lookup, 10)
     after, families = await scrape(port)
 
     def delta(name: str, **labels: str) -> float:
@@ -77,6 +84,7 @@ async def test_metrics_scraped_and_parsed(make_config: Any, sink: Any, start_app
     assert delta("consentry_downstream_replies_total", code="250") == 2
     assert delta("consentry_redis_round_trip_seconds_count") >= 4
     assert ("consentry_redis_errors_total", ()) in after
+    assert delta("consentry_redis_deadline_extensions_total") == 1
     assert delta("consentry_objection_to_effect_seconds_count") == 1
     assert delta("consentry_objection_to_effect_seconds_sum") >= 2.0
     assert delta("consentry_objection_to_effect_seconds_bucket", le="1.0") == 0

@@ -91,3 +91,63 @@ async def test_an_idle_loop_never_extends(own_store: Store, own_redis: RedisProc
     finally:
         os.kill(own_redis.proc.pid, signal.SIGCONT)
     assert own_store.lag_extensions == 0
+
+
+async def _until(cond: object, limit: float = 10.0) -> bool:
+    """Poll (bounded) until cond() is true; the bound only stops a broken build."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    while loop.time() < end:
+        if cond():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def test_the_heartbeat_stops_on_an_idle_loop_and_starts_with_the_next_lookup(
+        own_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_mod.LoopLag, "TICK", 0.01)
+    lag = store_mod.LoopLag.of(asyncio.get_running_loop())
+    await own_store.recipient_states([address.parse("one@example.org")])
+    assert lag.running and lag.in_flight == 0
+    assert await _until(lambda: not lag.running)  # nothing asked of Redis: no wake-ups
+    await own_store.recipient_states([address.parse("two@example.org")])
+    assert lag.running and lag.recent == 0.0  # a clean reading, not the stale one
+
+
+async def test_the_heartbeat_keeps_beating_while_a_round_trip_is_in_flight(
+        own_store: Store, own_redis: RedisProc, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lookup that outlasts the idle span (a stopped Redis, a long deadline) keeps the
+    # heartbeat going, so its lateness reading is current when the deadline comes.
+    monkeypatch.setattr(store_mod.LoopLag, "TICK", 0.005)
+    lag = store_mod.LoopLag.of(asyncio.get_running_loop())
+    await own_store.recipient_states([address.parse("warm@example.org")])
+    assert own_redis.proc is not None
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)
+    try:
+        task = asyncio.ensure_future(
+            own_store.recipient_states([address.parse("held@example.org")]))
+        # the idle span is 20 ticks = 0.1 s; the deadline is 0.5 s
+        await asyncio.sleep(0.3)
+        assert lag.in_flight == 1 and lag.running
+        with pytest.raises(StoreUnavailable, match="deadline exceeded"):
+            await task
+    finally:
+        os.kill(own_redis.proc.pid, signal.SIGCONT)
+    assert lag.in_flight == 0
+
+
+async def test_stores_on_one_loop_share_one_heartbeat(own_redis: RedisProc) -> None:
+    a, b = await _store(own_redis.url), await _store(own_redis.url)
+    try:
+        await a.recipient_states([address.parse("a@example.org")])
+        await b.recipient_states([address.parse("b@example.org")])
+        loop = asyncio.get_running_loop()
+        assert store_mod.LoopLag.of(loop) is store_mod.LoopLag.of(loop)
+        handles = [h for h in loop._scheduled  # type: ignore[attr-defined]
+                   if getattr(h._callback, "__self__", None).__class__ is store_mod.LoopLag
+                   and not h.cancelled()]
+        assert len(handles) == 1
+    finally:
+        await a.close()
+        await b.close()
