@@ -14,9 +14,10 @@ import re
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from types import MethodType
 from typing import Any, cast
 
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, _AuthMechAttr, syntax
 
 from . import auth, logs, replies
 from .address import Address, is_relay_hack, parse
@@ -137,30 +138,79 @@ LEAN_DIR = True  # (a test turns it off to compare aiosmtpd's tables with and wi
 
 class LeanDir:
     """aiosmtpd's SMTP.__init__ builds its command, hook and AUTH tables from dir() and
-    inspect.getmembers() of the session and of the handler, on every connection: a
-    getattr of each of their ~150 attributes, most of a session's set-up CPU. While that
-    runs (DrainableSMTP.__init__ sets `building`), dir() of these objects lists only the
-    names those tables are made of (smtp_*, auth_*, handle_*; computed once per class);
-    at any other time it is the ordinary dir(). A handle_EHLO gets its signature
-    computed once, too (aiosmtpd inspects it per connection to tell its two forms)."""
+    inspect.getmembers() of the session and of the handler, on every connection: sorted
+    member lists, a getattr of each name and an inspect.signature of handle_EHLO, most
+    of a session's set-up CPU. While that runs (DrainableSMTP.__init__ sets `building`),
+    dir() of these objects is empty, so aiosmtpd's tables come out empty; the session
+    then builds the same tables itself (`_lean_tables`) from the aiosmtpd-prefixed names
+    of each class, listed once per class. At any other time dir() is the ordinary one."""
 
     building = False
     _names: dict[type, list[str]] = {}  # noqa: RUF012 - one cache for every subclass
 
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        ehlo = cls.__dict__.get("handle_EHLO")
-        if ehlo is not None:
-            ehlo.__signature__ = inspect.signature(ehlo)
-
     def __dir__(self) -> list[str]:
-        if not LeanDir.building:
-            return list(super().__dir__())
+        if LeanDir.building:
+            return []
+        return list(super().__dir__())
+
+    def _aiosmtpd_names(self) -> list[str]:
+        """The smtp_/auth_/handle_ names dir() lists for this object (once per class),
+        in dir()'s sorted order, as aiosmtpd's own walk would find them."""
         names = LeanDir._names.get(type(self))
         if names is None:
             names = LeanDir._names[type(self)] = [
                 n for n in super().__dir__() if n.startswith(_AIOSMTPD_PREFIXES)]
+            names.sort()
         return names
+
+
+def _names_of(obj: object) -> list[str]:
+    if isinstance(obj, LeanDir):
+        return obj._aiosmtpd_names()
+    return sorted(n for n in dir(obj) if n.startswith(_AIOSMTPD_PREFIXES))
+
+
+_EHLO_FORM: dict[Any, str] = {}  # handle_EHLO function -> aiosmtpd's "old" | "new"
+
+
+def _ehlo_form(hook: Any) -> str:
+    """aiosmtpd's test of a handle_EHLO hook's form (4 or 5 parameters), once per
+    function rather than by inspect.signature on every connection."""
+    key = getattr(hook, "__func__", hook)
+    form = _EHLO_FORM.get(key)
+    if form is None:
+        n = len(inspect.signature(hook).parameters)
+        if n not in (4, 5):
+            raise RuntimeError("Unsupported EHLO Hook")
+        form = _EHLO_FORM[key] = "old" if n == 4 else "new"
+    return form
+
+
+_GATED: dict[Any, Any] = {}  # smtp_* function -> its drain-gated form (one per function)
+
+
+def _drain_gated(f: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """`f` (an smtp_* function) behind the drain gate: while the listener drains, a
+    command outside a transaction (or any, on a hard drain) is answered 421 and the
+    session closed. One wrapper per function, bound to each session like `f` itself."""
+    gated = _GATED.get(f)
+    if gated is not None:
+        return gated  # type: ignore[no-any-return]
+
+    async def gate(self: DrainableSMTP, arg: str | None) -> None:
+        sessions = self._sessions
+        if sessions.draining and (sessions.hard or not self.in_transaction):
+            self.refuse_and_close()
+            return
+        await f(self, arg)
+
+    # What aiosmtpd reads off a command method (@syntax's __smtp_syntax__ and co.,
+    # for HELP).
+    gate.__dict__.update(f.__dict__)
+    gate.__wrapped__ = f  # type: ignore[attr-defined]
+    gate.__name__ = f.__name__
+    _GATED[f] = gate
+    return gate
 
 
 class DrainableSMTP(LeanDir, SMTP):
@@ -179,6 +229,8 @@ class DrainableSMTP(LeanDir, SMTP):
             super().__init__(*args, **kw)
         finally:
             LeanDir.building = False
+        if LEAN_DIR:
+            self._lean_tables(kw.get("auth_exclude_mechanism"))
         self._data_timeout = data_timeout
         self._session_timeout = session_timeout
         self._session_handle: asyncio.TimerHandle | None = None
@@ -189,9 +241,46 @@ class DrainableSMTP(LeanDir, SMTP):
         self.relaying = False  # set by the handler while this session's message is handled
         self._holding = False  # a MAIL or RCPT is being answered (push may hold it)
         self._held: list[bytes] = []
-        for name, method in list(self._smtp_methods.items()):
-            if name != "QUIT":
-                self._smtp_methods[name] = self._drain_gate(method)
+        if not LEAN_DIR:
+            for name, method in list(self._smtp_methods.items()):
+                if name != "QUIT":
+                    self._smtp_methods[name] = MethodType(_drain_gated(method.__func__), self)
+
+    def _lean_tables(self, exclude: Any) -> None:
+        """aiosmtpd's tables, as SMTP.__init__ builds them, from names listed once per
+        class: commands (each but QUIT behind the drain gate), AUTH mechanisms (the
+        session's built-in ones, then the handler's, which win), handler hooks and the
+        handle_EHLO form. A test holds them equal to aiosmtpd's own."""
+        cls = type(self)
+        handler = self.event_handler
+        smtp: dict[str, Any] = {}
+        auth_methods: dict[str, _AuthMechAttr] = {}
+        for n in self._aiosmtpd_names():
+            if n.startswith("smtp_"):
+                f = getattr(cls, n)
+                smtp[n.replace("smtp_", "")] = MethodType(
+                    f if n == "smtp_QUIT" else _drain_gated(f), self)
+            elif n.startswith("auth_"):
+                m = getattr(self, n)
+                auth_methods[getattr(m, "__auth_mechanism_name__",
+                                     n.replace("auth_", "").replace("__", "-"))] = (
+                    _AuthMechAttr(m, True))
+        hooks: dict[str, Any] = {}
+        for n in _names_of(handler):
+            if n.startswith("auth_"):
+                m = getattr(handler, n)
+                auth_methods[getattr(m, "__auth_mechanism_name__",
+                                     n.replace("auth_", "").replace("__", "-"))] = (
+                    _AuthMechAttr(m, False))
+            elif n.startswith("handle_"):
+                hooks[n.replace("handle_", "")] = getattr(handler, n)
+        for m in exclude or ():
+            auth_methods.pop(m, None)
+        self._smtp_methods = smtp
+        self._auth_methods = auth_methods
+        self._handle_hooks = hooks
+        ehlo = hooks.get("EHLO")
+        self._ehlo_hook_ver = None if ehlo is None else _ehlo_form(ehlo)
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         """aiosmtpd cancels and re-creates its idle timer for every command (four or
@@ -279,22 +368,6 @@ class DrainableSMTP(LeanDir, SMTP):
             # after the @); aiosmtpd passes that on, and it became a 451 for ever. It is
             # a malformed address: None makes aiosmtpd answer 553 5.1.3 as for any other.
             return None, None
-
-    def _drain_gate(self, method: Callable[[str | None], Awaitable[None]]
-                    ) -> Callable[[str | None], Awaitable[None]]:
-        async def gated(arg: str | None) -> None:
-            sessions = self._sessions
-            if sessions.draining and (sessions.hard or not self.in_transaction):
-                self.refuse_and_close()
-                return
-            await method(arg)
-
-        # What aiosmtpd reads off a command method (@syntax's __smtp_syntax__ and co.,
-        # for HELP): functools.wraps copies it too, at several times the cost, for each
-        # of the ~15 commands of every connection.
-        gated.__dict__.update(getattr(method, "__func__", method).__dict__)
-        gated.__wrapped__ = method  # type: ignore[attr-defined]
-        return gated
 
     def refuse_and_close(self, line: str = replies.SHUTTING_DOWN) -> None:
         self._sessions.open.discard(self)

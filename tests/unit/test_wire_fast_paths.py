@@ -134,33 +134,50 @@ def test_client_networks_answer_is_kept_per_host_and_a_reload_replaces_it(
 async def test_sessions_built_with_lean_dir_get_aiosmtpd_s_own_tables(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """aiosmtpd builds its command, hook and AUTH tables from dir() of the session and
-    the handler; while it does, ours list only the names those are made of (LeanDir).
-    The tables must come out as with the ordinary dir(), with what HELP reads off each
-    command, and dir() must be the ordinary one at any other time."""
+    the handler on every connection; ours build them from names listed once per class
+    (LeanDir, `_lean_tables`). The tables must come out as aiosmtpd's own: the same
+    commands bound to the same session, each but QUIT behind the same drain gate, with
+    what HELP reads off each; the same AUTH mechanisms (built-in or the handler's) and
+    hooks; the same EHLO form. dir() must be the ordinary one at any other time."""
     from consentry import config
     from consentry.smtp_server import ConnectionLimits, SubmissionHandler
 
     cfg = config.from_mapping({}, base_dir=str(tmp_path))
     handler = SubmissionHandler(cfg, None)  # type: ignore[arg-type]  # no message is sent
 
-    def build() -> SubmissionSMTP:
+    def build(**kw: object) -> SubmissionSMTP:
         return SubmissionSMTP(handler, data_timeout=5.0, limits=ConnectionLimits(9, 9),
                               peer_ip="127.0.0.1", decode_data=False,
                               authenticator=handler.authenticator,
-                              command_call_limit={"NOOP": 20, "*": 100})
+                              command_call_limit={"NOOP": 20, "*": 100}, **kw)
 
     lean = build()
+    lean2 = build(auth_exclude_mechanism=["LOGIN"])
     monkeypatch.setattr(smtp_server, "LEAN_DIR", False)
     full = build()
-    assert lean._smtp_methods.keys() == full._smtp_methods.keys()
+    full2 = build(auth_exclude_mechanism=["LOGIN"])
+    assert list(lean._smtp_methods) == list(full._smtp_methods)
     assert {"MAIL", "RCPT", "DATA", "EHLO", "HELP", "AUTH", "QUIT"} <= lean._smtp_methods.keys()
     for name, m in lean._smtp_methods.items():
         f = full._smtp_methods[name]
+        assert m.__self__ is lean and f.__self__ is full
+        assert m.__func__ is f.__func__, name  # the same gate (or QUIT itself)
+        inner = getattr(m.__func__, "__wrapped__", m.__func__)
+        assert inner is getattr(SubmissionSMTP, "smtp_" + name)
+        assert (inner is m.__func__) == (name == "QUIT")
         for attr in ("__smtp_syntax__", "__smtp_syntax_extended__", "__smtp_syntax_when__"):
             assert getattr(m, attr, None) == getattr(f, attr, None), (name, attr)
-    assert lean._handle_hooks.keys() == full._handle_hooks.keys()
+    assert list(lean._handle_hooks) == list(full._handle_hooks)
+    assert lean._handle_hooks == full._handle_hooks  # bound methods of the one handler
     assert {"RCPT", "DATA", "EHLO", "MAIL"} <= lean._handle_hooks.keys()
     assert lean._auth_methods.keys() == full._auth_methods.keys() >= {"LOGIN", "PLAIN"}
+    for mech, a in lean._auth_methods.items():
+        b = full._auth_methods[mech]
+        assert a.is_builtin == b.is_builtin
+        assert a.method.__func__ is b.method.__func__
+        assert (a.method.__self__ is lean) == (b.method.__self__ is full) == a.is_builtin
+    assert lean2._auth_methods.keys() == full2._auth_methods.keys()
+    assert "LOGIN" not in lean2._auth_methods and "PLAIN" in lean2._auth_methods
     assert lean._ehlo_hook_ver == full._ehlo_hook_ver == "new"
     # outside construction, dir() is the ordinary one
     assert {"connection_made", "push", "smtp_RCPT"} <= set(dir(lean))
