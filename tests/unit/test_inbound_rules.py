@@ -293,6 +293,58 @@ def test_uncertain_cases_are_flagged_for_review(text: str) -> None:
     assert it.review and it.confidence < 0.8, it.evidence
 
 
+@pytest.mark.parametrize("text", [
+    # phrasings written for these tests, not taken from a corpus sample
+    "Por favor, removam o meu endereço da vossa lista.",  # pt
+    "Parem de me enviar essas promoções.",  # pt
+    "Afmeld venligst min adresse.",  # da
+    "Jeg ønsker ikke længere at modtage jeres nyhedsbrev.",  # da
+    "Meld meg av nyhetsbrevet, takk.",  # no
+    "Sluta skicka reklam till mig.",  # sv
+    "Poistakaa minut postituslistalta.",  # fi
+    "Odhlaste mě prosím z newsletteru.",  # cs
+    "Prosím, neposielajte mi už žiadne e-maily.",  # sk
+    "Kérem, töröljék a címemet a listáról.",  # hu
+    "Vă rog să mă dezabonați de la newsletter.",  # ro
+    "Lütfen beni listenizden çıkarın.",  # tr
+    "Παρακαλώ διαγράψτε με από τη λίστα σας.",  # el
+    "Пожалуйста, отпишите меня от рассылки.",  # ru
+    "Видаліть мене зі списку розсилки.",  # uk
+    "Molim vas, odjavite me s newslettera.",  # hr
+    "Prašau išbraukite mane iš sąrašo, atsisakau naujienlaiškio.",  # lt
+    "请取消订阅，谢谢。",  # zh
+    "メルマガの配信停止をお願いします。",  # ja
+    "수신거부 합니다.",  # ko
+    "Arrêtez de m'envoyer vos publicités.",  # fr, informal
+    "Could you please take me off your mailing list?",  # a polite request, not a question
+    "Können Sie mich bitte vom Newsletter abmelden?",
+    "Please unsubcribe me from this maling list.",  # misspelt
+    "I never signed up for this, remove me now.",
+])
+def test_objections_in_more_languages_and_forms(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence >= 0.8, it.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "I accidentally clicked unsubscribe, please keep sending me the newsletter.",
+    "Ich habe versehentlich auf Abmelden geklickt.",
+    "Proszę mnie nie wypisywać, kliknąłem link przez pomyłkę.",
+    "En halua perua tilausta, osoitteeni vain vaihtui.",  # fi: I do not want to cancel
+    "Não cancelem a minha inscrição, por favor.",  # pt: do not cancel
+    "Не отписывайте меня, пожалуйста.",  # ru: do not unsubscribe me
+    "不要退订我的邮箱。",  # zh: do not unsubscribe
+])
+def test_mistaken_clicks_and_negations_in_more_languages(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence < 0.8, it.evidence
+
+
+def test_how_to_questions_stay_questions_even_when_polite() -> None:
+    it = intent.detect("Can you tell me how to unsubscribe?")
+    assert it.review and it.confidence < 0.8, it.evidence
+
+
 def test_subject_only_request_counts() -> None:
     assert intent.detect("", "Abmelden").confidence >= 0.8
     assert intent.detect("", "AW: STOP").confidence >= 0.8
