@@ -52,6 +52,8 @@ def test_inbound_package_is_pure() -> None:
      "hard", "domain_unknown"),
     ("5.1.10", "550 5.1.10 Recipient address has null MX", "hard", "domain_unknown"),
     ("5.1.6", "550 5.1.6 Mailbox has moved, no forwarding address", "hard", "user_unknown"),
+    ("", "554 delivery error: dd This user doesn't have a mail.example account "
+         "(a@b.example) [0]", "hard", "user_unknown"),
     # The sender's reputation or policy: never evidence about the recipient's mailbox.
     ("5.7.1", "550 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
               "zen.spamhaus.org", "soft", "policy_blocked"),
@@ -239,6 +241,31 @@ def test_status_and_reply_code_extraction() -> None:
     assert reasons.find_status(text) == "5.1.1"
     assert reasons.find_reply_code(text) == "550"
     assert reasons.find_status("relay 192.0.2.153 said 4.2.2") == "4.2.2"
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    # zh: a provider's own words, the remote server's reply quoted in English
+    ("系统退信", "您好！\n\n很遗憾，您发送的邮件未能成功送达以下收件人：\n\n    x.y@example.cn\n\n"
+     "对方服务器返回信息：550 5.1.1 <x.y@example.cn>: Recipient address rejected: "
+     "User unknown in local recipient table\n\n此邮件为系统自动发送，请勿回复。\n"),
+    ("退信：季度报告", "很抱歉您的邮件被退回。\n\n无法发送到 x.y@example.cn\n\n"
+     "服务器返回：550 5.1.1 <x.y@example.cn>: Recipient address rejected: User unknown\n"),
+])
+def test_a_bounce_in_the_provider_s_language_is_a_bounce_even_marked_auto_replied(
+        subject: str, body: str) -> None:
+    # Some providers mark their reports "Auto-Submitted: auto-replied" (RFC 3834 would
+    # have auto-generated): the report still decides, not the header.
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"] = "Postmaster <postmaster@mail.example.cn>"
+    m["To"] = "news@shop.example"
+    m["Subject"] = subject
+    m["Auto-Submitted"] = "auto-replied"
+    m.set_content(body, charset="utf-8")
+    v = classify(m.as_bytes())
+    assert v.kind == "bounce", v.evidence
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("x.y@example.cn", "hard")]
 
 
 # -- unsubscribe intent -------------------------------------------------------------------

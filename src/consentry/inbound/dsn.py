@@ -113,7 +113,10 @@ _SUBJECT = re.compile(
     r"warning: (?:could not send|message .* delayed)|delayed mail|"
     r"message (?:not delivered|delayed|status)|permanent error|"
     r"rejected|bounce|failed delivery|nondeliverable|unable to deliver|returning message|"
-    r"error sending|メールエラー|エラー通知|不達|配信エラー|送信エラー",
+    r"error sending|メールエラー|エラー通知|不達|配信エラー|送信エラー|"
+    # zh, ko, ru, pt, cs, tr (reports of providers in those languages)
+    r"退信|退件|退回|未送达|投递失败|投遞失敗|無法投遞|反送|반송|전송 실패|배달 실패|"
+    r"не доставлено|недоставленное|n[ãa]o (?:foi )?entregue|nedoru[čc]iteln|iletilemedi",
     re.I,
 )
 _BODY = re.compile(
@@ -131,7 +134,12 @@ _BODY = re.compile(
     r"delivery of your message|message you sent|your message (?:to|was|could|did)|"
     r"nicht zugestellt|n'a pas pu .{0,20}remis|no se ha podido entregar|"
     r"trouble delivering|rejected recipient|error:? .{0,20}(?:invalid|unknown) (?:user|"
-    r"recipient|address)|requested action not taken|no valid recipients",
+    r"recipient|address)|requested action not taken|no valid recipients|"
+    r"未能(?:成功)?(?:送达|投递)|无法(?:发送|送达|投递)|無法(?:傳送|投遞|送達)|退信原因|被退回|"
+    r"投递失败|送達できませんでした|配信できませんでした|전달(?:되지 않았|할 수 없)|"
+    r"не (?:может быть |было |удалось )?доставлен|n[ãa]o (?:p[ôo]de|foi poss[íi]vel) "
+    r"(?:ser )?entregue|nemohla b[ýy]t doru[čc]ena|iletilemedi|kon niet (?:worden )?"
+    r"(?:afgeleverd|bezorgd)|non (?:è stato possibile|può essere) consegna",
     re.I,
 )
 _DELAY_TEXT = re.compile(

@@ -17,8 +17,9 @@ Read sentence by sentence, on the sender's own words only (reply.latest_reply):
     confidence, flagged for review; a polite request in question form ("could you take
     me off your list?", "können Sie mich abmelden?") is a request;
   - a report of a click made by mistake ("I accidentally hit unsubscribe") is not one;
-  - a misspelt "unsubscribe" ("unsubcribe", "unsuscribe") counts as the word; a question about where we got the address is a
-    complaint-like question: low confidence, flagged;
+  - a misspelt "unsubscribe" ("unsubcribe", "unsuscribe") counts as the word;
+  - a question about where we got the address is a complaint-like question: low
+    confidence, flagged;
   - removing things that are not the person or the list ("remove the centrifuge from my
     basket", "aus dem Auftrag streichen") is not an objection.
 A subject that is only an unsubscribe keyword ("Abmelden", "STOP", "unsubscribe please")
