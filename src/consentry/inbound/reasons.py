@@ -154,7 +154,8 @@ _USER = _rx(
     r"\bno mailbox\b", r"\bmailbox not (?:found|available)\b", r"\bno account\b",
     r"\bis not a (?:registered|known|valid)\b(?! gateway)", r"\baddress (?:is )?(?:not|no longer) "
     r"(?:valid|in use|available)", r"\bno longer (?:valid|active|exists|available)\b",
-    r"\b(?:does not|doesn['’]?t) have an? .{0,30}\baccount\b", r"\bno (?:such|valid) (?:one|person) at\b",
+    r"\b(?:does not|doesn['’]?t) have an? .{0,30}\baccount\b",
+    r"\bno (?:such|valid) (?:one|person) at\b",
     r"\bunrouteable address\b", r"\bmailbox unavailable\b.{0,40}\b(?:unknown|exist)",
     r"\brecipient (?:address )?rejected: (?:user unknown|unknown|undeliverable address)",
     r"\brecipient not found\b", r"\bunbekannt\b", r"\bexistiert nicht\b",
