@@ -1,0 +1,59 @@
+"""The written corpus (tests/data/written, see its README): every reply's kind against
+its label, every report's kind, failed recipients (count, addresses) and hard/soft."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consentry.inbound.classify import Verdict, classify
+from consentry.inbound.parse import split_mbox
+
+WRITTEN = Path(__file__).resolve().parent.parent / "data" / "written"
+REPLY_EXPECT = {"unsubscribe": "unsubscribe", "not_unsubscribe": "reply",
+                "autoreply": "autoreply"}
+
+
+def _load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _verdicts(path: Path) -> list[Verdict]:
+    return [classify(m) for m in split_mbox(path.read_bytes())]
+
+
+ADDRESSES = {r["id"]: r["addresses"] for r in _load(WRITTEN / "bounces" / "addresses.jsonl")}
+
+
+@pytest.mark.parametrize("label", [pytest.param(lab, id=lab["id"]) for lab in
+                                   _load(WRITTEN / "replies" / "labels.jsonl")])
+def test_written_reply(label: dict[str, Any]) -> None:
+    (v,) = _verdicts(WRITTEN / "replies" / label["file"])
+    if label["label"] == "ambiguous":
+        # unclear intent is never an automatic unsubscribe without a human flag
+        assert v.kind in ("reply", "unsubscribe")
+        assert v.kind == "reply" or v.review, v.evidence
+        return
+    assert v.kind == REPLY_EXPECT[label["label"]], (label["note"], v.evidence)
+    if label["label"] != "unsubscribe":
+        assert not v.suppress
+
+
+@pytest.mark.parametrize("label", [pytest.param(lab, id=lab["id"]) for lab in
+                                   _load(WRITTEN / "bounces" / "labels.jsonl")])
+def test_written_report(label: dict[str, Any]) -> None:
+    vs = _verdicts(WRITTEN / "bounces" / label["file"])
+    assert {v.kind for v in vs} == {label["kind"]}, [v.evidence for v in vs]
+    if label["kind"] in ("delivered", "autoreply"):
+        assert not any(v.suppress for v in vs)
+        return
+    if label["kind"] != "bounce":
+        return
+    got = [r for v in vs for r in v.recipients]
+    assert Counter(r["address"].lower() for r in got) == Counter(
+        a.lower() for a in ADDRESSES[label["id"]])
+    assert Counter(r["class"] for r in got) == Counter(e["class"] for e in label["recipients"])
