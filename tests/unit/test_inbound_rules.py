@@ -367,6 +367,17 @@ def test_mistaken_clicks_and_negations_in_more_languages(text: str) -> None:
     assert it.confidence < 0.8, it.evidence
 
 
+def test_long_replies_are_read_at_their_start_and_end_in_pieces() -> None:
+    # A reply is read in bounded pieces (its first and last characters, long runs
+    # without a full stop cut up), so an objection at either end is still found.
+    filler = "lorem ipsum dolor sit amet " * 2_000  # ~54,000 characters, no full stop
+    assert intent.detect(filler + "please unsubscribe me").confidence >= 0.8
+    assert intent.detect("Please unsubscribe me. " + filler).confidence >= 0.8
+    assert intent.detect(filler).confidence == 0.0
+    assert len(intent._sentences(filler * 10)) <= 200
+    assert all(len(p) <= intent.SENTENCE for p in intent._sentences(filler))
+
+
 def test_how_to_questions_stay_questions_even_when_polite() -> None:
     it = intent.detect("Can you tell me how to unsubscribe?")
     assert it.review and it.confidence < 0.8, it.evidence
