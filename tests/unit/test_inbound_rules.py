@@ -347,6 +347,8 @@ def test_uncertain_cases_are_flagged_for_review(text: str) -> None:
     "Können Sie mich bitte vom Newsletter abmelden?",
     "Please unsubcribe me from this maling list.",  # misspelt
     "I never signed up for this, remove me now.",
+    "I accidentally signed up, please unsubscribe me.",  # a mistake, but not a click
+    "Я случайно подписался, отпишите меня.",  # ru: the same
 ])
 def test_objections_in_more_languages_and_forms(text: str) -> None:
     it = intent.detect(text)

@@ -284,6 +284,15 @@ _MISTAKE = _rx(
     r"по ошибке|случайно|випадково|κατ[άα] λ[άα]θος|por engano|sem querer)\b",
     r"不小心", r"误点", r"誤點", r"間違えて", r"誤って", r"うっかり", r"실수로",
 )
+# The mistake must be a click on our link ("I accidentally signed up, unsubscribe me"
+# is an objection).
+_CLICK = _rx(
+    r"\b(?:click\w*|hit|pressed|tapped|klick\w*|geklickt|gedr[üu]ckt|cliqu\w*|clic|"
+    r"puls\w*|clicc\w*|geklikt|klikn\w*|kliknu\w*|klikk\w*|klickade|t[ıi]klad\w*|"
+    r"bast[ıi]m|нажал\w*|нажав|кликн\w*|натисн\w*|π[άα]τησα|clicou|cliquei|apertei|"
+    r"carregu?ei|am ap[ăa]sat|am dat click|kattintottam)\b",
+    r"点了", r"点击", r"點擊", r"クリック", r"押して", r"눌렀", r"클릭",
+)
 # "Can you …?" with an objection is a polite request, not a question about one.
 _POLITE = re.compile(
     r"^(?:(?:please|bitte|s'il vous pla[îi]t|por favor|per favore)[, ]+)?(?:(?:can|could|would|"
@@ -384,7 +393,7 @@ def _score(sentence: str) -> tuple[float, str, bool]:
     before = s[: m.start()]
     if not _INHERENT_NEGATIVE.match(phrase) and _NEGATION_BEFORE.search(before[-40:]):
         return 0.02, f"negated: {phrase}", False
-    if _MISTAKE.search(s):
+    if _MISTAKE.search(s) and _CLICK.search(s):
         return 0.03, f"a click made by mistake, not a request: {phrase}", False
     if (_KEEP.search(s) and not _NOT_SIGN_UP.search(s)
             and re.search(r"\b(?:keep me|stay on|remain on|wieder|again|auch)\b", s, re.I)):
