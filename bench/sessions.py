@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from relay import (  # noqa: E402
+from relay import (
     ROOT,
     VENV_BIN,
     Procs,
