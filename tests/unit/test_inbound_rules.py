@@ -347,6 +347,11 @@ def test_uncertain_cases_are_flagged_for_review(text: str) -> None:
     "Können Sie mich bitte vom Newsletter abmelden?",
     "Please unsubcribe me from this maling list.",  # misspelt
     "I never signed up for this, remove me now.",
+    "Prašome pašalinkite mano adresą, nenoriu gauti naujienų.",  # lt
+    "أرجو إلغاء اشتراكي في النشرة.",  # ar
+    "Palun lõpetage mulle reklaami saatmine.",  # et
+    "Lūdzu, dzēsiet manu adresi no saraksta.",  # lv
+    "Dadme de vaja porfavor",  # es, with a common b/v slip
     "I accidentally signed up, please unsubscribe me.",  # a mistake, but not a click
     "Я случайно подписался, отпишите меня.",  # ru: the same
 ])
@@ -363,6 +368,7 @@ def test_objections_in_more_languages_and_forms(text: str) -> None:
     "Não cancelem a minha inscrição, por favor.",  # pt: do not cancel
     "Не отписывайте меня, пожалуйста.",  # ru: do not unsubscribe me
     "不要退订我的邮箱。",  # zh: do not unsubscribe
+    "Please don’t ever stop sending these!",  # a typographic apostrophe
 ])
 def test_mistaken_clicks_and_negations_in_more_languages(text: str) -> None:
     it = intent.detect(text)
@@ -443,6 +449,22 @@ def test_original_message_separator_is_cut() -> None:
 def test_auto_replies_are_never_unsubscribes(headers: str, subject: str, body: str) -> None:
     v = classify(_mail(body, subject, headers))
     assert v.kind == "autoreply" and not v.suppress
+
+
+@pytest.mark.parametrize("body", [
+    "出張のため3月9日まで不在にしております。10日以降にご返信いたします。",  # ja
+    "Estou de férias até 15 de março, com acesso limitado ao e-mail.",  # pt
+    "Jag är på semester till och med 20 juni.",  # sv
+    "Я в отпуске до 10 марта и отвечу после возвращения.",  # ru
+    "Jsem na dovolené do 12. 7.",  # cs
+])
+def test_out_of_office_texts_in_more_languages(body: str) -> None:
+    # no Auto-Submitted, X-Autoreply or Precedence header: the text alone says so
+    raw = ("From: a@example.org\r\nTo: news@shop.example\r\nSubject: Re: News\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\n" + body + "\r\n").encode()
+    v = classify(raw)
+    assert v.kind == "autoreply" and not v.suppress, v.evidence
 
 
 def test_campaign_named_holiday_is_not_an_auto_reply() -> None:

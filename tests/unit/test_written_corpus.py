@@ -29,10 +29,11 @@ def _verdicts(path: Path) -> list[Verdict]:
 ADDRESSES = {r["id"]: r["addresses"] for r in _load(WRITTEN / "bounces" / "addresses.jsonl")}
 
 
-@pytest.mark.parametrize("label", [pytest.param(lab, id=lab["id"]) for lab in
-                                   _load(WRITTEN / "replies" / "labels.jsonl")])
-def test_written_reply(label: dict[str, Any]) -> None:
-    (v,) = _verdicts(WRITTEN / "replies" / label["file"])
+@pytest.mark.parametrize(("corpus", "label"), [
+    pytest.param(d, lab, id=f"{d}-{lab['id']}") for d in ("replies", "replies2")
+    for lab in _load(WRITTEN / d / "labels.jsonl")])
+def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
+    (v,) = _verdicts(WRITTEN / corpus / label["file"])
     if label["label"] == "ambiguous":
         # unclear intent is never an automatic unsubscribe without a human flag
         assert v.kind in ("reply", "unsubscribe")

@@ -34,8 +34,17 @@ _SUBJECT = re.compile(
     r"out of (?:the )?office(?: reply| notice| autoreply)?|ooo|abwesenheit(?:snotiz|smeldung)?|"
     r"abwesend|nicht im b[üu]ro|absence|absente?|fuori (?:sede|ufficio)|"
     r"fuera de (?:la )?oficina|ausente|afwezig(?:heid)?|nieobecno[sś][cć]|poza biurem|urlop|"
-    r"(?:on )?vacation(?: reply)?|on leave|holiday notice"
-    r")\s*(?::|-|–|$)",
+    r"(?:on )?vacation(?: reply)?|on leave|holiday notice|"
+    # pt sv da no fi cs sk hu ro tr el ru uk hr sl
+    r"resposta autom[áa]tica|fora do escrit[óo]rio|autosvar|automatiskt svar|fr[åa]nvar(?:o|ande)|"
+    r"automatisk svar|frav[æa]r(?:ende)?|ikke p[åa] kontoret|automaattinen vastaus|poissa|"
+    r"automatick[áa] odpov[ěe][ďd]|mimo kancel[áa][řr]|automatick[áa] odpove[ďd]|"
+    r"automatikus v[áa]lasz|h[áa]zon k[íi]v[üu]l|r[ăa]spuns automat|otomatik (?:yan[ıi]t|cevap)|"
+    r"ofis d[ıi][şs][ıi]nda|αυτόματη απάντηση|εκτός γραφείου|автоответ|автоматический ответ|"
+    r"автоматична відповідь|automatski odgovor|samodejni odgovor|odsoten|"
+    # zh ja ko
+    r"自動返信|自动回复|自動回覆|自動回復|不在(?:通知|のお知らせ)|자동\s?응답|부재\s?중"
+    r")\s*(?::|：|-|–|$)",
     re.I,
 )
 # Whole-subject acknowledgements of ticket systems.
@@ -81,10 +90,26 @@ _TEXT = re.compile(
     # pl
     r"przebywam na urlopie|jestem (?:na urlopie|nieobecn[ya]|poza biurem)|wracam\b|"
     r"odpowied[zź] automatyczna|wiadomo[sś][cć] automatyczna|otrzymali[sś]my (?:pa[nń]stwa|"
-    r"twoj[aą]) wiadomo[sś][cć]"
+    r"twoj[aą]) wiadomo[sś][cć]|"
+    # pt sv da no fi cs sk hu ro tr el ru uk hr sl
+    r"estou (?:de f[ée]rias|ausente|fora do escrit[óo]rio)|resposta autom[áa]tica|"
+    r"(?:jag [äa]r|[äa]r jag) (?:p[åa] semester|ledig|borta|tj[äa]nstledig)|"
+    r"(?:jeg er|er jeg) (?:p[åa] ferie|fraværende|ikke p[åa] kontoret|bortreist)|"
+    r"olen (?:lomalla|poissa)|lomalla \d|"
+    r"jsem (?:na dovolen[ée]|mimo kancel[áa][řr]|nep[řr][íi]tomn[áa]?)|som (?:na dovolenke|"
+    r"mimo kancel[áa]rie)|szabads[áa]gon vagyok|h[áa]zon k[íi]v[üu]l vagyok|"
+    r"sunt (?:[îi]n concediu|plecat[ăa]?)|izindeyim|ofis d[ıi][şs][ıi]nday[ıi]m|"
+    r"βρ[ίι]σκομαι (?:σε άδεια|εκτός γραφείου)|(?:я )?(?:в отпуске|вне офиса|не в офисе)|"
+    r"(?:я )?у відпустці|na godi[šs]njem odmoru|na dopustu|"
+    r"automatick[áa] odpov[ěe][ďd]|automatikus v[áa]lasz|r[ăa]spuns automat|"
+    r"otomatik (?:yan[ıi]t|cevap)|автоматический ответ|автоматична відповідь"
     r")",
     re.I,
 )
+# Scripts without spaces between words: no \b there.
+_TEXT_CJK = re.compile(
+    r"自動返信|自动回复|自動回覆|自動回復|不在にしております|不在にしています|(?:出張|休暇|休み)"
+    r"(?:のため|で)不在|休暇中|出差期间|休假期间|不在办公室|自动答复|자동\s?응답|부재\s?중|휴가\s?중")
 
 
 def analyse(msg: Parsed, body: str) -> AutoReply:
@@ -113,7 +138,7 @@ def analyse(msg: Parsed, body: str) -> AutoReply:
     if _SUBJECT.search(msg.subject) or _ACK_SUBJECT.search(subject):
         return AutoReply(True, "subject", (f"subject: {msg.subject[:80]}",))
     short = body.strip()[:1_500]
-    m = _TEXT.search(short) if len(body.strip()) <= 1_500 else None
+    m = (_TEXT.search(short) or _TEXT_CJK.search(short)) if len(body.strip()) <= 1_500 else None
     if m:
         return AutoReply(True, "text", (f"text: {m.group(0)[:60]}",))
     return AutoReply(False)

@@ -100,7 +100,7 @@ _STRONG = _rx(
     r"\barr[êe]t(?:ez|er|e) (?:de |d')(?:m'|nous |me |vous )?(?:envoyer|[ée]crire|contacter|"
     r"spammer|harceler|solliciter)",
     # es
-    r"\b(?:dar(?:me|nos|se)?|d[ée]n(?:me|nos)?|d[ée]|doy) de baja\b",
+    r"\b(?:dar(?:me|nos|se)?|d[ée]n(?:me|nos)?|d[ée]|doy|dadme|dadnos) de [bv]aja\b",
     r"\bbaja (?:de|del) (?:la |su |este |esta )?(?:lista|bolet[íi]n|newsletter|suscripci)",
     r"\bdesuscrib", r"\bdesapunt",
     r"\b(?:elimin(?:ar|en)|elim[íi]nen|borr(?:ar|en)|b[óo]rren|quit(?:ar|en)|qu[íi]ten|"
@@ -191,16 +191,21 @@ _STRONG = _rx(
     r"\bne (?:[sš]aljite|po[sš]iljajte)\b",
     r"\bne [zž]elim (?:vi[sš]e |ve[cč] )?(?:primati|prejemati|dobivati)\b",
     # lt, lv, et
-    r"\batsisaky\w*", r"\batsisakau\b", r"\bi[sš]braukite\b", r"\bnebesi[uų]skite\b",
+    r"\batsisaky\w*", r"\batsisakau\b", r"\bi[sš]brauk\w*", r"\bpa[sš]alinkite\b",
+    r"\bnebesi[uų]skite\b",
     r"\bnesi[uų]skite\b", r"\batrakst\w*", r"\bizdz[eē]siet\b", r"\bnes[uū]tiet\b",
     r"\btellimus\w* (?:t[üu]hist|l[õo]peta)\w*", r"\beemaldage (?:mind|minu)\b",
-    r"\b[äa]rge (?:enam )?saatke\b", r"\bei soovi (?:enam )?(?:saada|kirju)\b",
+    r"\b[äa]rge (?:mulle )?(?:enam )?(?:saatke|kirjutage)\b",
+    r"\bei soovi (?:enam )?(?:saada|kirju)\b", r"\bl[õo]petage\b.{0,30}\bsaatmi",
+    r"\biz[nņ]emiet (?:manu|mani|m[uū]s)\b", r"\bdz[eē]siet (?:manu|mani)\b",
+    r"\bnev[eē]los (?:vairs )?sa[nņ]emt\b",
     r"\bloobu\w* (?:uudiskirja|tellimus)\w*",
     # ca
     r"\bd(?:onar|oneu|oni)[- ](?:me|nos)? ?de baixa\b", r"\bno (?:m'envieu|ens envieu) m[ée]s\b",
     # he, ar
     r"הסירו אותי", r"להסיר אותי", r"הסר(?:ה)? אותי", r"אל תשלחו", r"(?:ביטול|לבטל) (?:את )?ה?מנוי",
-    r"إلغاء الاشتراك", r"الغاء الاشتراك", r"[أا]زيلوني", r"احذفوا", r"توقفوا عن [إا]رسال",
+    r"[إا]لغاء (?:ال)?اشتراك", r"عدم مراسلتي", r"لا تراسلوني", r"لا تكتبوا لي",
+    r"[أا]زيلوني", r"احذفوا", r"توقفوا عن [إا]رسال",
     r"لا (?:ترسلوا|ترسل) ", r"لا [أا]ريد (?:استلام|تلقي)",
     # zh, ja, ko (no word boundaries in these scripts)
     r"退订", r"退訂", r"取消(?:订阅|訂閱|关注)", r"(?:从|從).{0,15}(?:删除|刪除|移除)",
@@ -360,7 +365,8 @@ def _read_part(text: str) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    t = unicodedata.normalize("NFKC", _read_part(text))
+    # typographic apostrophes ("don’t") read as the ASCII one the phrases are written with
+    t = unicodedata.normalize("NFKC", _read_part(text)).replace("’", "'").replace("ʼ", "'")
     parts = re.split(r"(?<=[.!?¡¿;])\s+|\n+", t)
     out: list[str] = []
     for p in parts:

@@ -4,8 +4,9 @@ never count as the recipient's.
 
 Our own rules run first because they must handle what generic parsers get wrong:
 bottom-posting (the reply *after* the quote), attribution lines wrapped over two lines,
-Outlook header blocks in seven languages ("Von:/Gesendet:/An:/Betreff:", "De:/Envoyé:",
-"Od:/Wysłano:" …), "-----Original Message-----" separators. mail-parser-reply then
+Outlook header blocks and attribution lines in the languages the intent rules read
+("Von:/Gesendet:/An:/Betreff:", "De:/Envoyé:", "Od:/Wysłano:", "От:/Отправлено:",
+"发件人：/发送时间：" …), "-----Original Message-----" separators. mail-parser-reply then
 removes signatures and disclaimers in many languages; our closing-line rule catches the
 short German and Polish closings it does not know.
 """
@@ -23,7 +24,8 @@ from .textutil import html_to_text
 __all__ = ["Reply", "body_text", "latest_reply"]
 
 MAX_TEXT = 65_536
-_LANGS = ["de", "en", "fr", "es", "it", "nl", "pl"]
+# every language mail-parser-reply knows (1.36): de en fr es it nl pl sv da cs ja ko zh
+_LANGS = ["de", "en", "fr", "es", "it", "nl", "pl", "sv", "da", "cs", "ja", "ko", "zh"]
 _PARSER = EmailReplyParser(languages=list(_LANGS))
 
 
@@ -44,7 +46,14 @@ _ATTRIBUTION = re.compile(
     r"op\b.{0,200}\b(?:schreef|het volgende geschreven)\b.{0,200}:|"
     r".{0,200}\bnapisa[łl](?:\(a\))?\s*:|"
     r"den\b.{0,200}\bskrev\b.{0,200}:|"
-    r".{0,200}\b(?:wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef|geschreven)\s*:"
+    r".{0,200}\b(?:wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef|geschreven)\s*:|"
+    # pt sv da no fi cs sk hu ro tr el ru uk bg hr sl lt lv et ca he ar
+    r".{0,200}\b(?:escreveu|skrev|kirjoitti|naps(?:al|ala)|nap[íi]sal(?:a)?|[íi]rta|a scris|"
+    r"yazd[ıi]|[έε]γραψε|писал|написал|написав|написала|написа|napisao|napisala|napisal|"
+    r"ra[šs][ėe]|rakst[īi]ja|kirjutas|va escriure|כתב|כתבה|كتب)(?:\(a\)|\(ла\)|\(la\))?"
+    r"(?: je)?\s*[:：]|"
+    # zh ja ko
+    r".{0,200}(?:写道|寫道|書きました|のメッセージ|작성)\s*[:：]?"
     r")[ \t]*$",
     re.I,
 )
@@ -60,11 +69,22 @@ _SEPARATOR = re.compile(
     r"d[ée]but du message r[ée]exp[ée]di[ée]\s*:)[ \t]*$",
     re.I,
 )
-_OUTLOOK_FROM = re.compile(r"^[ \t>*]*(?:from|von|de|da|van|od|fr[åa]n)[ \t*]*:\s*\S", re.I)
+_OUTLOOK_FROM = re.compile(
+    r"^[ \t>*]*(?:from|von|de|da|van|od|fr[åa]n|fra|l[äa]hett[äa]j[äa]|felad[óo]|de la|kimden|"
+    r"από|от|від|nuo|no|saatja|מאת|من|发件人|寄件者|差出人|送信者|보낸 사람)[ \t*]*[:：]\s*\S",
+    re.I)
 _OUTLOOK_NEXT = re.compile(
     r"^[ \t>*]*(?:sent|date|to|subject|cc|gesendet|datum|an|betreff|envoy[ée]|[àa]|objet|"
     r"enviado|fecha|para|asunto|inviato|data|a|oggetto|verzonden|aan|onderwerp|"
-    r"wys[łl]ano|do|temat|skickat|till|[äa]mne)[ \t*]*:", re.I)
+    r"wys[łl]ano|do|temat|skickat|till|[äa]mne|"
+    r"enviada|assunto|sendt|til|emne|dato|l[äa]hetetty|vastaanottaja|aihe|p[äa]iv[äa]m[äa][äa]r[äa]|"
+    r"odesl[áa]no|odoslan[ée]|komu|p[řr]edm[ěe]t|predmet|elk[üu]ldve|c[íi]mzett|t[áa]rgy|"
+    r"d[áa]tum|trimis|c[ăa]tre|subiect|g[öo]nderildi|g[öo]nderilme tarihi|kime|konu|tarih|"
+    r"αποστολ[ήη]|προς|θ[έε]μα|ημερομην[ίι]α|отправлено|кому|тема|дата|надіслано|изпратено|"
+    r"до|poslano|prima|[šs]alje|za|zadeva|i[šs]si[uų]sta|kam|tema|nos[ūu]t[īi]ts|t[ēe]ma|"
+    r"datums|saadetud|adressaat|teema|kuup[äa]ev|enviat|per a|assumpte|נשלח|אל|נושא|"
+    r"تم الإرسال|إلى|الموضوع|التاريخ|发送时间|收件人|主题|日期|寄件日期|收件者|主旨|送信日時|"
+    r"宛先|件名|日付|보낸 날짜|받는 사람|제목|날짜)[ \t*]*[:：]", re.I)
 _RULE = re.compile(r"^[ \t]*[_\-=]{8,}[ \t]*$")
 _SIGNATURE_DASHES = re.compile(r"^-- ?$")
 _CLOSING = re.compile(
