@@ -170,6 +170,12 @@ def _names_of(obj: object) -> list[str]:
     return sorted(n for n in dir(obj) if n.startswith(_AIOSMTPD_PREFIXES))
 
 
+def _mechanism(name: str, method: Any) -> str:
+    """An auth_* method's AUTH mechanism, named as aiosmtpd names it."""
+    return str(getattr(method, "__auth_mechanism_name__",
+                       name.replace("auth_", "").replace("__", "-")))
+
+
 _EHLO_FORM: dict[Any, str] = {}  # handle_EHLO function -> aiosmtpd's "old" | "new"
 
 
@@ -262,16 +268,12 @@ class DrainableSMTP(LeanDir, SMTP):
                     f if n == "smtp_QUIT" else _drain_gated(f), self)
             elif n.startswith("auth_"):
                 m = getattr(self, n)
-                auth_methods[getattr(m, "__auth_mechanism_name__",
-                                     n.replace("auth_", "").replace("__", "-"))] = (
-                    _AuthMechAttr(m, True))
+                auth_methods[_mechanism(n, m)] = _AuthMechAttr(m, True)
         hooks: dict[str, Any] = {}
         for n in _names_of(handler):
             if n.startswith("auth_"):
                 m = getattr(handler, n)
-                auth_methods[getattr(m, "__auth_mechanism_name__",
-                                     n.replace("auth_", "").replace("__", "-"))] = (
-                    _AuthMechAttr(m, False))
+                auth_methods[_mechanism(n, m)] = _AuthMechAttr(m, False)
             elif n.startswith("handle_"):
                 hooks[n.replace("handle_", "")] = getattr(handler, n)
         for m in exclude or ():
