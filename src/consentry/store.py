@@ -658,7 +658,12 @@ class Store:
         self.lag_extensions = 0  # Redis deadlines moved on once for a late event loop
         self.keys = keys or Keys(cfg.key_prefix)
         self.deadline = cfg.deadline_ms / 1000.0
-        timeout = max(self.deadline, 0.05)
+        # redis-py's own socket timeouts (connect, and reads outside the auto-pipeline)
+        # are twice the deadline: the deadline around every round trip (_bounded), with
+        # its one extension on a late loop, is what decides. At the deadline itself they
+        # would expire in the same late loop turn and the extension could never help a
+        # round trip that reads through redis-py or opens a connection.
+        timeout = 2 * max(self.deadline, 0.05)
         self.cluster = cfg.cluster is not None
         self._encoder: aioredis.Redis | None = None
         self.sentinel: Sentinel | None = None

@@ -151,3 +151,25 @@ async def test_stores_on_one_loop_share_one_heartbeat(own_redis: RedisProc) -> N
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_late_loop_during_redis_py_s_own_read_does_not_turn_into_451(
+        own_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Round trips outside the auto-pipeline (here a token reference read, through
+    # redis-py's pool) are read by redis-py under its own socket timeout. Were that the
+    # deadline itself, it would expire in the same late loop turn as the deadline and
+    # the one extension could never help: the loop is blocked right as the read waits.
+    from redis.asyncio.connection import AbstractConnection
+
+    orig = AbstractConnection.read_response
+    blocked: list[bool] = []
+
+    async def read_response(self: AbstractConnection, *a: object, **kw: object) -> object:
+        if not blocked:
+            blocked.append(True)
+            asyncio.get_running_loop().call_soon(time.sleep, BUSY)
+        return await orig(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AbstractConnection, "read_response", read_response)
+    assert await own_store.resolve_token_ref("a" * 20) is None
+    assert blocked and own_store.lag_extensions == 1
