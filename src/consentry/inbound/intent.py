@@ -143,7 +143,7 @@ _STRONG = _rx(
     # pt
     r"\bdescadastr\w*", r"\bdesinscrev\w*", r"\bdesinscri[çc][ãa]o\b",
     r"\bcancel(?:ar|em|e) (?:a |minha )?(?:inscri[çc][ãa]o|assinatura|subscri[çc][ãa]o)\b",
-    r"\b(?:remov|retir|exclu|apag|tir)(?:a|e|em|am|ar|ir|ir)(?:-me)?\b.{0,40}"
+    r"\b(?:remov|retir|exclu|apag|tir)(?:a|e|em|am|ar|ir)(?:-me)?\b.{0,40}"
     r"\b(?:lista|cadastro|base de dados|mailing|newsletter)\b",
     r"\b(?:parem|pare|deixem|deixe) de (?:me )?(?:enviar|mandar)\b",
     r"\bn[ãa]o (?:me )?(?:enviem|mandem|envie|mande) mais\b",
@@ -173,7 +173,7 @@ _STRONG = _rx(
     r"\babonelikten? [çc][ıi]k\w*", r"\babonel[ıi]?[gğ]imi (?:iptal|sonland[ıi]r)\w*",
     r"\blisten?(?:iz)?den (?:[çc][ıi]kar(?:[ıi]n|[ıi]n[ıi]z|abilir)|sil(?:in|iniz|ebilir)|"
     r"kald[ıi]r(?:[ıi]n|[ıi]n[ıi]z|abilir))", r"\bg[öo]ndermeyin\b",
-    r"\b(?:almak|istemiyorum)\b.{0,5}\bistemiyorum\b", r"\balmak istemiyorum\b",
+    r"\balmak istemiyorum\b",
     # el
     r"\bδιαγρ[άα]ψ\w*", r"\bαπεγγρ[άα]\w*", r"\bαπεγγραφ\w*",
     r"\bμη(?:ν)? (?:μου |μας )?(?:στ[έε]λνετε|ξαναστε[ίι]λετε)\b",
@@ -241,7 +241,7 @@ _NEGATION_BEFORE = re.compile(
 # Phrases whose own meaning already contains the negation: never "negated".
 _INHERENT_NEGATIVE = re.compile(
     r"^(?:no |keine|nicht mehr|ne |non |geen |niet meer|nie |do not|don't|dont|never|"
-    r"n[ãa]o |ikke |inte |inga |nu |не |δεν |μη|ei |nem |ne |[äa]lk[äa][äa] |不要|别再|"
+    r"n[ãa]o |ikke |inte |inga |nu |не |δεν |μη|ei |nem |[äa]lk[äa][äa] |不要|别再|"
     r"אל |لا |nechc|nepos|neposiel|nesi|nebesi|nes[uū]t|[äa]rge )", re.I)
 
 _KEEP = _rx(
