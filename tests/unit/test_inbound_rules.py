@@ -346,6 +346,7 @@ def test_uncertain_cases_are_flagged_for_review(text: str) -> None:
     "Could you please take me off your mailing list?",  # a polite request, not a question
     "Können Sie mich bitte vom Newsletter abmelden?",
     "Please unsubcribe me from this maling list.",  # misspelt
+    "unsub me pls",  # slang
     "I never signed up for this, remove me now.",
     "Prašome pašalinkite mano adresą, nenoriu gauti naujienų.",  # lt
     "أرجو إلغاء اشتراكي في النشرة.",  # ar

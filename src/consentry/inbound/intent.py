@@ -54,7 +54,8 @@ def _rx(*alts: str) -> re.Pattern[str]:
 # objection unless negated, questioned or about someone else.
 _STRONG = _rx(
     # en
-    r"\bunsubscribe\b", r"\bopt(?:[- ]?out| me out)\b", r"\bremove (?:me|us|my (?:e-?mail )?"
+    r"\bunsubscribe\b", r"\bunsub\b",
+    r"\bopt(?:[- ]?out| me out)\b", r"\bremove (?:me|us|my (?:e-?mail )?"
     r"(?:address|details|name|data))\b", r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
     r"\b(?:stop|cease) (?:sending|emailing|e-mailing|mailing|contacting|spamming)\b",
     r"\bstop (?:these|this|the|your) (?:e-?mails?|mails?|newsletters?|messages|marketing|spam)",
