@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(m not in ("ehlo", "message") for m in modes) or min(
             args.sessions, args.concurrency, args.repeats) <= 0:
         p.error("--mode is ehlo and/or message; counts must be positive")
-    sink_bin = "/usr/sbin/smtp-sink"
+    sink_bin = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
     if not os.access(sink_bin, os.X_OK):
         print("smtp-sink not found: install postfix (make deps-test does)", file=sys.stderr)
         return 2
