@@ -245,7 +245,9 @@ class InboundProcessor:
                 delay = min(retry_interval, 0.5 * 2 ** min(n, 10))
                 self.retry_handles[mid] = asyncio.get_running_loop().call_later(
                     delay, self.submit, mid)
-            if self.queue.empty() and self.active == 0:
+            # `queued` holds every submitted message until it finished: one the queue
+            # has handed to the run loop, not yet started, is neither queued nor active.
+            if not self.queued:
                 self.idle.set()
 
     async def _classify(self, content: bytes, meta: dict[str, Any]) -> Verdict:

@@ -3,6 +3,7 @@ downstream (where the review mailbox's copies arrive)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -337,3 +338,40 @@ async def test_listener_answers_while_every_worker_is_stuck(make_config, sink, s
     assert proc.pool.timeouts == 1 and proc.pool.restarts == 1
     assert [b"kind=unknown" in r.content for r in sink.received if MARK in r.content] == [True]
     assert sync_redis.keys("cs:supp:*") == []
+
+
+async def test_idle_is_never_set_while_a_submitted_message_waits_to_start(daemon):
+    """`idle` (which the SIGTERM drain and the tests wait on) means every submitted
+    message finished. A message the queue has just handed to the run loop, which has not
+    yet started it, is neither in the queue nor active: a message finishing in that
+    moment must not declare the processor idle (seen as a spooled message left behind
+    after `idle`, on a loaded CI host)."""
+    proc = daemon.app.inbound.processor
+    assert proc.pool.size >= 2  # two messages at a time, or there is no such moment
+    seen: list[tuple[str, bool]] = []
+    done: list[str] = []
+
+    async def process(mid: str) -> bool:
+        if mid == "first":
+            proc.submit("second")
+            # let the queue hand "second" to the run loop, then finish "first"
+            await asyncio.sleep(0)
+        done.append(mid)
+        return True
+
+    def finished(task_mid: str) -> None:
+        seen.append((task_mid, proc.idle.is_set()))
+
+    proc.process = process  # type: ignore[method-assign]
+    orig_one = proc._one
+
+    async def one(mid: str, retry_interval: float, slots: asyncio.Semaphore) -> None:
+        await orig_one(mid, retry_interval, slots)
+        finished(mid)
+
+    proc._one = one  # type: ignore[method-assign]
+    proc.submit("first")
+    await wait_until(lambda: len(done) == 2, within=10, what="both processed")
+    # when "first" finished, "second" had been submitted and had not finished
+    assert seen[0] == ("first", False), seen
+    assert seen[1] == ("second", True), seen
