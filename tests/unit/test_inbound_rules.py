@@ -374,6 +374,18 @@ def test_long_replies_are_read_at_their_start_and_end_in_pieces() -> None:
     assert all(len(p) <= intent.SENTENCE for p in intent._sentences(filler))
 
 
+def test_the_unread_middle_of_a_long_reply_goes_to_a_human() -> None:
+    # An objection in the middle of a very long reply is not read; the reply is flagged
+    # for review instead (its forwarded copy says so), never silently taken as ordinary.
+    filler = "lorem ipsum dolor sit amet. " * 300  # ~8,400 characters
+    it = intent.detect(filler + "Please unsubscribe me. " + filler)
+    assert it.confidence == 0.0
+    assert it.review
+    assert it.evidence[0].startswith("long reply:"), it.evidence
+    short = intent.detect("lorem ipsum dolor sit amet. " * 100)  # read whole
+    assert not short.review and short.evidence == ()
+
+
 def test_how_to_questions_stay_questions_even_when_polite() -> None:
     it = intent.detect("Can you tell me how to unsubscribe?")
     assert it.review and it.confidence < 0.8, it.evidence

@@ -443,6 +443,11 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
                 evidence.append(f"subject: {srule or 'keyword'} | {subj[:80]}")
                 if sconf > best:
                     best, best_rule = sconf, f"subject {srule}"
+    if len(body) > HEAD + TAIL:
+        # The middle of a very long reply is not read: a human reads the whole of it.
+        review = True
+        evidence.insert(0, f"long reply: characters {HEAD}..{len(body) - TAIL} of "
+                           f"{len(body)} not read; flagged for review")
     if negative and best >= 0.6:
         # Both an objection and a cancelling sentence: a human decides.
         best, review = 0.5, True
