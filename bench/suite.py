@@ -51,7 +51,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
@@ -75,6 +75,7 @@ from relay import (
     wait_smtp,
 )
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 HARAKA_VERSION = "3.3.4"  # declares node >= 20; Debian 12 has node 18.19: npm warns, Haraka
@@ -761,17 +762,23 @@ async def phase_matrix(ctx: Ctx) -> None:
                             await measure(ctx, "matrix", target, client, size, rcpts, conc)
 
 
+def alternating(items: Sequence[T], rep: int) -> list[T]:
+    """The order of a phase's targets in repeat `rep`: reversed every other repeat
+    (A B, B A, ...), so neither always runs first on a host whose speed drifts."""
+    return list(items) if rep % 2 == 0 else list(reversed(items))
+
+
 async def phase_consent(ctx: Ctx) -> None:
-    for _rep in range(ctx.args.phase_repeats):
+    for rep in range(ctx.args.phase_repeats):
         for rcpts in (1, 10):
-            for target in ("consentry-supponly", "consentry"):
+            for target in alternating(("consentry-supponly", "consentry"), rep):
                 await measure(ctx, "consent", target, "loadgen", 5120, rcpts, 10)
 
 
 async def phase_procs(ctx: Ctx) -> None:
-    for _rep in range(ctx.args.phase_repeats):
+    for rep in range(ctx.args.phase_repeats):
         for client in ctx.args.clients:
-            for target in ("consentry", "consentry-2p"):
+            for target in alternating(("consentry", "consentry-2p"), rep):
                 await measure(ctx, "procs", target, client, 5120, 1, 50)
 
 
@@ -836,8 +843,8 @@ def setup_scale(ctx: Ctx, sink_port: int) -> None:
 
 
 async def phase_scale(ctx: Ctx) -> None:
-    for _rep in range(ctx.args.phase_repeats):
-        for n in sorted(ctx.args.scale):
+    for rep in range(ctx.args.phase_repeats):
+        for n in alternating(sorted(ctx.args.scale), rep):
             label = scale_label(n)
             await measure(ctx, "scale", "consentry-scale", "loadgen", 5120, 1, 10,
                           extra=label, suppressions=n, via=f"consentry-scale-{label}")

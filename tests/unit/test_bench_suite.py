@@ -228,3 +228,10 @@ def test_scale_goal_line_gives_the_cpu_spread_beside_the_rate_spread() -> None:
     (line,) = [x for x in g if "suppressions" in x]
     assert line.startswith("MISSED: suppressions 1e+04..1e+07: slowest 500 vs fastest 625")
     assert "least 1.00 s/1k msgs at 1e+04, most 1.20 at 1e+07 (= 0.83" in line, line
+
+
+def test_phase_targets_alternate_their_order_between_repeats() -> None:
+    assert suite.alternating(["a", "b"], 0) == ["a", "b"]
+    assert suite.alternating(["a", "b"], 1) == ["b", "a"]
+    assert suite.alternating([1, 2, 3], 2) == [1, 2, 3]
+    assert suite.alternating([1, 2, 3], 3) == [3, 2, 1]
