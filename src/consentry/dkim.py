@@ -59,6 +59,30 @@ def _openssl_sign(hash: Any, private_key: dict[str, int]) -> bytes:
     return key.sign(hash.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256()))
 
 
+_DKIMPY_RELAXED_BODY: Any = dkim_canon.Relaxed.canonicalize_body
+_WSP_EOL = re.compile(b"[\t ]+\r\n")
+_WSP_TO_CHANGE = re.compile(b" *(?:  |\t)[\t ]*")  # a run with a tab or of 2+ chars
+
+
+def _relaxed_body(body: bytes) -> bytes:
+    """dkimpy's relaxed body canonicalisation, byte for byte (a property test holds the
+    two equal), without rewriting what it cannot change: dkimpy's ``re.sub(b"[\\t ]+",
+    b" ")`` replaces every single space of the body by a space (~0.5 ms for 5 KB of text,
+    a quarter of a signed copy's cost); here only whitespace at line ends, runs of two or
+    more and tabs are replaced, and a body with none of them is not copied at all."""
+    if b"\t\r\n" in body or b" \r\n" in body:
+        body = _WSP_EOL.sub(b"\r\n", body)
+    if b"\t" in body or b"  " in body:
+        body = _WSP_TO_CHANGE.sub(b" ", body)
+    return dkim_canon.correct_empty_body(dkim_canon.strip_trailing_lines(body))  # type: ignore[no-any-return]
+
+
+if not getattr(dkim_canon.Relaxed, "_consentry_body", False):
+    dkim_canon.Relaxed.canonicalize_body = staticmethod(
+        lambda body: _relaxed_body(body) if type(body) is bytes else _DKIMPY_RELAXED_BODY(body))
+    dkim_canon.Relaxed._consentry_body = True
+
+
 def _memoise_body_canonicalisation() -> None:
     """The copies of one message differ in their headers only, yet dkimpy canonicalises
     the whole body again for every signature and again for its self-check (Python

@@ -73,3 +73,24 @@ def test_relaxed_headers_are_installed_and_signatures_still_verify() -> None:
     real = [(b"Subject", b" Hello\r\n\t world  again \r\n"), (b"FROM ", b"a@b\r\n")]
     assert ours._relaxed_headers(real) == [(b"subject", b"Hello world again\r\n"),
                                            (b"from", b"a@b\r\n")]
+
+
+BODY_PIECES = [b"\r\n", b"\n", b"\r", b" ", b"  ", b"\t", b" \t ", b"\t\t", b" \r\n",
+               b"\t\r\n", b"\r\n\r\n", b"a", b"B", b"x y", b".", b"\x00", b"\xff", b"\x0b",
+               b"\x0c", b"\xa0"]
+
+
+@given(st.lists(st.sampled_from(BODY_PIECES), max_size=60).map(b"".join))
+@settings(max_examples=20000 if TORTURE else 3000, deadline=None)
+def test_relaxed_body_canonicalisation_is_dkimpys(body: bytes) -> None:
+    assert ours._relaxed_body(body) == ours._DKIMPY_RELAXED_BODY(body)
+
+
+def test_relaxed_body_is_installed() -> None:
+    import dkim.canonicalization as canon
+
+    real = b"Hello  world \r\n\tindented\t text\r\nplain line\r\n\r\n\r\n"
+    assert canon.Relaxed.canonicalize_body(real) == (
+        b"Hello world\r\n indented text\r\nplain line\r\n")
+    assert ours._relaxed_body(b"no change here\r\n") == b"no change here\r\n"
+    assert ours._relaxed_body(b"\r\n") == b""
