@@ -89,6 +89,14 @@ def _body(size: int) -> bytes:
     return line * n + (b"x" * (rest - 2) + b"\r\n" if rest >= 2 else b"")
 
 
+def _personal(body: bytes, tag: str, i: int) -> bytes:
+    """The body with a first line of its own, same size: campaigns greet each reader by
+    name and carry per-reader links, so no two bodies are the same (a relay that caches
+    work per body must not be measured on one body repeated)."""
+    line = f"Dear reader {tag}.{i},\r\n".encode("ascii")
+    return line + body[len(line):] if len(line) < len(body) else body
+
+
 def build_messages(w: Workload, tag: str) -> list[tuple[bytes, list[bytes], bytes]]:
     """Pre-build (MAIL line, RCPT lines, DATA payload incl. final dot) for every message.
 
@@ -126,7 +134,7 @@ def build_messages(w: Workload, tag: str) -> list[tuple[bytes, list[bytes], byte
         out.append((
             b"MAIL FROM:<sender@bench.example>\r\n",
             [f"RCPT TO:<{r}>\r\n".encode("ascii") for r in rcpts],
-            head + body + b".\r\n",
+            head + _personal(body, tag, i) + b".\r\n",
         ))
     return out
 

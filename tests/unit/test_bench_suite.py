@@ -235,3 +235,15 @@ def test_phase_targets_alternate_their_order_between_repeats() -> None:
     assert suite.alternating(["a", "b"], 1) == ["b", "a"]
     assert suite.alternating([1, 2, 3], 2) == [1, 2, 3]
     assert suite.alternating([1, 2, 3], 3) == [3, 2, 1]
+
+
+def test_load_messages_have_the_size_asked_and_bodies_of_their_own() -> None:
+    import loadgen
+
+    msgs = loadgen.build_messages(loadgen.Workload(50, 2, size=5120), "t")
+    payloads = [data for _mail, _rcpts, data in msgs]
+    sizes = {len(p) for p in payloads}
+    assert max(sizes) - min(sizes) <= 4 and abs(min(sizes) - 5120) < 120, sizes
+    bodies = [p.split(b"\r\n\r\n", 1)[1] for p in payloads]
+    assert len(set(bodies)) == len(bodies)  # no body repeated
+    assert not any(line.startswith(b".") for b in bodies for line in b.split(b"\r\n")[:-2])
