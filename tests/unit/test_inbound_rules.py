@@ -320,6 +320,18 @@ def test_a_bounce_in_the_provider_s_language_is_a_bounce_even_marked_auto_replie
     "Dadme de vaja porfavor",  # es, with a common b/v slip
     "I accidentally signed up, please unsubscribe me.",  # a mistake, but not a click
     "Я случайно подписался, отпишите меня.",  # ru: the same
+    "Molim vas, skinite me sa mejling liste.",  # sr, Latin script
+    "Скините ме са листе, молим вас.",  # sr, Cyrillic script
+    "Не желим више да добијам ваше поруке.",  # sr
+    "Ne želim više da primam vaše reklame.",  # sr/bs
+    "Прошу більше не надсилати мені розсилку.",  # uk, infinitive
+    "Прошу удалить мой адрес из вашей базы.",  # ru, infinitive
+    "תורידו אותי מהרשימה בבקשה",  # he, colloquial
+    "لطفاً آدرس من را از لیست حذف کنید.",  # fa
+    "Mesedez, ez bidali mezu gehiago.",  # eu
+    "Takið mig af listanum, takk.",  # is
+    "Gætuð þið tekið mig af póstlistanum?",  # is, a polite question
+    "Bain mé den liosta le do thoil.",  # ga
 ])
 def test_objections(text: str) -> None:
     it = intent.detect(text)
@@ -327,6 +339,9 @@ def test_objections(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "Others unsubscribe from everything, but I won't unsubscribe from yours.",
+    "Viele melden sich überall ab, aber ich werde mich nicht abmelden.",
+    "Omylom som klikla na odhlásenie, prosím ponechajte ma v zozname.",  # sk
     "Bitte NICHT abmelden, ich lese den Newsletter gern.",
     "Please do not unsubscribe me, I read every issue.",
     "Niet afmelden alstublieft.",
@@ -762,3 +777,20 @@ def test_a_message_the_stdlib_parser_cannot_read_is_unknown_not_an_error() -> No
     assert v.kind == "unknown"
     assert any(e.startswith("unparseable: the e-mail parser failed: ValueError")
                for e in v.evidence), v.evidence
+
+
+def _reply(sender: str, body: str) -> bytes:
+    return (f"From: {sender}\r\nTo: antwort@shop.example\r\nSubject: Re: News\r\n"
+            f"Message-ID: <r1@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"\r\n{body}\r\n").encode()
+
+
+def test_an_objection_naming_another_address_goes_to_a_human() -> None:
+    # whom it is about is for a human to say: the sender is not suppressed for it
+    v = classify(_reply("anna@example.org",
+                        "Please remove my former colleague bob@example.net from your list."))
+    assert v.kind == "reply" and v.review and not v.suppress, v.evidence
+    assert any(e.startswith("names another address") for e in v.evidence), v.evidence
+    # the sender's own address in the request changes nothing
+    v = classify(_reply("anna@example.org", "Please remove anna@example.org from your list."))
+    assert v.kind == "unsubscribe" and v.suppress, v.evidence

@@ -18,6 +18,9 @@ REPLY_EXPECT = {"unsubscribe": "unsubscribe", "not_unsubscribe": "reply",
                 "autoreply": "autoreply"}
 
 
+WHY_A_HUMAN = ("long reply:", "own text set aside:", "names another address")
+
+
 def _load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
@@ -30,7 +33,7 @@ ADDRESSES = {r["id"]: r["addresses"] for r in _load(WRITTEN / "bounces" / "addre
 
 
 @pytest.mark.parametrize(("corpus", "label"), [
-    pytest.param(d, lab, id=f"{d}-{lab['id']}") for d in ("replies", "replies2")
+    pytest.param(d, lab, id=f"{d}-{lab['id']}") for d in ("replies", "replies2", "replies3")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])
@@ -38,6 +41,13 @@ def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
         # unclear intent is never an automatic unsubscribe without a human flag
         assert v.kind in ("reply", "unsubscribe")
         assert v.kind == "reply" or v.review, v.evidence
+        return
+    if label["label"] == "unsubscribe" and v.kind == "reply":
+        # Not honoured automatically only for a stated reason, and then a human is asked:
+        # text not read (beyond the read bounds, or set aside as a signature), or the
+        # objection names an address that is not the sender's (h025: "remove my old
+        # work address x@y, keep this one": suppressing the sender would be wrong).
+        assert v.review and any(e.startswith(WHY_A_HUMAN) for e in v.evidence), v.evidence
         return
     assert v.kind == REPLY_EXPECT[label["label"]], (label["note"], v.evidence)
     if label["label"] != "unsubscribe":

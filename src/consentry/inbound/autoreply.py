@@ -42,6 +42,10 @@ _SUBJECT = re.compile(
     r"automatikus v[áa]lasz|h[áa]zon k[íi]v[üu]l|r[ăa]spuns automat|otomatik (?:yan[ıi]t|cevap)|"
     r"ofis d[ıi][şs][ıi]nda|αυτόματη απάντηση|εκτός γραφείου|автоответ|автоматический ответ|"
     r"автоматична відповідь|automatski odgovor|samodejni odgovor|odsoten|"
+    # ga eu is fa sr id ms vi th hi
+    r"freagra uathoibr[íi]och|erantzun automatikoa|sj[áa]lfvirkt svar|پاسخ خودکار|"
+    r"аутоматски одговор|balasan (?:otomatis|automatik)|jawapan automatik|"
+    r"tr[ảa] l[ờo]i t[ựu] [đd][ộo]ng|ตอบกลับอัตโนมัติ|स्वचालित (?:उत्तर|जवाब)|"
     # zh ja ko
     r"自動返信|自动回复|自動回覆|自動回復|不在(?:通知|のお知らせ)|자동\s?응답|부재\s?중"
     r")\s*(?::|：|-|–|$)",
@@ -102,7 +106,14 @@ _TEXT = re.compile(
     r"βρ[ίι]σκομαι (?:σε άδεια|εκτός γραφείου)|(?:я )?(?:в отпуске|вне офиса|не в офисе)|"
     r"(?:я )?у відпустці|na godi[šs]njem odmoru|na dopustu|"
     r"automatick[áa] odpov[ěe][ďd]|automatikus v[áa]lasz|r[ăa]spuns automat|"
-    r"otomatik (?:yan[ıi]t|cevap)|автоматический ответ|автоматична відповідь"
+    r"otomatik (?:yan[ıi]t|cevap)|автоматический ответ|автоматична відповідь|"
+    # ga eu is fa sr id ms vi
+    r"(?:t[áa] m[ée]|beidh m[ée]) (?:as an oifig|ar saoire)|as an oifig go dt[íi]|"
+    r"bulegotik kanpo nago|oporretan nago|[ée]g er (?:[íi] fr[íi]i|fjarverandi|ekki vi[ðd])|"
+    r"خارج از (?:دفتر|اداره) هستم|در مرخصی هستم|"
+    r"(?:na godi[šs]njem odmoru|van kancelarije) sam|на годишњем одмору|ван канцеларије|"
+    r"sedang (?:cuti|berlibur|di luar kantor)|di luar (?:kantor|pejabat)|sedang bercuti|"
+    r"(?:đang )?ngh[ỉi] ph[ée]p|kh[ôo]ng c[óo] m[ặa]t (?:t[ạa]i|[ởo]) v[ăa]n ph[òo]ng"
     r")",
     re.I,
 )

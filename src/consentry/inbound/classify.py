@@ -33,6 +33,9 @@ Kind = Literal["bounce", "complaint", "autoreply", "unsubscribe", "reply", "deli
                "unknown"]
 
 
+SET_ASIDE_REVIEW = 2_000  # own-text characters removed as a signature that need a human
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     verp_prefix: str = "bounces"
@@ -272,13 +275,27 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
         return Verdict("unknown", (), None, True, (*tok_ev, "no text and no subject"), **base)
     it = intent.detect(own.text, msg.subject)
     ev = (*tok_ev, *own.evidence, *it.evidence)
-    if it.confidence >= o.intent_threshold:
+    conf, flagged = it.confidence, it.review
+    if own.set_aside > SET_ASIDE_REVIEW:
+        # Much of what the sender wrote was taken for a signature or disclaimer and not
+        # read (a long complaint cut after its first paragraph): a human reads it all.
+        flagged = True
+        ev = (*ev, f"own text set aside: {own.set_aside} characters taken for a "
+                   "signature, flagged for review")
+    others = sorted({a for a in addresses_in(it.sentence) if norm(a) != norm(sender or "")})
+    if conf >= o.intent_threshold and others:
+        # "Please remove my former colleague (x@y)": the objection names an address not
+        # the sender's. Whom it is about is for a human to say; suppressing the sender
+        # would be wrong, and so would guessing.
+        conf, flagged = min(conf, 0.5), True
+        ev = (*ev, f"names another address ({others[0][:80]}): flagged for review")
+    if conf >= o.intent_threshold:
         rc = ({"address": sender, "status": "", "class": "", "reason": "objection"},
               ) if sender else ()
-        return Verdict("unsubscribe", rc, it.confidence, it.review, ev, suppress=True,
+        return Verdict("unsubscribe", rc, conf, flagged, ev, suppress=True,
                        text=own.text, **base)
-    review = it.review or it.confidence >= o.review_threshold
-    return Verdict("reply", (), it.confidence, review, ev, text=own.text, **base)
+    review = flagged or conf >= o.review_threshold
+    return Verdict("reply", (), conf, review, ev, text=own.text, **base)
 
 
 def sender_key(v: Verdict) -> str | None:

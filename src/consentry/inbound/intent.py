@@ -44,6 +44,7 @@ class Intent:
     evidence: tuple[str, ...] = field(default_factory=tuple)
     rule: str = ""
     mentioned_addresses: tuple[str, ...] = ()
+    sentence: str = ""  # the body sentence that decided the confidence, if one did
 
 
 def _rx(*alts: str) -> re.Pattern[str]:
@@ -187,10 +188,20 @@ _STRONG = _rx(
     r"\bне (?:присылайте|отправляйте|шлите|пишите|надсилайте|пишіть|ми изпращайте|"
     r"изпращайте)\b", r"\bпрекратите (?:присылать|отправлять|рассылку|слать)\b",
     r"\bне (?:хочу|хочу більше|желая) (?:больше |більше )?(?:получать|отримувати|да получавам)\b",
+    r"\bне (?:присылать|отправлять|высылать|надсилати|присилати|слати)\b",
+    r"\b(?:удалить|исключить|убрать|видалити|вилучити|прибрати) (?:меня|мой|мою|мене|мій|мою)\b",
+    r"\b(?:вилучіть|видаліть|приберіть|удалите|исключите|уберите)\b.{0,30}"
+    r"\b(?:з|із|из) (?:розсилки|списку|рассылки|списка)\b",
     # hr, sl, sr, bs
     r"\bodjav\w*", r"\bispi[sš]ite\b", r"\bizbri[sš]ite (?:me|moj|moju|mojo)\b",
     r"\bne (?:[sš]aljite|po[sš]iljajte)\b",
     r"\bne [zž]elim (?:vi[sš]e |ve[cč] )?(?:primati|prejemati|dobivati)\b",
+    r"\bne [zž]elim (?:vi[sš]e |ve[cć] )?da (?:primam|dobijam|dobivam)\b",
+    r"\b(?:skinite|uklonite|izbacite|obri[sš]ite)(?: me| moju adresu| moj)? (?:sa|s|iz) "
+    r"(?:liste|popisa|spiska|mejling|mailing)", r"\b(?:skinite|uklonite|izbacite) me\b",
+    r"\bодјав\w*", r"\bне шаљите\b", r"\bне желим (?:више )?(?:да )?(?:примам|добијам)\b",
+    r"\b(?:скините|уклоните|избаците|избришите|обришите)(?: ме| моју адресу| мој)? "
+    r"(?:са|с|из) (?:листе|списка|мејлинг)", r"\b(?:скините|уклоните|избаците|избришите) ме\b",
     # lt, lv, et
     r"\batsisaky\w*", r"\batsisakau\b", r"\bi[sš]brauk\w*", r"\bpa[sš]alinkite\b",
     r"\bnebesi[uų]skite\b",
@@ -204,10 +215,23 @@ _STRONG = _rx(
     # ca
     r"\bd(?:onar|oneu|oni)[- ](?:me|nos)? ?de baixa\b", r"\bno (?:m'envieu|ens envieu) m[ée]s\b",
     # he, ar
-    r"הסירו אותי", r"להסיר אותי", r"הסר(?:ה)? אותי", r"אל תשלחו", r"(?:ביטול|לבטל) (?:את )?ה?מנוי",
+    r"הסירו אותי", r"להסיר אותי", r"הסר(?:ה)? אותי", r"אל תשלחו",
+    r"(?:תורידו|הורידו|להוריד|תוציאו|הוציאו|להוציא|תסירו) אותי", r"תפסיקו לשלוח",
+    r"(?:ביטול|לבטל) (?:את )?ה?מנוי",
     r"[إا]لغاء (?:ال)?اشتراك", r"عدم مراسلتي", r"لا تراسلوني", r"لا تكتبوا لي",
     r"[أا]زيلوني", r"احذفوا", r"توقفوا عن [إا]رسال",
     r"لا (?:ترسلوا|ترسل) ", r"لا [أا]ريد (?:استلام|تلقي)",
+    # fa (Arabic script: no word boundaries needed)
+    r"لغو (?:اشتراک|عضویت)", r"(?:ایمیل|آدرس|نشانی) (?:من|مرا|م)\b.{0,40}حذف",
+    r"از (?:فهرست|لیست).{0,30}(?:حذف|خارج) کن", r"(?:دیگر|دیگه) .{0,20}(?:نفرستید|ارسال نکنید)",
+    r"نمی[\u200c ]?(?:خواهم|خوام) .{0,40}دریافت",
+    # eu, is, ga
+    r"\bez (?:bidali|bidal(?:du|tzen))\b", r"\bkendu (?:nazazue|nazazu|nazaten)\b",
+    r"\bzerrendatik kendu\b", r"\bharpidetza(?:tik)? (?:kendu|ezeztatu|bertan behera)\w*",
+    r"\bbaja eman\w*", r"\b(?:tak(?:a|i[ðd])|teki[ðd]) mig af\b", r"\bafskr[áa]\w*",
+    r"\bsegja upp [áa]skrift\w*", r"\bh[æa]tt[ae]? (?:vi[ðd] )?[áa]skrift\w*",
+    r"\bekki senda (?:m[ée]r|okkur)\b", r"\bd[íi]chl[áa]raigh\w*",
+    r"\bbain (?:m[ée]|mo sheoladh) (?:de|den|as)\b", r"\bn[áa] seol\w*",
     # zh, ja, ko (no word boundaries in these scripts)
     r"退订", r"退訂", r"取消(?:订阅|訂閱|关注)", r"(?:从|從).{0,15}(?:删除|刪除|移除)",
     r"(?:删除|刪除|移除)我的", r"不要再(?:发|發|寄|给我|給我)", r"别再(?:发|寄|给我)",
@@ -233,7 +257,7 @@ _KEYWORD_ONLY = re.compile(
 # A negation right before the objection verb.
 _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
-    r"not|don't|dont|do not|never|no need to|please don't|ne pas|ne|pas|jamais|no|nunca|"
+    r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|no|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|nu|"
     r"не|ні|μη|μην|δεν|לא|لا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)[\s,\-–]*"
     r"(?:\w+[\s,\-–]+){0,2}$|(?:不要|别|不)$",
@@ -285,7 +309,8 @@ _MISTAKE = _rx(
     r"\b(?:accidentally|accidently|by mistake|by accident|mistakenly|unintentionally|"
     r"versehentlich|aus versehen|irrt[üu]mlich|par erreur|par accident|sans le vouloir|"
     r"por error|por equivocaci[óo]n|sin querer|per errore|per sbaglio|per ongeluk|per abuis|"
-    r"per vergissing|przez pomy[łl]k[ęe]|przypadkowo|omylem|nechtěně|vahingossa|ved en fejl|"
+    r"per vergissing|przez pomy[łl]k[ęe]|przypadkowo|omylem|omylom|nechtěně|nechtiac|"
+    r"vahingossa|ved en fejl|"
     r"ved et uhell|av misstag|v[ée]letlen[üu]l|din gre[șşs]eal[ăa]|yanl[ıi][şs]l[ıi]kla|"
     r"по ошибке|случайно|випадково|κατ[άα] λ[άα]θος|por engano|sem querer)\b",
     r"不小心", r"误点", r"誤點", r"間違えて", r"誤って", r"うっかり", r"실수로",
@@ -294,7 +319,7 @@ _MISTAKE = _rx(
 # is an objection).
 _CLICK = _rx(
     r"\b(?:click\w*|hit|pressed|tapped|klick\w*|geklickt|gedr[üu]ckt|cliqu\w*|clic|"
-    r"puls\w*|clicc\w*|geklikt|klikn\w*|kliknu\w*|klikk\w*|klickade|t[ıi]klad\w*|"
+    r"puls\w*|clicc\w*|geklikt|klik\w*|klikk\w*|klickade|t[ıi]klad\w*|"
     r"bast[ıi]m|нажал\w*|нажав|кликн\w*|натисн\w*|π[άα]τησα|clicou|cliquei|apertei|"
     r"carregu?ei|am ap[ăa]sat|am dat click|kattintottam)\b",
     r"点了", r"点击", r"點擊", r"クリック", r"押して", r"눌렀", r"클릭",
@@ -307,7 +332,9 @@ _POLITE = re.compile(
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
     r"czy (?:mo[żz]e|mogliby|mog[łl]aby)\w*|kan (?:i|du|ni|de)\b|(?:voisitteko|voisitko|"
     r"voitteko)\b|(?:m[ůu][žz]ete|mohli byste|m[ôo][žz]ete)\b|(?:pute[țţt]i|a[țţt]i putea)\b|"
-    r"(?:можете|могли бы|можете ли)\b|μπορε[ίι]τε\b)", re.I)
+    r"(?:можете|могли бы|можете ли)\b|μπορε[ίι]τε\b|"
+    r"(?:g[æa]tu[ðd]|geti[ðd]) [þt]i[ðd]\b|(?:mo[žz]ete li|mo[žz]ete|da li biste)\b|"
+    r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b)", re.I)
 _HOW = re.compile(r"\b(?:how|wie|comment|c[óo]mo|come|hoe|jak|como|hvordan|hur|miten|"
                   r"hogyan|cum|nas[ıi]l|как|як|π[ώω]ς|where|wo|o[ùu]|d[óo]nde|dove|waar)\b",
                   re.I)
@@ -397,9 +424,13 @@ def _score(sentence: str) -> tuple[float, str, bool]:
     phrase = m.group(0)
     if _PAST_SELF.search(s) and _KEEP.search(s):
         return 0.02, "re-subscription request", False
-    before = s[: m.start()]
-    if not _INHERENT_NEGATIVE.match(phrase) and _NEGATION_BEFORE.search(before[-40:]):
-        return 0.02, f"negated: {phrase}", False
+    # A negated first or last phrase cancels the sentence ("they unsubscribe from
+    # everything, but I'm not going to unsubscribe from yours").
+    later = list(_STRONG.finditer(s, m.end()))
+    for n in (m, later[-1]) if later else (m,):
+        if not _INHERENT_NEGATIVE.match(n.group(0)) and _NEGATION_BEFORE.search(
+                s[max(0, n.start() - 40):n.start()]):
+            return 0.02, f"negated: {n.group(0)}", False
     if _MISTAKE.search(s) and _CLICK.search(s):
         return 0.03, f"a click made by mistake, not a request: {phrase}", False
     if (_KEEP.search(s) and not _NOT_SIGN_UP.search(s)
@@ -423,6 +454,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     reply's subject (used only when it is not just our campaign's subject)."""
     evidence: list[str] = []
     best, best_rule, review = 0.0, "", False
+    best_sent = ""
     negative = False
     for sent in _sentences(body):
         conf, rule, rev = _score(sent)
@@ -433,7 +465,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         if conf < 0.1:
             negative = True
         if conf > best:
-            best, best_rule = conf, rule
+            best, best_rule, best_sent = conf, rule, sent
     subj = _SUBJECT_PREFIX.sub("", (subject or "")[:SUBJECT_MAX]).strip()
     if subj and subj.lower() not in {c.lower() for c in campaign_subjects}:
         low = subj.lower().strip(" .!–-")
@@ -454,4 +486,5 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         evidence.append("conflicting sentences: flagged for review")
     mentioned = tuple(dict.fromkeys(a for a in _ADDR.findall(_read_part(body))
                                     if "@" in a))[:10]
-    return Intent(round(best, 3), review, tuple(evidence[:20]), best_rule, mentioned)
+    return Intent(round(best, 3), review, tuple(evidence[:20]), best_rule, mentioned,
+                  best_sent)

@@ -33,6 +33,9 @@ _PARSER = EmailReplyParser(languages=list(_LANGS))
 class Reply:
     text: str  # the sender's own words
     evidence: tuple[str, ...] = field(default_factory=tuple)
+    # Characters of the sender's own text that mail-parser-reply took for a signature or
+    # disclaimer and removed: the words read are `text`, these are not.
+    set_aside: int = 0
 
 
 # "On Thu, Apr 9, 2026 at 8:30 AM X <x@y> wrote:" and its translations; may wrap.
@@ -194,4 +197,4 @@ def latest_reply(msg: Parsed) -> Reply:
     if closing is not None:
         ev.append(f"cut at closing: {closing[:40]}")
         result = cut
-    return Reply(result.strip(), tuple(ev))
+    return Reply(result.strip(), tuple(ev), max(0, len(own) - len(result)))
