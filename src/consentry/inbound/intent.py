@@ -474,7 +474,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
             if sconf >= 0.6:
                 evidence.append(f"subject: {srule or 'keyword'} | {subj[:80]}")
                 if sconf > best:
-                    best, best_rule = sconf, f"subject {srule}"
+                    best, best_rule, best_sent = sconf, f"subject {srule}", ""
     if len(body) > HEAD + TAIL:
         # The middle of a very long reply is not read: a human reads the whole of it.
         review = True
