@@ -598,6 +598,7 @@ class LoopLag:
 
     TICK = 0.05
     IDLE_TICKS = 20
+
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> LoopLag:
         lag = _LAGS.get(loop)

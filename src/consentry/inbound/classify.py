@@ -277,11 +277,11 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
     ev = (*tok_ev, *own.evidence, *it.evidence)
     conf, flagged = it.confidence, it.review
     if own.set_aside > SET_ASIDE_REVIEW:
-        # Much of what the sender wrote was taken for a signature or disclaimer and not
-        # read (a long complaint cut after its first paragraph): a human reads it all.
+        # Much of what the sender wrote was taken for a signature, disclaimer or closing
+        # and not read (a long complaint cut after its first paragraph): a human reads it.
         flagged = True
         ev = (*ev, f"own text set aside: {own.set_aside} characters taken for a "
-                   "signature, flagged for review")
+                   "signature or closing, flagged for review")
     others = sorted({a for a in addresses_in(it.sentence) if norm(a) != norm(sender or "")})
     if conf >= o.intent_threshold and others:
         # "Please remove my former colleague (x@y)": the objection names an address not

@@ -43,7 +43,6 @@ class Intent:
     review: bool  # a human should look (uncertain, or about someone else)
     evidence: tuple[str, ...] = field(default_factory=tuple)
     rule: str = ""
-    mentioned_addresses: tuple[str, ...] = ()
     sentence: str = ""  # the body sentence that decided the confidence, if one did
 
 
@@ -343,7 +342,6 @@ _PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?
 _NOT_SIGN_UP = re.compile(r"\b(?:don't|do not|nicht|no)\b.{0,10}\b(?:sign|subscribe|anmelden)",
                           re.I)
 _FOOTER_LABEL = re.compile(r"[:：]\s*(?:<?https?://|www\.)", re.I)
-_ADDR = re.compile(r"[\w.+-]{1,64}@(?:[\w-]{1,63}\.){0,10}[\w-]{0,63}")
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|aw|wg|fw|fwd|sv|vs|tr|r|rif|odp|antw)\s*:\s*)+",
                              re.I)
 
@@ -388,8 +386,12 @@ def _pieces(sentence: str) -> list[str]:
     return out
 
 
+def _read_whole(text: str) -> bool:
+    return len(text) <= HEAD + TAIL
+
+
 def _read_part(text: str) -> str:
-    return text if len(text) <= HEAD + TAIL else text[:HEAD] + "\n" + text[-TAIL:]
+    return text if _read_whole(text) else text[:HEAD] + "\n" + text[-TAIL:]
 
 
 def _sentences(text: str) -> list[str]:
@@ -475,7 +477,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
                 evidence.append(f"subject: {srule or 'keyword'} | {subj[:80]}")
                 if sconf > best:
                     best, best_rule, best_sent = sconf, f"subject {srule}", ""
-    if len(body) > HEAD + TAIL:
+    if not _read_whole(body):
         # The middle of a very long reply is not read: a human reads the whole of it.
         review = True
         evidence.insert(0, f"long reply: characters {HEAD}..{len(body) - TAIL} of "
@@ -484,7 +486,4 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         # Both an objection and a cancelling sentence: a human decides.
         best, review = 0.5, True
         evidence.append("conflicting sentences: flagged for review")
-    mentioned = tuple(dict.fromkeys(a for a in _ADDR.findall(_read_part(body))
-                                    if "@" in a))[:10]
-    return Intent(round(best, 3), review, tuple(evidence[:20]), best_rule, mentioned,
-                  best_sent)
+    return Intent(round(best, 3), review, tuple(evidence[:20]), best_rule, best_sent)

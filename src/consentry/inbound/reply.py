@@ -33,8 +33,9 @@ _PARSER = EmailReplyParser(languages=list(_LANGS))
 class Reply:
     text: str  # the sender's own words
     evidence: tuple[str, ...] = field(default_factory=tuple)
-    # Characters of the sender's own text that mail-parser-reply took for a signature or
-    # disclaimer and removed: the words read are `text`, these are not.
+    # Characters of the sender's own text removed as a signature, disclaimer or closing
+    # (mail-parser-reply, or past the part it reads; the closing-line rule): `text` is
+    # read, these are not.
     set_aside: int = 0
 
 
