@@ -332,6 +332,10 @@ def test_a_bounce_in_the_provider_s_language_is_a_bounce_even_marked_auto_replie
     "Takið mig af listanum, takk.",  # is
     "Gætuð þið tekið mig af póstlistanum?",  # is, a polite question
     "Bain mé den liosta le do thoil.",  # ga
+    # a negation in another clause does not reach the objection
+    "Your unsubscribe link does not work, remove me from the list!",
+    "No, please unsubscribe me.",
+    "Der Link funktioniert nicht, bitte löschen Sie mich aus dem Verteiler.",
 ])
 def test_objections(text: str) -> None:
     it = intent.detect(text)
@@ -372,6 +376,9 @@ def test_not_objections(text: str) -> None:
     "How do I unsubscribe?",
     "Können Sie bitte meinen Kollegen Herrn Meier abmelden?",
     "Where did you get my address?",
+    # one phrase negated and another not: no rule can tell which one the writer means
+    "The link does not unsubscribe me, please remove me.",
+    "Others unsubscribe from everything, but I won't unsubscribe from yours.",
 ])
 def test_uncertain_cases_are_flagged_for_review(text: str) -> None:
     it = intent.detect(text)

@@ -253,13 +253,14 @@ _KEYWORD_ONLY = re.compile(
     re.I,
 )
 
-# A negation right before the objection verb.
+# A negation right before the objection verb, in the same clause: "not working, remove
+# me" and "No, please unsubscribe me" are not negated.
 _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|no|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|nu|"
-    r"не|ні|μη|μην|δεν|לא|لا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)[\s,\-–]*"
-    r"(?:\w+[\s,\-–]+){0,2}$|(?:不要|别|不)$",
+    r"не|ні|μη|μην|δεν|לא|لا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)\s*"
+    r"(?:\w+\s+){0,2}$|(?:不要|别|不)$",
     re.I,
 )
 # Phrases whose own meaning already contains the negation: never "negated".
@@ -408,6 +409,11 @@ def _sentences(text: str) -> list[str]:
     return out[:200]
 
 
+def _negated(s: str, m: re.Match[str]) -> bool:
+    return not _INHERENT_NEGATIVE.match(m.group(0)) and bool(
+        _NEGATION_BEFORE.search(s[max(0, m.start() - 40):m.start()]))
+
+
 def _score(sentence: str) -> tuple[float, str, bool]:
     """(confidence, rule, review) for one sentence; confidence 0 means no objection."""
     s = _UNSUB_LIKE.sub(_typo, sentence.strip())
@@ -426,13 +432,15 @@ def _score(sentence: str) -> tuple[float, str, bool]:
     phrase = m.group(0)
     if _PAST_SELF.search(s) and _KEEP.search(s):
         return 0.02, "re-subscription request", False
-    # A negated first or last phrase cancels the sentence ("they unsubscribe from
-    # everything, but I'm not going to unsubscribe from yours").
-    later = list(_STRONG.finditer(s, m.end()))
-    for n in (m, later[-1]) if later else (m,):
-        if not _INHERENT_NEGATIVE.match(n.group(0)) and _NEGATION_BEFORE.search(
-                s[max(0, n.start() - 40):n.start()]):
-            return 0.02, f"negated: {n.group(0)}", False
+    # Every phrase negated cancels the sentence ("bitte NICHT abmelden"). Some negated and
+    # some not is a sentence a rule cannot read: "they unsubscribe from everything, but
+    # I won't unsubscribe from yours" keeps the reader, "the link does not unsubscribe
+    # me, please remove me" objects. Unless a rule below explains it, a human decides.
+    phrases = [m, *_STRONG.finditer(s, m.end())]
+    negated = [n.group(0) for n in phrases if _negated(s, n)]
+    plain = [n.group(0) for n in phrases if not _negated(s, n)]
+    if not plain:
+        return 0.02, f"negated: {negated[0]}", False
     if _MISTAKE.search(s) and _CLICK.search(s):
         return 0.03, f"a click made by mistake, not a request: {phrase}", False
     if (_KEEP.search(s) and not _NOT_SIGN_UP.search(s)
@@ -442,6 +450,8 @@ def _score(sentence: str) -> tuple[float, str, bool]:
         r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", s[m.start():], re.I
     ):
         return 0.03, f"removes an item, not the person: {phrase}", False
+    if negated:
+        return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
     if _OTHER_PERSON.search(s):
         return 0.5, f"about another person: {phrase}", True
     if question and _POLITE.match(low) and not _HOW.search(s[: m.start()]):
