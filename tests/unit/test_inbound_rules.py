@@ -801,3 +801,122 @@ def test_an_objection_naming_another_address_goes_to_a_human() -> None:
     # the sender's own address in the request changes nothing
     v = classify(_reply("anna@example.org", "Please remove anna@example.org from your list."))
     assert v.kind == "unsubscribe" and v.suppress, v.evidence
+
+
+# -- the fourth blind reply and second blind bounce sets: what they led to ----------------
+
+@pytest.mark.parametrize("text", [
+    "Tafadhali niondoe kwenye orodha yenu.",  # sw
+    "Tynnwch fi oddi ar y rhestr, os gwelwch yn dda.",  # cy
+    "Ju lutem më hiqni nga lista juaj.",  # sq
+    "Vui lòng hủy đăng ký email này giúp tôi.",  # vi
+    "กรุณายกเลิกการรับข่าวสารของฉันด้วย",  # th
+    "Pakitanggal po ang email ko sa listahan ninyo.",  # tl
+    "कृपया मुझे ईमेल मत भेजिए।",  # hi
+    "please mujhe roz mail mat bhejo",  # hi in Latin letters
+    "გთხოვთ, სიიდან ამომშალოთ.",  # ka
+    "Parakalw diagrapste me apo ti lista sas.",  # el in Latin letters
+    "今後はこのようなメールをお送りいただかなくて結構です。",  # ja, indirect
+    "TD",  # zh: the opt-out convention
+    "Proszę o usunięcie mojego adresu z bazy.",  # pl, a noun
+    "Cofam zgodę na otrzymywanie informacji handlowych.",  # pl: consent withdrawn
+    "I withdraw my consent to your marketing emails.",
+    "Hiermit widerrufe ich meine Einwilligung – ich widerrufe meine Einwilligung zur Werbung.",
+    "נא להסיר את כתובתי מרשימת התפוצה.",  # he
+    "Haal me alsjeblieft van de mailinglijst.",  # nl
+    "Məni abunəlikdən çıxarın, xahiş edirəm.",  # az
+    "Verwyder my asseblief van julle lys.",  # af
+    "Ве молам, избришете ме од листата.",  # mk
+    "Мені тізімнен алып тастаңыз.",  # kk
+])
+def test_objections_in_the_fourth_set_s_languages(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence >= 0.8, it.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "I will never, ever unsubscribe from this!",  # a negation with its intensifier
+    "配信停止まではしたくないのですが、頻度を減らせますか。",  # ja: negated after the verb
+    "If you wish to unsubscribe from our newsletter, use the link below.",  # an offer
+    "Si desea darse de baja, puede hacerlo en nuestra web.",
+    "Wenn Sie sich abmelden möchten, klicken Sie unten.",
+    "Bir müddət abunəlikdən çıxmağı düşünürdüm, amma indi çox bəyənirəm.",  # az: thought of it
+])
+def test_not_objections_from_the_fourth_set(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence < 0.8, it.evidence
+
+
+def test_words_appended_to_our_subject_count() -> None:
+    # "Re: <our subject> / no more mails please": the sender's words after a separator
+    assert intent.detect("", "Re: Nos nouveautés de juin / plus de mails svp").confidence >= 0.8
+    assert intent.detect("", "AW: Juni-Neuheiten – bitte abmelden").confidence >= 0.8
+    assert intent.detect("", "Re: Summer sale - 30% off everything").confidence < 0.3
+    # "plus de mails" is only an objection on its own, not "more mails about"
+    assert intent.detect("Je voudrais plus de mails sur les promotions.").confidence < 0.8
+
+
+@pytest.mark.parametrize("body", [
+    "This mailbox is no longer monitored. Please write to support@shop.example.",
+    "Este buzón ya no está operativo y los mensajes no se leen.",
+    "Dieses Postfach wird nicht mehr überwacht.",
+    "Мой адрес изменился. Это письмо отправлено автоматически.",
+    "Cette adresse n'est plus active, merci d'écrire à contact@shop.example.",
+])
+def test_unread_mailbox_notices_are_auto_replies(body: str) -> None:
+    raw = ("From: a@example.org\r\nTo: news@shop.example\r\nSubject: RE: News\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\n" + body + "\r\n").encode()
+    v = classify(raw)
+    assert v.kind == "autoreply" and not v.suppress, v.evidence
+
+
+def test_an_objection_set_aside_as_a_signature_goes_to_a_human() -> None:
+    # A PS below the sign-off: mail-parser-reply sets it aside with the signature.
+    body = ("Hello,\r\n\r\nI saw the new catalogue.\r\n\r\nBest regards,\r\nArben Hoxha\r\n"
+            "Head of Operations\r\n\r\nPS: please remove me from your list.\r\n")
+    v = classify(_reply("arben@example.org", body))
+    assert v.kind == "reply" and v.review and not v.suppress, v.evidence
+    assert any(e.startswith("objection in text set aside") for e in v.evidence), v.evidence
+    # an ordinary signature says nothing
+    v = classify(_reply("arben@example.org", "Thanks!\r\n\r\nBest regards,\r\nArben Hoxha\r\n"
+                                             "T: +355 1\r\n"))
+    assert not any(e.startswith("objection in text set aside") for e in v.evidence)
+
+
+@pytest.mark.parametrize("body", [
+    "Hi,\r\n\r\nThanks, but no thanks. Please remove me from your list.\r\n\r\nBest,\r\nBram\r\n",
+    "Hoi,\r\n\r\nBedankt, maar nee bedankt. Haal me maar van de lijst af aub.\r\n\r\n"
+    "Groetjes,\r\nBram\r\n",
+])
+def test_a_reply_opening_with_a_sign_off_word_is_read(body: str) -> None:
+    # mail-parser-reply took "Thanks, but no thanks. …" for the start of a signature
+    v = classify(_reply("bram@example.org", body))
+    assert v.kind == "unsubscribe" and v.suppress, v.evidence
+
+
+def test_several_recipients_are_each_judged_by_their_own_lines() -> None:
+    """The prose names one recipient's full mailbox; the other's line says only
+    "recipient address rejected" under 5.1.1. The full mailbox is not the other's cause."""
+    fields = ("\r\nFinal-Recipient: rfc822; eva@kunde.example\r\nAction: failed\r\n"
+              "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <eva@kunde.example>: "
+              "Recipient address rejected: kunde.example\r\n\r\n"
+              "Final-Recipient: rfc822; jan@andere.example\r\nAction: failed\r\n"
+              "Status: 4.2.2\r\nDiagnostic-Code: smtp; 452 4.2.2 Mailbox full\r\n\r\n")
+    prose = ("Delivery to these recipients failed:\r\n\r\neva@kunde.example\r\n\r\n"
+             "jan@andere.example: the mailbox is full\r\n")
+    v = classify(_dsn(prose, fields))
+    got = {r["address"]: (r["class"], r["reason"]) for r in v.recipients}
+    assert got == {"eva@kunde.example": ("hard", "user_unknown"),
+                   "jan@andere.example": ("soft", "mailbox_full")}, v.recipients
+
+
+@pytest.mark.parametrize("diag", [
+    "Unter dieser Adresse existiert kein Postfach.",
+    "Die Empfängeradresse ist ungültig.",
+    "Il n'y a aucune boîte aux lettres à cette adresse.",
+    "La casella è inesistente.",
+])
+def test_dead_mailbox_wordings_without_codes(diag: str) -> None:
+    assert reasons.judge("", "", diag).klass == "hard"
+    assert reasons.judge("", "", "Die Absenderadresse ist ungültig.").klass == "soft"

@@ -113,13 +113,41 @@ _TEXT = re.compile(
     r"خارج از (?:دفتر|اداره) هستم|در مرخصی هستم|"
     r"(?:na godi[šs]njem odmoru|van kancelarije) sam|на годишњем одмору|ван канцеларије|"
     r"sedang (?:cuti|berlibur|di luar kantor)|di luar (?:kantor|pejabat)|sedang bercuti|"
-    r"(?:đang )?ngh[ỉi] ph[ée]p|kh[ôo]ng c[óo] m[ặa]t (?:t[ạa]i|[ởo]) v[ăa]n ph[òo]ng"
+    r"(?:đang )?ngh[ỉi] ph[ée]p|kh[ôo]ng c[óo] m[ặa]t (?:t[ạa]i|[ởo]) v[ăa]n ph[òo]ng|"
+    # a mailbox that nobody reads any more, a message that says it was sent by a machine
+    r"this (?:mail)?box is (?:no longer|not) (?:monitored|in use|active|read|checked)|"
+    r"this (?:e-?mail )?address is no longer (?:monitored|in use|active|valid)|"
+    r"(?:this|the) (?:message|e-?mail|reply) (?:was|has been|is) (?:sent|generated) "
+    r"automatically|"
+    r"dieses postfach wird nicht (?:mehr )?(?:[üu]berwacht|gelesen|betreut|abgerufen)|"
+    r"diese (?:e-?mail-?)?adresse (?:ist|wird) nicht mehr (?:aktiv|in gebrauch|g[üu]ltig|"
+    r"gelesen|genutzt)|"
+    r"cette (?:bo[îi]te|adresse)(?: aux lettres| mail| e-?mail| de messagerie)? n'est plus "
+    r"(?:active|utilis[ée]e|consult[ée]e|lue|relev[ée]e)|"
+    r"(?:ce )?message (?:a [ée]t[ée] |est )?(?:envoy[ée]|g[ée]n[ée]r[ée]) automatiquement|"
+    r"este buz[óo]n (?:ya )?no (?:est[áa] (?:operativo|activo|en uso)|se (?:lee|revisa|"
+    r"utiliza|atiende))|esta (?:direcci[óo]n|cuenta)(?: de correo)? (?:ya )?no (?:est[áa] "
+    r"activa|se utiliza|est[áa] en uso|se revisa)|"
+    r"(?:este )?mensaje (?:ha sido |fue )?(?:generado|enviado) autom[áa]ticamente|"
+    r"questa casella(?: di posta)? non [èe] pi[ùu] (?:attiva|monitorata|in uso|letta)|"
+    r"messaggio (?:generato|inviato) automaticamente|"
+    r"deze (?:mailbox|postbus) wordt niet (?:meer )?(?:gelezen|bewaakt)|dit (?:e-?mail)?adres "
+    r"is niet meer in gebruik|automatisch gegenereerd|"
+    r"esta caixa(?: de correio)? (?:n[ãa]o [ée] (?:mais )?(?:monitorizada|monitorada|lida)|"
+    r"j[áa] n[ãa]o [ée] lida)|mensagem (?:gerada|enviada) automaticamente|"
+    r"ta skrzynka nie jest (?:ju[żz] )?(?:monitorowana|obs[łl]ugiwana|czytana)|"
+    r"wiadomo[sś][cć] (?:zosta[łl]a )?(?:wygenerowana|wys[łl]ana) automatycznie|"
+    r"(?:это|данное) (?:письмо|сообщение) (?:было )?(?:отправлено|сформировано|создано) "
+    r"автоматически|(?:этот|данный) (?:почтовый )?(?:ящик|адрес) (?:больше )?не "
+    r"(?:используется|обслуживается|проверяется)|"
+    r"(?:цей|це) (?:лист|повідомлення) (?:було )?(?:надіслано|створено|сформовано) "
+    r"автоматично|автоматты түрде жіберілді"
     r")",
     re.I,
 )
 # Scripts without spaces between words: no \b there.
 _TEXT_CJK = re.compile(
-    r"自動返信|自动回复|自動回覆|自動回復|不在にしております|不在にしています|(?:出張|休暇|休み)"
+    r"自動返信|自动回复|自動回覆|自動回復|自動送信|自动发送|系统自动发出|不在にしております|不在にしています|(?:出張|休暇|休み)"
     r"(?:のため|で)不在|休暇中|出差期间|休假期间|不在办公室|自动答复|자동\s?응답|부재\s?중|휴가\s?중")
 
 

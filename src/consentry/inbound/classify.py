@@ -282,6 +282,16 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
         flagged = True
         ev = (*ev, f"own text set aside: {own.set_aside} characters taken for a "
                    "signature or closing, flagged for review")
+    if conf < o.review_threshold and own.aside_text:
+        # An objection in what was set aside as a signature or closing ("PS: please
+        # remove me" under a disclaimer, "Thanks, but no thanks. Take me off the list"
+        # cut at its first word) is most likely the sender's: a human reads it. Not
+        # suppressed: a signature may carry a company's own newsletter footer.
+        aside = intent.detect(own.aside_text)
+        if aside.confidence >= o.intent_threshold:
+            conf, flagged = max(conf, 0.5), True
+            ev = (*ev, f"objection in text set aside as signature: {aside.sentence[:120]}; "
+                       "flagged for review")
     others = sorted({a for a in addresses_in(it.sentence) if norm(a) != norm(sender or "")})
     if conf >= o.intent_threshold and others:
         # "Please remove my former colleague (x@y)": the objection names an address not

@@ -681,6 +681,10 @@ def _from_blocks(blocks: list[Headers], texts: list[str], context: str,
                  arrival: datetime | None, reported: datetime | None,
                  reporter: str = "") -> list[BouncedRecipient]:
     by_addr: dict[str, BouncedRecipient] = {}
+    # The report's prose speaks for its one recipient. Of several, it may give another's
+    # cause ("mailbox full" for the third of three): each is read with its own lines.
+    several = len({first_address(b.get("original-recipient"))
+                   or first_address(b.get("final-recipient")) for b in blocks}) > 1
     for b in blocks:
         orig = first_address(b.get("original-recipient"))
         final = first_address(b.get("final-recipient"))
@@ -714,7 +718,8 @@ def _from_blocks(blocks: list[Headers], texts: list[str], context: str,
             delayed = act == "delayed"
             last = _date(b.get("last-attempt-date")) or reported
             j = reasons.judge(status, reply, snippet, delayed=delayed,
-                              permanent_hint=act == "failed", context=context,
+                              permanent_hint=act == "failed",
+                              context=near if several else context,
                               stage=reasons.smtp_stage(f"{diag_all}\n{near}"),
                               retried_hours=_retried_hours(arrival, last),
                               reporter=reporter)

@@ -68,6 +68,18 @@ _STRONG = _rx(
     r"\bcancel (?:my|our|the) (?:subscription|newsletter)", r"\bdelete me\b",
     r"\b(?:off|from) (?:your|the|this) (?:mail?ing |e-?mail |distribution )?list\b",
     r"\bnot interested\b.{0,30}\b(?:anymore|any more|any longer)\b",
+    # consent withdrawn, a GDPR objection (Art. 21) named as such, in the languages above
+    r"\b(?:withdraw|revoke|revoking|withdrawing) (?:my |our )?consent\b",
+    r"\bart(?:\.|icle|ikel|[íi]culo|icolo|igo|yku[łl])? ?21\b.{0,25}"
+    r"\b(?:gdpr|dsgvo|rgpd|avg|rodo|gdpr|ds-?gvo)\b",
+    r"\b(?:widerrufe|widerrufen) (?:hiermit )?(?:meine|unsere|die) (?:einwilligung|zustimmung)",
+    r"\bziehe (?:hiermit )?meine (?:einwilligung|zustimmung) zur[üu]ck\b",
+    r"\b(?:je )?retire (?:mon|le) consentement\b", r"\b(?:retiro|revoco) (?:mi|el) "
+    r"consentimiento\b", r"\brevoco (?:il (?:mio )?)?consenso\b",
+    r"\btrek (?:hierbij )?(?:mijn|de) toestemming in\b",
+    r"\b(?:retiro|revogo) (?:o )?(?:meu )?consentimento\b",
+    r"\b[åa]terkallar (?:mitt|härmed mitt) samtycke\b", r"\btilbagekalder (?:mit )?samtykke\b",
+    r"\bodvol[áa]v[áa]m (?:sv[ůu]j )?souhlas\b",
     # de
     r"\babmelden\b", r"\babmeldung\b", r"\babbestellen\b", r"\babbestellung\b",
     r"\baustragen\b", r"\bmelden sie (?:mich|uns)\b.{0,60}\bab\b",
@@ -98,6 +110,8 @@ _STRONG = _rx(
     r"\bne (?:plus|m'envoyez plus|me contactez plus)\b",
     r"\bne (?:souhaite|veux|d[ée]sire|voudrais) plus (?:recevoir|rien|de|vos|ces|être)",
     r"\bje m'oppose\b", r"\bopposition\b",
+    r"^(?:(?:svp|merci)[, ]+)?plus (?:de |d')(?:mails?|e-?mails?|courriels?|messages|pubs?|"
+    r"newsletters?|publicit[ée]s?)(?: svp| merci| s'il vous pla[îi]t)?[ .!]*$",
     r"\barr[êe]t(?:ez|er|e) (?:de |d')(?:m'|nous |me |vous )?(?:envoyer|[ée]crire|contacter|"
     r"spammer|harceler|solliciter)",
     # es
@@ -121,9 +135,14 @@ _STRONG = _rx(
     r"\bafmelden\b", r"\bmeld (?:mij|me|ons) af\b", r"\bverwijder (?:mij|me|ons|mijn)\b",
     r"\bgeen (?:nieuwsbrie\w*|e-?mails?|mails|reclame) meer\b", r"\bniet meer (?:ontvangen|"
     r"toesturen|sturen|mailen)\b", r"\bbezwaar\b",
+    r"\bhaal (?:mij|me|ons|mijn (?:e-?mail)?adres)\b.{0,25}\b(?:van|uit) (?:de|jullie|uw|je|"
+    r"deze) (?:mailing|verzend|e-?mail)?lijst\b",
+    r"\b(?:van|uit) (?:de|jullie|uw|je) (?:mailing|verzend|e-?mail)?lijst "
+    r"(?:af|halen|verwijderen|schrappen)\b",
     # pl
     r"\bwypis(?:a[ćc]|anie|z|zcie)\b", r"\bwypisa[ćc] (?:mnie|si[ęe])\b",
-    r"\busu[ńn](?:cie|[ąa][ćc])?\b.{0,30}\b(?:list|adres|baz)", r"\brezygnuj[ęe]\b",
+    r"\busu(?:[ńn]|[ńn]cie|ni[ęe]cie|n[ąa][ćc])\b.{0,30}\b(?:list|adres|baz)",
+    r"\brezygnuj[ęe]\b", r"\b(?:cofam|wycofuj[ęe]) (?:moj[ąa] )?zgod[ęe]\b",
     r"\bnie (?:chc[ęe]|życz[ęe] sobie) (?:otrzymywa[ćc]|dostawa[ćc])\b",
     r"\bnie przysy[łl]a[jc]", r"\bsprzeciw\b",
     r"\bwypisywa[ćc]\b",
@@ -217,6 +236,8 @@ _STRONG = _rx(
     r"הסירו אותי", r"להסיר אותי", r"הסר(?:ה)? אותי", r"אל תשלחו",
     r"(?:תורידו|הורידו|להוריד|תוציאו|הוציאו|להוציא|תסירו) אותי", r"תפסיקו לשלוח",
     r"(?:ביטול|לבטל) (?:את )?ה?מנוי",
+    r"(?:להסיר|הסירו|תסירו|הסר|למחוק|מחקו|תמחקו) את (?:כתובתי|כתובת המייל שלי|המייל שלי|שמי)",
+    r"מרשימת התפוצה", r"הודעת סירוב", r"סירובי לקבל",
     r"[إا]لغاء (?:ال)?اشتراك", r"عدم مراسلتي", r"لا تراسلوني", r"لا تكتبوا لي",
     r"[أا]زيلوني", r"احذفوا", r"توقفوا عن [إا]رسال",
     r"لا (?:ترسلوا|ترسل) ", r"لا [أا]ريد (?:استلام|تلقي)",
@@ -231,6 +252,60 @@ _STRONG = _rx(
     r"\bsegja upp [áa]skrift\w*", r"\bh[æa]tt[ae]? (?:vi[ðd] )?[áa]skrift\w*",
     r"\bekki senda (?:m[ée]r|okkur)\b", r"\bd[íi]chl[áa]raigh\w*",
     r"\bbain (?:m[ée]|mo sheoladh) (?:de|den|as)\b", r"\bn[áa] seol\w*",
+    # sw, cy, sq, af, mt, lb, gl, tl, az, yo
+    r"\bm?niondoe(?:ni)?\b", r"\bondoa (?:jina|anwani|barua pepe) yangu\b",
+    r"\bsitaki (?:tena )?kupokea\b", r"\bacha(?:ni)? kunitumia\b", r"\bmsinitumie\b",
+    r"\bkujiondoa\b", r"\bdad-?danysgrif\w*", r"\btynn(?:u|wch) (?:fi|fy (?:nghyfeiriad|enw|"
+    r"e-?bost|cyfeiriad))\b", r"\bpeidiwch (?:ag|â) anfon\b",
+    r"\b(?:dw i|dwi|rwy'n|dydw i) ddim (?:eisiau|isio) (?:derbyn|cael)\b",
+    r"\boddi ar (?:eich|y) rhestr\b",
+    r"\b[çc]regjistr\w*", r"\bm[ëe] hiqni\b", r"\b(?:fshini|hiqni|fshij|hiq) (?:adres[ëe]n|"
+    r"emailin|e-?mailin|email-?in) (?:time|tim)\b", r"\bmos (?:m[ëe] )?(?:d[ëe]rgoni|"
+    r"d[ëe]rgo)\b", r"\bnuk (?:dua|d[ëe]shiroj) (?:m[ëe] )?t[ëe] (?:marr|pranoj)\b",
+    r"\buitteken\b", r"\bteken (?:my|ons) uit\b", r"\bverwyder (?:asseblief )?(?:my|ons)\b",
+    r"\bhaal (?:my|ons)\b.{0,30}\b(?:af|van (?:die|julle) lys)\b", r"\bmoenie\b.{0,30}"
+    r"\bstuur nie\b", r"\bwil nie (?:meer )?.{0,30}ontvang nie\b",
+    r"\bne[ħh]{1,2}(?:uni|ini|ewni)\b", r"\btibag[ħh]tu(?:l)?(?:ix|lix)\b",
+    r"\bma rridx (?:aktar )?nir[ċc]ievi\b",
+    r"\bofmell\w*", r"\bl[äa]scht mech\b", r"\bsch[ée]ckt mir keng\b",
+    r"\b(?:darme|d[áa]deme|deme|d[ée]nme|dame|d[áa]me) de baixa\b",
+    r"\bnon (?:me )?(?:env[íi]en|enviedes|mandedes|env[íi]es) m[áa]is\b",
+    r"\bpakitanggal\w*", r"\btanggal(?:in|an)\b.{0,20}\bako\b",
+    r"\bhuwag (?:na |nang )?(?:po )?(?:ninyo |niyo |nyo )?(?:akong |ako )?(?:padalhan|padalan|"
+    r"i-?email|sendan)", r"\bayoko na(?:ng)? (?:ma)?(?:katanggap|tumanggap)",
+    r"\babun[əe]likd[əe]n (?:m[əe]ni )?[çc][ıi]xar(?:[ıi]n|[ıi]n[ıi]z|ma[ğg][ıi]n[ıi]z[ıi])\b",
+    r"\babun[əe]likd[əe]n [çc][ıi]xmaq ist[əe]yir[əe]m\b",
+    r"\bsiyah[ıi]dan (?:m[əe]ni )?(?:[çc][ıi]xar|sil)(?:[ıi]n|in|[ıi]n[ıi]z|iniz)\b",
+    r"\bg[öo]nd[əe]rm[əe]yin\b", r"\balmaq ist[əe]mir[əe]m\b",
+    r"\by[ọo] mi k[úu]r[òo]\b", r"\bm[áa] (?:ṣe )?fi .{0,30}r[aà]n[ṣs][ẹe]",
+    # vi (after NFKC), hi (Devanagari and Latin), ur, bn, ta, ne, el in Latin letters
+    r"\bh[ủu]y (?:đăng k[ýí]|nhận tin|theo dõi)", r"\b(?:ngừng|dừng|thôi|đừng) gửi\b",
+    r"\bx(?:óa|oá) (?:địa chỉ|email|e-mail|tên|thông tin)\b", r"\bkhỏi danh sách\b",
+    r"\bkhông (?:muốn|cần) nhận\b",
+    r"सदस्यता (?:रद्द|समाप्त)", r"(?:मत|न) (?:भेज|भेजें|भेजिए|भेजो)",
+    r"(?:लिस्ट|सूची) से .{0,20}(?:हटा|निकाल)", r"\b(?:mat|mt|na) bhej\w*",
+    r"\b(?:list|suchi) se\b.{0,30}\b(?:hata|hatao|nikal)\w*",
+    r"\b(?:email|mail|e-?mail id|naam|id) (?:ko )?hata (?:do|dijiye|dena|de)\b",
+    r"(?:ای میل|میل|ای\u200cمیل) (?:نہ|مت) بھیج", r"(?:فہرست|لسٹ) سے (?:نکال|ہٹا)",
+    r"رکنیت (?:منسوخ|ختم)", r"সাবস্ক্রিপশন বাতিল", r"আনসাবস্ক্রাইব",
+    r"(?:মেইল|ইমেইল|ই-মেইল) পাঠাবেন না", r"তালিকা থেকে .{0,20}(?:বাদ|সরিয়ে|মুছে)",
+    r"அனுப்ப வேண்டாம்", r"பட்டியலிலிருந்து .{0,20}நீக்க", r"குழுவிலக",
+    r"नपठाउनु", r"(?:सूची|लिस्ट)बाट .{0,20}हटाउ",
+    r"\bdiagra(?:ps|f)(?:ete|te|ste|i)\b", r"\bapeggraf\w*",
+    r"\bden (?:thelw|thelo|epithymw|epithimo) na (?:lamvanw|lambano|lamvano|pairnw|pairno)\b",
+    r"\bmi(?:n)? (?:mou )?(?:stelnete|steilete|ksanasteilete)\b",
+    # mk, kk, mn (Cyrillic); ka, th, km, si, am (no \b needed in most)
+    r"\b(?:избришете|отстранете|извадете) ме\b", r"\bне (?:ми )?праќајте\b",
+    r"\bне сакам (?:повеќе )?да (?:добивам|примам)\b",
+    r"жазылымнан (?:бас тарт|шығ)", r"тізімнен .{0,20}(?:алып таста|өшір|шығар)",
+    r"жібермеңіз", r"алғым келмейді", r"(?:жагсаалт|бүртгэл)аас .{0,20}хас",
+    r"битгий .{0,20}илгээ", r"захиалга(?:аа)? цуцл",
+    r"ამომ?შალ[ეო]?თ", r"გამოწერის გაუქმებ", r"აღარ მინდა .{0,40}მიღება", r"ნუ (?:მი)?გამომიგზავნ",
+    r"სიიდან .{0,20}(?:ამოშალ|წაშალ)",
+    r"ยกเลิก(?:การ)?(?:รับ|สมัคร|สมาชิก)", r"ลบ.{0,30}ออกจาก(?:รายชื่อ|รายการ|ลิสต์)",
+    r"ไม่ต้องส่ง", r"ไม่(?:ต้องการ|อยาก)(?:ได้)?รับ", r"(?:หยุด|เลิก)ส่ง",
+    r"ឈប់ផ្ញើ", r"មិនចង់ទទួល", r"ដកឈ្មោះ", r"ලැයිස්තුවෙන් .{0,20}ඉවත්", r"එවන්න එපා",
+    r"ከዝርዝር.{0,30}(?:ያስወግዱ|አስወግዱ|ሰርዙ)", r"አትላኩ", r"አስወግዱኝ",
     # zh, ja, ko (no word boundaries in these scripts)
     r"退订", r"退訂", r"取消(?:订阅|訂閱|关注)", r"(?:从|從).{0,15}(?:删除|刪除|移除)",
     r"(?:删除|刪除|移除)我的", r"不要再(?:发|發|寄|给我|給我)", r"别再(?:发|寄|给我)",
@@ -238,6 +313,8 @@ _STRONG = _rx(
     r"配信(?:を)?(?:停止|解除|中止)", r"購読(?:を)?(?:解除|停止|中止)", r"登録(?:を)?解除",
     r"(?:送らないで|送信しないで|送付しないで)", r"(?:リスト|名簿)から(?:削除|外し)",
     r"アドレスを削除", r"退会(?:したい|します|させて|を希望)",
+    r"(?:送|お送り)(?:って)?いただかなくて(?:結構|大丈夫|けっこう)",
+    r"(?:メール|ご案内|案内|メルマガ|配信)(?:は|も)?(?:今後)?(?:もう)?(?:不要|結構)(?:です|でございます)",
     r"수신\s?(?:거부|거절)", r"구독\s?(?:취소|해지)", r"(?:보내지\s?마|그만\s?보내)",
     r"(?:목록|리스트)에서\s?(?:삭제|제외|빼)",
 )
@@ -248,7 +325,7 @@ _KEYWORD_ONLY = re.compile(
     r"(?:unsubscribe|opt[- ]?out|stop|remove|remove me|abmelden|abbestellen|austragen|"
     r"abmeldung|d[ée]sabonner|d[ée]sinscription|d[ée]sinscrire|baja|darse de baja|"
     r"cancelar suscripci[óo]n|disiscrivi|disiscrizione|cancellami|afmelden|uitschrijven|"
-    r"wypisz|wypisanie|rezygnacja|avregistrera)"
+    r"wypisz|wypisanie|rezygnacja|avregistrera|td|退订|退訂)"
     r"(?: me| mich| moi| please| bitte| por favor| grazie| danke| thanks| thank you)*$",
     re.I,
 )
@@ -259,10 +336,26 @@ _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|no|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|nu|"
-    r"не|ні|μη|μην|δεν|לא|لا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)\s*"
+    r"не|ні|μη|μην|δεν|לא|لا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
+    r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
     r"(?:\w+\s+){0,2}$|(?:不要|别|不)$",
     re.I,
 )
+# Languages that negate after the verb: "配信停止まではしたくない" (I don't want to go as
+# far as stopping delivery), "수신거부 하지 마세요".
+_NEGATION_AFTER = re.compile(
+    r"^\s*(?:[はまでもをの]{0,4})(?:したくない|しないで|しなくて|はしません|しません|"
+    r"しなくても|不要|(?:을|를)?\s?하지\s?(?:마|않))")
+# A footer's offer, not a request: the phrase in an "if you wish to …" clause ("Si desea
+# darse de baja, puede hacerlo en …"). "If you could remove me" is a request.
+_CONDITIONAL = re.compile(
+    r"^(?:if you (?:\w+ )?(?:wish|want|would like|prefer|no longer (?:wish|want))|"
+    r"should you (?:wish|want)|(?:wenn|falls) sie\b[^,;]*\b(?:m[öo]chten|wollen|w[üu]nschen)|"
+    r"si (?:vous )?(?:d[ée]sirez|souhaitez|voulez|ne souhaitez plus)|si (?:usted )?(?:desea|"
+    r"quiere|prefiere|ya no desea)|si (?:deseas|quieres)|se (?:desidera|desideri|vuoi|"
+    r"non desideri)|(?:als|indien) (?:u|je)\b[^,;]*\bwil(?:t|len)?|je[śs]li (?:chcesz|"
+    r"nie chcesz|pa[ńn]stwo)|se (?:voc[êe]|desejar|quiser|n[ãa]o quiser)|caso (?:deseje|"
+    r"queira|n[ãa]o queira))\b[^,;]*$", re.I)
 # Phrases whose own meaning already contains the negation: never "negated".
 _INHERENT_NEGATIVE = re.compile(
     r"^(?:no |keine|nicht mehr|ne |non |geen |niet meer|nie |do not|don't|dont|never|"
@@ -347,6 +440,7 @@ _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|aw|wg|fw|fwd|sv|vs|tr|r|rif|odp|antw
                              re.I)
 
 
+_SUBJECT_TAIL = re.compile(r"\s+(?:/|\||–|—|-{1,2}|::)\s+")
 _UNSUB_LIKE = re.compile(r"\bun-?s[a-z]{5,10}\b", re.I)
 
 
@@ -411,7 +505,8 @@ def _sentences(text: str) -> list[str]:
 
 def _negated(s: str, m: re.Match[str]) -> bool:
     return not _INHERENT_NEGATIVE.match(m.group(0)) and bool(
-        _NEGATION_BEFORE.search(s[max(0, m.start() - 40):m.start()]))
+        _NEGATION_BEFORE.search(s[max(0, m.start() - 40):m.start()])
+        or _NEGATION_AFTER.match(s[m.end():m.end() + 16]))
 
 
 def _score(sentence: str) -> tuple[float, str, bool]:
@@ -430,6 +525,9 @@ def _score(sentence: str) -> tuple[float, str, bool]:
     if not m:
         return 0.0, "", False
     phrase = m.group(0)
+    clause = re.split(r"[,;]", s[m.end():], maxsplit=1)[0]
+    if _CONDITIONAL.match((s[:m.end()] + clause).strip()):
+        return 0.03, f"an offer to whoever wishes, not a request: {phrase}", False
     if _PAST_SELF.search(s) and _KEEP.search(s):
         return 0.02, "re-subscription request", False
     # Every phrase negated cancels the sentence ("bitte NICHT abmelden"). Some negated and
@@ -480,11 +578,16 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
             best, best_rule, best_sent = conf, rule, sent
     subj = _SUBJECT_PREFIX.sub("", (subject or "")[:SUBJECT_MAX]).strip()
     if subj and subj.lower() not in {c.lower() for c in campaign_subjects}:
-        low = subj.lower().strip(" .!–-")
-        if _KEYWORD_ONLY.match(low) or (len(low.split()) <= 6 and _STRONG.search(subj)):
-            sconf, srule, _ = _score(subj)
+        # The whole subject, and what follows its last separator: "Re: Our June news /
+        # no more mails please" is our subject with the sender's words appended.
+        tail = _SUBJECT_TAIL.split(subj)[-1].strip()
+        for part in dict.fromkeys(p for p in (subj, tail) if p):
+            low = part.lower().strip(" .!–-")
+            if not (_KEYWORD_ONLY.match(low) or (len(low.split()) <= 6 and _STRONG.search(part))):
+                continue
+            sconf, srule, _ = _score(part)
             if sconf >= 0.6:
-                evidence.append(f"subject: {srule or 'keyword'} | {subj[:80]}")
+                evidence.append(f"subject: {srule or 'keyword'} | {part[:80]}")
                 if sconf > best:
                     best, best_rule, best_sent = sconf, f"subject {srule}", ""
     if not _read_whole(body):

@@ -159,7 +159,13 @@ _USER = _rx(
     r"\bunrouteable address\b", r"\bmailbox unavailable\b.{0,40}\b(?:unknown|exist)",
     r"\brecipient (?:address )?rejected: (?:user unknown|unknown|undeliverable address)",
     r"\brecipient not found\b", r"\bunbekannt\b", r"\bexistiert nicht\b",
-    r"\bgibt es nicht\b", r"\butilisateur inconnu\b", r"\bdestinataire inconnu\b",
+    r"\bgibt es nicht\b", r"\bexistiert (?:hier |dort )?kein(?:e|en)? (?:postfach|mailbox|"
+    r"e-?mail-?konto|konto|benutzer(?:konto)?|empf[äa]nger)\b",
+    r"\b(?:postfach|empf[äa]nger(?:adresse)?|benutzer|adresse) (?:\S+ )?(?:ist )?"
+    r"(?:nicht vorhanden|ung[üu]ltig|nicht bekannt)\b",
+    r"\b(?:aucune|pas de) bo[iî]te (?:aux lettres|mail|de r[ée]ception)\b",
+    r"\bcasella (?:\S+ )?(?:inesistente|non trovata)\b", r"\butilisateur inconnu\b",
+    r"\bdestinataire inconnu\b",
     r"\badresse .{0,20}inexistante\b", r"n'existe pas\b", r"\busuario desconocido\b",
     r"\bno existe\b", r"\butente sconosciuto\b", r"\bnon esiste\b", r"\bonbekend\b",
     r"\bbestaat niet\b", r"\bnie istnieje\b", r"\bno such\b", r"\bunknown alias\b",

@@ -24,6 +24,7 @@ from .textutil import html_to_text
 __all__ = ["Reply", "body_text", "latest_reply"]
 
 MAX_TEXT = 65_536
+ASIDE_READ = 4_000  # characters of the set-aside text kept for the review check
 # every language mail-parser-reply knows (1.36): de en fr es it nl pl sv da cs ja ko zh
 _LANGS = ["de", "en", "fr", "es", "it", "nl", "pl", "sv", "da", "cs", "ja", "ko", "zh"]
 _PARSER = EmailReplyParser(languages=list(_LANGS))
@@ -37,6 +38,9 @@ class Reply:
     # (mail-parser-reply, or past the part it reads; the closing-line rule): `text` is
     # read, these are not.
     set_aside: int = 0
+    # The start of that set-aside text (a PS after the signature, a sentence that opens
+    # with a word mail-parser-reply takes for a sign-off): read for review, not trusted.
+    aside_text: str = ""
 
 
 # "On Thu, Apr 9, 2026 at 8:30 AM X <x@y> wrote:" and its translations; may wrap.
@@ -179,6 +183,17 @@ def _cut_closing(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+def _signoff_opens_a_sentence(line: str) -> bool:
+    """mail-parser-reply takes a line that opens with a sign-off word for the signature's
+    start. "Thanks," is one; "Thanks, but no thanks. Please remove me from your list." and
+    "Bedankt, maar nee bedankt. Haal me van de lijst." are the reply itself."""
+    words = line.split()
+    if len(words) < 5 or len(line) > 300:
+        return False
+    head = re.split(r"[,.!;]", line, maxsplit=1)[0].split()
+    return len(head) <= 3 and bool(re.search(r"[,.!;]\s*\S+(?:\s+\S+){2,}", line))
+
+
 def latest_reply(msg: Parsed) -> Reply:
     text = body_text(msg)
     own, ev = _own_rules(text[:MAX_TEXT])
@@ -192,10 +207,17 @@ def latest_reply(msg: Parsed) -> Reply:
             first = ""
         first = (first or "").strip()
         if first and len(first) < len(own):
-            ev.append("mail-parser-reply: signature/disclaimer removed")
-            result = first
+            rest = own[len(first):].lstrip() if own.startswith(first) else ""
+            line = rest.split("\n", 1)[0].strip()
+            if _signoff_opens_a_sentence(line):
+                ev.append(f"signature cut not taken, its line goes on: {line[:40]}")
+            else:
+                ev.append("mail-parser-reply: signature/disclaimer removed")
+                result = first
     cut, closing = _cut_closing(result)
     if closing is not None:
         ev.append(f"cut at closing: {closing[:40]}")
         result = cut
-    return Reply(result.strip(), tuple(ev), max(0, len(own) - len(result)))
+    result = result.strip()
+    aside = own[len(result):] if own.startswith(result) else own
+    return Reply(result, tuple(ev), max(0, len(own) - len(result)), aside.strip()[:ASIDE_READ])
