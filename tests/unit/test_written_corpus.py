@@ -47,7 +47,8 @@ KNOWN = {
 
 
 @pytest.mark.parametrize(("corpus", "label"), [
-    pytest.param(d, lab, id=f"{d}-{lab['id']}") for d in ("replies", "replies2", "replies3", "replies4")
+    pytest.param(d, lab, id=f"{d}-{lab['id']}")
+    for d in ("replies", "replies2", "replies3", "replies4")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])
