@@ -920,3 +920,18 @@ def test_several_recipients_are_each_judged_by_their_own_lines() -> None:
 def test_dead_mailbox_wordings_without_codes(diag: str) -> None:
     assert reasons.judge("", "", diag).klass == "hard"
     assert reasons.judge("", "", "Die Absenderadresse ist ungültig.").klass == "soft"
+
+
+@pytest.mark.parametrize(("line", "reply"), [
+    ("Thanks, but no thanks. Please remove me from your list.", True),
+    ("Danke, aber ich brauche das nicht mehr. Bitte abmelden.", True),
+    ("Thanks,", False),  # a sign-off
+    ("Best regards, John Smith, Head of Sales, Acme Ltd", False),  # a signature
+    ("On Tue, 3 Jun 2025 at 10:00, Shop <news@shop.example> wrote:", False),  # a quote header
+    ("Thanks to everyone at Acme, you are the best, see you soon", False),  # one sentence
+])
+def test_which_sign_off_cut_is_not_taken(line: str, reply: bool) -> None:
+    # where mail-parser-reply cut for a signature, a line that goes on past its thanks
+    # word into further sentences is the reply itself; anything else stays cut
+    from consentry.inbound.reply import _signoff_opens_a_sentence
+    assert _signoff_opens_a_sentence(line) is reply

@@ -183,15 +183,28 @@ def _cut_closing(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+# Thanks words, which open a reply's sentence as often as they close it ("Thanks, but no
+# thanks. …"); "Best regards, John Smith, CEO" is a signature and stays one.
+_SIGNOFF_WORD = re.compile(
+    r"(?:many |vielen |herzlichen |besten )?(?:thanks?|thank you|thx|ty|dank|danke|merci|"
+    r"merci beaucoup|gracias|muchas gracias|grazie|grazie mille|bedankt|dank je|dank u|"
+    r"dankjewel|dankuwel|dzi[ęe]kuj[ęe]|dzi[ęe]ki|obrigad[oa]|tack|tak|takk|kiitos|d[íi]ky|"
+    r"d[ěe]kuji|k[öo]sz[öo]n[öo]m|mul[țţt]umesc|te[şs]ekk[üu]rler|ευχαριστ[ώω]|спасибо|дякую)",
+    re.I)
+
+
 def _signoff_opens_a_sentence(line: str) -> bool:
     """mail-parser-reply takes a line that opens with a sign-off word for the signature's
     start. "Thanks," is one; "Thanks, but no thanks. Please remove me from your list." and
     "Bedankt, maar nee bedankt. Haal me van de lijst." are the reply itself."""
     words = line.split()
-    if len(words) < 5 or len(line) > 300:
+    if len(words) < 5 or len(line) > 300 or line.rstrip().endswith((":", "：")):
         return False
-    head = re.split(r"[,.!;]", line, maxsplit=1)[0].split()
-    return len(head) <= 3 and bool(re.search(r"[,.!;]\s*\S+(?:\s+\S+){2,}", line))
+    head = re.split(r"[,.!;]", line, maxsplit=1)[0].strip()
+    # Only a thanks or greeting word opening the line: a quote header mail-parser-reply
+    # knows and our rules do not ("On … wrote:") is a cut to keep.
+    return bool(_SIGNOFF_WORD.fullmatch(head)) and bool(
+        re.search(r"[,.!;]\s*\S+(?:\s+\S+){2,}", line))
 
 
 def latest_reply(msg: Parsed) -> Reply:
