@@ -365,6 +365,8 @@ def test_objections(text: str) -> None:
     "Не отписывайте меня, пожалуйста.",  # ru: do not unsubscribe me
     "不要退订我的邮箱。",  # zh: do not unsubscribe
     "Please don’t ever stop sending these!",  # a typographic apostrophe
+    "Bitte melden Sie mich nicht ab.",  # the negation inside the phrase's gap
+    "Tragen Sie mich bitte auf keinen Fall aus.",
 ])
 def test_not_objections(text: str) -> None:
     it = intent.detect(text)
@@ -935,3 +937,12 @@ def test_which_sign_off_cut_is_not_taken(line: str, reply: bool) -> None:
     # word into further sentences is the reply itself; anything else stays cut
     from consentry.inbound.reply import _signoff_opens_a_sentence
     assert _signoff_opens_a_sentence(line) is reply
+
+
+@pytest.mark.parametrize("text", [
+    "If you don't stop sending me these, I will report you.",
+    "If you do not remove me I will complain to the regulator.",
+    "Wenn Sie mich nicht abmelden, gehe ich zum Anwalt.",
+])
+def test_a_negated_demand_in_a_condition_put_to_us_is_an_objection(text: str) -> None:
+    assert intent.detect(text).confidence >= 0.8

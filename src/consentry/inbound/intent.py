@@ -503,10 +503,27 @@ def _sentences(text: str) -> list[str]:
     return out[:200]
 
 
+# "If you don't stop sending these, I'll report you": a negation in a condition put to
+# us demands what it negates.
+_IF_YOU = re.compile(r"\b(?:if|unless|wenn|falls|si|se|als)\s+(?:you|u|sie|ihr|vous|usted|"
+                     r"ustedes|voi|jullie)(?:\s+(?:mich|uns|me|mij|ons|nous))?\s*$", re.I)
+
+
+# German phrases with a gap ("melden Sie mich … ab"): a "nicht" in the gap negates them.
+_GAPPED = ("melden sie", "tragen sie", "nehmen sie", "mich ", "uns ", "meine ")
+_GAP_NEGATION = re.compile(r"\b(?:nicht|keinesfalls|auf keinen fall|niemals|nie)\b", re.I)
+
+
 def _negated(s: str, m: re.Match[str]) -> bool:
-    return not _INHERENT_NEGATIVE.match(m.group(0)) and bool(
-        _NEGATION_BEFORE.search(s[max(0, m.start() - 40):m.start()])
-        or _NEGATION_AFTER.match(s[m.end():m.end() + 16]))
+    if _INHERENT_NEGATIVE.match(m.group(0)):
+        return False
+    if m.group(0).lower().startswith(_GAPPED) and _GAP_NEGATION.search(m.group(0)):
+        return True
+    start = max(0, m.start() - 40)
+    n = _NEGATION_BEFORE.search(s[start:m.start()])
+    if n is not None:
+        return not _IF_YOU.search(s[max(0, start + n.start() - 20):start + n.start()])
+    return bool(_NEGATION_AFTER.match(s[m.end():m.end() + 16]))
 
 
 def _score(sentence: str) -> tuple[float, str, bool]:
