@@ -946,3 +946,43 @@ def test_which_sign_off_cut_is_not_taken(line: str, reply: bool) -> None:
 ])
 def test_a_negated_demand_in_a_condition_put_to_us_is_an_objection(text: str) -> None:
     assert intent.detect(text).confidence >= 0.8
+
+
+@pytest.mark.parametrize("text", [
+    # how people in the main markets write it, not the textbook phrase
+    "Bitte nehmt mich raus.", "Könnt ihr mich bitte rausnehmen?", "Ich will das nicht mehr.",
+    "Schluss mit den Mails!", "Kein Interesse mehr, danke.", "Löscht meine Adresse.",
+    "Hört auf mir zu schreiben.", "Lasst mich in Ruhe mit eurer Werbung.",
+    "Ich bitte um Löschung meiner Daten.", "Bitte stoppen Sie den Newsletter.",
+    "Bitte meine E-Mail-Adresse entfernen.",
+    "Entfernen Sie bitte meine Adresse aus Ihrem System.",
+    "Ich habe mich abgemeldet, warum bekomme ich trotzdem noch Mails?",  # said before
+    "Wie oft soll ich mich denn noch abmelden?!",
+    "I unsubscribed weeks ago and still get these.", "I'm done with these emails.",
+    "Enough already, stop.", "No thanks, not interested, remove.", "I never signed up, stop.",
+    "Please delete my email address from your database.", "Basta mail, grazie.",
+    "Nie chcę tego dostawać.",
+])
+def test_objections_as_people_write_them(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence >= 0.8, it.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "Ich möchte den Newsletter nicht mehr missen!",
+    "Bitte meine alte Adresse löschen und die neue eintragen.",  # an address change
+    "Ich hatte mich abgemeldet, möchte den Newsletter aber wieder erhalten.",
+    "Not interested in the blue one, do you have it in red?",
+    "Please stop the delivery of order 1234.", "Please don't stop!",
+    "Kein Interesse an dem Angebot, aber habt ihr auch Zelte?",
+    "Könnt ihr mir sagen, wie ich mich abmelde?",
+])
+def test_the_same_words_for_other_things(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence < 0.8, it.evidence
+
+
+def test_not_interested_alone_goes_to_a_human() -> None:
+    # in this offer, or in the list? ("Kein Interesse mehr" says the list)
+    it = intent.detect("Not interested.")
+    assert it.review and it.confidence < 0.8, it.evidence

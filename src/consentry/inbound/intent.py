@@ -68,6 +68,13 @@ _STRONG = _rx(
     r"\bcancel (?:my|our|the) (?:subscription|newsletter)", r"\bdelete me\b",
     r"\b(?:off|from) (?:your|the|this) (?:mail?ing |e-?mail |distribution )?list\b",
     r"\bnot interested\b.{0,30}\b(?:anymore|any more|any longer)\b",
+    r"\bdelete (?:my|our) (?:e-?mail(?: address)?|address|data|details|personal data|"
+    r"information|contact details)\b",
+    r"\b(?:i'm|i am) (?:so |totally |really )?done with (?:these|your (?:e-?mails?|"
+    r"newsletters?|mails?|messages|spam))\b",
+    # a bare request closing the sentence: "Enough already, stop." "No thanks, remove."
+    r"(?:^|(?<=[,.!;]) ?)(?:please |just |bitte )?(?:stop(?: it)?|remove(?: me)?|"
+    r"unsubscribe(?: me)?|abmelden|austragen)(?: please| now| bitte| danke| thanks)?[.! ]*$",
     # consent withdrawn, a GDPR objection (Art. 21) named as such, in the languages above
     r"\b(?:withdraw|revoke|revoking|withdrawing) (?:my |our )?consent\b",
     r"\bart(?:\.|icle|ikel|[íi]culo|icolo|igo|yku[łl])? ?21\b.{0,25}"
@@ -87,7 +94,25 @@ _STRONG = _rx(
     r"\bnehmen sie (?:mich|uns|meine adresse|die adresse)\b.{0,60}\b(?:aus|von)\b",
     r"\b(?:aus|von) (?:ihrem|dem|ihrer|der|diesem|dieser) (?:e-?mail-?)?(?:verteiler|"
     r"mailingliste|liste|newsletter|adressliste)\b",
-    r"\b(?:streichen|l[öo]schen|entfernen) sie (?:mich|uns|meine (?:adresse|daten|e-?mail))\b",
+    r"\b(?:streichen|l[öo]schen|entfernen) sie (?:bitte )?(?:mich|uns|meine (?:e-?mail-?)?"
+    r"(?:adresse|daten|e-?mail))\b",
+    r"\b(?:l[öo]scht|l[öo]sch|entfernt|streicht) (?:mich|uns|meine (?:e-?mail-?)?(?:adresse|"
+    r"daten|e-?mail))\b",
+    r"\bmeine (?:e-?mail-?)?(?:adresse|daten)\b.{0,30}\b(?:entfernen|l[öo]schen|streichen|"
+    r"austragen)\b",
+    r"\b(?:nehmt|nimm|nehmen sie) (?:mich|uns) (?:bitte |doch |endlich |da )*(?:raus|heraus)\b",
+    r"\b(?:mich|uns) (?:bitte |doch |endlich |da )*(?:raus|rausnehmen|herausnehmen)\b",
+    r"\b(?:ich )?(?:will|m[öo]chte|brauche) (?:das|die|diese|euren|ihren|den|eure|ihre)"
+    r"(?: \w+)? nicht mehr\b(?!\s+(?:missen|verpassen|vermissen))",
+    r"\bschluss mit (?:den|deinen|euren|ihren|diesen|der|dem)? ?(?:e-?mails?|mails|newslettern?|"
+    r"werbung|spam|zusendungen)\b",
+    r"\b(?:lasst|lassen sie) (?:mich|uns) (?:endlich |bitte |doch )*in ruhe\b",
+    r"\bh[öo]r(?:t|en sie)? (?:endlich |bitte |doch )*auf\b.{0,40}\b(?:zu )?(?:schicken|senden|"
+    r"mailen|schreiben|kontaktieren|spammen|zuzuspammen|zuzuschicken)\b",
+    r"\bstopp(?:en sie|t|e)? (?:den|die|diesen|diese|ihren|euren|ihre|eure) (?:newsletter|"
+    r"werbung|mails|e-?mails|zusendung(?:en)?)\b",
+    r"\b(?:bitte um|beantrage|verlange|fordere) (?:hiermit )?(?:die )?l[öo]schung\b",
+    r"\bl[öo]schung (?:meiner|aller meiner|meines) (?:daten|adresse|e-?mail|kontos)",
     r"\b(?:mich|uns|meine (?:adresse|daten|e-?mail-?adresse)) (?:bitte )?(?:aus|von)\b.{0,40}"
     r"\b(?:streichen|l[öo]schen|entfernen|nehmen)\b",
     r"\bkein(?:e|en)? (?:weiteren? |neuen? )?(?:werbe-?)?(?:e-?mails?|mails|newsletter|werbung|"
@@ -126,6 +151,8 @@ _STRONG = _rx(
     r"\bme opongo\b",
     # it
     r"\bdisiscri", r"\bcancellami\b", r"\bcancellatemi\b",
+    r"\bbasta (?:con )?(?:le |queste |vostre |tutte queste )?(?:mail|e-?mail|newsletter|"
+    r"pubblicit[àa]|spam)\b",
     r"\b(?:cancellar|rimuover|toglier|eliminar)(?:e|mi|ci)\b.{0,40}\b(?:lista|newsletter|"
     r"indirizzo|iscrizione|mailing)\b",
     r"\bnon (?:inviatemi|mandatemi|mi inviate|mi mandate|voglio (?:pi[ùu] )?ricevere|"
@@ -143,7 +170,7 @@ _STRONG = _rx(
     r"\bwypis(?:a[ćc]|anie|z|zcie)\b", r"\bwypisa[ćc] (?:mnie|si[ęe])\b",
     r"\busu(?:[ńn]|[ńn]cie|ni[ęe]cie|n[ąa][ćc])\b.{0,30}\b(?:list|adres|baz)",
     r"\brezygnuj[ęe]\b", r"\b(?:cofam|wycofuj[ęe]) (?:moj[ąa] )?zgod[ęe]\b",
-    r"\bnie (?:chc[ęe]|życz[ęe] sobie) (?:otrzymywa[ćc]|dostawa[ćc])\b",
+    r"\bnie (?:chc[ęe]|życz[ęe] sobie) (?:\w+ ){0,2}(?:otrzymywa[ćc]|dostawa[ćc])\b",
     r"\bnie przysy[łl]a[jc]", r"\bsprzeciw\b",
     r"\bwypisywa[ćc]\b",
     # sv
@@ -325,8 +352,10 @@ _KEYWORD_ONLY = re.compile(
     r"(?:unsubscribe|opt[- ]?out|stop|remove|remove me|abmelden|abbestellen|austragen|"
     r"abmeldung|d[ée]sabonner|d[ée]sinscription|d[ée]sinscrire|baja|darse de baja|"
     r"cancelar suscripci[óo]n|disiscrivi|disiscrizione|cancellami|afmelden|uitschrijven|"
-    r"wypisz|wypisanie|rezygnacja|avregistrera|td|退订|退訂)"
-    r"(?: me| mich| moi| please| bitte| por favor| grazie| danke| thanks| thank you)*$",
+    r"wypisz|wypisanie|rezygnacja|avregistrera|td|退订|退訂|kein interesse mehr|"
+    r"plus int[ée]ress[ée]e?|ya no me interesa|non mi interessa pi[ùu]|geen interesse meer)"
+    r"(?:,? (?:me|mich|moi|please|bitte|por favor|grazie|danke|thanks|thank you|merci|"
+    r"gracias|dank je))*$",
     re.I,
 )
 
@@ -420,7 +449,8 @@ _CLICK = _rx(
 # "Can you …?" with an objection is a polite request, not a question about one.
 _POLITE = re.compile(
     r"^(?:(?:please|bitte|s'il vous pla[îi]t|por favor|per favore)[, ]+)?(?:(?:can|could|would|"
-    r"will) you(?: please| kindly)?\b|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) sie\b|(?:pouvez|"
+    r"will) you(?: please| kindly)?\b|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) sie\b|(?:k[öo]nnt|"
+    r"k[öo]nntet|w[üu]rdet) ihr\b|(?:kannst|k[öo]nntest|w[üu]rdest) du\b|(?:pouvez|"
     r"pourriez)[- ]vous\b|¿?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
     r"czy (?:mo[żz]e|mogliby|mog[łl]aby)\w*|kan (?:i|du|ni|de)\b|(?:voisitteko|voisitko|"
@@ -432,7 +462,25 @@ _HOW = re.compile(r"\b(?:how|wie|comment|c[óo]mo|come|hoe|jak|como|hvordan|hur|
                   r"hogyan|cum|nas[ıi]l|как|як|π[ώω]ς|where|wo|o[ùu]|d[óo]nde|dove|waar)\b",
                   re.I)
 _PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already )?"
-                 r"unsubscribed\b", r"\bmich (?:schon|bereits) abgemeldet\b")
+                 r"unsubscribed\b", r"\bmich (?:schon|bereits) abgemeldet\b",
+                 r"\bhabe mich\b.{0,30}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
+                 r"d[ée]sinscrit", r"\bme (?:di|he dado) de baja\b",
+                 r"\bmi sono (?:gi[àa] )?(?:disiscritt|cancellat)", r"\bik heb me\b.{0,20}"
+                 r"\bafgemeld\b", r"\bwypisa[łl](?:em|am) si[ęe]\b")
+_NOT_INTERESTED = re.compile(
+    r"^(?:(?:no|nein|non|nee)[,.! ]+)?(?:(?:thanks|thank you|danke|merci|gracias|grazie|"
+    r"bedankt)[,.! ]+)?(?:not interested|no interest|kein interesse|pas int[ée]ress[ée]e?|"
+    r"no me interesa|non mi interessa|geen interesse|nie jestem zainteresowan[ya])"
+    r"(?:[,.! ]+(?:thanks|thank you|danke|merci|gracias|grazie|bedankt))?[.! ]*$", re.I)
+# Already unsubscribed and still receiving: the objection stands, made again.
+_STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch immer|weiterhin|"
+             r"toujours|encore|todav[íi]a|sigo recibiendo|ancora|nog steeds|nog altijd|"
+             r"nadal|wci[ąa][żz])\b")
+_AGAIN_AND_AGAIN = _rx(r"\b(?:wie oft|how many (?:more )?times|combien de fois|cu[áa]ntas veces|"
+                       r"quante volte|hoe vaak|ile razy)\b")
+# "Please delete my old address and use the new one": an address change, for a human.
+_ADDRESS_CHANGE = _rx(r"\b(?:alte|old|former|ancienne|antigua|vecchi[ao]|oude|star[ya])\b.{0,40}"
+                      r"\b(?:neue|new|nouvelle|nueva|nuov[ao]|nieuwe|now[ya])\b")
 _NOT_SIGN_UP = re.compile(r"\b(?:don't|do not|nicht|no)\b.{0,10}\b(?:sign|subscribe|anmelden)",
                           re.I)
 _FOOTER_LABEL = re.compile(r"[:：]\s*(?:<?https?://|www\.)", re.I)
@@ -535,10 +583,15 @@ def _score(sentence: str) -> tuple[float, str, bool]:
         return 0.0, "", False
     question = s.rstrip().endswith(("?", "？")) or bool(_QUESTION_WORD.match(low))
     m = _STRONG.search(s)
+    if _PAST_SELF.search(s) and _STILL.search(s) and not _KEEP.search(s):
+        return 0.95, "unsubscribed before and still receiving", False
     if _ABOUT_US.search(s) and (m is None or question):
         return 0.35, "question about the address origin", True
     if _KEYWORD_ONLY.match(low):
         return 0.92, "keyword-only sentence", False
+    if _NOT_INTERESTED.match(low):
+        # "Not interested." in reply to a campaign: in this offer, or in the list?
+        return 0.6, "not interested: the offer or the list?", True
     if not m:
         return 0.0, "", False
     phrase = m.group(0)
@@ -569,6 +622,10 @@ def _score(sentence: str) -> tuple[float, str, bool]:
         return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
     if _OTHER_PERSON.search(s):
         return 0.5, f"about another person: {phrase}", True
+    if _ADDRESS_CHANGE.search(s):
+        return 0.4, f"an address change: {phrase}", True
+    if _AGAIN_AND_AGAIN.search(s[:m.start()]):
+        return 0.95, f"objection made again: {phrase}", False
     if question and _POLITE.match(low) and not _HOW.search(s[: m.start()]):
         return 0.9, f"polite request: {phrase}", False
     if question:
