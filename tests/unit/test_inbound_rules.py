@@ -986,3 +986,47 @@ def test_not_interested_alone_goes_to_a_human() -> None:
     # in this offer, or in the list? ("Kein Interesse mehr" says the list)
     it = intent.detect("Not interested.")
     assert it.review and it.confidence < 0.8, it.evidence
+
+
+# -- the fifth blind reply set (main markets): what it led to -----------------------------
+
+@pytest.mark.parametrize("text", [
+    "Could you please take me\noff the list?",  # a hard-wrapped plain-text line
+    "Ich brauche das nicht. Könnt ihr mich bitte\nrausnehmen?",
+    "PS: could you stop sending the marketing emails?",  # a polite request after "PS"
+    "I unsubscribed last month. Why do I still get these?",  # said before, in two sentences
+    "Dejad de mandarme publicidad, por favor.",  # es (Spain), plural imperative
+    "Non usate più il mio indirizzo per la pubblicità.",  # it
+    "no thanks not interested unsubscribe",  # no punctuation at all
+    "I'm not bothered clicking it again, just take me off the list.",  # "again" keeps no one
+])
+def test_objections_from_the_fifth_set(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence >= 0.8, it.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "Quiero dar de baja la tarjeta guardada en mi cuenta, el banco me ha enviado otra.",
+    "Ich möchte mich vom Webinar am Dienstag abmelden, schicken Sie mir die Aufzeichnung?",
+    "Please remove my old delivery address from my account.",
+    "Bitte NICHT\nabmelden, ich lese das gern.",  # the wrap joined: the negation stays
+])
+def test_other_things_removed_from_the_fifth_set(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence < 0.8, it.evidence
+
+
+def test_a_closure_notice_is_an_auto_reply_and_travel_talk_is_not() -> None:
+    v = classify(_mail("Unsere Kanzlei ist wegen Betriebsurlaub bis 3. Juni geschlossen."))
+    assert v.kind == "autoreply", v.evidence
+    v = classify(_mail("I'm travelling for work in May, could you pause my coffee deliveries?"))
+    assert v.kind == "reply", v.evidence
+
+
+def test_a_dashed_separator_in_another_wording_cuts_the_quote() -> None:
+    # GMX and Web.de write "-----Original-Nachricht-----"; what follows is our newsletter
+    body = ("Danke, sehr schön!\r\n\r\n-----Original-Nachricht-----\r\nBetreff: Newsletter Mai"
+            "\r\n\r\nNeue Räder im Shop.\r\nNewsletter abbestellen <https://shop.example/u/1>\r\n")
+    v = classify(_mail(body))
+    assert v.kind == "reply" and not v.review, v.evidence
+    assert "abbestellen" not in (v.text or "")

@@ -32,6 +32,14 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 ADDRESSES = {r["id"]: r["addresses"] for d in ("bounces", "bounces2")
              for r in _load(WRITTEN / d / "addresses.jsonl")}
+# Replies read otherwise than their label, each for a reason it keeps.
+KNOWN_REPLIES = {
+    "replies5/r013": "'Parem de me mandar M quando eu encomendo L': 'stop sending me' with a "
+                     "clothing size for its object; no rule tells a size from a pronoun",
+    "replies5/r046": "'weg damit und zwar für immer' (away with it, for good) is read as no "
+                     "request; the reply goes to a human as a question about the address "
+                     "origin ('woher habt ihr meine adresse'), not suppressed",
+}
 # Reports consentry reads otherwise than their label, each for a reason it keeps: all
 # on the side that suppresses no one.
 KNOWN = {
@@ -47,8 +55,10 @@ KNOWN = {
 
 
 @pytest.mark.parametrize(("corpus", "label"), [
-    pytest.param(d, lab, id=f"{d}-{lab['id']}")
-    for d in ("replies", "replies2", "replies3", "replies4")
+    pytest.param(d, lab, id=f"{d}-{lab['id']}", marks=[pytest.mark.xfail(
+        strict=True, reason=KNOWN_REPLIES[f"{d}/{lab['id']}"])]
+        if f"{d}/{lab['id']}" in KNOWN_REPLIES else [])
+    for d in ("replies", "replies2", "replies3", "replies4", "replies5")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

@@ -64,7 +64,8 @@ _TEXT = re.compile(
     r"\b(?:"
     # en
     r"(?:i am|i'm|i will be) (?:currently )?(?:out of (?:the )?office|away|on (?:annual )?leave|"
-    r"on vacation|on holiday|travel+ing|out of town|off)|out of (?:the )?office|"
+    r"on vacation|on holiday|travel+ing (?:until|till|through|from \S+ (?:to|until))|"
+    r"out of town|off)|out of (?:the )?office|"
     r"(?:will|shall) (?:reply|respond|get back to you) (?:on|upon|after) my return|"
     r"limited access to (?:e-?mail|my e-?mail)|intermittent access to e-?mail|"
     r"thanks? (?:you )?for (?:your )?(?:e-?mail|message)\W+we (?:aim|will|try) to "
@@ -75,6 +76,8 @@ _TEXT = re.compile(
     r"(?:ich bin|bin ich) (?:bis (?:zum|einschlie[sß]lich)? ?\S+ )?(?:nicht im (?:b[üu]ro|haus)|"
     r"abwesend|im urlaub|in urlaub|au[sß]er haus|nicht erreichbar)|"
     r"abwesend|urlaub bis|osterurlaub|sommerurlaub|nach meiner r[üu]ckkehr|"
+    r"(?:wegen|aufgrund (?:von|des|unseres)?) ?(?:urlaub|betriebsferien|praxisurlaub|"
+    r"betriebsurlaub)s? (?:\S+ ){0,6}geschlossen|betriebsferien|"
     r"ab dem \S+ wieder (?:im b[üu]ro|erreichbar|da)|danach bin ich wieder|"
     r"dies ist eine automatische|automatisch (?:erstellt|generiert|versandt)|"
     r"ihre (?:nachricht|anfrage) (?:wurde|ist) (?:unter der nummer|bei uns eingegangen|"

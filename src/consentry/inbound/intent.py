@@ -72,6 +72,7 @@ _STRONG = _rx(
     r"information|contact details)\b",
     r"\b(?:i'm|i am) (?:so |totally |really )?done with (?:these|your (?:e-?mails?|"
     r"newsletters?|mails?|messages|spam))\b",
+    r"\bnot interested\W{0,3}(?:please )?(?:remove(?: me)?|unsubscribe(?: me)?|stop)[.! ]*$",
     # a bare request closing the sentence: "Enough already, stop." "No thanks, remove."
     r"(?:^|(?<=[,.!;]) ?)(?:please |just |bitte )?(?:stop(?: it)?|remove(?: me)?|"
     r"unsubscribe(?: me)?|abmelden|austragen)(?: please| now| bitte| danke| thanks)?[.! ]*$",
@@ -148,6 +149,7 @@ _STRONG = _rx(
     r"\b(?:lista|listado|base de datos|mi (?:correo|direcci[óo]n))\b",
     r"\bno (?:me )?(?:env[íi]en|manden|mand[ée]is|envi[ée]is) m[áa]s\b",
     r"\bno (?:quiero|deseo) recibir\b", r"\bcancelar (?:la |mi )?suscripci[óo]n\b",
+    r"\bdej(?:a|e|en|ad|ar) de (?:mandar|enviar|escribir)(?:me|nos)?\b",
     r"\bme opongo\b",
     # it
     r"\bdisiscri", r"\bcancellami\b", r"\bcancellatemi\b",
@@ -157,6 +159,8 @@ _STRONG = _rx(
     r"indirizzo|iscrizione|mailing)\b",
     r"\bnon (?:inviatemi|mandatemi|mi inviate|mi mandate|voglio (?:pi[ùu] )?ricevere|"
     r"desidero (?:pi[ùu] )?ricevere)\b", r"\bmi oppongo\b",
+    r"\bnon (?:utilizzare|usare|utilizzate|usate|utilizziate|usiate) pi[ùu] (?:il )?(?:mio )?"
+    r"(?:indirizzo|e-?mail|contatto)",
     # nl
     r"\buitschrijven\b", r"\buit te schrijven\b", r"\bschrijf (?:mij|me|ons) uit\b",
     r"\bafmelden\b", r"\bmeld (?:mij|me|ons) af\b", r"\bverwijder (?:mij|me|ons|mijn)\b",
@@ -363,7 +367,8 @@ _KEYWORD_ONLY = re.compile(
 # me" and "No, please unsubscribe me" are not negated.
 _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
-    r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|no|nunca|"
+    r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
+    r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|nu|"
     r"не|ні|μη|μην|δεν|לא|لا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
@@ -411,16 +416,30 @@ _OTHER_PERSON = _rx(
 _ABOUT_US = _rx(
     r"\b(?:where|how) did you get (?:my|our) (?:address|e-?mail|details|data)",
     r"\bwhy (?:am i|are we|do i|do we) (?:getting|receiving)\b",
-    r"\bwoher haben sie (?:meine|unsere)\b", r"\bwie sind sie an (?:meine|unsere)\b",
+    r"\bwoher (?:haben sie|habt ihr) (?:\w+ )?(?:meine|unsere)\b",
+    r"\bwie sind sie an (?:meine|unsere)\b",
     r"\bwarum (?:bekomme|erhalte|kriege) ich\b", r"\bo[ùu] avez-vous (?:eu|trouv[ée])\b",
     r"\bpourquoi (?:je re[çc]ois|recevons)\b", r"\bde d[óo]nde (?:han )?(?:sacado|obtenido)\b",
     r"\bdove avete preso\b", r"\bwaar hebben jullie\b", r"\bskąd macie\b",
     r"\bi never (?:signed up|subscribed)\b", r"\bnie eingetragen\b", r"\bnie angemeldet\b",
+    r"\bnie (?:bestellt|abonniert)\b",
 )
 _NOT_ME_OBJECTS = _rx(
     r"\b(?:basket|cart|order|warenkorb|auftrag|bestellung|panier|commande|carrito|pedido|"
     r"carrello|ordine|winkelwagen|bestelling|koszyk|zam[óo]wieni)\b",
+    # a payment card, a delivery address, an event: not the person's mail
+    r"\b(?:(?:credit |debit |payment )?card|(?:kredit)?karte|tarjeta|carte bancaire|"
+    r"carta di credito|karta|cart[ãa]o)\b",
+    r"\b(?:delivery|shipping) address\b", r"\bliefer(?:adresse|anschrift)\b",
+    r"\badres\w* dostawy\b", r"\bdirecci[óo]n de (?:env[íi]o|entrega)\b",
+    r"\badresse de livraison\b", r"\bindirizzo di (?:consegna|spedizione)\b",
+    r"\b(?:aflever|bezorg)adres\b", r"\b(?:morada|endere[çc]o) de entrega\b",
+    r"\b(?:webinar|seminar|veranstaltung|workshop|schulung|konferenz|event|kurs|termin)\w*\b",
 )
+# A sentence naming mail is about mail, whatever else it names.
+_MAIL_WORDS = re.compile(
+    r"\b(?:e-?mails?|mails?|newsletters?|einladung\w*|invitations?|nachrichten|messages|"
+    r"werbung|marketing|correos?|courriels?|wiadomo[śs]ci|mailing)\b", re.I)
 _QUESTION_WORD = re.compile(
     r"^(?:how|can|could|may|is|are|do|does|did|why|where|wie|kann|k[öo]nnen|wo|warum|"
     r"comment|pourquoi|est-ce|c[óo]mo|puedo|por qu[ée]|come|posso|perch[ée]|hoe|kan|waarom|"
@@ -463,7 +482,7 @@ _HOW = re.compile(r"\b(?:how|wie|comment|c[óo]mo|come|hoe|jak|como|hvordan|hur|
                   re.I)
 _PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already )?"
                  r"unsubscribed\b", r"\bmich (?:schon|bereits) abgemeldet\b",
-                 r"\bhabe mich\b.{0,30}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
+                 r"\bhabe mich\b.{0,60}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
                  r"d[ée]sinscrit", r"\bme (?:di|he dado) de baja\b",
                  r"\bmi sono (?:gi[àa] )?(?:disiscritt|cancellat)", r"\bik heb me\b.{0,20}"
                  r"\bafgemeld\b", r"\bwypisa[łl](?:em|am) si[ęe]\b")
@@ -537,9 +556,17 @@ def _read_part(text: str) -> str:
     return text if _read_whole(text) else text[:HEAD] + "\n" + text[-TAIL:]
 
 
+_WRAPPED = re.compile(r"(?:(?<=[^\n.!?:;]{55})|(?<=[^\W\d_,]))[ \t]*\n(?=[ \t]*[^\W\d_A-ZÄÖÜÀ-Þ])|"
+                      r"(?<=[^\n.!?:;]{55})[ \t]*\n(?=[ \t]*[^\W\d_])")
+_PS = re.compile(r"^p\.?\s?p?\.?\s?s\.?(?:\s*[:–—-]\s*|\s+)", re.I)
+
+
 def _sentences(text: str) -> list[str]:
     # typographic apostrophes ("don’t") read as the ASCII one the phrases are written with
     t = unicodedata.normalize("NFKC", _read_part(text)).replace("’", "'").replace("ʼ", "'")
+    # A hard-wrapped line goes on in the next ("Könnt ihr mich bitte\nrausnehmen?"): one
+    # that ends without a full stop and is long, or is followed by a lower-case word.
+    t = _WRAPPED.sub(" ", t)
     parts = re.split(r"(?<=[.!?¡¿;])\s+|\n+", t)
     out: list[str] = []
     for p in parts:
@@ -576,7 +603,7 @@ def _negated(s: str, m: re.Match[str]) -> bool:
 
 def _score(sentence: str) -> tuple[float, str, bool]:
     """(confidence, rule, review) for one sentence; confidence 0 means no objection."""
-    s = _UNSUB_LIKE.sub(_typo, sentence.strip())
+    s = _PS.sub("", _UNSUB_LIKE.sub(_typo, sentence.strip()))
     low = s.lower().strip(" .!–-")
     if _FOOTER_LABEL.search(s):
         # "Hier abmelden: https://…" is our footer's link label, not a request.
@@ -612,11 +639,13 @@ def _score(sentence: str) -> tuple[float, str, bool]:
     if _MISTAKE.search(s) and _CLICK.search(s):
         return 0.03, f"a click made by mistake, not a request: {phrase}", False
     if (_KEEP.search(s) and not _NOT_SIGN_UP.search(s)
-            and re.search(r"\b(?:keep me|stay on|remain on|wieder|again|auch)\b", s, re.I)):
+            and re.search(r"\b(?:keep me|stay on|remain on|wieder|auch)\b|\b(?:subscribe|sign)"
+                          r"\w* (?:me |us )?(?:up )?again\b|\badd (?:me|us) (?:back|again)\b",
+                          s, re.I)):
         return 0.05, f"keeps or re-subscribes: {phrase}", False
-    if _NOT_ME_OBJECTS.search(s) and not re.search(
-        r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", s[m.start():], re.I
-    ):
+    if _NOT_ME_OBJECTS.search(s) and not _MAIL_WORDS.search(s) and not re.search(
+        r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", s[m.start():m.end() + 30],
+        re.I):
         return 0.03, f"removes an item, not the person: {phrase}", False
     if negated:
         return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
@@ -640,8 +669,13 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     best, best_rule, review = 0.0, "", False
     best_sent = ""
     negative = False
+    past_self = False
     for sent in _sentences(body):
         conf, rule, rev = _score(sent)
+        if past_self and not rule and _STILL.search(sent) and not _KEEP.search(sent):
+            # "I unsubscribed in March. Why do these still come?"
+            conf, rule, rev = 0.95, "unsubscribed before and still receiving", False
+        past_self = past_self or bool(_PAST_SELF.search(sent))
         if not rule:
             continue
         evidence.append(f"body: {rule} | {sent[:160]}")

@@ -74,7 +74,10 @@ _SEPARATOR = re.compile(
     r"nachricht|message transf[ée]r[ée]|mensaje reenviado|messaggio inoltrato|"
     r"doorgestuurd bericht|wiadomo[sś][cć] przekazana)\s*-{3,}|"
     r"begin forwarded message\s*:|anfang der weitergeleiteten nachricht\s*:|"
-    r"d[ée]but du message r[ée]exp[ée]di[ée]\s*:)[ \t]*$",
+    r"d[ée]but du message r[ée]exp[ée]di[ée]\s*:|"
+    # any title between dashes: "-----Original-Nachricht-----" (GMX, Web.de), "--------
+    # Ujumbe asili --------", "--- Mensagem original ---" in the languages not listed
+    r"-{3,}\s*[^\W\d_][^\W\d_' -]{1,30}(?:[ -][^\W\d_]{1,20}){0,3}\s*-{3,})[ \t]*$",
     re.I,
 )
 _OUTLOOK_FROM = re.compile(
