@@ -1027,3 +1027,15 @@ def test_a_dashed_separator_in_another_wording_cuts_the_quote() -> None:
     v = classify(_mail(body))
     assert v.kind == "reply" and not v.review, v.evidence
     assert "abbestellen" not in (v.text or "")
+
+
+@pytest.mark.parametrize(("text", "objection"), [
+    ("This is spam. Reported.", True),  # calling it spam objects to receiving it
+    ("Willen jullie me afmelden voor de nieuwsbrief?", True),  # nl, a polite question
+    ("Merci de retirer notre adresse de vos envois commerciaux.", True),
+    ("This spam filter of yours blocked my order confirmation.", False),
+    ("I found your mail in my spam folder, is the sale still on?", False),
+    ("Pouvez-vous me désinscrire du webinaire de jeudi ? Je viendrai au suivant.", False),
+])
+def test_the_sixth_set_s_cases(text: str, objection: bool) -> None:
+    assert (intent.detect(text).confidence >= 0.8) is objection

@@ -39,6 +39,8 @@ KNOWN_REPLIES = {
     "replies5/r046": "'weg damit und zwar für immer' (away with it, for good) is read as no "
                      "request; the reply goes to a human as a question about the address "
                      "origin ('woher habt ihr meine adresse'), not suppressed",
+    "replies6/r007": "'Leider muss ich uns davon wieder abmelden' (de-register from it): the "
+                     "workshop it is about is named in the sentence before",
 }
 # Reports consentry reads otherwise than their label, each for a reason it keeps: all
 # on the side that suppresses no one.
@@ -58,7 +60,7 @@ KNOWN = {
     pytest.param(d, lab, id=f"{d}-{lab['id']}", marks=[pytest.mark.xfail(
         strict=True, reason=KNOWN_REPLIES[f"{d}/{lab['id']}"])]
         if f"{d}/{lab['id']}" in KNOWN_REPLIES else [])
-    for d in ("replies", "replies2", "replies3", "replies4", "replies5")
+    for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

@@ -68,6 +68,10 @@ _STRONG = _rx(
     r"\bcancel (?:my|our|the) (?:subscription|newsletter)", r"\bdelete me\b",
     r"\b(?:off|from) (?:your|the|this) (?:mail?ing |e-?mail |distribution )?list\b",
     r"\bnot interested\b.{0,30}\b(?:anymore|any more|any longer)\b",
+    # calling it spam is an objection to receiving it
+    r"^(?:this is|that's|it's|das ist|c'est du|esto es|questo [èe]|dit is)\s+(?:pure |just |"
+    r"nur |reiner |du )?spam\b", r"\b(?:reported|marked|flagged) (?:it |this )?(?:as|to|for) "
+    r"spam\b", r"\bals spam (?:gemeldet|markiert)\b",
     r"\bdelete (?:my|our) (?:e-?mail(?: address)?|address|data|details|personal data|"
     r"information|contact details)\b",
     r"\b(?:i'm|i am) (?:so |totally |really )?done with (?:these|your (?:e-?mails?|"
@@ -131,7 +135,8 @@ _STRONG = _rx(
     r"(?:ihre|eure|diese) (?:werbung|newsletter|e-?mails?|mails) nicht mehr)",
     # fr
     r"\bd[ée]sabonn", r"\bd[ée]sinscri", r"\bme d[ée]sinscrire\b",
-    r"\bretir(?:er|ez|[ée]e?s?)\b.{0,40}\b(?:liste|fichier|mailing)\b",
+    r"\bretir(?:er|ez|[ée]e?s?)\b.{0,60}\b(?:liste|fichier|mailing|envois (?:commerciaux|"
+    r"publicitaires|marketing)|communications? commerciales?|newsletters?)\b",
     r"\b(?:supprimer|supprimez|effacer|effacez)\b.{0,30}\b(?:mon adresse|mes donn[ée]es|moi)\b",
     r"\bne (?:plus|m'envoyez plus|me contactez plus)\b",
     r"\bne (?:souhaite|veux|d[ée]sire|voudrais) plus (?:recevoir|rien|de|vos|ces|être)",
@@ -427,14 +432,19 @@ _ABOUT_US = _rx(
 _NOT_ME_OBJECTS = _rx(
     r"\b(?:basket|cart|order|warenkorb|auftrag|bestellung|panier|commande|carrito|pedido|"
     r"carrello|ordine|winkelwagen|bestelling|koszyk|zam[óo]wieni)\b",
-    # a payment card, a delivery address, an event: not the person's mail
+)
+# A payment card, a delivery address, an event: "abmelden" from a webinar, "dar de baja" a
+# card is not the person's mail, whoever is named, unless the sentence names mail too.
+_NOT_ME_THINGS = _rx(
     r"\b(?:(?:credit |debit |payment )?card|(?:kredit)?karte|tarjeta|carte bancaire|"
     r"carta di credito|karta|cart[ãa]o)\b",
     r"\b(?:delivery|shipping) address\b", r"\bliefer(?:adresse|anschrift)\b",
     r"\badres\w* dostawy\b", r"\bdirecci[óo]n de (?:env[íi]o|entrega)\b",
     r"\badresse de livraison\b", r"\bindirizzo di (?:consegna|spedizione)\b",
     r"\b(?:aflever|bezorg)adres\b", r"\b(?:morada|endere[çc]o) de entrega\b",
-    r"\b(?:webinar|seminar|veranstaltung|workshop|schulung|konferenz|event|kurs|termin)\w*\b",
+    r"\b(?:webinar|seminar|veranstaltung|workshop|schulung|konferenz|event|kurs|termin|"
+    r"webinaire|atelier|formation|s[ée]minaire|conf[ée]rence|cours|[ée]v[ée]nement|evento|"
+    r"corso|taller|curso|seminario|cursus|szkoleni|warsztat|webin[áa]ri)\w*\b",
 )
 # A sentence naming mail is about mail, whatever else it names.
 _MAIL_WORDS = re.compile(
@@ -470,7 +480,8 @@ _POLITE = re.compile(
     r"^(?:(?:please|bitte|s'il vous pla[îi]t|por favor|per favore)[, ]+)?(?:(?:can|could|would|"
     r"will) you(?: please| kindly)?\b|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) sie\b|(?:k[öo]nnt|"
     r"k[öo]nntet|w[üu]rdet) ihr\b|(?:kannst|k[öo]nntest|w[üu]rdest) du\b|(?:pouvez|"
-    r"pourriez)[- ]vous\b|¿?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
+    r"pourriez)[- ]vous\b|(?:willen|kunnen|zouden) jullie\b|(?:wilt|wil|kunt|zou) u\b|"
+    r"¿?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
     r"czy (?:mo[żz]e|mogliby|mog[łl]aby)\w*|kan (?:i|du|ni|de)\b|(?:voisitteko|voisitko|"
     r"voitteko)\b|(?:m[ůu][žz]ete|mohli byste|m[ôo][žz]ete)\b|(?:pute[țţt]i|a[țţt]i putea)\b|"
@@ -643,6 +654,9 @@ def _score(sentence: str) -> tuple[float, str, bool]:
                           r"\w* (?:me |us )?(?:up )?again\b|\badd (?:me|us) (?:back|again)\b",
                           s, re.I)):
         return 0.05, f"keeps or re-subscribes: {phrase}", False
+    if _NOT_ME_THINGS.search(s) and not _MAIL_WORDS.search(s) and not re.search(
+            r"\b(?:list[aey]?|lijst|verteiler|newsletter|nieuwsbrief|bolet[íi]n)\b", s, re.I):
+        return 0.03, f"removes a thing, not the person: {phrase}", False
     if _NOT_ME_OBJECTS.search(s) and not _MAIL_WORDS.search(s) and not re.search(
         r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", s[m.start():m.end() + 30],
         re.I):
