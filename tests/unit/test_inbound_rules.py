@@ -1039,3 +1039,13 @@ def test_a_dashed_separator_in_another_wording_cuts_the_quote() -> None:
 ])
 def test_the_sixth_set_s_cases(text: str, objection: bool) -> None:
     assert (intent.detect(text).confidence >= 0.8) is objection
+
+
+@pytest.mark.parametrize("text", [
+    # the words that mark a thing, not the person, are whole words, and marketing is mail
+    "Of course, please unsubscribe me.", "In any event, unsubscribe me.",
+    "I want to terminate my subscription, unsubscribe me.",
+    "Please unsubscribe me from the loyalty card offers.",
+])
+def test_things_named_in_passing_do_not_cancel_an_objection(text: str) -> None:
+    assert intent.detect(text).confidence >= 0.8

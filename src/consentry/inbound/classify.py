@@ -284,9 +284,8 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
                    "signature or closing, flagged for review")
     if conf < o.review_threshold and own.aside_text:
         # An objection in what was set aside as a signature or closing ("PS: please
-        # remove me" under a disclaimer, "Thanks, but no thanks. Take me off the list"
-        # cut at its first word) is most likely the sender's: a human reads it. Not
-        # suppressed: a signature may carry a company's own newsletter footer.
+        # remove me" below the sign-off) is most likely the sender's: a human reads it.
+        # Not suppressed: a signature may carry a company's own newsletter footer.
         aside = intent.detect(own.aside_text)
         if aside.confidence >= o.intent_threshold:
             conf, flagged = max(conf, 0.5), True

@@ -436,20 +436,25 @@ _NOT_ME_OBJECTS = _rx(
 # A payment card, a delivery address, an event: "abmelden" from a webinar, "dar de baja" a
 # card is not the person's mail, whoever is named, unless the sentence names mail too.
 _NOT_ME_THINGS = _rx(
-    r"\b(?:(?:credit |debit |payment )?card|(?:kredit)?karte|tarjeta|carte bancaire|"
-    r"carta di credito|karta|cart[ãa]o)\b",
+    r"\b(?:credit|debit|payment|bank|saved|stored) cards?\b",
+    r"\b(?:kredit|bank|ec|giro|zahlungs)karten?\b", r"\btarjetas?\b", r"\bcarte bancaire\b",
+    r"\bcarta di credito\b", r"\bkart[ayę] (?:p[łl]atnicz|kredytow)", r"\bcart[ãa]o\b",
     r"\b(?:delivery|shipping) address\b", r"\bliefer(?:adresse|anschrift)\b",
     r"\badres\w* dostawy\b", r"\bdirecci[óo]n de (?:env[íi]o|entrega)\b",
     r"\badresse de livraison\b", r"\bindirizzo di (?:consegna|spedizione)\b",
     r"\b(?:aflever|bezorg)adres\b", r"\b(?:morada|endere[çc]o) de entrega\b",
-    r"\b(?:webinar|seminar|veranstaltung|workshop|schulung|konferenz|event|kurs|termin|"
-    r"webinaire|atelier|formation|s[ée]minaire|conf[ée]rence|cours|[ée]v[ée]nement|evento|"
-    r"corso|taller|curso|seminario|cursus|szkoleni|warsztat|webin[áa]ri)\w*\b",
+    # whole words only: "of course", "in any event", "terminate" are no events
+    r"\b(?:webinare?n?|webinars|seminare?n?|seminars|veranstaltung(?:en)?|workshops?|"
+    r"schulung(?:en)?|konferenz(?:en)?|kurse?n?|termine?n?|webinaires?|ateliers?|"
+    r"s[ée]minaires?|conf[ée]rences?|eventos?|corsi|corso|talleres?|cursos?|seminarios?|"
+    r"cursus|szkoleni[ea]|warsztat(?:y|ów)?|webin[áa]ri[ao]s?)\b",
 )
 # A sentence naming mail is about mail, whatever else it names.
 _MAIL_WORDS = re.compile(
     r"\b(?:e-?mails?|mails?|newsletters?|einladung\w*|invitations?|nachrichten|messages|"
-    r"werbung|marketing|correos?|courriels?|wiadomo[śs]ci|mailing)\b", re.I)
+    r"werbung|marketing|correos?|courriels?|wiadomo[śs]ci|mailing|offers?|angebote?|"
+    r"promotions?|promociones|ofertas?|offres?|offerte|aanbiedingen|publicidad|"
+    r"publicit[ée]s?|pubblicit[àa]|reklam\w*)\b", re.I)
 _QUESTION_WORD = re.compile(
     r"^(?:how|can|could|may|is|are|do|does|did|why|where|wie|kann|k[öo]nnen|wo|warum|"
     r"comment|pourquoi|est-ce|c[óo]mo|puedo|por qu[ée]|come|posso|perch[ée]|hoe|kan|waarom|"
@@ -643,8 +648,9 @@ def _score(sentence: str) -> tuple[float, str, bool]:
     # I won't unsubscribe from yours" keeps the reader, "the link does not unsubscribe
     # me, please remove me" objects. Unless a rule below explains it, a human decides.
     phrases = [m, *_STRONG.finditer(s, m.end())]
-    negated = [n.group(0) for n in phrases if _negated(s, n)]
-    plain = [n.group(0) for n in phrases if not _negated(s, n)]
+    flags = [(n.group(0), _negated(s, n)) for n in phrases]
+    negated = [p for p, neg in flags if neg]
+    plain = [p for p, neg in flags if not neg]
     if not plain:
         return 0.02, f"negated: {negated[0]}", False
     if _MISTAKE.search(s) and _CLICK.search(s):

@@ -38,8 +38,7 @@ class Reply:
     # (mail-parser-reply, or past the part it reads; the closing-line rule): `text` is
     # read, these are not.
     set_aside: int = 0
-    # The start of that set-aside text (a PS after the signature, a sentence that opens
-    # with a word mail-parser-reply takes for a sign-off): read for review, not trusted.
+    # The start of that set-aside text (a PS below the sign-off): read for review only.
     aside_text: str = ""
 
 
@@ -204,8 +203,8 @@ def _signoff_opens_a_sentence(line: str) -> bool:
     if len(words) < 5 or len(line) > 300 or line.rstrip().endswith((":", "：")):
         return False
     head = re.split(r"[,.!;]", line, maxsplit=1)[0].strip()
-    # Only a thanks or greeting word opening the line: a quote header mail-parser-reply
-    # knows and our rules do not ("On … wrote:") is a cut to keep.
+    # Only a thanks word opening the line: a quote header mail-parser-reply knows and our
+    # rules do not ("On … wrote:") is a cut to keep, and so is a signature.
     return bool(_SIGNOFF_WORD.fullmatch(head)) and bool(
         re.search(r"[,.!;]\s*\S+(?:\s+\S+){2,}", line))
 
