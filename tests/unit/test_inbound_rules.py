@@ -973,6 +973,7 @@ def test_objections_as_people_write_them(text: str) -> None:
     "Please stop the delivery of order 1234.", "Please don't stop!",
     "Kein Interesse an dem Angebot, aber habt ihr auch Zelte?",
     "Könnt ihr mir sagen, wie ich mich abmelde?",
+    "Ich halte mich da raus.", "Ich will die Jacke nicht mehr zurückschicken.",
 ])
 def test_the_same_words_for_other_things(text: str) -> None:
     it = intent.detect(text)

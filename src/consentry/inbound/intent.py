@@ -105,10 +105,12 @@ _STRONG = _rx(
     r"daten|e-?mail))\b",
     r"\bmeine (?:e-?mail-?)?(?:adresse|daten)\b.{0,30}\b(?:entfernen|l[öo]schen|streichen|"
     r"austragen)\b",
-    r"\b(?:nehmt|nimm|nehmen sie) (?:mich|uns) (?:bitte |doch |endlich |da )*(?:raus|heraus)\b",
-    r"\b(?:mich|uns) (?:bitte |doch |endlich |da )*(?:raus|rausnehmen|herausnehmen)\b",
+    r"\b(?:nehmt|nehmts|nimm|nehmen sie|nehmen s') (?:mich|uns) (?:bitte |doch |endlich |da )*"
+    r"(?:raus|heraus)\b",
+    r"\b(?:mich|uns) (?:bitte |doch |endlich |da )*(?:rausnehmen|herausnehmen|rauszunehmen|"
+    r"herauszunehmen)\b",
     r"\b(?:ich )?(?:will|m[öo]chte|brauche) (?:das|die|diese|euren|ihren|den|eure|ihre)"
-    r"(?: \w+)? nicht mehr\b(?!\s+(?:missen|verpassen|vermissen))",
+    r"(?: \w+)? nicht mehr(?=\s*(?:[.,!;]|$))",  # not "… nicht mehr zurückschicken"
     r"\bschluss mit (?:den|deinen|euren|ihren|diesen|der|dem)? ?(?:e-?mails?|mails|newslettern?|"
     r"werbung|spam|zusendungen)\b",
     r"\b(?:lasst|lassen sie) (?:mich|uns) (?:endlich |bitte |doch )*in ruhe\b",
