@@ -1050,3 +1050,9 @@ def test_the_sixth_set_s_cases(text: str, objection: bool) -> None:
 ])
 def test_things_named_in_passing_do_not_cancel_an_objection(text: str) -> None:
     assert intent.detect(text).confidence >= 0.8
+
+
+def test_a_negation_read_across_a_joined_line_goes_to_a_human() -> None:
+    # joined, the line before negates the request; alone, the line objects: a human decides
+    it = intent.detect("I don't know why\nremove me")
+    assert it.review and it.confidence == 0.5, it.evidence

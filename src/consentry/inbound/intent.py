@@ -30,6 +30,7 @@ counts even with an empty body. The result carries the confidence and the eviden
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -579,9 +580,23 @@ _WRAPPED = re.compile(r"(?:(?<=[^\n.!?:;]{55})|(?<=[^\W\d_,]))[ \t]*\n(?=[ \t]*[
 _PS = re.compile(r"^p\.?\s?p?\.?\s?s\.?(?:\s*[:–—-]\s*|\s+)", re.I)
 
 
-def _sentences(text: str) -> list[str]:
+def _normal(text: str) -> str:
     # typographic apostrophes ("don’t") read as the ASCII one the phrases are written with
-    t = unicodedata.normalize("NFKC", _read_part(text)).replace("’", "'").replace("ʼ", "'")
+    return unicodedata.normalize("NFKC", _read_part(text)).replace("’", "'").replace("ʼ", "'")
+
+
+def _wrapped_lines(text: str) -> list[str]:
+    """The lines _sentences joins to their neighbour, each on its own (at most 40)."""
+    lines = _normal(text).split("\n")
+    out: list[str] = []
+    for a, b in itertools.pairwise(lines):
+        if len(out) < 40 and _WRAPPED.search(a[-60:] + "\n" + b[:3]):
+            out.extend(x.strip() for x in (a, b) if x.strip())
+    return list(dict.fromkeys(out))
+
+
+def _sentences(text: str) -> list[str]:
+    t = _normal(text)
     # A hard-wrapped line goes on in the next ("Könnt ihr mich bitte\nrausnehmen?"): one
     # that ends without a full stop and is long, or is followed by a lower-case word.
     t = _WRAPPED.sub(" ", t)
@@ -706,6 +721,14 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
             negative = True
         if conf > best:
             best, best_rule, best_sent = conf, rule, sent
+    if negative:
+        # A negation read across a joined line ("I don't know why⏎remove me"): if a line
+        # on its own objects, the two readings conflict and a human decides (below).
+        for line in _wrapped_lines(body):
+            conf, rule, _ = _score(line)
+            if conf >= 0.8 and conf > best:
+                evidence.append(f"body (line alone): {rule} | {line[:160]}")
+                best, best_rule, best_sent = conf, rule, line
     subj = _SUBJECT_PREFIX.sub("", (subject or "")[:SUBJECT_MAX]).strip()
     if subj and subj.lower() not in {c.lower() for c in campaign_subjects}:
         # The whole subject, and what follows its last separator: "Re: Our June news /
