@@ -1056,3 +1056,11 @@ def test_a_negation_read_across_a_joined_line_goes_to_a_human() -> None:
     # joined, the line before negates the request; alone, the line objects: a human decides
     it = intent.detect("I don't know why\nremove me")
     assert it.review and it.confidence == 0.5, it.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "I unsubscribed by mistake. I still want the newsletter.",
+    "Ich habe mich versehentlich abgemeldet, will aber weiterhin alles bekommen.",
+])
+def test_an_unsubscribe_by_mistake_is_not_said_again(text: str) -> None:
+    assert intent.detect(text).confidence < 0.8

@@ -643,7 +643,7 @@ def _score(sentence: str) -> tuple[float, str, bool]:
         return 0.0, "", False
     question = s.rstrip().endswith(("?", "？")) or bool(_QUESTION_WORD.match(low))
     m = _STRONG.search(s)
-    if _PAST_SELF.search(s) and _STILL.search(s) and not _KEEP.search(s):
+    if _PAST_SELF.search(s) and _STILL.search(s) and not (_KEEP.search(s) or _MISTAKE.search(s)):
         return 0.95, "unsubscribed before and still receiving", False
     if _ABOUT_US.search(s) and (m is None or question):
         return 0.35, "question about the address origin", True
@@ -712,7 +712,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         if past_self and not rule and _STILL.search(sent) and not _KEEP.search(sent):
             # "I unsubscribed in March. Why do these still come?"
             conf, rule, rev = 0.95, "unsubscribed before and still receiving", False
-        past_self = past_self or bool(_PAST_SELF.search(sent))
+        past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent))
         if not rule:
             continue
         evidence.append(f"body: {rule} | {sent[:160]}")
