@@ -412,7 +412,7 @@ _KEEP = _rx(
     r"\bgerne? (?:weiter|wieder)\b", r"\bweiterhin (?:erhalten|bekommen)\b",
     r"\banmelden\b", r"\beintragen\b", r"\baufnehmen\b", r"\bm'inscrire\b", r"\binscri(?:re|vez)\b",
     r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
-    r"\bagain\b",
+    r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b",
 )
 _OTHER_PERSON = _rx(
     r"\b(?:my|our) (?:colleague|manager|boss|lab manager|assistant|team|wife|husband|"
@@ -622,6 +622,24 @@ _GAPPED = ("melden sie", "tragen sie", "nehmen sie", "mich ", "uns ", "meine ")
 _GAP_NEGATION = re.compile(r"\b(?:nicht|keinesfalls|auf keinen fall|niemals|nie)\b", re.I)
 
 
+def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
+    """What the phrase removes when it is not the person's mail ("" when it is): a card,
+    an event or a delivery address named, or an order item with no person or list right
+    after the phrase; never in a sentence that names mail."""
+    if _MAIL_WORDS.search(s):
+        return ""
+    if _NOT_ME_THINGS.search(s) and not _LIST_WORDS.search(s):
+        return "removes a thing, not the person"
+    if _NOT_ME_OBJECTS.search(s) and not _PERSON_OR_LIST.search(s[m.start():m.end() + 30]):
+        return "removes an item, not the person"
+    return ""
+
+
+_LIST_WORDS = re.compile(r"\b(?:list[aey]?|liste|lijst|verteiler|newsletter|nieuwsbrief|"
+                         r"bolet[íi]n)\b", re.I)
+_PERSON_OR_LIST = re.compile(r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", re.I)
+
+
 def _negated(s: str, m: re.Match[str]) -> bool:
     if _INHERENT_NEGATIVE.match(m.group(0)):
         return False
@@ -643,8 +661,6 @@ def _score(sentence: str) -> tuple[float, str, bool]:
         return 0.0, "", False
     question = s.rstrip().endswith(("?", "？")) or bool(_QUESTION_WORD.match(low))
     m = _STRONG.search(s)
-    if _PAST_SELF.search(s) and _STILL.search(s) and not (_KEEP.search(s) or _MISTAKE.search(s)):
-        return 0.95, "unsubscribed before and still receiving", False
     if _ABOUT_US.search(s) and (m is None or question):
         return 0.35, "question about the address origin", True
     if _KEYWORD_ONLY.match(low):
@@ -677,13 +693,9 @@ def _score(sentence: str) -> tuple[float, str, bool]:
                           r"\w* (?:me |us )?(?:up )?again\b|\badd (?:me|us) (?:back|again)\b",
                           s, re.I)):
         return 0.05, f"keeps or re-subscribes: {phrase}", False
-    if _NOT_ME_THINGS.search(s) and not _MAIL_WORDS.search(s) and not re.search(
-            r"\b(?:list[aey]?|lijst|verteiler|newsletter|nieuwsbrief|bolet[íi]n)\b", s, re.I):
-        return 0.03, f"removes a thing, not the person: {phrase}", False
-    if _NOT_ME_OBJECTS.search(s) and not _MAIL_WORDS.search(s) and not re.search(
-        r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", s[m.start():m.end() + 30],
-        re.I):
-        return 0.03, f"removes an item, not the person: {phrase}", False
+    thing = _a_thing_not_the_person(s, m)
+    if thing:
+        return 0.03, f"{thing}: {phrase}", False
     if negated:
         return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
     if _OTHER_PERSON.search(s):
@@ -706,13 +718,15 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     best, best_rule, review = 0.0, "", False
     best_sent = ""
     negative = False
-    past_self = False
+    past_self = False  # an earlier (or this) sentence says the sender unsubscribed
     for sent in _sentences(body):
         conf, rule, rev = _score(sent)
-        if past_self and not rule and _STILL.search(sent) and not _KEEP.search(sent):
-            # "I unsubscribed in March. Why do these still come?"
-            conf, rule, rev = 0.95, "unsubscribed before and still receiving", False
         past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent))
+        if (past_self and conf < 0.8 and (conf >= 0.1 or not rule) and _STILL.search(sent)
+                and not _KEEP.search(sent)):
+            # "I unsubscribed in March. Why do these still come?": the objection said
+            # again. Not over a sentence that cancels one ("… but don't stop them").
+            conf, rule, rev = 0.95, "unsubscribed before and still receiving", False
         if not rule:
             continue
         evidence.append(f"body: {rule} | {sent[:160]}")
