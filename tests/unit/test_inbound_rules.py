@@ -496,6 +496,35 @@ def test_campaign_named_holiday_is_not_an_auto_reply() -> None:
     assert v.kind == "unsubscribe"
 
 
+@pytest.mark.parametrize("body", [
+    "I'm travelling until 12 May. Please take me off your mailing list.",
+    "Ich bin bis zum 20.04. nicht im Büro. Bitte nehmen Sie mich aus dem Verteiler.",
+    "Je suis en congés jusqu'au 3 mai, mais désinscrivez-moi de cette newsletter svp.",
+])
+def test_a_person_away_who_objects_is_honoured_and_shown_to_a_human(body: str) -> None:
+    # Only the wording looks like an out-of-office (no header, no subject label): a
+    # person wrote it, and the objection in it must not be lost.
+    v = classify(_mail(body))
+    assert v.kind == "unsubscribe" and v.suppress and v.review, v.evidence
+    assert any("reads like an automatic reply" in e for e in v.evidence), v.evidence
+
+
+def test_a_person_away_who_does_not_object_is_an_auto_reply() -> None:
+    v = classify(_mail("I'm travelling until 12 May and will reply when I'm back."))
+    assert v.kind == "autoreply" and not v.suppress and not v.review, v.evidence
+
+
+@pytest.mark.parametrize("headers", ["Auto-Submitted: auto-replied\r\n",
+                                     "X-Autoreply: yes\r\n"])
+def test_an_automatic_reply_that_objects_goes_to_a_human(headers: str) -> None:
+    # A machine sent it (its headers say so): the out-of-office text someone set asks to
+    # be removed from lists. Not suppressed on a machine's word, but not dropped either.
+    body = ("I have left Example Ltd. Please remove this address from your mailing "
+            "lists.")
+    v = classify(_mail(body, "Re: Newsletter", headers))
+    assert v.kind == "autoreply" and not v.suppress and v.review, v.evidence
+
+
 # -- complaints ---------------------------------------------------------------------------
 
 def _arf(ftype: str, rcpt: str) -> bytes:

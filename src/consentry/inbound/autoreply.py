@@ -3,8 +3,8 @@
 Headers decide first (a human-looking text under ``Auto-Submitted: auto-generated`` is
 still a machine's); then the subject prefixes mail clients put on out-of-office replies;
 last, for responders that set neither, the body wording of vacation notices and ticket
-acknowledgements in de, en, fr, es, it, nl, pl. An auto-reply is recorded, never read as
-an unsubscribe.
+acknowledgements in de, en, fr, es, it, nl, pl. An auto-reply is recorded; classify reads
+its text for an objection too (one known only by its wording may be a person's).
 """
 
 from __future__ import annotations

@@ -265,10 +265,20 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
                        (*tok_ev, "mailto unsubscribe address"), suppress=True, text=own.text,
                        **base)
 
-    # 5. automatic reply
-    if auto.is_auto:
-        return Verdict("autoreply", (), 0.0, False, tok_ev + auto.evidence, text=own.text,
-                       **base)
+    # 5. automatic reply. Its text is read too: a person who writes "I'm travelling
+    # until May; please take me off your list" has written an objection, and so has one
+    # whose out-of-office text asks to be removed from mailing lists.
+    auto_it = intent.detect(own.text) if auto.is_auto and own.text else None
+    objects = auto_it is not None and auto_it.confidence >= o.intent_threshold
+    if auto.is_auto and not (objects and auto.strength == "text"):
+        ev = tok_ev + auto.evidence
+        if objects and auto_it is not None:
+            # Headers or a subject label say a machine sent it: its words are an
+            # out-of-office text someone set. Whether they object is for a human.
+            ev = (*ev, *auto_it.evidence,
+                  f"objection in an automatic reply: {auto_it.sentence[:120]}; "
+                  "flagged for review")
+        return Verdict("autoreply", (), 0.0, objects, ev, text=own.text, **base)
 
     # 6. human reply
     if not own.text and not msg.subject.strip():
@@ -276,6 +286,12 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
     it = intent.detect(own.text, msg.subject)
     ev = (*tok_ev, *own.evidence, *it.evidence)
     conf, flagged = it.confidence, it.review
+    if auto.is_auto:
+        # Only its wording looked automatic ("I'm away until Monday"), and it objects:
+        # a person's reply until a human says otherwise; honoured, and shown to one.
+        flagged = True
+        ev = (*ev, f"reads like an automatic reply ({auto.evidence[0]}) but objects: "
+                   "flagged for review")
     if own.set_aside > SET_ASIDE_REVIEW:
         # Much of what the sender wrote was taken for a signature, disclaimer or closing
         # and not read (a long complaint cut after its first paragraph): a human reads it.
