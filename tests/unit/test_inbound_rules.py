@@ -336,6 +336,12 @@ def test_a_bounce_in_the_provider_s_language_is_a_bounce_even_marked_auto_replie
     "Your unsubscribe link does not work, remove me from the list!",
     "No, please unsubscribe me.",
     "Der Link funktioniert nicht, bitte löschen Sie mich aus dem Verteiler.",
+    # a polite request after a word that opens the sentence
+    "Separately, could you take me off the promotional emails?",
+    "Übrigens, könnt ihr mich bitte aus dem Verteiler nehmen?",
+    # a mistake in another clause than the request
+    "I accidentally unsubscribed from the shop's account mails, please unsubscribe me "
+    "from the newsletter as well",
 ])
 def test_objections(text: str) -> None:
     it = intent.detect(text)
@@ -367,6 +373,11 @@ def test_objections(text: str) -> None:
     "Please don’t ever stop sending these!",  # a typographic apostrophe
     "Bitte melden Sie mich nicht ab.",  # the negation inside the phrase's gap
     "Tragen Sie mich bitte auf keinen Fall aus.",
+    # an unsubscription reported as made by mistake, with or without the click
+    "Je me suis désabonnée par erreur, pouvez-vous me réinscrire ?",
+    "I unsubscribed by mistake.",
+    "Me di de baja por error ayer.",
+    "Ich habe aus Versehen auf Abmelden getippt.",
 ])
 def test_not_objections(text: str) -> None:
     it = intent.detect(text)
@@ -522,6 +533,16 @@ def test_an_automatic_reply_that_objects_goes_to_a_human(headers: str) -> None:
     body = ("I have left Example Ltd. Please remove this address from your mailing "
             "lists.")
     v = classify(_mail(body, "Re: Newsletter", headers))
+    assert v.kind == "autoreply" and not v.suppress and v.review, v.evidence
+
+
+def test_a_notice_that_says_it_is_automatic_and_objects_goes_to_a_human() -> None:
+    # No header says so, but the text does ("automatisch erzeugte Nachricht", a mailbox
+    # nobody reads): a machine's notice, not a person's reply.
+    body = ("Frau Hartmann ist nicht mehr bei uns tätig. Diese E-Mail-Adresse wird nicht "
+            "mehr abgerufen.\r\n\r\nBitte entfernen Sie diese Adresse aus Ihrem "
+            "Verteiler.\r\n\r\nDies ist eine automatisch erzeugte Nachricht.\r\n")
+    v = classify(_mail(body))
     assert v.kind == "autoreply" and not v.suppress and v.review, v.evidence
 
 
@@ -894,9 +915,9 @@ def test_unread_mailbox_notices_are_auto_replies(body: str) -> None:
 
 
 def test_an_objection_set_aside_as_a_signature_goes_to_a_human() -> None:
-    # A PS below the sign-off: mail-parser-reply sets it aside with the signature.
+    # Lines below the sign-off: mail-parser-reply sets them aside with the signature.
     body = ("Hello,\r\n\r\nI saw the new catalogue.\r\n\r\nBest regards,\r\nArben Hoxha\r\n"
-            "Head of Operations\r\n\r\nPS: please remove me from your list.\r\n")
+            "Head of Operations\r\nPlease remove me from your list.\r\n")
     v = classify(_reply("arben@example.org", body))
     assert v.kind == "reply" and v.review and not v.suppress, v.evidence
     assert any(e.startswith("objection in text set aside") for e in v.evidence), v.evidence
@@ -904,6 +925,18 @@ def test_an_objection_set_aside_as_a_signature_goes_to_a_human() -> None:
     v = classify(_reply("arben@example.org", "Thanks!\r\n\r\nBest regards,\r\nArben Hoxha\r\n"
                                              "T: +355 1\r\n"))
     assert not any(e.startswith("objection in text set aside") for e in v.evidence)
+
+
+def test_an_objection_in_a_postscript_is_honoured_and_shown_to_a_human() -> None:
+    # A PS below the sign-off is set aside with the signature too, but a postscript is
+    # the sender's own words: no company footer opens with "PS".
+    for ps in ("PS: please remove me from your list.",
+               "P.S. Könnt ihr mich bitte aus dem Mailverteiler nehmen?"):
+        body = ("Hello,\r\n\r\nI saw the new catalogue.\r\n\r\nBest regards,\r\n"
+                f"Arben Hoxha\r\nHead of Operations\r\n\r\n{ps}\r\n")
+        v = classify(_reply("arben@example.org", body))
+        assert v.kind == "unsubscribe" and v.suppress and v.review, v.evidence
+        assert any(e.startswith("objection in a postscript") for e in v.evidence), v.evidence
 
 
 @pytest.mark.parametrize("body", [

@@ -60,7 +60,8 @@ KNOWN = {
     pytest.param(d, lab, id=f"{d}-{lab['id']}", marks=[pytest.mark.xfail(
         strict=True, reason=KNOWN_REPLIES[f"{d}/{lab['id']}"])]
         if f"{d}/{lab['id']}" in KNOWN_REPLIES else [])
-    for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6")
+    for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6",
+              "replies7")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

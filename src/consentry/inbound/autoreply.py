@@ -20,7 +20,9 @@ __all__ = ["AutoReply", "analyse"]
 @dataclass(frozen=True, slots=True)
 class AutoReply:
     is_auto: bool
-    strength: str = ""  # header | subject | text
+    # header | subject | declared (the text says a machine sent it, or that nobody reads
+    # the mailbox) | text (only wording a person away might write too)
+    strength: str = ""
     evidence: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -124,7 +126,7 @@ _TEXT = re.compile(
     r"automatically|"
     r"dieses postfach wird nicht (?:mehr )?(?:[üu]berwacht|gelesen|betreut|abgerufen)|"
     r"diese (?:e-?mail-?)?adresse (?:ist|wird) nicht mehr (?:aktiv|in gebrauch|g[üu]ltig|"
-    r"gelesen|genutzt)|"
+    r"gelesen|genutzt|abgerufen|betreut|[üu]berwacht)|automatisch erzeugt|"
     r"cette (?:bo[îi]te|adresse)(?: aux lettres| mail| e-?mail| de messagerie)? n'est plus "
     r"(?:active|utilis[ée]e|consult[ée]e|lue|relev[ée]e)|"
     r"(?:ce )?message (?:a [ée]t[ée] |est )?(?:envoy[ée]|g[ée]n[ée]r[ée]) automatiquement|"
@@ -146,6 +148,26 @@ _TEXT = re.compile(
     r"(?:цей|це) (?:лист|повідомлення) (?:було )?(?:надіслано|створено|сформовано) "
     r"автоматично|автоматты түрде жіберілді"
     r")",
+    re.I,
+)
+# Wording by which a text says that a machine sent it or that nobody reads the mailbox:
+# a person writing "I'm away until Monday" does not write this about their reply.
+_DECLARED = re.compile(
+    r"\b(?:this is an automat(?:ed|ic)|(?:sent|generated) automatically|automatically "
+    r"(?:generated|sent)|(?:mail)?box is (?:no longer|not) (?:monitored|in use|read|checked)|"
+    r"address is no longer (?:monitored|in use|active|valid)|your (?:ticket|request) "
+    r"(?:number|id)|automatische (?:antwort|nachricht|e-?mail|benachrichtigung)|"
+    r"automatisch (?:erstellt|erzeugt|generiert|versandt|verschickt|gesendet)|"
+    r"(?:postfach|adresse) (?:ist|wird) nicht (?:mehr )?(?:aktiv|in gebrauch|g[üu]ltig|"
+    r"gelesen|genutzt|abgerufen|betreut|[üu]berwacht)|unter der nummer|"
+    r"r[ée]ponse automatique|message automatique|(?:envoy|g[ée]n[ée]r)[ée]e? automatiquement|"
+    r"n'est plus (?:active|utilis[ée]e|consult[ée]e|lue|relev[ée]e)|"
+    r"respuesta autom[áa]tica|mensaje autom[áa]tico|(?:generado|enviado) autom[áa]ticamente|"
+    r"risposta automatica|messaggio automatico|(?:generato|inviato) automaticamente|"
+    r"automatisch (?:antwoord|bericht|gegenereerd|verzonden)|niet meer in gebruik|"
+    r"odpowied[zź] automatyczna|wiadomo[sś][cć] automatyczna|(?:wygenerowan|wys[łl]an)a "
+    r"automatycznie|resposta autom[áa]tica|mensagem autom[áa]tica|(?:gerad|enviad)a "
+    r"automaticamente|автоматическ\w*|автоматичн\w*|автоматты)|自動|自动|자동",
     re.I,
 )
 # Scripts without spaces between words: no \b there.
@@ -182,5 +204,6 @@ def analyse(msg: Parsed, body: str) -> AutoReply:
     short = body.strip()[:1_500]
     m = (_TEXT.search(short) or _TEXT_CJK.search(short)) if len(body.strip()) <= 1_500 else None
     if m:
-        return AutoReply(True, "text", (f"text: {m.group(0)[:60]}",))
+        strength = "declared" if _DECLARED.search(short) else "text"
+        return AutoReply(True, strength, (f"text: {m.group(0)[:60]}",))
     return AutoReply(False)

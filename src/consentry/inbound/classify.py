@@ -267,14 +267,16 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
 
     # 5. automatic reply. Its text is read too: a person who writes "I'm travelling
     # until May; please take me off your list" has written an objection, and so has one
-    # whose out-of-office text asks to be removed from mailing lists.
+    # whose out-of-office text asks to be removed from mailing lists. Only a text that
+    # does not say a machine sent it (no header, no subject label, no "this is an
+    # automatic reply" or unread-mailbox wording) is taken for a person's.
     auto_it = intent.detect(own.text) if auto.is_auto and own.text else None
     objects = auto_it is not None and auto_it.confidence >= o.intent_threshold
     if auto.is_auto and not (objects and auto.strength == "text"):
         ev = tok_ev + auto.evidence
         if objects and auto_it is not None:
-            # Headers or a subject label say a machine sent it: its words are an
-            # out-of-office text someone set. Whether they object is for a human.
+            # Headers, a subject label or its own words say a machine sent it: an
+            # out-of-office text someone set. Whether it objects is for a human.
             ev = (*ev, *auto_it.evidence,
                   f"objection in an automatic reply: {auto_it.sentence[:120]}; "
                   "flagged for review")
@@ -298,16 +300,25 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
         flagged = True
         ev = (*ev, f"own text set aside: {own.set_aside} characters taken for a "
                    "signature or closing, flagged for review")
+    said = it.sentence
     if conf < o.review_threshold and own.aside_text:
         # An objection in what was set aside as a signature or closing ("PS: please
         # remove me" below the sign-off) is most likely the sender's: a human reads it.
-        # Not suppressed: a signature may carry a company's own newsletter footer.
+        # Only a postscript is honoured: a signature may carry a company's own newsletter
+        # footer.
         aside = intent.detect(own.aside_text)
-        if aside.confidence >= o.intent_threshold:
+        if aside.confidence >= o.intent_threshold and intent.in_postscript(
+                own.aside_text, aside.sentence):
+            # "PS: Könnt ihr mich bitte aus dem Verteiler nehmen?" below the sign-off: a
+            # postscript is the sender's by definition (no footer opens with "PS").
+            conf, flagged, said = aside.confidence, True, aside.sentence
+            ev = (*ev, f"objection in a postscript below the sign-off: "
+                       f"{aside.sentence[:120]}; honoured, flagged for review")
+        elif aside.confidence >= o.intent_threshold:
             conf, flagged = max(conf, 0.5), True
             ev = (*ev, f"objection in text set aside as signature: {aside.sentence[:120]}; "
                        "flagged for review")
-    others = sorted({a for a in addresses_in(it.sentence) if norm(a) != norm(sender or "")})
+    others = sorted({a for a in addresses_in(said) if norm(a) != norm(sender or "")})
     if conf >= o.intent_threshold and others:
         # "Please remove my former colleague (x@y)": the objection names an address not
         # the sender's. Whom it is about is for a human to say; suppressing the sender

@@ -16,7 +16,8 @@ Read sentence by sentence, on the sender's own words only (reply.latest_reply):
   - a question about unsubscribing ("how do I unsubscribe?") is an uncertain wish: medium
     confidence, flagged for review; a polite request in question form ("could you take
     me off your list?", "können Sie mich abmelden?") is a request;
-  - a report of a click made by mistake ("I accidentally hit unsubscribe") is not one;
+  - a report of a click or an unsubscription made by mistake ("I accidentally hit
+    unsubscribe", "je me suis désabonnée par erreur") is not one;
   - a misspelt "unsubscribe" ("unsubcribe", "unsuscribe") counts as the word;
   - a question about where we got the address is a complaint-like question: low
     confidence, flagged;
@@ -35,7 +36,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-__all__ = ["Intent", "detect"]
+__all__ = ["Intent", "detect", "in_postscript"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +413,7 @@ _KEEP = _rx(
     r"\bgerne? (?:weiter|wieder)\b", r"\bweiterhin (?:erhalten|bekommen)\b",
     r"\banmelden\b", r"\beintragen\b", r"\baufnehmen\b", r"\bm'inscrire\b", r"\binscri(?:re|vez)\b",
     r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
-    r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b",
+    r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b", r"\br[ée](?:inscri|abonn)\w*",
 )
 _OTHER_PERSON = _rx(
     r"\b(?:my|our) (?:colleague|manager|boss|lab manager|assistant|team|wife|husband|"
@@ -480,9 +481,34 @@ _CLICK = _rx(
     r"\b(?:click\w*|hit|pressed|tapped|klick\w*|geklickt|gedr[üu]ckt|cliqu\w*|clic|"
     r"puls\w*|clicc\w*|geklikt|klik\w*|klikk\w*|klickade|t[ıi]klad\w*|"
     r"bast[ıi]m|нажал\w*|нажав|кликн\w*|натисн\w*|π[άα]τησα|clicou|cliquei|apertei|"
-    r"carregu?ei|am ap[ăa]sat|am dat click|kattintottam)\b",
+    r"carregu?ei|am ap[ăa]sat|am dat click|kattintottam|appuy\w*|tap[ée]|touch[ée]|"
+    r"getippt|angetippt|toqu[ée]|presion[ée]|premuto|toccato|gedrukt|getikt|"
+    r"nacisn[ąa][łl]\w*|toquei)\b",
     r"点了", r"点击", r"點擊", r"クリック", r"押して", r"눌렀", r"클릭",
 )
+# An unsubscription reported as done, to tell a mistake ("I unsubscribed by mistake",
+# "je me suis désabonnée par erreur") from a request made after one.
+_UNSUBSCRIBED = _rx(r"\bunsubscribed\b", r"\babgemeldet\b", r"\bausgetragen\b",
+                    r"\bd[ée]s(?:inscrit|abonn)\w*", r"\b(?:dado|di|dio) de baja\b",
+                    r"\bdesuscrit\w*", r"\bdisiscritt\w*", r"\bafgemeld\b",
+                    r"\bwypisa[łl]\w*", r"\bodhl[áa]sil\w*")
+
+
+def _mistaken_unsubscription(s: str, phrases: list[re.Match[str]]) -> bool:
+    """A mistake word next to a reported unsubscription, in one clause, and every
+    objection phrase of the sentence inside that report ("I accidentally unsubscribed,
+    please unsubscribe me anyway" still asks)."""
+    for u in _UNSUBSCRIBED.finditer(s):
+        for k in _MISTAKE.finditer(s):
+            gap = s[u.end():k.start()] if k.start() >= u.end() else s[k.end():u.start()]
+            if len(gap) > 30 or re.search(r"[,;.!?:]", gap):
+                continue
+            lo, hi = min(u.start(), k.start()), max(u.end(), k.end())
+            if all(lo - 12 <= p.start() and p.end() <= hi + 12 for p in phrases):
+                return True
+    return False
+
+
 # "Can you …?" with an objection is a polite request, not a question about one.
 _POLITE = re.compile(
     r"^(?:(?:please|bitte|s'il vous pla[îi]t|por favor|per favore)[, ]+)?(?:(?:can|could|would|"
@@ -496,13 +522,18 @@ _POLITE = re.compile(
     r"(?:можете|могли бы|можете ли)\b|μπορε[ίι]τε\b|"
     r"(?:g[æa]tu[ðd]|geti[ðd]) [þt]i[ðd]\b|(?:mo[žz]ete li|mo[žz]ete|da li biste)\b|"
     r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b)", re.I)
+# Words that open a sentence without changing what it asks ("Separately, could you …?").
+_LEAD = re.compile(r"^(?:(?:and|also|separately|additionally|oh|ok(?:ay)?|btw|by the way|"
+                   r"otherwise|one more thing|und|auch|au[sß]erdem|[üu]brigens|ansonsten|"
+                   r"noch was|et|aussi|sinon|par ailleurs|y|adem[áa]s|por cierto|e|inoltre|"
+                   r"en|verder|trouwens|i|poza tym)\b[,.!:]*\s*)+", re.I)
 _HOW = re.compile(r"\b(?:how|wie|comment|c[óo]mo|come|hoe|jak|como|hvordan|hur|miten|"
                   r"hogyan|cum|nas[ıi]l|как|як|π[ώω]ς|where|wo|o[ùu]|d[óo]nde|dove|waar)\b",
                   re.I)
 _PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already )?"
                  r"unsubscribed\b", r"\bmich (?:schon|bereits) abgemeldet\b",
                  r"\bhabe mich\b.{0,60}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
-                 r"d[ée]sinscrit", r"\bme (?:di|he dado) de baja\b",
+                 r"d[ée]s(?:inscrit|abonn)", r"\bme (?:di|he dado) de baja\b",
                  r"\bmi sono (?:gi[àa] )?(?:disiscritt|cancellat)", r"\bik heb me\b.{0,20}"
                  r"\bafgemeld\b", r"\bwypisa[łl](?:em|am) si[ęe]\b")
 _NOT_INTERESTED = re.compile(
@@ -578,6 +609,19 @@ def _read_part(text: str) -> str:
 _WRAPPED = re.compile(r"(?:(?<=[^\n.!?:;]{55})|(?<=[^\W\d_,]))[ \t]*\n(?=[ \t]*[^\W\d_A-ZÄÖÜÀ-Þ])|"
                       r"(?<=[^\n.!?:;]{55})[ \t]*\n(?=[ \t]*[^\W\d_])")
 _PS = re.compile(r"^p\.?\s?p?\.?\s?s\.?(?:\s*[:–—-]\s*|\s+)", re.I)
+
+
+def in_postscript(text: str, sentence: str) -> bool:
+    """Whether `sentence` of `text` is in a postscript ("PS: …", "P.S. …", the sender's
+    own words below a sign-off): its line, or the line its paragraph opens with, does."""
+    if _PS.match(sentence.strip()):
+        return True
+    at = text.find(sentence.strip()[:60])
+    if at < 0:
+        return False
+    para = max(text.rfind("\n\n", 0, at), text.rfind("\r\n\r\n", 0, at))
+    start = 0 if para < 0 else para
+    return bool(_PS.match(text[start:at + 1].strip()))
 
 
 def _normal(text: str) -> str:
@@ -686,8 +730,8 @@ def _score(sentence: str) -> tuple[float, str, bool]:
     plain = [p for p, neg in flags if not neg]
     if not plain:
         return 0.02, f"negated: {negated[0]}", False
-    if _MISTAKE.search(s) and _CLICK.search(s):
-        return 0.03, f"a click made by mistake, not a request: {phrase}", False
+    if _MISTAKE.search(s) and (_CLICK.search(s) or _mistaken_unsubscription(s, phrases)):
+        return 0.03, f"made by mistake, not a request: {phrase}", False
     if (_KEEP.search(s) and not _NOT_SIGN_UP.search(s)
             and re.search(r"\b(?:keep me|stay on|remain on|wieder|auch)\b|\b(?:subscribe|sign)"
                           r"\w* (?:me |us )?(?:up )?again\b|\badd (?:me|us) (?:back|again)\b",
@@ -704,7 +748,7 @@ def _score(sentence: str) -> tuple[float, str, bool]:
         return 0.4, f"an address change: {phrase}", True
     if _AGAIN_AND_AGAIN.search(s[:m.start()]):
         return 0.95, f"objection made again: {phrase}", False
-    if question and _POLITE.match(low) and not _HOW.search(s[: m.start()]):
+    if question and _POLITE.match(_LEAD.sub("", low)) and not _HOW.search(s[: m.start()]):
         return 0.9, f"polite request: {phrase}", False
     if question:
         return 0.6, f"question about unsubscribing: {phrase}", True
