@@ -76,6 +76,11 @@ def test_inbound_package_is_pure() -> None:
      "user_unknown"),
     ("5.4.4", "Name service error for name=b.example type=MX: Malformed or unexpected name "
               "server reply", "soft", "other"),
+    # the domain takes no mail, in the MTAs' own words
+    ("", "Sorry, I couldn't find any host named b.example. (#5.1.2)", "hard",
+     "domain_unknown"),  # qmail-send
+    ("", "all relevant MX records point to non-existent hosts", "hard", "domain_unknown"),
+    ("", "an MX or SRV record indicated no SMTP service", "hard", "domain_unknown"),  # null MX
 ])
 def test_judge(status: str, diag: str, klass: str, reason: str) -> None:
     j = reasons.judge(status, reasons.find_reply_code(diag), diag)
@@ -115,10 +120,37 @@ def test_refusal_at_mail_from_is_about_us() -> None:
      "", "hard", "text:user-unknown"),
     ("5.0.0", "550 'a@b.example' is not a registered gateway user", "", "soft", "none"),
     ("5.0.0", "550 'a@b.example' is not a registered user", "", "hard", "text:user-unknown"),
+    # Yahoo refuses an unknown mailbox after DATA, with no X.1.x code
+    ("5.0.0", "554 delivery error: dd This user doesn't have a yahoo.example account "
+              "(a@yahoo.example) [0] - mta1.example", "data", "hard", "text:user-unknown"),
+    ("5.0.0", "554 delivery error: dd Sorry your message to a@yahoo.example cannot be "
+              "delivered. This mailbox is disabled (554.30)", "data", "soft", "text:disabled"),
 ])
 def test_judge_in_context(status: str, diag: str, stage: str, klass: str, why: str) -> None:
     j = reasons.judge(status, reasons.find_reply_code(diag), diag, stage=stage)
     assert (j.klass, j.why.split("(")[0]) == (klass, why), j
+
+
+def test_each_recipient_of_a_text_report_is_judged_by_its_own_lines() -> None:
+    # qmail: the second address's lines say nothing that decides; it must not take the
+    # first one's "over quota" (nor the third its cause from either).
+    body = ("Hi. This is the qmail-send program at mx.example.net.\r\n"
+            "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+            "This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
+            "<full@example.org>:\r\n198.51.100.7 does not like recipient.\r\n"
+            "Remote host said: 552 5.2.2 <full@example.org>: mailbox is over quota\r\n"
+            "Giving up on 198.51.100.7.\r\n\r\n"
+            "<quiet@example.com>:\r\nConnection refused. Giving up.\r\n\r\n"
+            "<gone@defunct.example>:\r\n"
+            "Sorry, I couldn't find any host named defunct.example. (#5.1.2)\r\n\r\n"
+            "--- Below this line is a copy of the message.\r\n\r\nSubject: News\r\n")
+    raw = ("From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@shop.example\r\n"
+           "Subject: failure notice\r\n\r\n" + body).encode()
+    v = classify(raw)
+    got = {r["address"]: (r["class"], r["reason"]) for r in v.recipients}
+    assert got["full@example.org"] == ("soft", "mailbox_full"), v.recipients
+    assert got["quiet@example.com"][1] != "mailbox_full", v.recipients
+    assert got["gone@defunct.example"] == ("hard", "domain_unknown"), v.recipients
 
 
 def test_stage_read_across_folded_lines() -> None:

@@ -603,7 +603,15 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
                 snippets.setdefault(k, v)
         for c in cands:
             snip = snippets.get(norm(c.address), "")
-            found.append(_judged(c.address, snip, context, "text", delayed_text,
+            # With several recipients, one whose own lines say nothing takes its cause
+            # from the report's prose, not from another recipient's lines ("mailbox is
+            # over quota" for the next address in a qmail report).
+            ctx = context
+            for other in cands:
+                theirs = snippets.get(norm(other.address), "") if other is not c else ""
+                if theirs.strip():
+                    ctx = ctx.replace(theirs, " ")
+            found.append(_judged(c.address, snip, ctx, "text", delayed_text,
                                  permanent_hint, reporter))
         if found:
             evidence.append(f"text: {len(found)} recipient(s)")

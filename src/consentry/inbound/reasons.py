@@ -192,6 +192,9 @@ _DOMAIN = _rx(
     r"\bnot found\b.{0,20}\bdns\b", r"\bdomain .{0,40}\bnot (?:configured|hosted)",
     r"\bunrouteable\b", r"\bunroutable\b", r"\bno route to (?:host|domain)\b",
     r"\bdomain (?:is )?(?:not reachable|unreachable)\b.{0,40}\bcheck the domain",
+    r"\bcould(?:n't| not) find any host named\b",  # qmail-send
+    r"\bmx records? point to non-?existent hosts?\b",  # Exim
+    r"\b(?:mx|srv) record indicated no smtp service\b",  # Exim: a null MX (RFC 7505)
 )
 # A local delivery program failed (procmail, maildrop, a pipe): the mailbox's own
 # machinery broke, which says nothing certain about the address ("No such user" from a
@@ -376,6 +379,11 @@ def _reason_from_status(status: str) -> Reason | None:
     return None
 
 
+# Yahoo (and AOL on its servers) refuse an unknown mailbox after DATA, with this text
+# and no X.1.x code: "554 delivery error: dd This user doesn't have a yahoo.com account".
+_YAHOO_DD_UNKNOWN = re.compile(r"\bdd this user doesn'?t have an? [\w.-]+ account\b")
+
+
 # A final failure after this many hours of retries: the MTA gave up on a temporary answer.
 GAVE_UP_HOURS = 24.0
 
@@ -429,7 +437,7 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
         # Refused before any recipient was named: it is about us, not the mailbox.
         reason, why = "policy_blocked", f"stage:{stage}"
     elif stage == "data" and reason in HARD_REASONS and not _remote_mailbox_code(diagnostic) \
-            and not _mailbox_status(status):
+            and not _mailbox_status(status) and not _YAHOO_DD_UNKNOWN.search(t):
         # The server accepted RCPT TO for this address and refused the content. Free
         # text such as "550 Unknown user" at DATA is how some filters answer (DoCoMo,
         # filtering appliances); only an X.1.x code is believed: the remote side's own,
