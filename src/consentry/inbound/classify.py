@@ -270,22 +270,27 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
     # whose out-of-office text asks to be removed from mailing lists. Only a text that
     # does not say a machine sent it (no header, no subject label, no "this is an
     # automatic reply" or unread-mailbox wording) is taken for a person's.
-    auto_it = intent.detect(own.text) if auto.is_auto and own.text else None
-    objects = auto_it is not None and auto_it.confidence >= o.intent_threshold
-    if auto.is_auto and not (objects and auto.strength == "text"):
-        ev = tok_ev + auto.evidence
-        if objects and auto_it is not None:
-            # Headers, a subject label or its own words say a machine sent it: an
-            # out-of-office text someone set. Whether it objects is for a human.
-            ev = (*ev, *auto_it.evidence,
-                  f"objection in an automatic reply: {auto_it.sentence[:120]}; "
-                  "flagged for review")
-        return Verdict("autoreply", (), 0.0, objects, ev, text=own.text, **base)
+    # That one is read as a human reply is, subject too (it carries no responder label);
+    # the reading is kept for step 6.
+    it: intent.Intent | None = None
+    if auto.is_auto and own.text:
+        it = intent.detect(own.text, msg.subject if auto.strength == "text" else "")
+    if it is not None and it.confidence >= o.intent_threshold and auto.strength != "text":
+        # Headers, a subject label or its own words say a machine sent it: an
+        # out-of-office text someone set. Whether it objects is for a human.
+        return Verdict("autoreply", (), 0.0, True, (
+            *tok_ev, *auto.evidence, *it.evidence,
+            f"objection in an automatic reply: {it.sentence[:120]}; flagged for review"),
+            text=own.text, **base)
+    if auto.is_auto and (it is None or it.confidence < o.intent_threshold):
+        return Verdict("autoreply", (), 0.0, False, tok_ev + auto.evidence, text=own.text,
+                       **base)
 
     # 6. human reply
     if not own.text and not msg.subject.strip():
         return Verdict("unknown", (), None, True, (*tok_ev, "no text and no subject"), **base)
-    it = intent.detect(own.text, msg.subject)
+    if it is None:
+        it = intent.detect(own.text, msg.subject)
     ev = (*tok_ev, *own.evidence, *it.evidence)
     conf, flagged = it.confidence, it.review
     if auto.is_auto:

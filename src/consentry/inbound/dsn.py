@@ -601,18 +601,14 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
             tc = [c for c in cands if norm(c.address) in t.lower()]
             for k, v in _snippets(t, tc).items():
                 snippets.setdefault(k, v)
+        # As in _from_blocks: the report's prose speaks for its one recipient; of
+        # several, each is read with its own lines, never with another's ("mailbox is
+        # over quota" for the next address in a qmail report).
+        several = len(cands) > 1
         for c in cands:
             snip = snippets.get(norm(c.address), "")
-            # With several recipients, one whose own lines say nothing takes its cause
-            # from the report's prose, not from another recipient's lines ("mailbox is
-            # over quota" for the next address in a qmail report).
-            ctx = context
-            for other in cands:
-                theirs = snippets.get(norm(other.address), "") if other is not c else ""
-                if theirs.strip():
-                    ctx = ctx.replace(theirs, " ")
-            found.append(_judged(c.address, snip, ctx, "text", delayed_text,
-                                 permanent_hint, reporter))
+            found.append(_judged(c.address, snip, snip if several else context, "text",
+                                 delayed_text, permanent_hint, reporter))
         if found:
             evidence.append(f"text: {len(found)} recipient(s)")
     if not found and depth < 2:

@@ -486,19 +486,12 @@ _CLICK = _rx(
     r"nacisn[ąa][łl]\w*|toquei)\b",
     r"点了", r"点击", r"點擊", r"クリック", r"押して", r"눌렀", r"클릭",
 )
-# An unsubscription reported as done, to tell a mistake ("I unsubscribed by mistake",
-# "je me suis désabonnée par erreur") from a request made after one.
-_UNSUBSCRIBED = _rx(r"\bunsubscribed\b", r"\babgemeldet\b", r"\bausgetragen\b",
-                    r"\bd[ée]s(?:inscrit|abonn)\w*", r"\b(?:dado|di|dio) de baja\b",
-                    r"\bdesuscrit\w*", r"\bdisiscritt\w*", r"\bafgemeld\b",
-                    r"\bwypisa[łl]\w*", r"\bodhl[áa]sil\w*")
-
-
 def _mistaken_unsubscription(s: str, phrases: list[re.Match[str]]) -> bool:
-    """A mistake word next to a reported unsubscription, in one clause, and every
-    objection phrase of the sentence inside that report ("I accidentally unsubscribed,
-    please unsubscribe me anyway" still asks)."""
-    for u in _UNSUBSCRIBED.finditer(s):
+    """A mistake word next to the sender's report of having unsubscribed (_PAST_SELF: "I
+    unsubscribed by mistake", "je me suis désabonnée par erreur"), in one clause, and
+    every objection phrase of the sentence inside that report ("I accidentally
+    unsubscribed, please unsubscribe me anyway" still asks)."""
+    for u in _PAST_SELF.finditer(s):
         for k in _MISTAKE.finditer(s):
             gap = s[u.end():k.start()] if k.start() >= u.end() else s[k.end():u.start()]
             if len(gap) > 30 or re.search(r"[,;.!?:]", gap):
@@ -530,8 +523,9 @@ _LEAD = re.compile(r"^(?:(?:and|also|separately|additionally|oh|ok(?:ay)?|btw|by
 _HOW = re.compile(r"\b(?:how|wie|comment|c[óo]mo|come|hoe|jak|como|hvordan|hur|miten|"
                   r"hogyan|cum|nas[ıi]l|как|як|π[ώω]ς|where|wo|o[ùu]|d[óo]nde|dove|waar)\b",
                   re.I)
-_PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already )?"
-                 r"unsubscribed\b", r"\bmich (?:schon|bereits) abgemeldet\b",
+_PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already |"
+                 r"accidentally |mistakenly )?unsubscribed\b",
+                 r"\bmich (?:schon|bereits) abgemeldet\b",
                  r"\bhabe mich\b.{0,60}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
                  r"d[ée]s(?:inscrit|abonn)", r"\bme (?:di|he dado) de baja\b",
                  r"\bmi sono (?:gi[àa] )?(?:disiscritt|cancellat)", r"\bik heb me\b.{0,20}"
