@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from consentry.inbound import intent, reasons
+from consentry.inbound import intent, reasons, typos
 from consentry.inbound.classify import Options, classify
 from consentry.inbound.parse import parse_message
 from consentry.inbound.reply import latest_reply
@@ -1160,3 +1160,125 @@ def test_a_cancelling_sentence_after_an_unsubscribe_is_not_said_again() -> None:
     assert intent.detect("I had unsubscribed, but I still want these, don't stop sending them."
                          ).confidence < 0.8
     assert intent.detect("I had unsubscribed before, but I still want these.").confidence < 0.8
+
+
+# -- the eighth reply set and the fourth report set: typos, mixed languages, re-permission -
+
+@pytest.mark.parametrize(("typed", "read"), [
+    ("Bitte abmleden", "Bitte abmelden"),  # two neighbours swapped
+    ("bitte austragenn!!", "bitte austragen!!"),  # a letter doubled
+    ("remoev me from ur list", "remove me from ur list"),
+    ("vorrei disicrivermi", "vorrei disiscrivermi"),  # a letter dropped in a stem
+    ("graag uitschijven", "graag uitschrijven"),
+    ("désinscirvez-moi", "désinscrivez-moi"),
+])
+def test_one_slip_in_an_objection_word_is_read_as_the_word(typed: str, read: str) -> None:
+    assert typos.repair(typed)[0] == read
+
+
+@pytest.mark.parametrize("text", [
+    "bitte anmelden",  # one key from "abmelden", and the opposite: a replaced letter is no slip
+    "Kann ich mich amelden?",  # abmelden or anmelden with a letter dropped: which, no one knows
+    "wenn ich mich abmelde, verliere ich dann den Rabatt?",  # a form, not "abmelden" short of n
+    "Ich möchte mich abmelden", "I was removed", "discrimination", "Sluta inte, avsluta inte",
+])
+def test_words_that_are_no_slip_stay_as_written(text: str) -> None:
+    assert typos.repair(text) == (text, [])
+
+
+@pytest.mark.parametrize("text", [
+    "Bitte abmleden", "bitte austragenn!! und meine bestellung ist nicht angekommen",
+    "remoev me from ur list pls thx", "vorrei disicrivermi dalla newsletter grazie",
+    "Hi, bitte unsubscriben – ich bin ab nächster Woche nicht mehr in der Company.",
+    "Hoi, graag unsubscriben, ik krijg echt te veel mails van jullie.",
+    "poistakaa mut listalta kiitos",
+])
+def test_objections_typed_in_a_hurry(text: str) -> None:
+    it = intent.detect(text)
+    assert it.confidence >= 0.8, it.evidence
+
+
+def test_the_slip_read_is_in_the_evidence() -> None:
+    it = intent.detect("Bitte abmleden")
+    assert "'abmleden' as 'abmelden'" in it.rule, it.rule
+
+
+def test_a_misspelt_objection_word_that_is_negated_stays_negated() -> None:
+    assert intent.detect("bitte NICHT abmleden, ich lese das gern").confidence < 0.8
+
+
+_REPERMISSION = ("Liebe Weinfreunde,\r\n\r\nMöchten Sie die Weinpost weiterhin bekommen?\r\n"
+                 "Ja, gerne weiter: https://weinhof.example/ja\r\nSie können auch einfach auf "
+                 "diese E-Mail antworten.\r\n")
+
+
+def _answer(own: str, subject: str, quoted: str) -> bytes:
+    quote = "".join(f"> {ln}\r\n" for ln in quoted.splitlines())
+    return _mail(f"{own}\r\n\r\nAm 02.09.2026 um 16:10 schrieb Weinhof <office@weinhof.example>:"
+                 f"\r\n{quote}", subject=subject)
+
+
+@pytest.mark.parametrize(("own", "subject", "quoted"), [
+    ("nein danke", "Re: Wollen Sie weiterhin unsere Weinpost?", "Jetzt räumen wir auf."),
+    ("Nein, danke.", "Re: Weinpost", _REPERMISSION),
+    ("No thanks", "Re: Quick question", "Hi,\r\nDo you still want to hear from us? Just reply."),
+])
+def test_a_bare_no_to_our_question_whether_to_go_on_is_an_objection(
+        own: str, subject: str, quoted: str) -> None:
+    v = classify(_answer(own, subject, quoted))
+    assert v.kind == "unsubscribe" and not v.review, v.evidence
+
+
+@pytest.mark.parametrize(("own", "subject", "quoted"), [
+    ("nein danke", "Re: Herbstfest", "Kommen Sie zu unserem Herbstfest am 3. Oktober?"),
+    ("Nein, aber die Kiste Riesling bitte schon.", "Re: Weinpost", _REPERMISSION),
+    ("nope", "Re: Will we see you there?", "Our open day is on Saturday."),
+])
+def test_a_no_to_another_question_or_with_more_said_is_no_objection(
+        own: str, subject: str, quoted: str) -> None:
+    v = classify(_answer(own, subject, quoted))
+    assert v.kind == "reply", v.evidence
+
+
+def test_a_bare_no_beside_several_questions_goes_to_a_human() -> None:
+    quoted = ("Kommen Sie zum Fest? Bringen Sie Freunde mit? Möchten Sie die Weinpost "
+              "weiterhin bekommen?")
+    v = classify(_answer("Nein", "Re: Weinpost", quoted))
+    assert v.kind == "reply" and v.review, v.evidence
+
+
+@pytest.mark.parametrize(("frm", "subject", "body", "address", "klass"), [
+    # an Italian template: neither subject nor prose in a listed wording before
+    ("Sistema di posta <MAILER-DAEMON@mail.negozio.example>",
+     "Messaggio non recapitato: Saldi", "Non è stato possibile recapitare il messaggio.\r\n"
+     "Destinatario: <giulia@cliente.example>\r\nRisposta del server remoto:\r\n    550 5.1.1 "
+     "<giulia@cliente.example>: recipient rejected - utente inesistente\r\n",
+     "giulia@cliente.example", "hard"),
+    # a Hungarian one: no wording listed at all, only the daemon and the server's reply
+    ("MAILER-DAEMON@posta.example.hu", "Értesítés",
+     "Az üzenetet nem sikerült kézbesíteni.\r\nCímzett: <janos@ugyfel.example>\r\n"
+     "A távoli szerver válasza: 552 5.2.2 <janos@ugyfel.example>: mailbox full\r\n",
+     "janos@ugyfel.example", "soft"),
+])
+def test_a_daemon_s_report_in_an_unlisted_wording_is_read_by_its_codes(
+        frm: str, subject: str, body: str, address: str, klass: str) -> None:
+    v = classify(_bounce(frm, subject, body))
+    assert v.kind == "bounce", v.evidence
+    assert [(r["address"], r["class"]) for r in v.recipients] == [(address, klass)]
+
+
+def test_a_person_quoting_a_server_reply_is_no_report() -> None:
+    body = ("Hallo, mein Kollege bekommt bei Ihnen immer '550 5.1.1 user unknown' zurück, "
+            "wenn er an bestellung@shop.example schreibt. Können Sie das prüfen?\r\n")
+    assert classify(_mail(body)).kind == "reply"
+
+
+def test_a_person_away_who_asks_us_to_hold_something_is_no_auto_reply() -> None:
+    v = classify(_mail("Hallo, bitte stoppt die Lieferung vom Abo-Kaffee, bin im Urlaub bis "
+                       "20.7. Danach gerne normal weiter."))
+    assert v.kind == "reply", v.evidence
+    # an out-of-office text asks its reader to write to someone else: still automatic
+    v = classify(_mail("Ich bin bis zum 20.07. im Urlaub. Bitte setzen Sie sich in dringenden "
+                       "Fällen mit Frau Berg in Verbindung. Please send urgent requests to "
+                       "berg@firma.example."))
+    assert v.kind == "autoreply", v.evidence

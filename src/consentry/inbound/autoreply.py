@@ -204,6 +204,30 @@ def analyse(msg: Parsed, body: str) -> AutoReply:
     short = body.strip()[:1_500]
     m = (_TEXT.search(short) or _TEXT_CJK.search(short)) if len(body.strip()) <= 1_500 else None
     if m:
-        strength = "declared" if _DECLARED.search(short) else "text"
-        return AutoReply(True, strength, (f"text: {m.group(0)[:60]}",))
+        if _DECLARED.search(short):
+            return AutoReply(True, "declared", (f"text: {m.group(0)[:60]}",))
+        asks = _ASKS_US.search(short)
+        if asks:
+            # "bitte stoppt die Lieferung, bin im Urlaub bis 20.7.": a person away asks
+            # us to hold something; no out-of-office text asks its reader that.
+            return AutoReply(False, "", (f"away ({m.group(0)[:40]}) but asks us: "
+                                         f"{asks.group(0)[:40]}",))
+        return AutoReply(True, "text", (f"text: {m.group(0)[:60]}",))
     return AutoReply(False)
+
+
+# A person asking the reader to hold, pause or cancel something (an out-of-office text
+# asks its reader to write to someone else, never that).
+_ASKS_US = re.compile(
+    r"\b(?:please|pls|could you|can you|would you) (?:\w+ )?(?:pause|hold|cancel|stop|skip|"
+    r"suspend|postpone|delay)\b|"
+    r"\bbitte (?:\w+ )?(?:stoppt|stoppen sie|pausiert|pausieren sie|storniert|stornieren sie|"
+    r"verschiebt|verschieben sie)\b|"
+    r"\b(?:könnt ihr|können sie|könnten sie|könntet ihr) (?:\w+ ){0,4}(?:pausieren|stoppen|"
+    r"stornieren|verschieben|aussetzen|zurückhalten)\b|"
+    r"\bmerci de (?:suspendre|mettre en pause|reporter|annuler|bloquer)\b|"
+    r"\b(?:por favor|podr[íi]an|pueden) (?:\w+ )?(?:pausar|suspender|aplazar|cancelar)\b|"
+    r"\b(?:per favore|potete|potreste) (?:\w+ )?(?:sospendere|mettere in pausa|rimandare|"
+    r"annullare)\b|"
+    r"\b(?:graag|kunnen jullie|kunt u) (?:\w+ )?(?:pauzeren|stopzetten|uitstellen|annuleren)\b",
+    re.I)

@@ -291,6 +291,12 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
         return Verdict("unknown", (), None, True, (*tok_ev, "no text and no subject"), **base)
     if it is None:
         it = intent.detect(own.text, msg.subject)
+    if it.confidence < o.review_threshold:
+        # "Nein danke" to "Möchten Sie die Weinpost weiterhin bekommen?" (re-permission)
+        full = reply.body_text(msg)
+        quoted = full[len(own.text):] if full.startswith(own.text) else full
+        no = intent.declines_continuing(own.text, msg.subject, quoted)
+        it = no if no is not None else it
     ev = (*tok_ev, *own.evidence, *it.evidence)
     conf, flagged = it.confidence, it.review
     if auto.is_auto:

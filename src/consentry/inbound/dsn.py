@@ -116,7 +116,12 @@ _SUBJECT = re.compile(
     r"error sending|メールエラー|エラー通知|不達|配信エラー|送信エラー|"
     # zh, ko, ru, pt, cs, tr (reports of providers in those languages)
     r"退信|退件|退回|未送达|投递失败|投遞失敗|無法投遞|反送|반송|전송 실패|배달 실패|"
-    r"не доставлено|недоставленное|n[ãa]o (?:foi )?entregue|nedoru[čc]iteln|iletilemedi",
+    r"не доставлено|недоставленное|n[ãa]o (?:foi )?entregue|nedoru[čc]iteln|iletilemedi|"
+    # it fr es sv da no fi
+    r"non recapitat|mancato recapito|mancata consegna|non consegnat|[ée]chec de (?:la )?remise|"
+    r"non distribu[ée]|no se (?:pudo|puede) entregar|error (?:en la|de) entrega|olevererbar|"
+    r"kunde inte levereras|ej levererat|kan ikke leveres|ikke (?:leveret|levert)|"
+    r"toimitus ep[äa]onnistui|ei voitu toimittaa",
     re.I,
 )
 _BODY = re.compile(
@@ -139,7 +144,10 @@ _BODY = re.compile(
     r"投递失败|送達できませんでした|配信できませんでした|전달(?:되지 않았|할 수 없)|"
     r"не (?:может быть |было |удалось )?доставлен|n[ãa]o (?:p[ôo]de|foi poss[íi]vel) "
     r"(?:ser )?entregue|nemohla b[ýy]t doru[čc]ena|iletilemedi|kon niet (?:worden )?"
-    r"(?:afgeleverd|bezorgd)|non (?:è stato possibile|può essere) consegna",
+    r"(?:afgeleverd|bezorgd)|non (?:è stato possibile|può essere|si è potuto) (?:consegna|"
+    r"recapita)|impossibile (?:consegnare|recapitare)|kunde inte levereras|kunne ikke leveres|"
+    r"ei voitu toimittaa|nie (?:mo[żz]na|uda[łl]o si[ęe]) dor[ęe]czy[ćc]|"
+    r"nepoda[řr]ilo se doru[čc]it|no (?:se )?(?:ha )?(?:podido|pudo) (?:ser )?entregar",
     re.I,
 )
 _DELAY_TEXT = re.compile(
@@ -198,9 +206,17 @@ def _recognise(msg: Parsed, texts: list[str]) -> list[str]:
     returned = any(p.is_message and p.in_original for p in msg.parts)
     if returned and body:
         ev.append("returned original attached")
-    if strong or (sender and (subj or body)) or (subj and body) or (returned and body):
+    # A daemon's report in a language whose wording is not listed still quotes the
+    # remote server: "550 5.1.1 <x@y>: ... utente inesistente".
+    coded = (sender or subj) and not body and any(_CODED.search(t[:20_000]) for t in texts)
+    if coded:
+        ev.append("an SMTP reply with an enhanced status code")
+    if strong or (sender and (subj or body)) or (subj and body) or (returned and body) or coded:
         return ev
     return []
+
+
+_CODED = re.compile(r"(?m)^[ \t>]*(?:.{0,80}[:\s])?[45]\d\d[ -]#?[45]\.\d{1,3}\.\d{1,3}\b")
 
 
 # -- machine-readable delivery-status fields ---------------------------------------------

@@ -18,7 +18,9 @@ Read sentence by sentence, on the sender's own words only (reply.latest_reply):
     me off your list?", "können Sie mich abmelden?") is a request;
   - a report of a click or an unsubscription made by mistake ("I accidentally hit
     unsubscribe", "je me suis désabonnée par erreur") is not one;
-  - a misspelt "unsubscribe" ("unsubcribe", "unsuscribe") counts as the word;
+  - a misspelt "unsubscribe" ("unsubcribe", "unsuscribe") counts as the word, and so
+    does one slip in the other objection words ("abmleden", "austragenn", "remoev";
+    typos.py);
   - a question about where we got the address is a complaint-like question: low
     confidence, flagged;
   - removing things that are not the person or the list ("remove the centrifuge from my
@@ -36,7 +38,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-__all__ = ["Intent", "detect", "in_postscript"]
+from . import typos
+
+__all__ = ["Intent", "declines_continuing", "detect", "in_postscript"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,8 @@ def _rx(*alts: str) -> re.Pattern[str]:
 _STRONG = _rx(
     # en
     r"\bunsubscribe\b", r"\bunsub\b",
+    # the English verb with a German or Dutch ending ("bitte unsubscriben", "graag unsubben")
+    r"\bunsubscriben\b", r"\bunsubben\b",
     r"\bopt(?:[- ]?out| me out)\b", r"\bremove (?:me|us|my (?:e-?mail )?"
     r"(?:address|details|name|data))\b", r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
     r"\b(?:stop|cease) (?:sending|emailing|e-mailing|mailing|contacting|spamming)\b",
@@ -210,7 +216,8 @@ _STRONG = _rx(
     r"\bn[ãa]o (?:quero|desejo) (?:mais )?receber\b", r"\b(?:me )?oponho\b",
     # fi
     r"\bperu(?:n|a|kaa|tan|ttaa)\b.{0,30}\btilau", r"\btilau\w* peru\w*",
-    r"\bpoista(?:kaa|a)? (?:minut|meid[äa]t|osoitteeni|s[äa]hk[öo]postiosoitteeni|tietoni)\b",
+    r"\bpoista(?:kaa|a)? (?:minut|mut|mua|minua|meid[äa]t|osoitteeni|s[äa]hk[öo]postiosoitteeni|"
+    r"tietoni)\b", r"\bpoista\w*\b.{0,30}\blistalta(?:nne)?\b",
     r"\bpostituslistalta\b", r"\blopet(?:a|takaa)\b.{0,30}\bl[äa]hett[äa]",
     r"\b[äa]lk[äa][äa] (?:en[äa][äa] )?l[äa]hett[äa]k[öo]", r"\ben halua (?:en[äa][äa] )?"
     r"(?:vastaanottaa|saada)\b",
@@ -362,7 +369,7 @@ _STRONG = _rx(
 # The whole sentence is a keyword (subject lines, one-word replies).
 _KEYWORD_ONLY = re.compile(
     r"^(?:please |bitte |por favor |s'il vous pla[îi]t |prego |graag |prosz[ęe] )?"
-    r"(?:unsubscribe|opt[- ]?out|stop|remove|remove me|abmelden|abbestellen|austragen|"
+    r"(?:unsubscribe|unsubscriben|opt[- ]?out|stop|remove|remove me|abmelden|abbestellen|austragen|"
     r"abmeldung|d[ée]sabonner|d[ée]sinscription|d[ée]sinscrire|baja|darse de baja|"
     r"cancelar suscripci[óo]n|disiscrivi|disiscrizione|cancellami|afmelden|uitschrijven|"
     r"wypisz|wypisanie|rezygnacja|avregistrera|td|退订|退訂|kein interesse mehr|"
@@ -692,7 +699,14 @@ def _negated(s: str, m: re.Match[str]) -> bool:
 
 def _score(sentence: str) -> tuple[float, str, bool]:
     """(confidence, rule, review) for one sentence; confidence 0 means no objection."""
-    s = _PS.sub("", _UNSUB_LIKE.sub(_typo, sentence.strip()))
+    s, slips = typos.repair(_PS.sub("", _UNSUB_LIKE.sub(_typo, sentence.strip())))
+    conf, rule, review = _score_read(s)
+    if rule and slips:
+        rule += " (read " + ", ".join(f"'{a}' as '{b}'" for a, b in slips[:3]) + ")"
+    return conf, rule, review
+
+
+def _score_read(s: str) -> tuple[float, str, bool]:
     low = s.lower().strip(" .!–-")
     if _FOOTER_LABEL.search(s):
         # "Hier abmelden: https://…" is our footer's link label, not a request.
@@ -805,3 +819,48 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         best, review = 0.5, True
         evidence.append("conflicting sentences: flagged for review")
     return Intent(round(best, 3), review, tuple(evidence[:20]), best_rule, best_sent)
+
+
+# A re-permission mail ("Möchten Sie die Weinpost weiterhin bekommen? Antworten Sie
+# einfach auf diese E-Mail") answered with a bare "Nein, danke": the no is to the mail.
+_BARE_NO = re.compile(
+    r"^\W*(?:no|nope|nah|nein|nö|nee|non|ne|nie|nej|n[ãa]o|ei)\b(?:[\s,.!]+(?:danke|thanks|"
+    r"thank you|thx|merci|grazie|gracias|dank je|bedankt|tack|tak|dzi[ęe]kuj[ęe]|"
+    r"obrigad[oa]|kiitos|d[ěe]kuji))?[\s.!]*$", re.I)
+_KEEP_ASKED = _rx(
+    r"\b(?:m[öo]chten|wollen|w[üu]nschen|m[öo]chtest|willst|m[öo]chtet|wollt) (?:sie|du|ihr)"
+    r"\b.{0,60}\b(?:weiterhin|auch (?:k[üu]nftig|in zukunft)|weiter)\b",
+    r"\b(?:sollen|d[üu]rfen) wir (?:ihnen|dir|euch)\b.{0,40}\b(?:weiterhin|auch k[üu]nftig)\b",
+    r"\b(?:do|would) you (?:still )?(?:want|like|wish) to (?:keep|continue|stay|still)\b",
+    r"\b(?:do|would) you still (?:want|like|wish)\b", r"\bstill want to hear from us\b",
+    r"\b(?:souhaitez|voulez|d[ée]sirez)[- ]vous (?:continuer [àa]|toujours|encore)\b",
+    r"\b(?:desea|deseas|quiere|quieres) (?:seguir|continuar) recibiendo\b",
+    r"\b(?:desidera|desideri|vuole|vuoi) continuare a ricevere\b",
+    r"\b(?:wil|wilt) (?:je|u)\b.{0,40}\b(?:blijven ontvangen|nog (?:langer )?ontvangen)\b",
+    r"\bczy (?:chcesz|chce pan|chce pani|chc[ąa] pa[ńn]stwo) (?:nadal|dalej)\b",
+    r"\b(?:vill|vil) (?:du|ni|De)\b.{0,30}\b(?:forts[äa]tt(?:a|e)|fortfarande|stadig)\b",
+)
+
+
+def declines_continuing(own: str, subject: str, quoted: str) -> Intent | None:
+    """A bare "no" (`own`, the sender's whole text) to our question whether they want
+    our mail to go on, asked in the subject or the quoted text: an objection. Asked
+    beside other questions in the quote, which one the no answers is for a human."""
+    lines = [ln.strip() for ln in own.strip().splitlines() if ln.strip()]
+    if not lines or len(own.strip()) > 120 or not _BARE_NO.match(lines[0]):
+        return None
+    subj = _SUBJECT_PREFIX.sub("", subject[:SUBJECT_MAX])
+    asked = next((q for q in re.split(r"(?<=\?)", subj) if q.rstrip().endswith("?")
+                  and _KEEP_ASKED.search(q)), None)
+    others = 0
+    if asked is None:
+        questions = [q.strip() for q in re.findall(r"[^.!?\n]{3,300}\?", quoted[:20_000])]
+        keep = [q for q in questions if _KEEP_ASKED.search(q)]
+        if not keep:
+            return None
+        asked, others = keep[0], len(questions) - len(keep)
+    rule = f"a bare no to our question whether to go on sending: {asked.strip()[:100]}"
+    if others > 1:
+        return Intent(0.5, True, (f"body: {rule}; other questions in the quote: flagged",),
+                      rule, lines[0])
+    return Intent(0.9, False, (f"body: {rule} | {lines[0][:60]}",), rule, lines[0])

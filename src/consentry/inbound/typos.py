@@ -1,0 +1,119 @@
+"""Misspelt objection words read as the words: "abmleden", "austragenn", "remoev",
+"disicrivermi", "uitschijven".
+
+A typo typed in a hurry on a phone is one slip: a letter dropped (not the last: that is
+mostly another form of the word), one doubled, or two neighbours swapped. Only those are
+read, only in words of at least six letters, and only where the misspelling cannot also
+be a slip for a word that means otherwise or be a word itself: "amelden" is "abmelden"
+or "anmelden" with a letter dropped, so it is left as typed. A letter replaced by
+another is never read ("anmelden" is one key from "abmelden" and means the opposite).
+
+`repair(text)` returns the text with each such slip replaced by its word (the rest of a
+word built on a stem kept: "disicrivermi" -> "disiscrivermi"), and the pairs replaced.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+__all__ = ["repair"]
+
+# The objection words the phrase lists are built on, as written (whole words).
+_WORDS = (
+    # en
+    "unsubscribe", "remove",
+    # de
+    "abmelden", "abmeldung", "abbestellen", "abbestellung", "austragen", "rausnehmen",
+    "herausnehmen", "entfernen", "widerspreche", "widerspruch",
+    # nl
+    "uitschrijven", "afmelden", "verwijder", "verwijderen",
+    # it
+    "cancellami", "cancellatemi", "rimuovetemi", "rimuovere",
+    # pl
+    "wypisać", "wypiszcie", "wypisanie", "rezygnuję",
+    # da, no, sv
+    "afmelde", "afmeldt", "afmelding", "avmelde",
+)
+# Stems the lists match as the start of a word (the rest of the word is kept).
+_STEMS = ("désinscri", "désabonn", "disiscri", "desuscrib", "avregistrer", "descadastr",
+          "avprenumerer", "leiratkoz", "dezabona")
+# Words one slip away from which a misspelling means something else, or is a word.
+_OTHER = (
+    "anmelden", "anmeldung", "angemeldet", "bestellen", "bestellung", "eintragen",
+    "ausragen", "subscribe", "aanmelden", "inschrijven", "verwijderd",
+    "iscrivere", "iscrivermi", "iscriviti", "inscrire", "abonner", "abonnieren",
+    "tilmelde", "tilmelding", "removed", "remover", "removes",
+)
+_MIN = 6
+
+
+def _fold(s: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", s.lower())
+                   if not unicodedata.combining(c))
+
+
+def _slips(w: str) -> set[str]:
+    # a letter dropped, but never the last: "abmelde", "verwijde", "remov" are another
+    # form of the word, or the start of one ("wenn ich mich abmelde" is no request)
+    out = {w[:i] + w[i + 1:] for i in range(len(w) - 1)}
+    out |= {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)}  # swapped
+    out |= {w[:i] + w[i] + w[i:] for i in range(len(w))}  # doubled
+    out.discard(w)
+    return out
+
+
+def _table(words: Iterable[str], blocked: set[str]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    clash: set[str] = set()
+    for word in words:
+        for slip in _slips(_fold(word)):
+            if slip in table and table[slip] != word:
+                clash.add(slip)
+            table[slip] = word
+    return {k: v for k, v in table.items() if k not in clash and k not in blocked}
+
+
+_FOLDED = {_fold(w) for w in (*_WORDS, *_STEMS, *_OTHER)}
+_BLOCKED = _FOLDED | {s for w in _OTHER for s in _slips(_fold(w))}
+_WHOLE = _table(_WORDS, _BLOCKED)
+_PREFIX = _table(_STEMS, _BLOCKED)
+_PREFIX_LENGTHS = sorted({len(k) for k in _PREFIX}, reverse=True)
+_STEM_FOLDED = tuple(_fold(s) for s in _STEMS)
+# The first letters slips can start with: a cheap first filter.
+_FIRST = {k[:1] for k in (*_WHOLE, *_PREFIX)}
+_WORD = re.compile(rf"[^\W\d_]{{{_MIN - 1},}}")
+
+
+def _read(word: str) -> str | None:
+    f = _fold(word)
+    if f[:1] not in _FIRST or f in _FOLDED:
+        return None
+    hit = _WHOLE.get(f)
+    if hit is not None:
+        return hit
+    if f.startswith(_STEM_FOLDED):
+        return None  # the stem itself, and every word built on it
+    for n in _PREFIX_LENGTHS:
+        stem = _PREFIX.get(f[:n]) if len(f) >= n else None
+        if stem is not None:
+            return stem + f[n:]
+    return None
+
+
+def repair(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """`text` with each misspelt objection word read as the word; the (typo, word) pairs."""
+    found: list[tuple[str, str]] = []
+
+    def sub(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if len(w) < _MIN - 1:
+            return w
+        r = _read(w)
+        if r is None:
+            return w
+        found.append((w, r))
+        return r
+
+    return _WORD.sub(sub, text), found
