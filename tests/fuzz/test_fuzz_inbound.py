@@ -6,6 +6,8 @@ parser raises only ParseLimitExceeded; the intent detector takes any text."""
 
 from __future__ import annotations
 
+import random
+import re
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentry.inbound import arf, dsn, reply
+from consentry.inbound import arf, dsn, reply, typos
 from consentry.inbound.classify import Options, classify
 from consentry.inbound.intent import detect
 from consentry.inbound.parse import ParseLimitExceeded, parse_message
@@ -71,6 +73,36 @@ def test_detectors_take_anything_the_parser_accepts(data: bytes) -> None:
 def test_intent_detector_takes_any_text(body: str, subject: str) -> None:
     it = bounded(detect, body, subject)
     assert 0.0 <= it.confidence <= 1.0
+
+
+_SLIP_WORDS = ("abmelden", "austragen", "unsubscribe", "remove", "anmelden", "disiscrivermi",
+               "désinscrire", "uitschrijven", "wypisać", "bestellen")
+
+
+@fuzz_settings(scale=2)
+@given(st.lists(st.one_of(st.sampled_from(_SLIP_WORDS), st.text(max_size=12)), max_size=30),
+       st.randoms(use_true_random=False))
+def test_typo_repair_touches_only_the_slips_it_names(parts: list[str], rnd: random.Random) -> None:
+    """repair() on words and their random slips: what it reports it found in the text,
+    a repaired text is left as it is, and a word spelt right is never changed."""
+    assert isinstance(rnd, random.Random)
+    words = []
+    for p in parts:
+        if p in _SLIP_WORDS and len(p) > 2 and rnd.random() < 0.7:
+            i = rnd.randrange(len(p) - 1)
+            p = rnd.choice([p[:i] + p[i + 1:], p[:i] + p[i + 1] + p[i] + p[i + 2:],
+                            p[:i] + p[i] + p[i:]])
+        words.append(p)
+    text = " ".join(words)
+    out, found = typos.repair(text)
+    assert typos.repair(out)[0] == out
+    for w in _SLIP_WORDS:
+        assert typos.repair(w) == (w, [])
+    for typo, word in found:
+        assert typo in text and typo != word
+    before, after = (re.findall(r"[^\W\d_]+", t) for t in (text, out))
+    assert len(before) == len(after)
+    assert sum(a != b for a, b in zip(before, after, strict=True)) == len(found)
 
 
 REGRESSIONS = sorted((Path(__file__).resolve().parent / "regressions").glob("inbound-*.eml"))
