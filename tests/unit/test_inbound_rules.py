@@ -1232,6 +1232,8 @@ def test_a_bare_no_to_our_question_whether_to_go_on_is_an_objection(
 @pytest.mark.parametrize(("own", "subject", "quoted"), [
     ("nein danke", "Re: Herbstfest", "Kommen Sie zu unserem Herbstfest am 3. Oktober?"),
     ("Nein, aber die Kiste Riesling bitte schon.", "Re: Weinpost", _REPERMISSION),
+    ("Nein.\r\nIch möchte die Weinpost schon weiter bekommen, aber nur einmal im Monat.",
+     "Re: Weinpost", _REPERMISSION),
     ("nope", "Re: Will we see you there?", "Our open day is on Saturday."),
 ])
 def test_a_no_to_another_question_or_with_more_said_is_no_objection(
@@ -1282,3 +1284,13 @@ def test_a_person_away_who_asks_us_to_hold_something_is_no_auto_reply() -> None:
                        "Fällen mit Frau Berg in Verbindung. Please send urgent requests to "
                        "berg@firma.example."))
     assert v.kind == "autoreply", v.evidence
+
+
+def test_a_gmx_header_block_goes_with_the_quote_from_its_first_line() -> None:
+    # GMX and Web.de put "Gesendet:" above "Von:"; the app signature is no part of the text
+    body = ("nein danke\r\nLg aus Krems\r\n\r\nGesendet mit der GMX Mail App\r\n\r\n"
+            "Gesendet: Dienstag, 02. September 2025 um 16:10\r\nVon: \"Weinhof\" "
+            "<office@weinhof.example>\r\nAn: resi@gmx.example\r\nBetreff: Weinpost\r\n\r\n"
+            "Neue Weine im Keller.\r\n")
+    own = latest_reply(parse_message(_mail(body))).text
+    assert own == "nein danke\nLg aus Krems", own

@@ -847,8 +847,8 @@ def declines_continuing(own: str, subject: str, quoted: str) -> Intent | None:
     our mail to go on, asked in the subject or the quoted text: an objection. Asked
     beside other questions in the quote, which one the no answers is for a human."""
     lines = [ln.strip() for ln in own.strip().splitlines() if ln.strip()]
-    if not lines or len(own.strip()) > 120 or not _BARE_NO.match(lines[0]):
-        return None
+    if not lines or not _BARE_NO.match(lines[0]) or sum(map(len, lines[1:])) > 40:
+        return None  # the no said with more (a greeting and a name at most)
     subj = _SUBJECT_PREFIX.sub("", subject[:SUBJECT_MAX])
     asked = next((q for q in re.split(r"(?<=\?)", subj) if q.rstrip().endswith("?")
                   and _KEEP_ASKED.search(q)), None)

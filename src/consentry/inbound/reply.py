@@ -107,7 +107,8 @@ _CLOSING = re.compile(
     r"hartelijke groet|pozdrawiam|z powa[żz]aniem|mvh|med v[äa]nliga h[äa]lsningar|"
     r"sent from my \w+|gesendet von meinem \w+|von meinem \w+ gesendet|enviado desde mi \w+|"
     r"envoy[ée] de mon \w+|inviato da \w+|verzonden vanaf mijn \w+|wys[łl]ane z \w+|"
-    r"get outlook for \w+|t[ée]l[ée]charger outlook pour \w+|outlook f[üu]r \w+ herunterladen)"
+    r"get outlook for \w+|t[ée]l[ée]charger outlook pour \w+|outlook f[üu]r \w+ herunterladen|"
+    r"gesendet mit der \S+ (?:mail )?app|sent with the \S+ (?:mail )?app)"
     r"[ \t,.!]*(?:\S+)?[ \t]*$",
     re.I,
 )
@@ -146,6 +147,11 @@ def _own_rules(text: str) -> tuple[str, list[str]]:
             _is_outlook_block(lines, k) for k in range(i + 1, min(i + 3, n))
         )):
             ev.append(f"cut at header block: {line.strip()[:60]}")
+            # GMX and Web.de put "Gesendet:" above "Von:": the block's own lines above
+            # its From line go with it.
+            for _ in range(3):
+                if kept and _OUTLOOK_NEXT.match(kept[-1]):
+                    kept.pop()
             break
         attribution = bool(_ATTRIBUTION.match(line))
         span = 1
