@@ -1231,6 +1231,8 @@ def test_a_bare_no_to_our_question_whether_to_go_on_is_an_objection(
 
 @pytest.mark.parametrize(("own", "subject", "quoted"), [
     ("nein danke", "Re: Herbstfest", "Kommen Sie zu unserem Herbstfest am 3. Oktober?"),
+    ("Nein danke", "Re: Möchten Sie weiter sparen?", "Jetzt 20 % auf alles."),  # not our mail
+    ("No thanks", "Re: Would you like to keep shopping?", "Your basket is waiting."),
     ("Nein, aber die Kiste Riesling bitte schon.", "Re: Weinpost", _REPERMISSION),
     ("Nein.\r\nIch möchte die Weinpost schon weiter bekommen, aber nur einmal im Monat.",
      "Re: Weinpost", _REPERMISSION),

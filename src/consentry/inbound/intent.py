@@ -840,22 +840,30 @@ _KEEP_ASKED = _rx(
     r"\bczy (?:chcesz|chce pan|chce pani|chc[ąa] pa[ńn]stwo) (?:nadal|dalej)\b",
     r"\b(?:vill|vil) (?:du|ni|De)\b.{0,30}\b(?:forts[äa]tt(?:a|e)|fortfarande|stadig)\b",
 )
+# ... and what it asks to go on is our mail ("Möchten Sie weiter sparen?" is no such question)
+_MAIL_GOES_ON = re.compile(
+    r"\b(?:erhalten|bekommen|beziehen|zugeschickt|zusenden|h[öo]ren|lesen|receiv\w*|getting|"
+    r"get|hear(?:ing)?|recevoir|recibiendo|ricevere|ontvangen|otrzymywa\w*|f[åa]|motta|"
+    r"newsletters?|nieuwsbrie\w*|e-?mails?|mails?|\w*post|\w*brief\w*|nachrichten|infos?|"
+    r"informationen|lettres?|courriels?|correos?|bolet[íi]n\w*|nyhetsbrev\w*|wiadomo\w*|"
+    r"list[ae]?|liste|subscribed)\b", re.I)
 
 
 def declines_continuing(own: str, subject: str, quoted: str) -> Intent | None:
     """A bare "no" (`own`, the sender's whole text) to our question whether they want
     our mail to go on, asked in the subject or the quoted text: an objection. Asked
-    beside other questions in the quote, which one the no answers is for a human."""
+    beside two or more other questions in the quote, which one the no answers is for a
+    human."""
     lines = [ln.strip() for ln in own.strip().splitlines() if ln.strip()]
     if not lines or not _BARE_NO.match(lines[0]) or sum(map(len, lines[1:])) > 40:
         return None  # the no said with more (a greeting and a name at most)
     subj = _SUBJECT_PREFIX.sub("", subject[:SUBJECT_MAX])
     asked = next((q for q in re.split(r"(?<=\?)", subj) if q.rstrip().endswith("?")
-                  and _KEEP_ASKED.search(q)), None)
+                  and _KEEP_ASKED.search(q) and _MAIL_GOES_ON.search(q)), None)
     others = 0
     if asked is None:
         questions = [q.strip() for q in re.findall(r"[^.!?\n]{3,300}\?", quoted[:20_000])]
-        keep = [q for q in questions if _KEEP_ASKED.search(q)]
+        keep = [q for q in questions if _KEEP_ASKED.search(q) and _MAIL_GOES_ON.search(q)]
         if not keep:
             return None
         asked, others = keep[0], len(questions) - len(keep)
