@@ -18,9 +18,8 @@ Read sentence by sentence, on the sender's own words only (reply.latest_reply):
     me off your list?", "können Sie mich abmelden?") is a request;
   - a report of a click or an unsubscription made by mistake ("I accidentally hit
     unsubscribe", "je me suis désabonnée par erreur") is not one;
-  - a misspelt "unsubscribe" ("unsubcribe", "unsuscribe") counts as the word, and so
-    does one slip in the other objection words ("abmleden", "austragenn", "remoev";
-    typos.py);
+  - a misspelt objection word counts as the word: "unsubcribe", "unsuscribe", and one
+    slip in the others ("abmleden", "austragenn", "remoev"; typos.py);
   - a question about where we got the address is a complaint-like question: low
     confidence, flagged;
   - removing things that are not the person or the list ("remove the centrifuge from my
@@ -32,7 +31,6 @@ counts even with an empty body. The result carries the confidence and the eviden
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
 import unicodedata
@@ -559,21 +557,6 @@ _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|aw|wg|fw|fwd|sv|vs|tr|r|rif|odp|antw
 
 
 _SUBJECT_TAIL = re.compile(r"\s+(?:/|\||–|—|-{1,2}|::)\s+")
-_UNSUB_LIKE = re.compile(r"\bun-?s[a-z]{5,10}\b", re.I)
-
-
-def _typo(m: re.Match[str]) -> str:
-    """A misspelt "unsubscribe" ("unsubcribe", "unsuscribe", "unsubscibe") read as the
-    word: one or two letters dropped, doubled or swapped, and nothing else."""
-    w = m.group(0)
-    low = w.lower().replace("-", "")
-    if low.startswith("unsubscri"):
-        return w  # the word itself and its forms (unsubscribed, unsubscription)
-    if difflib.SequenceMatcher(None, low, "unsubscribe").ratio() >= 0.85:
-        return "unsubscribe"
-    return w
-
-
 # What is read of a reply: its first HEAD and last TAIL characters (a person's objection
 # is at the start or the end of what they wrote), as sentences of at most SENTENCE
 # characters (a longer run without a full stop is read in pieces), at most 200 of them.
@@ -699,7 +682,7 @@ def _negated(s: str, m: re.Match[str]) -> bool:
 
 def _score(sentence: str) -> tuple[float, str, bool]:
     """(confidence, rule, review) for one sentence; confidence 0 means no objection."""
-    s, slips = typos.repair(_PS.sub("", _UNSUB_LIKE.sub(_typo, sentence.strip())))
+    s, slips = typos.repair(_PS.sub("", sentence.strip()))
     conf, rule, review = _score_read(s)
     if rule and slips:
         rule += " (read " + ", ".join(f"'{a}' as '{b}'" for a, b in slips[:3]) + ")"

@@ -8,12 +8,15 @@ be a slip for a word that means otherwise or be a word itself: "amelden" is "abm
 or "anmelden" with a letter dropped, so it is left as typed. A letter replaced by
 another is never read ("anmelden" is one key from "abmelden" and means the opposite).
 
+"unsubscribe" itself, long and the word most often misspelt, may have two slips.
+
 `repair(text)` returns the text with each such slip replaced by its word (the rest of a
 word built on a stem kept: "disicrivermi" -> "disiscrivermi"), and the pairs replaced.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -102,9 +105,31 @@ def _read(word: str) -> str | None:
     return None
 
 
+# "unsubscribe", the word most often misspelt, is long enough for two slips
+# ("unsubcribe", "unsuscribe", "unsubscibe", "un-subscibe").
+_UNSUB_LIKE = re.compile(r"\bun-?s[a-z]{5,10}\b", re.I)
+
+
+def _unsubscribe(w: str) -> str | None:
+    low = w.lower().replace("-", "")
+    if low.startswith("unsubscri"):
+        return None  # the word itself and its forms (unsubscribed, unsubscription)
+    return "unsubscribe" if difflib.SequenceMatcher(None, low, "unsubscribe").ratio() >= 0.85 \
+        else None
+
+
 def repair(text: str) -> tuple[str, list[tuple[str, str]]]:
     """`text` with each misspelt objection word read as the word; the (typo, word) pairs."""
     found: list[tuple[str, str]] = []
+
+    def unsub(m: re.Match[str]) -> str:
+        r = _unsubscribe(m.group(0))
+        if r is None:
+            return m.group(0)
+        found.append((m.group(0), r))
+        return r
+
+    text = _UNSUB_LIKE.sub(unsub, text)
 
     def sub(m: re.Match[str]) -> str:
         w = m.group(0)
