@@ -25,6 +25,7 @@ from . import logs
 from .config import Config
 from .errors import InvalidAddress
 from .inbound.classify import Verdict
+from .inbound.textutil import norm
 from .metrics import METRICS
 from .store import BOUNCE_REASONS, Store, SuppressionRecord
 from .tokens import TokenRef
@@ -137,10 +138,14 @@ class InboundActions:
                     await self._suppress(out, r.recipient, "objection", "mailto", r.scope,
                                          evidence, t, with_linked=r.scope == "global")
             else:
-                key = self._key(v.sender) if v.sender else None
+                named = str(v.recipients[0].get("address", "")) if v.recipients else ""
+                on_behalf = bool(named) and (not v.sender or norm(named) != norm(v.sender))
+                key = self._key(named if on_behalf else v.sender) if (
+                    on_behalf or v.sender) else None
                 sent_to = await self._replied_to(v)
-                how = "recipient matched by the reply's sender address"
-                if len(sent_to) == 1 and key not in sent_to:
+                how = ("recipient named in the objection and on the quoted newsletter"
+                       if on_behalf else "recipient matched by the reply's sender address")
+                if not on_behalf and len(sent_to) == 1 and key not in sent_to:
                     # A reply from another address (an alias, a forward) to a message that
                     # went to exactly one recipient: that recipient objected.
                     key = sent_to[0]

@@ -95,7 +95,12 @@ _TEXT = re.compile(
     r"risposta automatica|abbiamo ricevuto (?:il suo|la sua|il tuo)|"
     # nl
     r"afwezig tot|ben (?:ik )?(?:met vakantie|afwezig|niet op kantoor)|"
-    r"automatisch (?:antwoord|bericht)|we hebben uw (?:bericht|e-?mail) ontvangen|"
+    r"automatisch (?:antwoord|bericht)|w(?:e|ij) hebben uw (?:bericht|e-?mail|verzoek|vraag) "
+    r"ontvangen|"
+    # a ticket system's acknowledgement: the number it filed the message under
+    r"(?:under|with|onder|unter|sous|con|sotto|pod) (?:the )?(?:ticket|case|vorgangs|"
+    r"ticketnummer|ticket-?nr|ticketnumber)\w*(?: (?:number|nummer|no\.?|nr\.?|id|numéro))?"
+    r"\s*:?\s*#?\s*[A-Z]{0,6}-?\d{3,}|ticketnummer\s*:?\s*#?\d{3,}|"
     # pl
     r"przebywam na urlopie|jestem (?:na urlopie|nieobecn[ya]|poza biurem)|wracam\b|"
     r"odpowied[zź] automatyczna|wiadomo[sś][cć] automatyczna|otrzymali[sś]my (?:pa[nń]stwa|"

@@ -330,19 +330,49 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
             ev = (*ev, f"objection in text set aside as signature: {aside.sentence[:120]}; "
                        "flagged for review")
     others = sorted({a for a in addresses_in(said) if norm(a) != norm(sender or "")})
-    if conf >= o.intent_threshold and others:
+    objector = sender
+    if conf >= o.intent_threshold and len(others) == 1 and norm(others[0]) in _quoted_to(
+            msg, own.text):
+        # "Please take my boss (x@y) off your list" above our newsletter to x@y, forwarded
+        # or quoted with its header: the objection is for the mailbox the newsletter went
+        # to, by someone who holds it. That address is suppressed, not the sender's; a
+        # human is shown it.
+        objector, flagged = others[0], True
+        ev = (*ev, f"objection for {others[0][:80]}, the address the quoted newsletter "
+                   "went to: honoured for that address, flagged for review")
+    elif conf >= o.intent_threshold and others:
         # "Please remove my former colleague (x@y)": the objection names an address not
-        # the sender's. Whom it is about is for a human to say; suppressing the sender
-        # would be wrong, and so would guessing.
+        # the sender's, and nothing shows our mail went to it. Whom it is about is for a
+        # human to say; suppressing the sender would be wrong, and so would guessing.
         conf, flagged = min(conf, 0.5), True
         ev = (*ev, f"names another address ({others[0][:80]}): flagged for review")
     if conf >= o.intent_threshold:
-        rc = ({"address": sender, "status": "", "class": "", "reason": "objection"},
-              ) if sender else ()
+        rc = ({"address": objector, "status": "", "class": "", "reason": "objection"},
+              ) if objector else ()
         return Verdict("unsubscribe", rc, conf, flagged, ev, suppress=True,
                        text=own.text, **base)
     review = flagged or conf >= o.review_threshold
     return Verdict("reply", (), conf, review, ev, text=own.text, **base)
+
+
+# The recipient line of a quoted or forwarded message's header block, in the languages
+# mail clients write it in.
+_QUOTED_TO = re.compile(
+    r"^[ \t>]*(?:to|an|[àa]|para|aan|til|till|do|c[íi]mzett|komu|kam|kime|kellele|saaja|"
+    r"kenelle|vastaanottaja|destinatario|destinataire|adres[áa]t|πρ[όο]ς|кому)[ \t]*:[ \t]*"
+    r"(.{1,1000})$", re.I | re.M)
+
+
+def _quoted_to(msg: Parsed, own_text: str) -> set[str]:
+    """Addresses on the To lines of the header blocks quoted below the sender's own
+    words (a forwarded or quoted newsletter), and on the To of a message enclosed whole."""
+    full = reply.body_text(msg)
+    quoted = full[len(own_text):] if full.startswith(own_text) else full
+    out = {norm(a) for m in _QUOTED_TO.finditer(quoted[:200_000])
+           for a in addresses_in(m.group(1))}
+    for enclosed in msg.enclosed():
+        out.update(norm(a) for v in enclosed.headers.all("to") for a in addresses_in(v))
+    return out
 
 
 def sender_key(v: Verdict) -> str | None:

@@ -330,13 +330,22 @@ _SENDER_CONTEXT = re.compile(
     r"(?:mail from|envelope[- ]from|sender|from|return-path|reverse-path|postmaster of|"
     r"send mail to|contact|please (?:send|write|mail)|reply to|smtp\.mailfrom|"
     r"header\.from|mailfrom)[\s:=]*[<\"(]*\s*$", re.I)
+# The new address a moved mailbox names ("551 5.1.6 Recipient address has changed to
+# <new@…>", "neue Adresse: …"): never the one that failed.
+_NEW_ADDRESS_CONTEXT = re.compile(
+    r"(?:(?:address|adresse|mailbox|user|recipient)\s+(?:has\s+)?(?:changed|moved)\s+to|"
+    r"(?:has\s+)?moved\s+to|new\s+(?:e-?mail\s+)?address(?:\s+is)?|"
+    r"neue\s+(?:e-?mail-?)?adresse(?:\s+(?:lautet|ist))?|nouvelle\s+adresse(?:\s+est)?|"
+    r"nuevo\s+correo|nueva\s+direcci[oó]n|nuovo\s+indirizzo|nieuwe\s+adres|"
+    r"now\s+(?:reachable|available)\s+(?:at|under)|erreichbar\s+unter)"
+    r"[\s:=]*[<\"(\[]*\s*$", re.I)
 _RECIPIENT_CONTEXT = re.compile(
     r"(?:rcpt to|recipients?|addresse?e?s?|failed|delivering (?:your )?(?:mail|message) to|"
     r"deliver(?:ed|y|ing)? to|not (?:be )?delivered to|could not be delivered to|for|to|"
     r"user|mailbox|undeliverable to|following (?:recipient|address)[^:]{0,60}|"
     r"reached|destinat(?:ion|aire|ario)|empf[äa]nger|original-recipient|"
     r"final-recipient|rfc822|forward(?:ed)? to|expanded from)"
-    r"[\s:;,]*[<\"(\[]*\s*$", re.I)
+    r"[\s:;,]*[<\"(\[]*(?:smtp:)?\s*$", re.I)  # Exchange's "[SMTP:a@b]"
 _LEADER = re.compile(r"^[\s>*\-•·\d.)\]\[(<\"']*$")
 _IDLIKE = re.compile(r"^[0-9a-f.\-_$=]{16,}$|^(?=[^@]*\d{6})[^@]{24,}$", re.I)
 
@@ -363,7 +372,8 @@ def _text_candidates(text: str, exclude: set[str]) -> list[_Cand]:
             before = line[: m.start()]
             if before[-1:] in ("/", "=", "?", "&") or before.lower().endswith("mailto:"):
                 continue
-            if _SENDER_CONTEXT.search(before[-60:]):
+            if _SENDER_CONTEXT.search(before[-60:]) or _NEW_ADDRESS_CONTEXT.search(
+                    before[-60:]):
                 exclude.add(key)
                 seen.pop(key, None)
                 continue

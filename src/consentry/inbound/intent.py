@@ -65,6 +65,8 @@ _STRONG = _rx(
     r"(?:address|details|name|data))\b", r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
     r"\b(?:stop|cease) (?:sending|emailing|e-mailing|mailing|contacting|spamming)\b",
     r"\bstop (?:these|this|the|your) (?:e-?mails?|mails?|newsletters?|messages|marketing|spam)",
+    r"\bstop (?:all|any) (?:further |more |of )?(?:these |your |the )?(?:marketing |promotional |"
+    r"advertising )?(?:e-?mails?|mails?|newsletters?|messages|marketing|spam|mailings)\b",
     r"\bno (?:more|further) (?:marketing |promotional |advertising )?(?:e-?mails?|mails?|"
     r"newsletters?|messages|marketing|advertising|spam|contact)\b",
     r"\b(?:do not|don't|dont|never) (?:send|e-?mail|mail|contact|write to) (?:me|us)\b",
@@ -72,7 +74,13 @@ _STRONG = _rx(
     r"\b(?:i|we) (?:no longer|don't|do not|dont) (?:want|wish) to (?:receive|get|hear)",
     r"\b(?:i|we) (?:no longer|don't|do not|dont) want (?:your|these|this|any)\b",
     r"\bcancel (?:my|our|the) (?:subscription|newsletter)", r"\bdelete me\b",
-    r"\b(?:off|from) (?:your|the|this) (?:mail?ing |e-?mail |distribution )?list\b",
+    r"\b(?:off|from) (?:all (?:of )?)?(?:your|the|this) (?:(?:mail?ing|e-?mail|distribution|"
+    r"marketing|newsletter|contact|subscriber)(?: and (?:mail?ing|e-?mail|distribution|"
+    r"marketing|newsletter))? )?lists?\b",
+    # "remove all @example.com addresses from …", "remove the address x@y from …"
+    r"\bremove (?:all |every |each |the |this |these )?(?:\S+ )?(?:e-?mail )?"
+    r"(?:address(?:es)?|mailboxes|contacts)\b.{0,80}\b(?:from|off) (?:all |any )?(?:of )?"
+    r"(?:your|the|this)\b",
     r"\bnot interested\b.{0,30}\b(?:anymore|any more|any longer)\b",
     # calling it spam is an objection to receiving it
     r"^(?:this is|that's|it's|das ist|c'est du|esto es|questo [èe]|dit is)\s+(?:pure |just |"
@@ -136,6 +144,14 @@ _STRONG = _rx(
     r"\brunter von (?:der|ihrer|dieser) liste\b",
     r"\bh[öo]ren sie auf\b.{0,40}\b(?:zu )?(?:schicken|senden|mailen|schreiben|kontaktieren)\b",
     r"\bschicken sie mir (?:keine|nichts)\b",
+    r"\b(?:schicken|senden|mailen|schreiben) sie (?:mir |uns |an (?:diese|meine|die|unsere) "
+    r"(?:e-?mail-?)?adresse )?(?:bitte )?keine\b(?: [\w-]+){1,5} mehr\b",
+    r"\b(?:zusendung|versand|verschickung|zustellung)\b(?=.{0,60}?\b(?:werb\S*|e-?mails?|mails|"
+    r"newsletter\w*|angebot\w*|spendenaufruf\w*)\b).{0,120}\b(?:einzustellen|einstellen|"
+    r"zu unterlassen|unterlassen)\b",
+    r"\bstellen sie (?:bitte )?(?:die|jede|jegliche|den) (?:zusendung|versendung|verschickung|"
+    r"versand)\b(?=.{0,60}?\b(?:werb\S*|e-?mails?|mails|newsletter\w*|angebot\w*)\b).{0,80}"
+    r"\bein\b",
     r"\b(?:werbung|zusendungen|newsletter)\b.{0,30}\b(?:einstellen|unterlassen)\b",
     r"\binteressiert (?:mich|uns) nicht mehr\b",
     r"\b(?:will|m[öo]chte|wünsche|wuensche) (?:nichts mehr (?:von ihnen|erhalten|bekommen)|"
@@ -207,13 +223,17 @@ _STRONG = _rx(
     # pt
     r"\bdescadastr\w*", r"\bdesinscrev\w*", r"\bdesinscri[çc][ãa]o\b",
     r"\bcancel(?:ar|em|e) (?:a |minha )?(?:inscri[çc][ãa]o|assinatura|subscri[çc][ãa]o)\b",
-    r"\b(?:remov|retir|exclu|apag|tir)(?:a|e|em|am|ar|ir)(?:-me)?\b.{0,40}"
+    r"\b(?:remov|retir|exclu|apag|tir)(?:a|e|em|am|ar|ir|assem|essem|issem|asse|esse|isse)"
+    r"(?:-me)?\b.{0,40}"
     r"\b(?:lista|cadastro|base de dados|mailing|newsletter)\b",
     r"\b(?:parem|pare|deixem|deixe) de (?:me )?(?:enviar|mandar)\b",
     r"\bn[ãa]o (?:me )?(?:enviem|mandem|envie|mande) mais\b",
     r"\bn[ãa]o (?:quero|desejo) (?:mais )?receber\b", r"\b(?:me )?oponho\b",
+    r"\bn[ãa]o tenho (?:mais )?interesse em (?:continuar a )?receber\b",
     # fi
-    r"\bperu(?:n|a|kaa|tan|ttaa)\b.{0,30}\btilau", r"\btilau\w* peru\w*",
+    # ("tilaus" is an order too: one with a number is not the newsletter)
+    r"\bperu(?:n|a|kaa|tan|ttaa)\b.{0,30}\btilau(?!\w*(?:\s+\S+){0,2}?\s*(?:nro|n:o|numero|"
+    r"#|[\w-]*\d{3}))", r"\btilau\w* peru\w*",
     r"\bpoista(?:kaa|a)? (?:minut|mut|mua|minua|meid[äa]t|osoitteeni|s[äa]hk[öo]postiosoitteeni|"
     r"tietoni)\b", r"\bpoista\w*\b.{0,30}\blistalta(?:nne)?\b",
     r"\bpostituslistalta\b", r"\blopet(?:a|takaa)\b.{0,30}\bl[äa]hett[äa]",
@@ -221,7 +241,9 @@ _STRONG = _rx(
     r"(?:vastaanottaa|saada)\b",
     # cs, sk
     r"\bodhl[aá][sš]\w*", r"\b(?:odstra[nň]te|vyma[zž]te|sma[zž]te|vy[řr]a[dď]te)"
-    r" (?:m[ěe]|mou|m[ůu]j|moji|n[aá]s)\b", r"\bnepos[ií]lejte\b", r"\bneposielajte\b",
+    r" (?:m[ěe]|mou|m[ůu]j|moji|n[aá]s|ma|m[nň]a|moju|n[aá]s)\b", r"\bnepos[ií]lejte\b",
+    r"\bneposielajte\b", r"\bp[řr]esta[nň]te\b.{0,20}\b(?:pos[ií]la|zas[ií]la)",
+    r"\bprest(?:a[nň]te|a[nň])\b.{0,20}\b(?:posiela|zasiela)",
     r"\bnechci (?:u[zž] )?(?:dost[aá]vat|odeb[ií]rat)\b",
     r"\bnechcem (?:u[zž] )?(?:dost[aá]va[tť]|odobera[tť])\b",
     r"\bzru[sš](?:it|te) (?:odb[eě]r|p[řr]ihl[aá][sš]en)",
@@ -232,7 +254,9 @@ _STRONG = _rx(
     r"rekl[áa]m)\w*",
     # ro
     r"\bdezabon\w*", r"\bnu (?:mai )?(?:vreau|doresc) s[ăa] (?:mai )?primesc\b",
-    r"\bnu(?:-mi| [îi]mi) mai trimite\w*",
+    r"\bnu(?:-mi| [îi]mi) mai trimite\w*", r"\bm[ăa] opun\b",
+    r"\b[îi]ncet(?:a[țţt]i|a[țţt]i de [îi]ndat[ăa])\b.{0,40}\b(?:comunic|trimite|mesaj|"
+    r"e-?mail|newsletter)",
     r"\b(?:[șşs]terge[țţt]i|scoate[țţt]i|elimina[țţt]i)(?:-m[ăa])?\b.{0,40}\b(?:list|adres|baz)",
     # tr
     r"\babonelikten? [çc][ıi]k\w*", r"\babonel[ıi]?[gğ]imi (?:iptal|sonland[ıi]r)\w*",
@@ -243,7 +267,10 @@ _STRONG = _rx(
     r"\bδιαγρ[άα]ψ\w*", r"\bαπεγγρ[άα]\w*", r"\bαπεγγραφ\w*",
     r"\bμη(?:ν)? (?:μου |μας )?(?:στ[έε]λνετε|ξαναστε[ίι]λετε)\b",
     r"\bδεν (?:θ[έε]λω|επιθυμ[ώω]) (?:να )?(?:λαμβ[άα]νω|παραλαμβ[άα]νω)",
-    r"\bαφαιρ[έε]στε (?:με|τη)\b",
+    r"\bαφαιρ[έε]στε (?:με|τη)\b", r"\bσταματ[ήη]στε\b.{0,20}\bστ[έε]λν",
+    # Greeklish
+    r"\bstamat(?:iste|hste|a) na (?:mou |mas )?(?:stelnete|steilete|stelneis)\b",
+    r"\bmh?n (?:mou |mas )?(?:ksana)?(?:stelnete|steilete)\b",
     # ru, uk, bg
     r"\bотпи[сш]\w*", r"\bвідпи[сш]\w*",
     r"\b(?:удалите|уберите|исключите|видаліть|приберіть|премахнете|изтрийте) "
@@ -258,6 +285,8 @@ _STRONG = _rx(
     # hr, sl, sr, bs
     r"\bodjav\w*", r"\bispi[sš]ite\b", r"\bizbri[sš]ite (?:me|moj|moju|mojo)\b",
     r"\bne (?:[sš]aljite|po[sš]iljajte)\b",
+    r"\b(?:da )?(?:mi |nam |na nju |na njega |na tu adresu )?vi[sš]e ne [sš]aljete\b",
+    r"\bobri[sš]ete\b.{0,60}\b(?:baz|list|popis|adresar)",
     r"\bne [zž]elim (?:vi[sš]e |ve[cč] )?(?:primati|prejemati|dobivati)\b",
     r"\bne [zž]elim (?:vi[sš]e |ve[cć] )?da (?:primam|dobijam|dobivam)\b",
     r"\b(?:skinite|uklonite|izbacite|obri[sš]ite)(?: me| moju adresu| moj)? (?:sa|s|iz) "
@@ -270,7 +299,8 @@ _STRONG = _rx(
     r"\bnebesi[uų]skite\b",
     r"\bnesi[uų]skite\b", r"\batrakst\w*", r"\bizdz[eē]siet\b", r"\bnes[uū]tiet\b",
     r"\btellimus\w* (?:t[üu]hist|l[õo]peta)\w*", r"\beemaldage (?:mind|minu)\b",
-    r"\b[äa]rge (?:mulle )?(?:enam )?(?:saatke|kirjutage)\b",
+    r"\b[äa]rge (?:mulle )?(?:enam )?(?:saatke|kirjutage)\b", r"\b[äa]rge\b(?: \w+){1,4} saatke\b",
+    r"\beemaldage\b.{0,80}\b(?:nimekirjast|listist|andmebaasist)\b",
     r"\bei soovi (?:enam )?(?:saada|kirju)\b", r"\bl[õo]petage\b.{0,30}\bsaatmi",
     r"\biz[nņ]emiet (?:manu|mani|m[uū]s)\b", r"\bdz[eē]siet (?:manu|mani)\b",
     r"\bnev[eē]los (?:vairs )?sa[nņ]emt\b",
@@ -297,7 +327,11 @@ _STRONG = _rx(
     r"\bsegja upp [áa]skrift\w*", r"\bh[æa]tt[ae]? (?:vi[ðd] )?[áa]skrift\w*",
     r"\bekki senda (?:m[ée]r|okkur)\b", r"\bd[íi]chl[áa]raigh\w*",
     r"\bbain (?:m[ée]|mo sheoladh) (?:de|den|as)\b", r"\bn[áa] seol\w*",
+    r"\ba bhaint (?:de|den|as) (?:bhur|an|[bh]ur) liosta\b",
+    r"\bn[íi]l m[ée] ag iarraidh\b.{0,60}\ba fh[áa]il\b",
     # sw, cy, sq, af, mt, lb, gl, tl, az, yo
+    r"\bkeng (?:\w+ )?(?:newsletter\w*|e-?mailen|mailen|mails|reklammen?) m[ée]i\b",
+    r"\bhuelt (?:mech|eis)\b.{0,40}\berof\b", r"\bvun (?:ärer|eurer|der) l[ëe]scht\b",
     r"\bm?niondoe(?:ni)?\b", r"\bondoa (?:jina|anwani|barua pepe) yangu\b",
     r"\bsitaki (?:tena )?kupokea\b", r"\bacha(?:ni)? kunitumia\b", r"\bmsinitumie\b",
     r"\bkujiondoa\b", r"\bdad-?danysgrif\w*", r"\btynn(?:u|wch) (?:fi|fy (?:nghyfeiriad|enw|"
@@ -520,6 +554,15 @@ _POLITE = re.compile(
     r"(?:можете|могли бы|можете ли)\b|μπορε[ίι]τε\b|"
     r"(?:g[æa]tu[ðd]|geti[ðd]) [þt]i[ðd]\b|(?:mo[žz]ete li|mo[žz]ete|da li biste)\b|"
     r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b)", re.I)
+# The same request after a clause ("We've moved abroad, so there's no point any more -
+# would you kindly remove me from the list?"): a polite opener at a clause boundary,
+# right before the objection.
+_POLITE_MID = re.compile(
+    r"(?:^|[,;:–—]\s*|\s-\s*|\b(?:so|and|but|then|und|aber|also|dann|deshalb|daher|et|mais|"
+    r"donc|alors|y|pero|así que|e|ma|quindi|en|maar|dus|dus)\s+)(?:please[, ]+)?"
+    r"(?:(?:can|could|would|will) you(?: please| kindly)?|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) "
+    r"sie(?: (?:bitte|mich|uns))*|(?:pouvez|pourriez)[- ]vous|(?:kunt|zou|wilt) u|"
+    r"(?:pueden|podr[íi]an|puede|podr[íi]a)|(?:potete|potreste|potrebbe))[\w ]{0,25}$", re.I)
 # Words that open a sentence without changing what it asks ("Separately, could you …?").
 _LEAD = re.compile(r"^(?:(?:and|also|separately|additionally|oh|ok(?:ay)?|btw|by the way|"
                    r"otherwise|one more thing|und|auch|au[sß]erdem|[üu]brigens|ansonsten|"
@@ -590,8 +633,9 @@ def _read_part(text: str) -> str:
     return text if _read_whole(text) else text[:HEAD] + "\n" + text[-TAIL:]
 
 
-_WRAPPED = re.compile(r"(?:(?<=[^\n.!?:;]{55})|(?<=[^\W\d_,]))[ \t]*\n(?=[ \t]*[^\W\d_A-ZÄÖÜÀ-Þ])|"
-                      r"(?<=[^\n.!?:;]{55})[ \t]*\n(?=[ \t]*[^\W\d_])")
+_WRAPPED = re.compile(r"(?:(?<=[^\n.!?:;]{55})|(?<=[^\W\d_,]))[ \t]*\n"
+                      r"(?=[ \t]*[(\[\"'„“«]?[^\W\d_A-ZÄÖÜÀ-Þ])|"
+                      r"(?<=[^\n.!?:;]{55})[ \t]*\n(?=[ \t]*[(\[\"'„“«]?[^\W\d_])")
 _PS = re.compile(r"^p\.?\s?p?\.?\s?s\.?(?:\s*[:–—-]\s*|\s+)", re.I)
 
 
@@ -739,7 +783,8 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.4, f"an address change: {phrase}", True
     if _AGAIN_AND_AGAIN.search(s[:m.start()]):
         return 0.95, f"objection made again: {phrase}", False
-    if question and _POLITE.match(_LEAD.sub("", low)) and not _HOW.search(s[: m.start()]):
+    if question and (_POLITE.match(_LEAD.sub("", low)) or _POLITE_MID.search(s[: m.start()])
+                     ) and not _HOW.search(s[: m.start()]):
         return 0.9, f"polite request: {phrase}", False
     if question:
         return 0.6, f"question about unsubscribing: {phrase}", True

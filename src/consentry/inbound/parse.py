@@ -113,6 +113,17 @@ def _to_text(value: str) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _field_text(value: object) -> str:
+    """A field of a delivery-status block as compat32 holds it: a str, or (8-bit bytes
+    in it) a Header of unknown-8bit chunks whose str() would be U+FFFD per byte; its
+    chunks give the bytes back, read as UTF-8 (RFC 6533)."""
+    if isinstance(value, email.header.Header):
+        raw = b"".join(b if isinstance(b, bytes) else b.encode("utf-8", "surrogateescape")
+                       for b, _cs in email.header.decode_header(value))
+        return raw.decode("utf-8", "replace")
+    return _to_text(str(value))
+
+
 def decode_header_value(value: object, limit: int = 8_192) -> str:
     """Unfold and decode (RFC 2047) a header value; never raises, never exceeds `limit`."""
     if not isinstance(value, str):
@@ -315,11 +326,18 @@ def _part_text(part: email.message.Message, limits: Limits) -> str:
     ctype = part.get_content_type()
     payload = _get_payload(part)
     if isinstance(payload, list):
-        # compat32 splits message/delivery-status into one Message per field block.
+        # compat32 splits message/delivery-status into one Message per field block, and
+        # reads any other message/* (RFC 6533's message/global-delivery-status) as one
+        # enclosed message: the first block its header, every later block its body.
         blocks: list[str] = []
         for sub in payload[: limits.max_parts]:
             if isinstance(sub, email.message.Message):
-                blocks.append("\n".join(f"{k}: {_to_text(str(v))}" for k, v in sub.raw_items()))
+                blocks.append("\n".join(f"{k}: {_field_text(v)}" for k, v in sub.raw_items()))
+                # get_payload() would turn 8-bit bytes (RFC 6533's UTF-8 addresses and
+                # texts) into U+FFFD under its "ascii" default; decode=True keeps them.
+                rest = None if sub.is_multipart() else _get_payload(sub, decode=True)
+                if isinstance(rest, bytes) and rest.strip():
+                    blocks.append(_decode_body(rest[: limits.max_text_chars * 4], "utf-8"))
         return "\n\n".join(blocks)[: limits.max_text_chars]
     raw = _get_payload(part, decode=True)
     if not isinstance(raw, bytes):

@@ -7,14 +7,18 @@ import unicodedata
 
 from .parse import Headers, Parsed, parse_header_block
 
-# An address as it appears in report text. Bounded repetition keeps it linear; the
-# look-behind stops matching in the middle of a longer token.
+# An address as it appears in report text, internationalised ones too (RFC 6531/6533:
+# "jürgen@example.de", "ana@bücher.example"): letters and digits of any script where
+# ASCII has them. Bounded repetition keeps it linear; the look-behind stops matching in
+# the middle of a longer token.
 ADDR_RE = re.compile(
     r"(?<![\w.!#$%&'*+/=?^`{|}~-])"
-    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}){0,20}"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}[A-Za-z][A-Za-z0-9-]{0,62})"
-    r"(?![\w-]|\.[A-Za-z0-9])"
+    r"([\w!#$%&'*+/=?^`{|}~-]{1,64}(?:\.[\w!#$%&'*+/=?^`{|}~-]{1,64}){0,20}"
+    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,10}[^\W\d_][\w-]{0,62})"
+    r"(?![\w-]|\.\w)"
 )
+# RFC 6533 §3's utf-8-address escapes: "\x{FC}" for "ü".
+_UTF8_ESCAPE = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
 
 _ANGLE = re.compile(r"<([^<>\s]{1,256}@[^<>\s]{1,256})>")
 
@@ -76,13 +80,20 @@ def norm(addr: str) -> str:
     return unicodedata.normalize("NFC", addr.strip().strip("<>").strip()).lower()
 
 
+def _unescape(m: re.Match[str]) -> str:
+    n = int(m.group(1), 16)
+    return chr(n) if 0x80 <= n <= 0x10FFFF and not 0xD800 <= n <= 0xDFFF else m.group(0)
+
+
 def first_address(value: str | None) -> str | None:
     """The address in a field like ``rfc822; a@b`` or ``Name <a@b>``."""
     if not value:
         return None
     v = value
     if ";" in v.split("@", 1)[0]:
-        v = v.split(";", 1)[1]
+        kind, v = v.split(";", 1)
+        if kind.strip().lower() == "utf-8" and "\\x{" in v:
+            v = _UTF8_ESCAPE.sub(_unescape, v)
     m = _ANGLE.search(v)
     if m:
         cand = ADDR_RE.search(m.group(1))
