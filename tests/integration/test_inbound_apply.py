@@ -86,3 +86,25 @@ async def test_complaint_suppresses(make_config, sync_redis):
     finally:
         await store.close()
     assert out.suppressed == ["kijitora@y.example.com complaint global"]
+
+
+async def test_an_objection_for_the_quoted_newsletter_s_recipient_suppresses_that_address(
+        make_config, sync_redis):
+    """A colleague forwards our newsletter to Hannah and asks to take her off the list:
+    Hannah's address is suppressed, the colleague's own is not."""
+    body = ("Could you please remove our former colleague Hannah (hannah@brightpath.example) "
+            "from your mailing list?\r\n\r\nMarcus\r\n\r\n---------- Forwarded message "
+            "---------\r\nFrom: Taskwerk <news@mail.taskwerk.example>\r\nSubject: What's new"
+            "\r\nTo: Hannah L <hannah@brightpath.example>\r\n\r\nHi Hannah.\r\n")
+    raw = ("From: Marcus <support@brightpath.example>\r\nTo: news@mail.taskwerk.example\r\n"
+           "Subject: FW: What's new\r\nMessage-ID: <f1@brightpath.example>\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+    cfg = make_config()
+    store = Store(cfg.redis, cfg.redis.url)
+    try:
+        out = await InboundActions(cfg, store).apply(classify(raw), now=1_800_000_000.0)
+    finally:
+        await store.close()
+    assert out.suppressed == ["hannah@brightpath.example objection global"]
+    assert "recipient named in the objection and on the quoted newsletter" in out.notes
+    assert _supp(sync_redis, "support@brightpath.example") == {}

@@ -1296,3 +1296,119 @@ def test_a_gmx_header_block_goes_with_the_quote_from_its_first_line() -> None:
             "Neue Weine im Keller.\r\n")
     own = latest_reply(parse_message(_mail(body))).text
     assert own == "nein danke\nLg aus Krems", own
+
+
+def _global_dsn(status_block: str, text: str) -> bytes:
+    """An RFC 6533 report: message/global-delivery-status in 8-bit UTF-8, two blocks."""
+    return ("From: MAILER-DAEMON@mx.example.de\r\nTo: bounce@news.shop.example\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <g1@mx.example.de>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+            "report-type=global-delivery-status; boundary=\"B\"\r\n\r\n--B\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            f"{text}\r\n--B\r\nContent-Type: message/global-delivery-status\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\nReporting-MTA: dns; mx.example.de\r\n"
+            f"Arrival-Date: Thu, 5 Mar 2026 09:00:50 +0100\r\n\r\n{status_block}\r\n--B--\r\n"
+            ).encode()
+
+
+@pytest.mark.parametrize(("block", "address", "klass"), [
+    # the per-recipient block is the second: compat32 reads it as a message body
+    ("Final-Recipient: utf-8; jürgen@example.de\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+     "Diagnostic-Code: smtp; 550 5.1.1 <jürgen@example.de>: Empfänger unbekannt",
+     "jürgen@example.de", "hard"),
+    # the utf-8 address type's \x{..} escapes (RFC 6533 §3)
+    ("Final-Recipient: utf-8; zo\\x{EB}.martin@example.fr\r\nAction: failed\r\n"
+     "Status: 5.2.2\r\nDiagnostic-Code: smtp; 552 5.2.2 quota exceeded",
+     "zoë.martin@example.fr", "soft"),
+    # an internationalised domain as well as local part
+    ("Original-Recipient: utf-8; ana@bücher.example\r\nFinal-Recipient: utf-8; "
+     "ana@bücher.example\r\nAction: failed\r\nStatus: 5.1.1", "ana@bücher.example", "hard"),
+])
+def test_an_internationalised_report_names_its_utf8_recipient(
+        block: str, address: str, klass: str) -> None:
+    v = classify(_global_dsn(block, "Your message could not be delivered."))
+    assert v.kind == "bounce", v.evidence
+    assert [(r["address"], r["class"]) for r in v.recipients] == [(address, klass)]
+
+
+def test_a_success_report_in_rfc_6533_form_is_a_success() -> None:
+    v = classify(_global_dsn("Final-Recipient: utf-8; françoise@example.fr\r\n"
+                             "Action: delivered\r\nStatus: 2.0.0",
+                             "Your message was successfully delivered."))
+    assert v.kind == "delivered" and not v.suppress, v.evidence
+    assert [r["address"] for r in v.recipients] == ["françoise@example.fr"]
+
+
+@pytest.mark.parametrize("reason", [
+    "551 5.1.6 Recipient address has changed to <sven.neu@example.com>; please update",
+    "550 5.1.1 user has moved to sven.neu@example.com",
+    "550 5.1.1 Empfänger unbekannt, neue Adresse: sven.neu@example.com",
+])
+def test_a_moved_mailbox_s_new_address_is_not_the_failed_one(reason: str) -> None:
+    body = ("The following recipient(s) could not be reached:\r\n"
+            "\tRecipient: [SMTP:s.vogel@example.org]\r\n"
+            f"\tReason: Remote SMTP Server Returned: {reason}\r\n")
+    v = classify(_bounce("POSTMASTER@mail.example.org", "Message Delivery Failure", body))
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("s.vogel@example.org",
+                                                                    "hard")], v.evidence
+
+
+def _forward(own: str, to: str) -> bytes:
+    body = (f"{own}\r\n\r\nMarcus Reid\r\n\r\n---------- Forwarded message ---------\r\n"
+            "From: Taskwerk <news@mail.taskwerk.example>\r\nDate: Tue, 3 Feb 2026 at 15:00\r\n"
+            f"Subject: What's new\r\nTo: Hannah L <{to}>\r\n\r\nHi Hannah, two new things.\r\n")
+    return (f"From: Marcus Reid <support@brightpath.example>\r\nTo: news@mail.taskwerk.example"
+            f"\r\nSubject: FW: What's new\r\nMessage-ID: <f1@brightpath.example>\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+
+
+def test_an_objection_for_the_address_the_quoted_newsletter_went_to_is_for_that_address() -> None:
+    own = ("Could you please remove our former colleague Hannah\r\n"
+           "(hannah@brightpath.example) from your mailing list? Her mailbox now lands in "
+           "our queue.")
+    v = classify(_forward(own, "hannah@brightpath.example"))
+    assert v.kind == "unsubscribe" and v.suppress and v.review, v.evidence
+    assert [r["address"] for r in v.recipients] == ["hannah@brightpath.example"]
+    # naming an address our newsletter did not go to: a human decides, nobody suppressed
+    v = classify(_forward(own, "someone.else@brightpath.example"))
+    assert v.kind == "reply" and v.review and not v.suppress, v.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "We've moved abroad and you don't ship here, so there's no point any more - would you "
+    "kindly remove me from the mailing list?",
+    "Thanks for the catalogue, but could you remove me from the mailing list?",
+    "Please also stop all emails and postal appeals to me with immediate effect.",
+    "Please remove all @carrow.example addresses from your mailing lists.",
+    "Please remove ap@northbridge.example from all of your marketing and newsletter lists.",
+    "Bitte schicken Sie an diese Adresse keine Spendenaufrufe und Newsletter mehr.",
+    "Wir fordern Sie auf, die Zusendung von Werbe-E-Mails ab sofort einzustellen.",
+    "Bitte stellen Sie die Zusendung Ihres Newsletters ein.",
+    "Mă opun prelucrării datelor mele în scop de marketing direct.",
+    "Stamatiste na mou stelnete emails kathe mera!!!",
+    "Molimo da na nju više ne šaljete obavijesti ni ponude.",
+    "Prestante mi posielat tieto maily a vymazte ma z databazy.",
+    "Palun eemaldage aadress oma uudiskirjade nimekirjast ja ärge sellele enam reklaami saatke.",
+    "Agradecia que retirassem o meu endereço de email da vossa lista de envio.",
+    "Iarraim oraibh mo sheoladh ríomhphoist a bhaint de bhur liosta seoltaí.",
+    "ech wëll keng Newsletteren méi vun iech kréien.",
+])
+def test_objections_of_the_ninth_and_tenth_blind_sets(text: str) -> None:
+    assert intent.detect(text).confidence >= 0.9, intent.detect(text).evidence
+
+
+@pytest.mark.parametrize("text", [
+    "Haluaisin perua tilaukseni nro NM-FI-310774, jonka tein eilen illalla.",
+    "Die Zustellung des Pakets bitte einstellen.",
+    "So how do I unsubscribe?",
+])
+def test_not_objections_of_the_ninth_and_tenth_blind_sets(text: str) -> None:
+    assert intent.detect(text).confidence < 0.9, intent.detect(text).evidence
+
+
+def test_a_ticket_system_s_acknowledgement_is_automatic_by_its_number() -> None:
+    v = classify(_mail("Beste,\r\n\r\nBedankt voor uw bericht. Wij hebben uw verzoek ontvangen "
+                       "onder ticketnummer #58121. Een medewerker neemt contact met u op.\r\n"))
+    assert v.kind == "autoreply", v.evidence
+    v = classify(_mail("Hallo, meine Ticketnummer war 58121, bitte melden Sie mich ab.\r\n"))
+    assert v.kind == "unsubscribe", v.evidence

@@ -30,7 +30,7 @@ def _verdicts(path: Path) -> list[Verdict]:
     return [classify(m) for m in split_mbox(path.read_bytes())]
 
 
-REPORTS = ("bounces", "bounces2", "bounces3", "bounces4")
+REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -42,6 +42,9 @@ KNOWN_REPLIES = {
                      "origin ('woher habt ihr meine adresse'), not suppressed",
     "replies6/r007": "'Leider muss ich uns davon wieder abmelden' (de-register from it): the "
                      "workshop it is about is named in the sentence before",
+    "replies9/r001": "a person's comment relayed by a ticket system under Auto-Submitted: "
+                     "auto-generated: an objection in a message a machine says it sent is "
+                     "for a human to read (autoreply, flagged), never honoured unread",
 }
 # Reports consentry reads otherwise than their label, each for a reason it keeps: all
 # on the side that suppresses no one.
@@ -59,9 +62,11 @@ KNOWN = {
        "taken for an automatic reply, nothing suppressed. ESP events belong at consentry's "
        "webhook endpoint, which verifies their signatures; as mail they cannot be verified"
        for esp in ("sendgrid", "mailgun", "sparkpost")},
-    "bounces3/postfix-b05": "a forwarder's report: consentry names the Original-Recipient, "
-                            "the address it sent to and can suppress; the label names the "
-                            "Final-Recipient behind the forward, an address never mailed",
+    **{f"bounces{n}/{k}": "a forwarder's report: consentry names the Original-Recipient, "
+       "the address it sent to and can suppress; the label names the Final-Recipient behind "
+       "the forward or alias, an address never mailed"
+       for n, k in (("3", "postfix-b05"), ("5", "zimbra-b42"), ("5", "notes-b27"),
+                    ("5", "postfix-b28"), ("5", "axigen-b18"))},
 }
 
 
@@ -70,7 +75,7 @@ KNOWN = {
         strict=True, reason=KNOWN_REPLIES[f"{d}/{lab['id']}"])]
         if f"{d}/{lab['id']}" in KNOWN_REPLIES else [])
     for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6",
-              "replies7", "replies8")
+              "replies7", "replies8", "replies9", "replies10")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])
