@@ -140,8 +140,8 @@ class InboundActions:
             else:
                 named = str(v.recipients[0].get("address", "")) if v.recipients else ""
                 on_behalf = bool(named) and (not v.sender or norm(named) != norm(v.sender))
-                key = self._key(named if on_behalf else v.sender) if (
-                    on_behalf or v.sender) else None
+                whom = named if on_behalf else v.sender
+                key = self._key(whom) if whom else None
                 sent_to = await self._replied_to(v)
                 how = ("recipient named in the objection and on the quoted newsletter"
                        if on_behalf else "recipient matched by the reply's sender address")
