@@ -158,6 +158,19 @@ class InboundActions:
                     await self._suppress(out, key, "objection", "reply", "global", evidence,
                                          t, with_linked=True)
                     out.notes.append(how)
+        elif v.kind == "reply" and v.recipients and v.recipients[0].get(
+                "reason") == "objection_named":
+            # An objection naming one address not the sender's ("please remove Hannah,
+            # hannah@…, she has left"), in reply to a message the send record says went to
+            # exactly that address: the mailbox's reader objects for it.
+            key = self._key(str(v.recipients[0].get("address", "")))
+            if key is not None and await self._replied_to(v) == [key]:
+                await self._suppress(out, key, "objection", "reply", "global", evidence, t,
+                                     with_linked=True)
+                out.notes.append("recipient named in the objection and matched by "
+                                 "In-Reply-To/References against the send record")
+            else:
+                out.notes.append("objection names another address: left to a human")
         METRICS.inbound_kind(v.kind)
         return out
 

@@ -155,6 +155,47 @@ async def test_reply_from_another_address_matched_by_in_reply_to(
     assert not sync_redis.exists("cs:supp:anna.private@elsewhere.example")
 
 
+async def test_an_objection_naming_the_address_replied_to_suppresses_that_address(
+        make_config: Any, sink: Any, start_app: Any, sync_redis: Any) -> None:
+    """Hannah's mailbox forwards to a colleague, who replies to our newsletter (In-Reply-To
+    names it) asking to remove hannah@: the send record confirms the newsletter went to
+    her, so her address is suppressed and the colleague's is not; naming an address the
+    message did not go to suppresses nobody."""
+    from consentry.inbound.classify import classify
+
+    cfg = make_config(sink, policy={"require_basis": False})
+    running = await start_app(cfg)
+    code, _, _ = await send(running.port, ["hannah@brightpath.example"],
+                            message(msgid="<news-10@sender.example>"))
+    assert code == 250
+
+    def reply(named: str) -> bytes:
+        return ("From: Marcus <support@brightpath.example>\r\nTo: news@sender.example\r\n"
+                "Subject: Re: News\r\nMessage-ID: <r-10@brightpath.example>\r\n"
+                "In-Reply-To: <news-10@sender.example>\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                f"Hannah has left us. Please remove {named} from your mailing list.\r\n"
+                "\r\nOn Tue, 3 Feb 2026, News <news@sender.example> wrote:\r\n> Hi.\r\n"
+                ).encode()
+
+    store = Store(cfg.redis, cfg.redis.url)
+    try:
+        acts = InboundActions(cfg, store)
+        other = classify(reply("h.old@brightpath.example"))
+        assert other.kind == "reply" and other.review and not other.suppress
+        none = await acts.apply(other)
+        v = classify(reply("hannah@brightpath.example"))
+        assert v.kind == "reply" and v.review and not v.suppress, v.evidence
+        out = await acts.apply(v)
+    finally:
+        await store.close()
+    assert none.suppressed == [] and "left to a human" in none.notes[0]
+    assert out.suppressed == ["hannah@brightpath.example objection global"]
+    assert "In-Reply-To" in out.notes[0]
+    assert not sync_redis.exists("cs:supp:support@brightpath.example")
+    assert not sync_redis.exists("cs:supp:h.old@brightpath.example")
+
+
 def _write(i: int, campaign: str) -> Any:
     from consentry.sends import SendWrite, new_send_id
 

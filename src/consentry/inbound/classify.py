@@ -342,10 +342,16 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
                    "went to: honoured for that address, flagged for review")
     elif conf >= o.intent_threshold and others:
         # "Please remove my former colleague (x@y)": the objection names an address not
-        # the sender's, and nothing shows our mail went to it. Whom it is about is for a
-        # human to say; suppressing the sender would be wrong, and so would guessing.
+        # the sender's, and nothing quoted shows our mail went to it. Whom it is about is
+        # for a human to say; suppressing the sender would be wrong, and so would
+        # guessing. The one address named goes with the verdict: if the send record of
+        # the message replied to says it went there, that is the evidence (inbound_apply).
         conf, flagged = min(conf, 0.5), True
         ev = (*ev, f"names another address ({others[0][:80]}): flagged for review")
+        if len(others) == 1:
+            named = ({"address": others[0], "status": "", "class": "",
+                      "reason": "objection_named"},)
+            return Verdict("reply", named, conf, True, ev, text=own.text, **base)
     if conf >= o.intent_threshold:
         rc = ({"address": objector, "status": "", "class": "", "reason": "objection"},
               ) if objector else ()
