@@ -1372,6 +1372,11 @@ def test_an_objection_for_the_address_the_quoted_newsletter_went_to_is_for_that_
     # naming an address our newsletter did not go to: a human decides, nobody suppressed
     v = classify(_forward(own, "someone.else@brightpath.example"))
     assert v.kind == "reply" and v.review and not v.suppress, v.evidence
+    # the sender asking for themself beside the named address: not on its behalf
+    v = classify(_forward("Hannah (hannah@brightpath.example) wants to stay, please remove "
+                          "me from your list instead.", "hannah@brightpath.example"))
+    assert not (v.suppress and [r["address"] for r in v.recipients] == [
+        "hannah@brightpath.example"]), v.evidence
 
 
 @pytest.mark.parametrize("text", [

@@ -331,8 +331,8 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
                        "flagged for review")
     others = sorted({a for a in addresses_in(said) if norm(a) != norm(sender or "")})
     objector = sender
-    if conf >= o.intent_threshold and len(others) == 1 and norm(others[0]) in _quoted_to(
-            msg, own.text):
+    if conf >= o.intent_threshold and len(others) == 1 and not _FIRST_PERSON.search(
+            said) and norm(others[0]) in _quoted_to(msg, own.text):
         # "Please take my boss (x@y) off your list" above our newsletter to x@y, forwarded
         # or quoted with its header: the objection is for the mailbox the newsletter went
         # to, by someone who holds it. That address is suppressed, not the sender's; a
@@ -367,6 +367,11 @@ _QUOTED_TO = re.compile(
     r"^[ \t>]*(?:to|an|[àa]|para|aan|til|till|do|c[íi]mzett|komu|kam|kime|kellele|saaja|"
     r"kenelle|vastaanottaja|destinatario|destinataire|adres[áa]t|πρ[όο]ς|кому)[ \t]*:[ \t]*"
     r"(.{1,1000})$", re.I | re.M)
+
+
+# "… wants to stay (x@y), please remove me instead": an objection sentence with the
+# sender as an object is not one on another's behalf.
+_FIRST_PERSON = re.compile(r"\b(?:me|mich|moi|mij|mnie|meg|mig|mig selv)\b", re.I)
 
 
 def _quoted_to(msg: Parsed, own_text: str) -> set[str]:
