@@ -1417,3 +1417,66 @@ def test_a_ticket_system_s_acknowledgement_is_automatic_by_its_number() -> None:
     assert v.kind == "autoreply", v.evidence
     v = classify(_mail("Hallo, meine Ticketnummer war 58121, bitte melden Sie mich ab.\r\n"))
     assert v.kind == "unsubscribe", v.evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # a date's periods end no sentence: the report of the unsubscription is one sentence
+    ("Ich habe mich am 12.01. abgemeldet und bekomme IMMER NOCH Ihre Mails.", True),
+    # a code from the newsletter is no request to leave it
+    ("Der Code GUJI15 aus Ihrem Newsletter funktioniert bei mir nicht.", False),
+    ("Bitte nehmen Sie meine Adresse aus Ihrem Newsletter.", True),
+    ("Bitte tragen Sie alle drei Adressen aus Ihrem Newsletter-Verteiler aus.", True),
+    # another address unsubscribed, this one to stay
+    ("Last week I unsubscribed my old address because I am closing that mailbox. This new "
+     "address should keep getting the newsletter, but I still got a goodbye mail here.", False),
+])
+def test_readings_of_the_eleventh_blind_set(text: str, objects: bool) -> None:
+    assert (intent.detect(text).confidence >= 0.9) is objects, intent.detect(text).evidence
+
+
+def test_a_read_receipt_is_automatic() -> None:
+    raw = ("From: Hans <hans@kunde.example>\r\nTo: antwort@shop.example\r\n"
+           "Subject: Gelesen: Newsletter\r\nMessage-ID: <m1@kunde.example>\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/report; report-type=disposition-notification; "
+           "boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           "Dies ist eine Empfangsbestätigung.\r\n--B\r\n"
+           "Content-Type: message/disposition-notification\r\n\r\n"
+           "Final-Recipient: rfc822; hans@kunde.example\r\nDisposition: manual-action/"
+           "MDN-sent-manually; displayed\r\n--B--\r\n").encode()
+    v = classify(raw)
+    assert v.kind == "autoreply" and not v.suppress, v.evidence
+
+
+_DAEMON_REPORT = ("From: Mail Delivery System <MAILER-DAEMON@mta2.news.shop.example>\r\n"
+                  "Sent: Tuesday, February 17, 2026 11:48 AM\r\nTo: bounce@news.shop.example\r\n"
+                  "Subject: Undelivered Mail Returned to Sender\r\n\r\n"
+                  "This is the mail system at host mta2.news.shop.example.\r\n\r\n"
+                  "<{rcpt}>: host mx.example.net[203.0.113.9] said: 550 5.1.1 <{rcpt}>: "
+                  "Recipient address rejected: User unknown (in reply to RCPT TO command)\r\n")
+
+
+def test_a_report_a_colleague_forwarded_inline_is_read_as_the_report() -> None:
+    body = ("FYI, this bounced.\r\n\r\nJan\r\n\r\n-----Original Message-----\r\n"
+            + _DAEMON_REPORT.format(rcpt="thomas@kanzlei.example.net"))
+    raw = (f"From: Jan <jan@shop.example>\r\nTo: bounce@news.shop.example\r\n"
+           f"Subject: FW: Undelivered Mail Returned to Sender\r\nMessage-ID: <f@shop.example>"
+           f"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+    v = classify(raw)
+    assert v.kind == "bounce", v.evidence
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("thomas@kanzlei.example.net",
+                                                                    "hard")]
+
+
+def test_a_report_wrapped_by_a_gateway_is_read_and_one_about_our_own_mail_is_not() -> None:
+    def wrapped(rcpt: str) -> bytes:
+        return ("From: Gateway <gateway-noreply@shop.example>\r\nTo: bounce@news.shop.example\r\n"
+                "Subject: [Gateway] checked\r\nMessage-ID: <w@shop.example>\r\nMIME-Version: 1.0"
+                "\r\nContent-Type: multipart/mixed; boundary=\"W\"\r\n\r\n--W\r\nContent-Type: "
+                "text/plain\r\n\r\nDelivered as an attachment: empty sender.\r\n--W\r\n"
+                "Content-Type: message/rfc822\r\n\r\n" + _DAEMON_REPORT.format(rcpt=rcpt)
+                + "--W--\r\n").encode()
+    v = classify(wrapped("peter@example.com"))
+    assert v.kind == "bounce" and [r["address"] for r in v.recipients] == ["peter@example.com"]
+    # a report on mail someone sent to our own domain names no recipient of ours
+    v = classify(wrapped("bestellung@shop.example"))
+    assert not (v.kind == "bounce" and v.suppress), v.evidence

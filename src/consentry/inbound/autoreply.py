@@ -200,6 +200,10 @@ def analyse(msg: Parsed, body: str) -> AutoReply:
     if (h.get("x-ms-exchange-inbox-rules-loop") or h.get("x-ms-exchange-generated-message-source")
             ) and h.get("x-auto-response-suppress"):
         ev.append("Exchange auto-reply headers")
+    if any(p.ctype in ("message/disposition-notification",
+                       "message/global-disposition-notification") for p in msg.parts):
+        # A read receipt (RFC 8098): the recipient's client sent it, nobody wrote it.
+        ev.append("disposition notification (read receipt)")
     if ev:
         return AutoReply(True, "header", tuple(ev))
     subject = re.sub(r"^\s*(?:(?:re|aw|wg|fw|fwd|sv|vs|tr|r|rif|odp)\s*:\s*)+", "", msg.subject,

@@ -18,6 +18,7 @@ Success and delay reports are returned with their action, so callers can see tha
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.utils
 import json
@@ -31,7 +32,7 @@ from typing import Any
 from flufl.bounce import all_failures
 
 from . import reasons
-from .parse import Headers, Parsed, parse_header_block
+from .parse import Headers, Parsed, parse_header_block, parse_message
 from .reasons import BounceClass, Reason
 from .textutil import (
     ADDR_RE,
@@ -574,6 +575,10 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
         kind = ses["notificationType"]
         return DsnReport(True, tuple(rec), (f"ses-json: notificationType={kind}",))
     evidence = _recognise(msg, texts)
+    if not evidence and not force and depth < 2:
+        forwarded = _forwarded_report(msg, depth)
+        if forwarded is not None:
+            return forwarded
     if not evidence and not force:
         return DsnReport(False)
     exclude = _exclusions(msg)
@@ -667,6 +672,47 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
     if depth < 2 and any(r.failed and r.why == "none" for r in found):
         found = _decided_by_enclosed(msg, found, depth, evidence)
     return DsnReport(True, tuple(found), tuple(evidence))
+
+
+# The header block of a message forwarded inline ("-----Original Message-----", "----------
+# Forwarded message ---------", "Begin forwarded message:", or none): its From line.
+_FORWARDED_FROM = re.compile(
+    r"(?im)^[ \t]*(?:from|von|de|da|van|od|fra|fr[åa]n)[ \t]*:[ \t]*.{1,300}$")
+
+
+def _forwarded_report(msg: Parsed, depth: int) -> DsnReport | None:
+    """A report a person forwarded or a gateway wrapped to the return path ("FYI, this
+    bounced", a ticket, a scanned attachment): the enclosed message (message/rfc822) or
+    the one forwarded inline below a header block, when a mail daemon sent it and it
+    reads as a report itself. Its failed recipients, except any at the forwarder's or
+    at our own domain (a bounce of a mail someone sent us is not about our recipients)."""
+    inners: list[Parsed] = list(msg.enclosed())
+    for p in msg.report_parts():
+        if p.ctype != "text/plain" or p.filename:
+            continue
+        for m in _FORWARDED_FROM.finditer(p.text[:100_000]):
+            block = p.text[m.start():m.start() + 200_000].lstrip()
+            head = parse_header_block(block.split("\n\n", 1)[0])
+            if _sender_like(head):
+                raw = block.replace("\r\n", "\n").encode("utf-8", "replace")
+                with contextlib.suppress(ValueError):  # unparseable: not a report
+                    inners.append(parse_message(raw))
+                break
+    ours = {_org_domain(a) for name in ("from", "to", "sender") for v in msg.headers.all(name)
+            for a in header_addresses(v)}
+    for inner in inners[:5]:
+        if not _sender_like(inner.headers):
+            continue
+        sub = analyse(inner, depth=depth + 1)
+        kept = tuple(r for r in sub.recipients if _org_domain(r.address) not in ours)
+        if sub.is_report and any(r.failed for r in kept):
+            return DsnReport(True, kept, ("a mail daemon's report forwarded or wrapped",
+                                          *sub.evidence))
+    return None
+
+
+def _org_domain(address: str) -> str:
+    return ".".join(address.rpartition("@")[2].lower().split(".")[-2:])
 
 
 def _decided_by_enclosed(msg: Parsed, found: list[BouncedRecipient], depth: int,

@@ -109,10 +109,15 @@ _STRONG = _rx(
     # de
     r"\babmelden\b", r"\babmeldung\b", r"\babbestellen\b", r"\babbestellung\b",
     r"\baustragen\b", r"\bmelden sie (?:mich|uns)\b.{0,60}\bab\b",
-    r"\btragen sie (?:mich|uns|die adresse|meine adresse|diese adresse)\b.{0,60}\baus\b",
+    r"\btragen sie (?:mich|uns|die adresse|meine adresse|diese adresse|(?:alle |die |diese )?"
+    r"(?:\w+ )?adressen)\b.{0,60}\baus\b(?!\s+(?:\S+\s+){0,3}ein\b)",
     r"\bnehmen sie (?:mich|uns|meine adresse|die adresse)\b.{0,60}\b(?:aus|von)\b",
-    r"\b(?:aus|von) (?:ihrem|dem|ihrer|der|diesem|dieser) (?:e-?mail-?)?(?:verteiler|"
-    r"mailingliste|liste|newsletter|adressliste)\b",
+    r"\b(?:aus|von) (?:ihrem|dem|ihrer|der|diesem|dieser) (?:e-?mail-?|newsletter-?)?"
+    r"(?:verteiler|mailingliste|liste|adressliste)\b",
+    # "aus Ihrem Newsletter" with someone to take out of it, not "der Code aus Ihrem
+    # Newsletter"
+    r"\b(?:mich|uns|adresse|e-?mail|mail-?adresse)\b.{0,60}\b(?:aus|von) (?:ihrem|dem|diesem|"
+    r"eurem) (?:e-?mail-?)?newsletter\b",
     r"\b(?:streichen|l[öo]schen|entfernen) sie (?:bitte )?(?:mich|uns|meine (?:e-?mail-?)?"
     r"(?:adresse|daten|e-?mail))\b",
     r"\b(?:l[öo]scht|l[öo]sch|entfernt|streicht) (?:mich|uns|meine (?:e-?mail-?)?(?:adresse|"
@@ -446,6 +451,8 @@ _INHERENT_NEGATIVE = re.compile(
 
 _KEEP = _rx(
     r"\bkeep me\b", r"\bstay on\b", r"\bremain on\b", r"\bdon't (?:unsubscribe|remove)",
+    r"\bkeep (?:getting|receiving)\b", r"\bstill subscribed\b",
+    r"\b(?:don't|do not) want to miss\b",
     r"\b(?:sign|subscribe) (?:me|us|my|our|him|her)\b", r"\bsign up\b", r"\bsubscribe\b",
     r"\bre-?subscribe\b", r"\bwieder (?:erhalten|bekommen|anmelden|aufnehmen|eintragen)\b",
     r"\bwieder in (?:den|die) (?:verteiler|liste)\b", r"\bauch (?:bekommen|erhalten)\b",
@@ -667,14 +674,25 @@ def _wrapped_lines(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_DATE_END = re.compile(r"(?:^|[\s(])\d{1,2}\.(?:\d{1,2}\.(?:\d{2,4})?)?$")
+
+
 def _sentences(text: str) -> list[str]:
     t = _normal(text)
     # A hard-wrapped line goes on in the next ("Könnt ihr mich bitte\nrausnehmen?"): one
     # that ends without a full stop and is long, or is followed by a lower-case word.
     t = _WRAPPED.sub(" ", t)
     parts = re.split(r"(?<=[.!?¡¿;])\s+|\n+", t)
-    out: list[str] = []
+    joined: list[str] = []
     for p in parts:
+        # "Ich habe mich am 12.01. abgemeldet": the periods of a date or an ordinal
+        # before a lower-case word end no sentence.
+        if joined and _DATE_END.search(joined[-1]) and p[:1].islower():
+            joined[-1] += " " + p
+        else:
+            joined.append(p)
+    out: list[str] = []
+    for p in joined:
         p = re.sub(r"\s+", " ", p).strip()
         if p:
             out.extend(_pieces(p))
@@ -791,6 +809,14 @@ def _score_read(s: str) -> tuple[float, str, bool]:
     return 0.95, f"objection phrase: {phrase}", False
 
 
+# "I unsubscribed my old address": an unsubscription of another address than this one.
+_OTHER_ADDRESS = re.compile(
+    r"\b(?:my|the|our) (?:old|other|previous|former|work|private) (?:e-?mail )?address\b|"
+    r"\bmeine (?:alte|andere|fr[üu]here|vorherige|private|dienstliche) (?:e-?mail-?)?adresse\b|"
+    r"\b(?:mon|ma) (?:ancienne|autre) adresse\b|\bmijn (?:oude|andere) (?:e-?mail)?adres\b",
+    re.I)
+
+
 def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()) -> Intent:
     """Unsubscribe intent of a reply. `body`: the sender's own words; `subject`: the
     reply's subject (used only when it is not just our campaign's subject)."""
@@ -801,7 +827,8 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     past_self = False  # an earlier (or this) sentence says the sender unsubscribed
     for sent in _sentences(body):
         conf, rule, rev = _score(sent)
-        past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent))
+        past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent)
+                                      and not _OTHER_ADDRESS.search(sent))
         if (past_self and conf < 0.8 and (conf >= 0.1 or not rule) and _STILL.search(sent)
                 and not _KEEP.search(sent)):
             # "I unsubscribed in March. Why do these still come?": the objection said
