@@ -1405,6 +1405,7 @@ def test_objections_of_the_ninth_and_tenth_blind_sets(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "Haluaisin perua tilaukseni nro NM-FI-310774, jonka tein eilen illalla.",
     "Die Zustellung des Pakets bitte einstellen.",
+    "Please remove the contacts from the shared folder.",
     "So how do I unsubscribe?",
 ])
 def test_not_objections_of_the_ninth_and_tenth_blind_sets(text: str) -> None:

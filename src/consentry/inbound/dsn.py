@@ -684,8 +684,8 @@ def _forwarded_report(msg: Parsed, depth: int) -> DsnReport | None:
     """A report a person forwarded or a gateway wrapped to the return path ("FYI, this
     bounced", a ticket, a scanned attachment): the enclosed message (message/rfc822) or
     the one forwarded inline below a header block, when a mail daemon sent it and it
-    reads as a report itself. Its failed recipients, except any at the forwarder's or
-    at our own domain (a bounce of a mail someone sent us is not about our recipients)."""
+    reads as a report itself. Its failed recipients, except any at our own domain (the
+    one it was sent to: a bounce of a mail someone sent us is not about our recipients)."""
     inners: list[Parsed] = list(msg.enclosed())
     for p in msg.report_parts():
         if p.ctype != "text/plain" or p.filename:
@@ -698,7 +698,7 @@ def _forwarded_report(msg: Parsed, depth: int) -> DsnReport | None:
                 with contextlib.suppress(ValueError):  # unparseable: not a report
                     inners.append(parse_message(raw))
                 break
-    ours = {_org_domain(a) for name in ("from", "to", "sender") for v in msg.headers.all(name)
+    ours = {_org_domain(a) for name in ("to", "cc") for v in msg.headers.all(name)
             for a in header_addresses(v)}
     for inner in inners[:5]:
         if not _sender_like(inner.headers):

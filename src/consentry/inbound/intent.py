@@ -80,7 +80,8 @@ _STRONG = _rx(
     # "remove all @example.com addresses from …", "remove the address x@y from …"
     r"\bremove (?:all |every |each |the |this |these )?(?:\S+ )?(?:e-?mail )?"
     r"(?:address(?:es)?|mailboxes|contacts)\b.{0,80}\b(?:from|off) (?:all |any )?(?:of )?"
-    r"(?:your|the|this)\b",
+    r"(?:your|the|this) (?:[\w-]+ (?:and )?){0,3}(?:lists?|mailings?|newsletters?|database|"
+    r"distribution|mailing list)\b",
     r"\bnot interested\b.{0,30}\b(?:anymore|any more|any longer)\b",
     # calling it spam is an objection to receiving it
     r"^(?:this is|that's|it's|das ist|c'est du|esto es|questo [èe]|dit is)\s+(?:pure |just |"
@@ -566,7 +567,7 @@ _POLITE = re.compile(
 # right before the objection.
 _POLITE_MID = re.compile(
     r"(?:^|[,;:–—]\s*|\s-\s*|\b(?:so|and|but|then|und|aber|also|dann|deshalb|daher|et|mais|"
-    r"donc|alors|y|pero|así que|e|ma|quindi|en|maar|dus|dus)\s+)(?:please[, ]+)?"
+    r"donc|alors|y|pero|así que|e|ma|quindi|en|maar|dus)\s+)(?:please[, ]+)?"
     r"(?:(?:can|could|would|will) you(?: please| kindly)?|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) "
     r"sie(?: (?:bitte|mich|uns))*|(?:pouvez|pourriez)[- ]vous|(?:kunt|zou|wilt) u|"
     r"(?:pueden|podr[íi]an|puede|podr[íi]a)|(?:potete|potreste|potrebbe))[\w ]{0,25}$", re.I)
