@@ -1481,3 +1481,18 @@ def test_a_report_wrapped_by_a_gateway_is_read_and_one_about_our_own_mail_is_not
     # a report on mail someone sent to our own domain names no recipient of ours
     v = classify(wrapped("bestellung@shop.example"))
     assert not (v.kind == "bounce" and v.suppress), v.evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Ejerzo mi derecho de oposición al tratamiento de mis datos con fines de mercadotecnia.",
+     True),
+    ("¿Me pueden quitar de su lista, por favor?", True),
+    ("Ya no quiero que me lleguen sus correos.", True),
+    ("Per favore toglietemi dalla lista.", True),
+    ("Kunt ge mij aub van die lijst afhalen?", True),
+    ("Dwa tygodnie temu wypisałam się z newslettera przez link w stopce, a maile dalej "
+     "przychodzą.", True),
+    ("Rezygnuję z zamówienia nr PL-99231 - pomyliłem rozmiar pościeli.", False),
+])
+def test_readings_of_the_twelfth_blind_set(text: str, objects: bool) -> None:
+    assert (intent.detect(text).confidence >= 0.9) is objects, intent.detect(text).evidence

@@ -30,7 +30,8 @@ def _verdicts(path: Path) -> list[Verdict]:
     return [classify(m) for m in split_mbox(path.read_bytes())]
 
 
-REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6")
+REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
+           "bounces7")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -79,7 +80,7 @@ KNOWN = {
         strict=True, reason=KNOWN_REPLIES[f"{d}/{lab['id']}"])]
         if f"{d}/{lab['id']}" in KNOWN_REPLIES else [])
     for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6",
-              "replies7", "replies8", "replies9", "replies10", "replies11")
+              "replies7", "replies8", "replies9", "replies10", "replies11", "replies12")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

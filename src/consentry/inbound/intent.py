@@ -97,6 +97,11 @@ _STRONG = _rx(
     r"unsubscribe(?: me)?|abmelden|austragen)(?: please| now| bitte| danke| thanks)?[.! ]*$",
     # consent withdrawn, a GDPR objection (Art. 21) named as such, in the languages above
     r"\b(?:withdraw|revoke|revoking|withdrawing) (?:my |our )?consent\b",
+    r"\b(?:derecho de oposici[óo]n|droit d'opposition|diritto di opposizione|direito de "
+    r"oposi[çc][ãa]o|recht (?:van|op) bezwaar|prawo (?:do )?sprzeciwu|right to object)\b",
+    r"\bsupresi[óo]n de (?:mi|mis) (?:direcci[óo]n|correo|e-?mail|datos)\b",
+    r"\bno quiero que me (?:lleguen|env[íi]en|manden|sigan)\b",
+    r"\btoglietemi\b", r"\btogli(?:ete|etemi|ermi)\b.{0,20}\b(?:lista|mailing|newsletter)",
     r"\bart(?:\.|icle|ikel|[íi]culo|icolo|igo|yku[łl])? ?21\b.{0,25}"
     r"\b(?:gdpr|dsgvo|rgpd|avg|rodo|gdpr|ds-?gvo)\b",
     r"\b(?:widerrufe|widerrufen) (?:hiermit )?(?:meine|unsere|die) (?:einwilligung|zustimmung)",
@@ -203,12 +208,14 @@ _STRONG = _rx(
     r"toesturen|sturen|mailen)\b", r"\bbezwaar\b",
     r"\bhaal (?:mij|me|ons|mijn (?:e-?mail)?adres)\b.{0,25}\b(?:van|uit) (?:de|jullie|uw|je|"
     r"deze) (?:mailing|verzend|e-?mail)?lijst\b",
-    r"\b(?:van|uit) (?:de|jullie|uw|je) (?:mailing|verzend|e-?mail)?lijst "
-    r"(?:af|halen|verwijderen|schrappen)\b",
+    r"\b(?:van|uit) (?:de|jullie|uw|je|die|deze) (?:mailing|verzend|e-?mail)?lijst "
+    r"(?:af|afhalen|halen|verwijderen|schrappen)\b",
     # pl
     r"\bwypis(?:a[ćc]|anie|z|zcie)\b", r"\bwypisa[ćc] (?:mnie|si[ęe])\b",
     r"\busu(?:[ńn]|[ńn]cie|ni[ęe]cie|n[ąa][ćc])\b.{0,30}\b(?:list|adres|baz)",
-    r"\brezygnuj[ęe]\b", r"\b(?:cofam|wycofuj[ęe]) (?:moj[ąa] )?zgod[ęe]\b",
+    # ("rezygnuję z zamówienia": an order withdrawn, not the list)
+    r"\brezygnuj[ęe]\b(?! z (?:zam[óo]wie\w*|zakupu|rezerwacj\w*|us[łl]ug\w*|umowy|wizyty))",
+    r"\b(?:cofam|wycofuj[ęe]) (?:moj[ąa] )?zgod[ęe]\b",
     r"\bnie (?:chc[ęe]|życz[ęe] sobie) (?:\w+ ){0,2}(?:otrzymywa[ćc]|dostawa[ćc])\b",
     r"\bnie przysy[łl]a[jc]", r"\bsprzeciw\b",
     r"\bwypisywa[ćc]\b",
@@ -555,7 +562,8 @@ _POLITE = re.compile(
     r"will) you(?: please| kindly)?\b|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) sie\b|(?:k[öo]nnt|"
     r"k[öo]nntet|w[üu]rdet) ihr\b|(?:kannst|k[öo]nntest|w[üu]rdest) du\b|(?:pouvez|"
     r"pourriez)[- ]vous\b|(?:willen|kunnen|zouden) jullie\b|(?:wilt|wil|kunt|zou) u\b|"
-    r"¿?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
+    r"¿?(?:me |nos )?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
+    r"(?:kunt|kunnen|zoudt) (?:ge|gij|u|jullie)\b|"
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
     r"czy (?:mo[żz]e|mogliby|mog[łl]aby)\w*|kan (?:i|du|ni|de)\b|(?:voisitteko|voisitko|"
     r"voitteko)\b|(?:m[ůu][žz]ete|mohli byste|m[ôo][žz]ete)\b|(?:pute[țţt]i|a[țţt]i putea)\b|"
@@ -594,7 +602,7 @@ _NOT_INTERESTED = re.compile(
 # Already unsubscribed and still receiving: the objection stands, made again.
 _STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch immer|weiterhin|"
              r"toujours|encore|todav[íi]a|sigo recibiendo|ancora|nog steeds|nog altijd|"
-             r"nadal|wci[ąa][żz])\b")
+             r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*))\b")
 _AGAIN_AND_AGAIN = _rx(r"\b(?:wie oft|how many (?:more )?times|combien de fois|cu[áa]ntas veces|"
                        r"quante volte|hoe vaak|ile razy)\b")
 # "Please delete my old address and use the new one": an address change, for a human.
