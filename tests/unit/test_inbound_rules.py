@@ -464,8 +464,10 @@ def test_subject_only_request_counts() -> None:
     assert intent.detect("Danke!", "Re: Newsletter März – Frühlingsaktion").confidence < 0.3
 
 
-def _mail(body: str, subject: str = "Re: Newsletter", headers: str = "") -> bytes:
-    return (f"From: Erika Muster <erika@kunde.example>\r\nTo: antwort@shop.example\r\n"
+def _mail(body: str, subject: str = "Re: Newsletter", headers: str = "",
+          frm: str = "Erika Muster <erika@kunde.example>", to: str = "antwort@shop.example"
+          ) -> bytes:
+    return (f"From: {frm}\r\nTo: {to}\r\n"
             f"Subject: {subject}\r\nMessage-ID: <r1@kunde.example>\r\n{headers}"
             f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
 
@@ -1357,9 +1359,8 @@ def _forward(own: str, to: str) -> bytes:
     body = (f"{own}\r\n\r\nMarcus Reid\r\n\r\n---------- Forwarded message ---------\r\n"
             "From: Taskwerk <news@mail.taskwerk.example>\r\nDate: Tue, 3 Feb 2026 at 15:00\r\n"
             f"Subject: What's new\r\nTo: Hannah L <{to}>\r\n\r\nHi Hannah, two new things.\r\n")
-    return (f"From: Marcus Reid <support@brightpath.example>\r\nTo: news@mail.taskwerk.example"
-            f"\r\nSubject: FW: What's new\r\nMessage-ID: <f1@brightpath.example>\r\n"
-            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+    return _mail(body, "FW: What's new", frm="Marcus Reid <support@brightpath.example>",
+                 to="news@mail.taskwerk.example")
 
 
 def test_an_objection_for_the_address_the_quoted_newsletter_went_to_is_for_that_address() -> None:

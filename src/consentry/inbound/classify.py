@@ -293,9 +293,7 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
         it = intent.detect(own.text, msg.subject)
     if it.confidence < o.review_threshold:
         # "Nein danke" to "Möchten Sie die Weinpost weiterhin bekommen?" (re-permission)
-        full = reply.body_text(msg)
-        quoted = full[len(own.text):] if full.startswith(own.text) else full
-        no = intent.declines_continuing(own.text, msg.subject, quoted)
+        no = intent.declines_continuing(own.text, msg.subject, _quoted(msg, own.text))
         it = no if no is not None else it
     ev = (*tok_ev, *own.evidence, *it.evidence)
     conf, flagged = it.confidence, it.review
@@ -371,15 +369,20 @@ _QUOTED_TO = re.compile(
 
 # "… wants to stay (x@y), please remove me instead": an objection sentence with the
 # sender as an object is not one on another's behalf.
-_FIRST_PERSON = re.compile(r"\b(?:me|mich|moi|mij|mnie|meg|mig|mig selv)\b", re.I)
+_FIRST_PERSON = re.compile(r"\b(?:me|mich|moi|mij|mnie|meg|mig)\b", re.I)
+
+
+def _quoted(msg: Parsed, own_text: str) -> str:
+    """The body text below the sender's own words (the quote or forward), or the whole
+    body when the own words are not its start."""
+    full = reply.body_text(msg)
+    return full[len(own_text):] if full.startswith(own_text) else full
 
 
 def _quoted_to(msg: Parsed, own_text: str) -> set[str]:
     """Addresses on the To lines of the header blocks quoted below the sender's own
     words (a forwarded or quoted newsletter), and on the To of a message enclosed whole."""
-    full = reply.body_text(msg)
-    quoted = full[len(own_text):] if full.startswith(own_text) else full
-    out = {norm(a) for m in _QUOTED_TO.finditer(quoted[:200_000])
+    out = {norm(a) for m in _QUOTED_TO.finditer(_quoted(msg, own_text)[:200_000])
            for a in addresses_in(m.group(1))}
     for enclosed in msg.enclosed():
         out.update(norm(a) for v in enclosed.headers.all("to") for a in addresses_in(v))

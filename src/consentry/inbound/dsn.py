@@ -691,9 +691,10 @@ def _forwarded_report(msg: Parsed, depth: int) -> DsnReport | None:
         if p.ctype != "text/plain" or p.filename:
             continue
         for m in _FORWARDED_FROM.finditer(p.text[:100_000]):
-            block = p.text[m.start():m.start() + 200_000].lstrip()
-            head = parse_header_block(block.split("\n\n", 1)[0])
-            if _sender_like(head):
+            # only its From line decides whether a daemon sent it: nothing more is cut
+            # out or parsed for the quoted header of an ordinary reply
+            if _sender_like(parse_header_block(m.group(0).strip())):
+                block = p.text[m.start():m.start() + 200_000].lstrip()
                 raw = block.replace("\r\n", "\n").encode("utf-8", "replace")
                 with contextlib.suppress(ValueError):  # unparseable: not a report
                     inners.append(parse_message(raw))

@@ -557,8 +557,8 @@ def _mistaken_unsubscription(s: str, phrases: list[re.Match[str]]) -> bool:
 
 
 # "Can you …?" with an objection is a polite request, not a question about one.
-_POLITE = re.compile(
-    r"^(?:(?:please|bitte|s'il vous pla[îi]t|por favor|per favore)[, ]+)?(?:(?:can|could|would|"
+_POLITE_OPENER = (
+    r"(?:(?:please|bitte|s'il vous pla[îi]t|por favor|per favore)[, ]+)?(?:(?:can|could|would|"
     r"will) you(?: please| kindly)?\b|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) sie\b|(?:k[öo]nnt|"
     r"k[öo]nntet|w[üu]rdet) ihr\b|(?:kannst|k[öo]nntest|w[üu]rdest) du\b|(?:pouvez|"
     r"pourriez)[- ]vous\b|(?:willen|kunnen|zouden) jullie\b|(?:wilt|wil|kunt|zou) u\b|"
@@ -569,16 +569,15 @@ _POLITE = re.compile(
     r"voitteko)\b|(?:m[ůu][žz]ete|mohli byste|m[ôo][žz]ete)\b|(?:pute[țţt]i|a[țţt]i putea)\b|"
     r"(?:можете|могли бы|можете ли)\b|μπορε[ίι]τε\b|"
     r"(?:g[æa]tu[ðd]|geti[ðd]) [þt]i[ðd]\b|(?:mo[žz]ete li|mo[žz]ete|da li biste)\b|"
-    r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b)", re.I)
+    r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b)")
+_POLITE = re.compile("^" + _POLITE_OPENER, re.I)
 # The same request after a clause ("We've moved abroad, so there's no point any more -
 # would you kindly remove me from the list?"): a polite opener at a clause boundary,
 # right before the objection.
 _POLITE_MID = re.compile(
     r"(?:^|[,;:–—]\s*|\s-\s*|\b(?:so|and|but|then|und|aber|also|dann|deshalb|daher|et|mais|"
-    r"donc|alors|y|pero|así que|e|ma|quindi|en|maar|dus)\s+)(?:please[, ]+)?"
-    r"(?:(?:can|could|would|will) you(?: please| kindly)?|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) "
-    r"sie(?: (?:bitte|mich|uns))*|(?:pouvez|pourriez)[- ]vous|(?:kunt|zou|wilt) u|"
-    r"(?:pueden|podr[íi]an|puede|podr[íi]a)|(?:potete|potreste|potrebbe))[\w ]{0,25}$", re.I)
+    r"donc|alors|y|pero|así que|e|ma|quindi|en|maar|dus)\s+)"
+    + _POLITE_OPENER + r"(?: (?:bitte|mich|uns))*[\w ]{0,25}$", re.I)
 # Words that open a sentence without changing what it asks ("Separately, could you …?").
 _LEAD = re.compile(r"^(?:(?:and|also|separately|additionally|oh|ok(?:ay)?|btw|by the way|"
                    r"otherwise|one more thing|und|auch|au[sß]erdem|[üu]brigens|ansonsten|"
