@@ -1497,3 +1497,44 @@ def test_a_report_wrapped_by_a_gateway_is_read_and_one_about_our_own_mail_is_not
 ])
 def test_readings_of_the_twelfth_blind_set(text: str, objects: bool) -> None:
     assert (intent.detect(text).confidence >= 0.9) is objects, intent.detect(text).evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # a list something is entered into or picked from is no list to leave
+    ("Tragen Sie meine neue Adresse aus der Liste der Filialen ein.", False),
+    ("Ich habe aus der Liste ein Modell gewählt, es ist aber nicht lieferbar.", False),
+    ("Ich will raus aus der Liste.", True),
+    ("Streichen Sie mich aus der Liste, ein für alle Mal.", True),
+    ("Bitte mich aus der Liste ein für alle Mal.", True),
+])
+def test_a_list_to_leave_is_not_a_list_to_pick_from(text: str, objects: bool) -> None:
+    assert (intent.detect(text).confidence >= 0.9) is objects, intent.detect(text).evidence
+
+
+def test_an_esp_s_help_address_is_no_failed_recipient() -> None:
+    raw = (b"From: Relay Bounces <bounces@relay.example>\r\nTo: bounce@shop.example\r\n"
+           b"Subject: Bounced: 1 recipient\r\nMessage-ID: <b1@relay.example>\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+           b"We were unable to deliver your message to 1 recipient(s).\r\n\r\n"
+           b"1) anna@kunde.example\r\n   Details: smtp;550 5.1.1 User unknown\r\n\r\n"
+           b"Need help? Write to support@relay.example or e-mail us at help@relay.example.\r\n"
+           )
+    v = classify(raw)
+    assert v.kind == "bounce" and [r["address"] for r in v.recipients] == [
+        "anna@kunde.example"], v.recipients
+
+
+def test_our_own_domain_is_the_registrable_one_not_its_public_suffix() -> None:
+    # the return path at news.shop.co.uk: a recipient at another .co.uk domain is ours to
+    # count, one at shop.co.uk (mail someone sent us) is not
+    def forwarded(rcpt: str) -> bytes:
+        report = _DAEMON_REPORT.replace("shop.example", "shop.co.uk").format(rcpt=rcpt)
+        return ("From: Jan <jan@shop.co.uk>\r\nTo: bounce@news.shop.co.uk\r\n"
+                "Subject: FW: Undelivered Mail Returned to Sender\r\nMessage-ID: <f@shop.co.uk>"
+                "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nFYI, this bounced.\r\n\r\n"
+                "-----Original Message-----\r\n" + report).encode()
+    v = classify(forwarded("peter@kanzlei.co.uk"))
+    assert v.kind == "bounce" and [r["address"] for r in v.recipients] == [
+        "peter@kanzlei.co.uk"], v.evidence
+    v = classify(forwarded("orders@mail.shop.co.uk"))
+    assert not (v.kind == "bounce" and v.suppress), v.evidence

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.utils
+import functools
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from flufl.bounce import all_failures
+from publicsuffixlist import PublicSuffixList
 
 from . import reasons
 from .parse import Headers, Parsed, parse_header_block, parse_message
@@ -329,7 +331,8 @@ _HEADER_ECHO = re.compile(
     r"list-[\w-]{1,30}|de|von|an|betreff|gesendet|objet|envoy[ée])[ \t]*:", re.I)
 _SENDER_CONTEXT = re.compile(
     r"(?:mail from|envelope[- ]from|sender|from|return-path|reverse-path|postmaster of|"
-    r"send mail to|contact|please (?:send|write|mail)|reply to|smtp\.mailfrom|"
+    r"send mail to|contact|please (?:send|write|mail)|reply to|smtp\.mailfrom|write to|"
+    r"(?:contact|e-?mail|mail|reach|write to) us(?: at| on| via| under)?|"
     r"header\.from|mailfrom)[\s:=]*[<\"(]*\s*$", re.I)
 # The new address a moved mailbox names ("551 5.1.6 Recipient address has changed to
 # <new@…>", "neue Adresse: …"): never the one that failed.
@@ -713,7 +716,17 @@ def _forwarded_report(msg: Parsed, depth: int) -> DsnReport | None:
 
 
 def _org_domain(address: str) -> str:
-    return ".".join(address.rpartition("@")[2].lower().split(".")[-2:])
+    """The registrable domain of an address ("shop.co.uk" for a@mx.shop.co.uk, by the
+    Public Suffix List); the whole domain when it is itself a suffix or unlisted."""
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    if domain.startswith("["):  # an address literal is its own
+        return domain
+    return _psl().privatesuffix(domain) or domain
+
+
+@functools.cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # the list the package bundles: no network, ~80 ms to load
 
 
 def _decided_by_enclosed(msg: Parsed, found: list[BouncedRecipient], depth: int,

@@ -119,7 +119,9 @@ _STRONG = _rx(
     r"(?:\w+ )?adressen)\b.{0,60}\baus\b(?!\s+(?:\S+\s+){0,3}ein\b)",
     r"\bnehmen sie (?:mich|uns|meine adresse|die adresse)\b.{0,60}\b(?:aus|von)\b",
     r"\b(?:aus|von) (?:ihrem|dem|ihrer|der|diesem|dieser) (?:e-?mail-?|newsletter-?)?"
-    r"(?:verteiler|mailingliste|liste|adressliste)\b",
+    # not where the list is where something is taken from or entered into ("tragen Sie
+    # mich aus der Liste ein", "aus der Liste ein Modell gewählt")
+    r"(?:verteiler|mailingliste|liste|adressliste)\b(?!\s+(?:\S+\s+){0,3}ein\b(?!\s+f[üu]r))",
     # "aus Ihrem Newsletter" with someone to take out of it, not "der Code aus Ihrem
     # Newsletter"
     r"\b(?:mich|uns|adresse|e-?mail|mail-?adresse)\b.{0,60}\b(?:aus|von) (?:ihrem|dem|diesem|"
