@@ -1538,3 +1538,39 @@ def test_our_own_domain_is_the_registrable_one_not_its_public_suffix() -> None:
         "peter@kanzlei.co.uk"], v.evidence
     v = classify(forwarded("orders@mail.shop.co.uk"))
     assert not (v.kind == "bounce" and v.suppress), v.evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Jeg gør hermed indsigelse mod jeres behandling af mine personoplysninger til direkte "
+     "markedsføring.", True),
+    ("Samtidig tilbagekalder jeg mit eventuelle samtykke til at modtage nyhedsbreve.", True),
+    ("Jeg trekker herved mitt samtykke tilbake.", True),
+    ("Visszavonom a hozzájárulásomat a hírlevelekhez.", True),
+    ("Povlačim svoju privolu za slanje promotivnih poruka.", True),
+    ("Kan dere melde meg av nyhetsbrevet?", True),
+    ("Ali me lahko odjavite?", True),
+    ("Kas saaksite mind eemaldada nimekirjast?", True),
+    # an objection to an invoice, a complaint about a parcel: nothing about marketing
+    ("Jeg gør indsigelse mod fakturaen fra marts.", False),
+    ("Namietam, že balík prišiel neskoro.", False),
+    # the Scandinavian imperative negated after its object
+    ("Avregistrera mig inte – jag vill gärna fortsätta få nyhetsbrevet!", False),
+    ("Afmeld mig ikke, men send det til min nye adresse.", False),
+])
+def test_readings_of_the_fourteenth_blind_set(text: str, objects: bool) -> None:
+    assert (intent.detect(text).confidence >= 0.9) is objects, intent.detect(text).evidence
+
+
+@pytest.mark.parametrize("body", [
+    "Ova poruka je automatski generirana.",
+    "Tämä viesti on lähetetty automaattisesti.",
+    "Toto je automaticky generovaná zpráva, neodpovídejte na ni.",
+    "Acest mesaj a fost generat automat.",
+    "Ez egy automatikusan generált üzenet.",
+    "Detta meddelande har skickats automatiskt.",
+    "Sporočilo je bilo samodejno ustvarjeno.",
+    "See kiri on saadetud automaatselt.",
+])
+def test_a_message_that_says_a_machine_made_it_is_automatic(body: str) -> None:
+    v = classify(_mail(f"{body}\r\n"))
+    assert v.kind == "autoreply", v.evidence

@@ -80,7 +80,8 @@ KNOWN = {
         strict=True, reason=KNOWN_REPLIES[f"{d}/{lab['id']}"])]
         if f"{d}/{lab['id']}" in KNOWN_REPLIES else [])
     for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6",
-              "replies7", "replies8", "replies9", "replies10", "replies11", "replies12")
+              "replies7", "replies8", "replies9", "replies10", "replies11", "replies12",
+              "replies14")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

@@ -62,6 +62,39 @@ _ACK_SUBJECT = re.compile(
     r"ontvangstbevestiging|potwierdzenie otrzymania)\b",
     re.I,
 )
+# "This message was generated automatically" in the Nordic, Baltic and Central/Eastern
+# European languages: said by a machine about its own message (the message named within
+# a few words: "an automatically generated mail from you" in a person's text is rarer),
+# in _TEXT and _DECLARED.
+_MESSAGE_NOUN = (
+    r"(?:meddelande\w*|meddelelse\w*|melding\w*|besked\w*|mejl\w*|e-?mail\w*|mail\w*|"
+    r"svar\w*|viesti\w*|s[äa]hk[öo]posti\w*|vastaus|kiri|e-?kiri|s[õo]num\w*|vastus|"
+    r"zi[ņn]ojum\w*|v[ēe]stul\w*|e-?pasts|atbild\w*|prane[šs]im\w*|lai[šs]k\w*|"
+    r"atsakym\w*|zpr[áa]v\w*|spr[áa]v\w*|odpov[ěe]\w*|odpove\w*|[üu]zenet\w*|lev[ée]l\w*|"
+    r"v[áa]lasz\w*|mesaj\w*|r[ăa]spuns\w*|sporo[čc]il\w*|odgovor\w*|poruk\w*)"
+)
+_MADE = (
+    r"(?:automatiskt (?:genererat|skickat|skapat)|(?:genererats|skickats|skapats|genererat) "
+    r"automatiskt|automatisk (?:genereret|generert|sendt|oprettet|opprettet)|"
+    r"(?:genereret|generert|sendt|oprettet|opprettet) automatisk|"
+    r"automaattisesti (?:luotu|l[äa]hetetty|generoitu)|"
+    r"(?:luotu|l[äa]hetetty|generoitu) automaattisesti|"
+    r"automaatselt (?:genereeritud|saadetud|loodud|koostatud)|"
+    r"(?:genereeritud|saadetud|loodud|koostatud) automaatselt|"
+    r"autom[āa]tiski (?:[ģg]ener[ēe]t|nos[ūu]t[īi]t|izveidot)\w*|"
+    r"automati[šs]kai (?:sugeneruot|i[šs]si[ųu]st|sukurt)\w*|"
+    r"(?:sugeneruot|i[šs]si[ųu]st|sukurt)\w* automati[šs]kai|"
+    r"(?:vygenerov[áa]n|generov[áa]n|odesl[áa]n|odoslan|zasl[áa]n)[áa] automaticky|"
+    r"automaticky (?:vygenerovan|generovan|odeslan|odoslan|zaslan)[áa]|"
+    r"automatikusan (?:gener[áa]lt|k[üu]ld[öo]tt|k[ée]sz[üu]lt|gener[áa]l[óo]dott)|"
+    r"(?:generat|trimis|creat) automat\b|"
+    r"(?:samodejno|avtomatsko) (?:ustvarjeno|poslano|generirano)|"
+    r"(?:ustvarjeno|poslano|generirano) (?:samodejno|avtomatsko)|"
+    r"automatski (?:generiran|generisan|poslan|poslat|kreiran|stvoren)[aoi]?|"
+    r"(?:generiran|generisan|poslan|poslat|kreiran|stvoren)[aoi]? automatski)"
+)
+_MACHINE_MADE = (rf"{_MESSAGE_NOUN}\W+(?:\w+\W+){{0,4}}?{_MADE}|"
+                 rf"{_MADE}\W+(?:\w+\W+)?{_MESSAGE_NOUN}")
 _TEXT = re.compile(
     r"\b(?:"
     # en
@@ -117,6 +150,7 @@ _TEXT = re.compile(
     r"(?:я )?у відпустці|na godi[šs]njem odmoru|na dopustu|"
     r"automatick[áa] odpov[ěe][ďd]|automatikus v[áa]lasz|r[ăa]spuns automat|"
     r"otomatik (?:yan[ıi]t|cevap)|автоматический ответ|автоматична відповідь|"
+    + _MACHINE_MADE + r"|"
     # ga eu is fa sr id ms vi
     r"(?:t[áa] m[ée]|beidh m[ée]) (?:as an oifig|ar saoire)|as an oifig go dt[íi]|"
     r"bulegotik kanpo nago|oporretan nago|[ée]g er (?:[íi] fr[íi]i|fjarverandi|ekki vi[ðd])|"
@@ -172,7 +206,8 @@ _DECLARED = re.compile(
     r"automatisch (?:antwoord|bericht|gegenereerd|verzonden)|niet meer in gebruik|"
     r"odpowied[zź] automatyczna|wiadomo[sś][cć] automatyczna|(?:wygenerowan|wys[łl]an)a "
     r"automatycznie|resposta autom[áa]tica|mensagem autom[áa]tica|(?:gerad|enviad)a "
-    r"automaticamente|автоматическ\w*|автоматичн\w*|автоматты)|自動|自动|자동",
+    r"automaticamente|автоматическ\w*|автоматичн\w*|автоматты|" + _MACHINE_MADE + r")|"
+    r"自動|自动|자동",
     re.I,
 )
 # Scripts without spaces between words: no \b there.

@@ -112,6 +112,24 @@ _STRONG = _rx(
     r"\b(?:retiro|revogo) (?:o )?(?:meu )?consentimento\b",
     r"\b[åa]terkallar (?:mitt|härmed mitt) samtycke\b", r"\btilbagekalder (?:mit )?samtykke\b",
     r"\bodvol[áa]v[áa]m (?:sv[ůu]j )?souhlas\b",
+    # ... in word orders the phrase lists above do not take ("tilbagekalder jeg mit
+    # eventuelle samtykke", "trekker herved mitt samtykke tilbake", "visszavonom a
+    # hozzájárulásomat", "povlačim svoju privolu")
+    r"\b(?:tilbagekald\w*|tr[æae]kker|[åa]terkalla\w*|drar tillbaka|peru(?:n|utan|tan)|"
+    r"v[õo]tan|atsauc\w*|a(?:t[šs]|ts)auki\w*|odvol[áa]va\w*|visszavon\w*|[îi]mi retrag|"
+    r"retrag|prekli[čc]\w*|povla[čc]\w*|opozivam)\b(?: \w+){0,3} (?:samtykke|samtycke|"
+    r"suostumu\w*|n[õo]usolek\w*|piekri[šs]an\w*|sutikim\w*|souhlas\w*|s[úu]hlas\w*|"
+    r"hozz[áa]j[áa]rul[áa]s\w*|beleegyez[ée]s\w*|consim[țţt][ăa]m[âa]nt\w*|acordul|"
+    r"privolitev|soglasje|privol[uae]|suglasnost|pristanak)\b",
+    r"\b(?:hozz[áa]j[áa]rul[áa]s\w*|beleegyez[ée]s\w*)(?: \w+){0,3} visszavon\w*",
+    # a named objection to marketing or to the processing of one's data
+    r"\b(?:indsigelse|innsigelse|inv[äa]ndning|inv[äa]nder|protesterer|protesterar|motsetter|"
+    r"mots[äa]tter|vastustan|vastuv[äa]it\w*|iebilst\w*|prie[šs]tarau\w*|n[áa]mitk\w*|"
+    r"namiet\w*|tiltakoz\w*|ugovarjam|prigovor\w*)\b.{0,100}\b(?:markedsf[øo]ring|"
+    r"marknadsf[öo]ring|direktemarkedsf|personoplysning|personuppgift|personopplysning|"
+    r"nyhedsbrev|nyhetsbrev|reklam|markkinoin|suoramarkkinoin|henkil[öo]tie|turundus|"
+    r"otseturundus|m[āa]rketing|rinkodar|marketing|zpracov[áa]n|spracov[áa]n|adatkezel|"
+    r"adataim|h[íi]rlev[ée]l|tr[žz]enj|obdelav|obrad)",
     # de
     r"\babmelden\b", r"\babmeldung\b", r"\babbestellen\b", r"\babbestellung\b",
     r"\baustragen\b", r"\bmelden sie (?:mich|uns)\b.{0,60}\bab\b",
@@ -227,7 +245,7 @@ _STRONG = _rx(
     r"\bsluta (?:skicka|mejla|maila|skriva)\b", r"\bjag vill inte (?:l[äa]ngre )?(?:ha|f[åa])\b",
     r"\binga fler (?:mejl|mail|e-?post|nyhetsbrev|utskick)\b", r"\bradera (?:mig|min)\b",
     # da, no
-    r"\bafmeld\w*", r"\bavmeld\w*", r"\bmeld (?:meg|oss) av\b",
+    r"\bafmeld\w*", r"\bavmeld\w*", r"\bmeld(?:e)? (?:meg|oss|mig|os) (?:av|fra)\b",
     r"\bfjern (?:mig|meg|os|oss|min|mine)\b", r"\bslet (?:mig|min|mine)\b",
     r"\bslett (?:meg|min|mine)\b", r"\bta (?:meg|oss) (?:av|ut)\b",
     r"\bstop (?:med at )?(?:sende|skrive)\b", r"\bslutt (?:med )?(?:[åa] )?(?:sende|skrive)\b",
@@ -313,9 +331,9 @@ _STRONG = _rx(
     r"\batsisaky\w*", r"\batsisakau\b", r"\bi[sš]brauk\w*", r"\bpa[sš]alinkite\b",
     r"\bnebesi[uų]skite\b",
     r"\bnesi[uų]skite\b", r"\batrakst\w*", r"\bizdz[eē]siet\b", r"\bnes[uū]tiet\b",
-    r"\btellimus\w* (?:t[üu]hist|l[õo]peta)\w*", r"\beemaldage (?:mind|minu)\b",
+    r"\btellimus\w* (?:t[üu]hist|l[õo]peta)\w*", r"\beemalda(?:ge|da) (?:mind|minu)\b",
     r"\b[äa]rge (?:mulle )?(?:enam )?(?:saatke|kirjutage)\b", r"\b[äa]rge\b(?: \w+){1,4} saatke\b",
-    r"\beemaldage\b.{0,80}\b(?:nimekirjast|listist|andmebaasist)\b",
+    r"\beemalda(?:ge|da)\b.{0,80}\b(?:nimekirjast|listist|andmebaasist)\b",
     r"\bei soovi (?:enam )?(?:saada|kirju)\b", r"\bl[õo]petage\b.{0,30}\bsaatmi",
     r"\biz[nņ]emiet (?:manu|mani|m[uū]s)\b", r"\bdz[eē]siet (?:manu|mani)\b",
     r"\bnev[eē]los (?:vairs )?sa[nņ]emt\b",
@@ -441,6 +459,8 @@ _NEGATION_BEFORE = re.compile(
 # Languages that negate after the verb: "配信停止まではしたくない" (I don't want to go as
 # far as stopping delivery), "수신거부 하지 마세요".
 _NEGATION_AFTER = re.compile(
+    # the Scandinavian imperative: "Avregistrera mig inte", "afmeld mig ikke"
+    r"^\s*(?:(?i:mig|meg|oss|os|dem)\s+)?(?i:inte|ikke|ej)\b|"
     r"^\s*(?:[はまでもをの]{0,4})(?:したくない|しないで|しなくて|はしません|しません|"
     r"しなくても|不要|(?:을|를)?\s?하지\s?(?:마|않))")
 # A footer's offer, not a request: the phrase in an "if you wish to …" clause ("Si desea
@@ -567,8 +587,11 @@ _POLITE_OPENER = (
     r"¿?(?:me |nos )?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
     r"(?:kunt|kunnen|zoudt) (?:ge|gij|u|jullie)\b|"
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
-    r"czy (?:mo[żz]e|mogliby|mog[łl]aby)\w*|kan (?:i|du|ni|de)\b|(?:voisitteko|voisitko|"
-    r"voitteko)\b|(?:m[ůu][žz]ete|mohli byste|m[ôo][žz]ete)\b|(?:pute[țţt]i|a[țţt]i putea)\b|"
+    r"czy (?:mo[żz]e|mogliby|mog[łl]aby)\w*|(?:kan|kunne|kunde|vil|ville|skulle) (?:i|du|ni|"
+    r"de|dere|dykk)\b|(?:voisitteko|voisitko|voitteko)\b|(?:kas )?(?:te |sa )?(?:saaksite|"
+    r"v[õo]iksite|saaksid)\b|(?:vai )?(?:j[ūu]s |tu )?var[ēe]tu\b|(?:ar )?gal[ėe]tum[ėe]te\b|"
+    r"tudn[áa](?:nak|n[áa]k|l)\b|(?:ali )?(?:me |nas )?lahko\b|"
+    r"(?:m[ůu][žz]ete|mohli byste|mohli by ste|m[ôo][žz]ete)\b|(?:pute[țţt]i|a[țţt]i putea)\b|"
     r"(?:можете|могли бы|можете ли)\b|μπορε[ίι]τε\b|"
     r"(?:g[æa]tu[ðd]|geti[ðd]) [þt]i[ðd]\b|(?:mo[žz]ete li|mo[žz]ete|da li biste)\b|"
     r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b)")
