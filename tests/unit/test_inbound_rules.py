@@ -1574,3 +1574,37 @@ def test_readings_of_the_fourteenth_blind_set(text: str, objects: bool) -> None:
 def test_a_message_that_says_a_machine_made_it_is_automatic(body: str) -> None:
     v = classify(_mail(f"{body}\r\n"))
     assert v.kind == "autoreply", v.evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # replies13 and replies15, read blind: B2B threads, learners' English, indirect objections
+    ("Please to cancel my subscribe of this newsletter, I not need receive anymore.", True),
+    ("hiermit kündige ich das Abo Ihres Newsletters. Bitte kurz bestätigen.", True),
+    ("Take me out.", True),
+    ("Please take me out of your mailing list.", True),
+    ("Take me out to dinner sometime.", False),
+    ("Hou op met mailen. Ik heb hier nooit om gevraagd.", True),
+    ("Bitte schreiben Sie mich nicht mehr an.", True),
+    ("Ich bitte Sie daher, an diese Adresse nichts mehr zu schicken.", True),
+    ("Cessez de m’écrire, s’il vous plaît.", True),
+    ("Borradlo de vuestra base de datos, por favor.", True),
+    ("Could you please take the address off and delete whatever he entered with it?", True),
+    ("Ich erwarte, dass Sie sie umgehend aus Ihrer Datenbank löschen.", True),
+    ("P.S. Die Newsletter-Mails an diese Adresse können Sie sich künftig sparen.", True),
+    ("Je vous demande d’effacer l’ensemble des données personnelles me concernant.", True),
+    # the same verbs for a gym, a membership, stored payment or delivery data
+    ("Quiero darme de baja del gimnasio a partir del 1 de junio.", False),
+    ("Ich möchte meine Mitgliedschaft im Fitnessstudio kündigen.", False),
+    ("Pouvez-vous supprimer mes données de livraison enregistrées ?", False),
+    ("Pouvez-vous supprimer mes données bancaires ?", False),
+    # a bare "Stop!" before a sentence about an order: a human reads it
+    ("Stop ! Pouvez-vous arrêter la livraison de ma commande n° BL-77120 ?", False),
+    ("Stop! Keine Mails mehr.", True),
+])
+def test_readings_of_the_thirteenth_and_fifteenth_blind_sets(text: str, objects: bool) -> None:
+    assert (intent.detect(text).confidence >= 0.9) is objects, intent.detect(text).evidence
+
+
+def test_a_bare_stop_before_an_order_goes_to_a_human() -> None:
+    r = intent.detect("Stop ! Pouvez-vous arrêter la livraison de ma commande n° BL-77120 ?")
+    assert r.review and r.confidence < 0.8, r

@@ -31,7 +31,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
-           "bounces7", "bounces8")
+           "bounces7", "bounces8", "bounces9")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -50,6 +50,17 @@ KNOWN_REPLIES = {
                       "reply address: consentry reads it as what it is, a soft bounce "
                       "(counted, nothing suppressed at once); the label calls it an "
                       "automatic reply",
+    "replies13/r004": "an inline 'Yes, exactly that please, for this address and for …' "
+                      "under the quoted footer's Unsubscribe line: the answer names no "
+                      "request of its own; reading the quote it answers is not done",
+    "replies13/r039": "dictated without punctuation: '… gar nicht mehr Punkt abmelden bitte' "
+                      "reads 'nicht' before 'abmelden' as a negation; negated and plain "
+                      "phrases in one sentence go to a human (review), not suppressed",
+    "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
+                      "list?': a question about unsubscribing goes to a human (review)",
+    "replies15/r024": "'non ho mai dato il consenso … se continuerete a scrivermi, farò "
+                      "segnalazione al Garante': a denial of consent with a threat names "
+                      "no request; read as a reply",
 }
 # Reports consentry reads otherwise than their label, each for a reason it keeps: all
 # on the side that suppresses no one.
@@ -72,6 +83,10 @@ KNOWN = {
        "the forward or alias, an address never mailed"
        for n, k in (("3", "postfix-b05"), ("5", "zimbra-b42"), ("5", "notes-b27"),
                     ("5", "postfix-b28"), ("5", "axigen-b18"))},
+    "bounces9/b29": "a forwarding service's 'this address has changed' notice "
+                               "under Auto-Submitted: auto-replied, with no DSN and no "
+                               "failure wording: read as an automatic reply, nothing "
+                               "suppressed (the label says hard/hasmoved)",
 }
 
 
@@ -81,7 +96,7 @@ KNOWN = {
         if f"{d}/{lab['id']}" in KNOWN_REPLIES else [])
     for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6",
               "replies7", "replies8", "replies9", "replies10", "replies11", "replies12",
-              "replies14")
+              "replies13", "replies14", "replies15")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

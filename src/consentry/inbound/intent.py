@@ -61,8 +61,9 @@ _STRONG = _rx(
     r"\bunsubscribe\b", r"\bunsub\b",
     # the English verb with a German or Dutch ending ("bitte unsubscriben", "graag unsubben")
     r"\bunsubscriben\b", r"\bunsubben\b",
-    r"\bopt(?:[- ]?out| me out)\b", r"\bremove (?:me|us|my (?:e-?mail )?"
-    r"(?:address|details|name|data))\b", r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
+    r"\bopt(?:[- ]?out| me out)\b",
+    r"\bremove (?:me|us|my (?:e-?mail )?(?:address|details|name|data))\b",
+    r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
     r"\b(?:stop|cease) (?:sending|emailing|e-mailing|mailing|contacting|spamming)\b",
     r"\bstop (?:these|this|the|your) (?:e-?mails?|mails?|newsletters?|messages|marketing|spam)",
     r"\bstop (?:all|any) (?:further |more |of )?(?:these |your |the )?(?:marketing |promotional |"
@@ -74,6 +75,30 @@ _STRONG = _rx(
     r"\b(?:i|we) (?:no longer|don't|do not|dont) (?:want|wish) to (?:receive|get|hear)",
     r"\b(?:i|we) (?:no longer|don't|do not|dont) want (?:your|these|this|any)\b",
     r"\bcancel (?:my|our|the) (?:subscription|newsletter)", r"\bdelete me\b",
+    # learners' English: "cancel my subscribe of this newsletter"
+    r"\bcancel (?:my|our) subscribe\b",
+    r"\btake (?:me|us) out of (?:your|the|this) (?:mail?ing |e-?mail |distribution )?"
+    r"(?:lists?|newsletters?|database)\b",
+    r"\btake (?:the|this) (?:e-?mail )?address off\b",
+    # de: "schreiben Sie mich nicht mehr an", "aus Ihrer Datenbank löschen", "das Abo Ihres
+    # Newsletters kündige ich", "die Newsletter-Mails können Sie sich sparen"
+    r"\bschreiben sie (?:mich|uns) (?:bitte )?nicht mehr an\b",
+    r"\ban diese (?:e-?mail-?)?adresse nichts mehr zu (?:schicken|senden)\b",
+    r"\baus (?:ihrer|eurer|der) (?:datenbank|kartei|kundendatei|adressdatei)\b.{0,12}"
+    r"\bl(?:ö|oe)schen\b",
+    r"\b(?:newsletter|mails?|e-?mails?|werbung)\b.{0,40}\bk(?:ö|oe)nnen sie sich\b.{0,20}"
+    r"\bsparen\b",
+    r"\bk(?:ü|ue)ndige\b.{0,20}\b(?:abo|abonnement)\b.{0,10}\b(?:ihres|des|eures|vom) "
+    r"newsletters?\b",
+    r"\bnewsletter-?abo(?:nnement)?\b.{0,20}\bk(?:ü|ue)ndigen\b",
+    # fr, es: "cessez de m'écrire", "effacer … données personnelles", "borradlo de vuestra
+    # base de datos"
+    r"\b(?:cessez|arr[êe]tez) de (?:m|nous)['’]\s?(?:[ée]crire|envoyer|contacter|solliciter)\b",
+    r"\b(?:effacer|supprimer)\b.{0,40}\bdonn[ée]es personnelles\b",
+    r"\b(?:borr|elimin)(?:ad|en|e|a)(?:lo|la|me)\b.{0,15}\b(?:vuestra|su|tu|la) base de datos\b",
+    # nl: "hou op met mailen", "stop met mailen"
+    r"\b(?:hou|houd|houdt|stop|stopt) (?:nu |eens |toch )?(?:op )?met (?:dat |het |al dat |die )?"
+    r"(?:mailen|e-?mailen|gemail|spammen|sturen van (?:mails|e-?mails|nieuwsbrieven))\b",
     r"\b(?:off|from) (?:all (?:of )?)?(?:your|the|this) (?:(?:mail?ing|e-?mail|distribution|"
     r"marketing|newsletter|contact|subscriber)(?: and (?:mail?ing|e-?mail|distribution|"
     r"marketing|newsletter))? )?lists?\b",
@@ -434,8 +459,9 @@ _STRONG = _rx(
 # The whole sentence is a keyword (subject lines, one-word replies).
 _KEYWORD_ONLY = re.compile(
     r"^(?:please |bitte |por favor |s'il vous pla[îi]t |prego |graag |prosz[ęe] )?"
-    r"(?:unsubscribe|unsubscriben|opt[- ]?out|stop|remove|remove me|abmelden|abbestellen|austragen|"
-    r"abmeldung|d[ée]sabonner|d[ée]sinscription|d[ée]sinscrire|baja|darse de baja|"
+    r"(?:unsubscribe|unsubscriben|opt[- ]?out|stop|remove|remove me|take me out|abmelden|"
+    r"abbestellen|austragen|abmeldung|d[ée]sabonner|d[ée]sinscription|d[ée]sinscrire|baja|"
+    r"darse de baja|"
     r"cancelar suscripci[óo]n|disiscrivi|disiscrizione|cancellami|afmelden|uitschrijven|"
     r"wypisz|wypisanie|rezygnacja|avregistrera|td|退订|退訂|kein interesse mehr|"
     r"plus int[ée]ress[ée]e?|ya no me interesa|non mi interessa pi[ùu]|geen interesse meer)"
@@ -521,8 +547,12 @@ _NOT_ME_THINGS = _rx(
     r"\bcarta di credito\b", r"\bkart[ayę] (?:p[łl]atnicz|kredytow)", r"\bcart[ãa]o\b",
     r"\b(?:delivery|shipping) address\b", r"\bliefer(?:adresse|anschrift)\b",
     r"\badres\w* dostawy\b", r"\bdirecci[óo]n de (?:env[íi]o|entrega)\b",
-    r"\badresse de livraison\b", r"\bindirizzo di (?:consegna|spedizione)\b",
+    r"\badresse de livraison\b", r"\bdonn[ée]es (?:de livraison|bancaires|de paiement)\b",
+    r"\bindirizzo di (?:consegna|spedizione)\b",
     r"\b(?:aflever|bezorg)adres\b", r"\b(?:morada|endere[çc]o) de entrega\b",
+    # a gym, a club, a membership: "darme de baja del gimnasio"
+    r"\b(?:gym|gimnasio|palestra|fitness-?studios?|sportschool|salle de sport|mitgliedschaft|"
+    r"membership|lidmaatschap)\b",
     # whole words only: "of course", "in any event", "terminate" are no events
     r"\b(?:webinare?n?|webinars|seminare?n?|seminars|veranstaltung(?:en)?|workshops?|"
     r"schulung(?:en)?|konferenz(?:en)?|kurse?n?|termine?n?|webinaires?|ateliers?|"
@@ -858,8 +888,15 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     best_sent = ""
     negative = False
     past_self = False  # an earlier (or this) sentence says the sender unsubscribed
-    for sent in _sentences(body):
+    sentences = _sentences(body)
+    for i, sent in enumerate(sentences):
         conf, rule, rev = _score(sent)
+        after = sentences[i + 1] if i + 1 < len(sentences) else ""
+        if (rule == "keyword-only sentence" and _NOT_ME_OBJECTS.search(after)
+                and not _MAIL_WORDS.search(after)):
+            # "Stop! Can you halt the delivery of my order?": the bare word may be
+            # about the order the next sentence names; a human decides.
+            conf, rule, rev = 0.5, "keyword-only sentence before one about an order", True
         past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent)
                                       and not _OTHER_ADDRESS.search(sent))
         if (past_self and conf < 0.8 and (conf >= 0.1 or not rule) and _STILL.search(sent)
