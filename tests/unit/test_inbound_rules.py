@@ -1599,6 +1599,7 @@ def test_a_message_that_says_a_machine_made_it_is_automatic(body: str) -> None:
     ("Pouvez-vous supprimer mes données bancaires ?", False),
     # a bare "Stop!" before a sentence about an order: a human reads it
     ("Stop ! Pouvez-vous arrêter la livraison de ma commande n° BL-77120 ?", False),
+    ("Stop! Bitte liefern Sie an meine neue Lieferadresse.", False),
     ("Stop! Keine Mails mehr.", True),
 ])
 def test_readings_of_the_thirteenth_and_fifteenth_blind_sets(text: str, objects: bool) -> None:

@@ -83,10 +83,9 @@ KNOWN = {
        "the forward or alias, an address never mailed"
        for n, k in (("3", "postfix-b05"), ("5", "zimbra-b42"), ("5", "notes-b27"),
                     ("5", "postfix-b28"), ("5", "axigen-b18"))},
-    "bounces9/b29": "a forwarding service's 'this address has changed' notice "
-                               "under Auto-Submitted: auto-replied, with no DSN and no "
-                               "failure wording: read as an automatic reply, nothing "
-                               "suppressed (the label says hard/hasmoved)",
+    "bounces9/b29": "a forwarding service's 'this address has changed' notice under "
+                    "Auto-Submitted: auto-replied, with no DSN and no failure wording: read "
+                    "as an automatic reply, nothing suppressed (the label says hard/hasmoved)",
 }
 
 

@@ -775,6 +775,15 @@ _GAPPED = ("melden sie", "tragen sie", "nehmen sie", "mich ", "uns ", "meine ")
 _GAP_NEGATION = re.compile(r"\b(?:nicht|keinesfalls|auf keinen fall|niemals|nie)\b", re.I)
 
 
+def _about_a_thing(s: str) -> bool:
+    """The sentence names a card, an event, a delivery address, a gym or an order, and no
+    mail: "Stop! Can you halt the delivery of my order?" """
+    if _MAIL_WORDS.search(s):
+        return False
+    return bool((_NOT_ME_THINGS.search(s) and not _LIST_WORDS.search(s))
+                or _NOT_ME_OBJECTS.search(s))
+
+
 def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
     """What the phrase removes when it is not the person's mail ("" when it is): a card,
     an event or a delivery address named, or an order item with no person or list right
@@ -892,11 +901,9 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     for i, sent in enumerate(sentences):
         conf, rule, rev = _score(sent)
         after = sentences[i + 1] if i + 1 < len(sentences) else ""
-        if (rule == "keyword-only sentence" and _NOT_ME_OBJECTS.search(after)
-                and not _MAIL_WORDS.search(after)):
-            # "Stop! Can you halt the delivery of my order?": the bare word may be
-            # about the order the next sentence names; a human decides.
-            conf, rule, rev = 0.5, "keyword-only sentence before one about an order", True
+        if rule == "keyword-only sentence" and _about_a_thing(after):
+            # The bare word may be about the thing the next sentence names; a human decides.
+            conf, rule, rev = 0.5, "keyword-only sentence before one about a thing", True
         past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent)
                                       and not _OTHER_ADDRESS.search(sent))
         if (past_self and conf < 0.8 and (conf >= 0.1 or not rule) and _STILL.search(sent)
