@@ -1609,3 +1609,39 @@ def test_readings_of_the_thirteenth_and_fifteenth_blind_sets(text: str, objects:
 def test_a_bare_stop_before_an_order_goes_to_a_human() -> None:
     r = intent.detect("Stop ! Pouvez-vous arrêter la livraison de ma commande n° BL-77120 ?")
     assert r.review and r.confidence < 0.8, r
+
+
+# Consent denied: said of the mail, honoured as an objection and shown to a human; said of
+# a price, terms or an event, not about the mail; with mail kept, for a human.
+@pytest.mark.parametrize("text", [
+    "I never agreed to receive this.",
+    "I never gave you my consent for these mails.",
+    "Where did you get my address? I never signed up.",
+    "hab ich nie bestellt.",
+    "Ich habe nie eingewilligt, Werbung von Ihnen zu bekommen.",
+    "Sie schreiben mir ohne meine Einwilligung.",
+    "Je n'ai jamais donné mon consentement à recevoir vos mails.",
+    "Nunca me he suscrito a esto, ¿de dónde sacaron mi correo?",
+    "Non ho mai dato il consenso a ricevere queste email.",
+    "Ik heb me nooit aangemeld voor deze nieuwsbrief.",
+    "Nigdy nie wyrażałem zgody na otrzymywanie tych wiadomości.",
+    "Nunca dei o meu consentimento para isto.",
+])
+def test_consent_denied_of_the_mail_is_honoured_and_shown(text: str) -> None:
+    r = intent.detect(text)
+    assert r.confidence >= 0.8 and r.review and r.rule.startswith("consent denied"), r
+
+
+@pytest.mark.parametrize("text", [
+    "I never agreed to this price increase.",
+    "Ich habe der Vertragsverlängerung nie zugestimmt.",
+    "I never signed up for the webinar, but I'd like to.",
+    "Je n'ai jamais accepté ces conditions.",
+])
+def test_consent_denied_of_something_else_is_not_an_objection(text: str) -> None:
+    assert intent.detect(text).confidence < 0.8, intent.detect(text)
+
+
+def test_consent_denied_with_the_mail_kept_goes_to_a_human() -> None:
+    r = intent.detect("I never signed up, but I love it, keep me on the list.")
+    assert r.review and 0.3 <= r.confidence < 0.8, r

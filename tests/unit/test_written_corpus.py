@@ -38,9 +38,6 @@ ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
 KNOWN_REPLIES = {
     "replies5/r013": "'Parem de me mandar M quando eu encomendo L': 'stop sending me' with a "
                      "clothing size for its object; no rule tells a size from a pronoun",
-    "replies5/r046": "'weg damit und zwar für immer' (away with it, for good) is read as no "
-                     "request; the reply goes to a human as a question about the address "
-                     "origin ('woher habt ihr meine adresse'), not suppressed",
     "replies6/r007": "'Leider muss ich uns davon wieder abmelden' (de-register from it): the "
                      "workshop it is about is named in the sentence before",
     "replies9/r001": "a person's comment relayed by a ticket system under Auto-Submitted: "
@@ -58,9 +55,6 @@ KNOWN_REPLIES = {
                       "phrases in one sentence go to a human (review), not suppressed",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
-    "replies15/r024": "'non ho mai dato il consenso … se continuerete a scrivermi, farò "
-                      "segnalazione al Garante': a denial of consent with a threat names "
-                      "no request; read as a reply",
 }
 # Reports consentry reads otherwise than their label, each for a reason it keeps: all
 # on the side that suppresses no one.

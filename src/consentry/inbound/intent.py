@@ -535,6 +535,49 @@ _ABOUT_US = _rx(
     r"\bi never (?:signed up|subscribed)\b", r"\bnie eingetragen\b", r"\bnie angemeldet\b",
     r"\bnie (?:bestellt|abonniert)\b",
 )
+# "I never agreed to this", "ohne meine Einwilligung": consent denied. Sending on after
+# that is mailing someone who says there was never a basis for it, so, said of the mail,
+# it is honoured as an objection and shown to a human (often it asks where the address
+# came from, too). Said of a price, a contract or terms, it is not about the mail.
+_CONSENT_DENIED = _rx(
+    r"\bi (?:have |had )?never (?:ever )?(?:signed up|subscribed|registered|opted[- ]?in|"
+    r"agreed|consented|(?:gave|given) (?:you )?(?:my |any )?(?:consent|permission)|"
+    r"asked (?:for|to (?:be|receive|get)))\b",
+    r"\bi did(?: not|n't) (?:ever )?(?:sign up|subscribe|register|opt[- ]?in|consent|"
+    r"give (?:you )?(?:my |any )?(?:consent|permission))\b",
+    r"\bwithout (?:my|our|any) (?:prior )?(?:consent|permission|approval)\b",
+    r"\b(?:ich )?(?:habe|hab|hatte) (?:\w+ ){0,4}(?:nie|niemals|nie(?:mals)? und nimmer)"
+    r"(?: \w+){0,4} (?:zugestimmt|eingewilligt|angemeldet|eingetragen|bestellt|abonniert|"
+    r"erlaubt|registriert)\b",
+    r"\b(?:nie|niemals|keine) (?:eine )?(?:einwilligung|zustimmung|erlaubnis)\b",
+    r"\bohne (?:meine|unsere|jede) (?:vorherige )?(?:einwilligung|zustimmung|erlaubnis)\b",
+    r"\bje n'ai jamais (?:accept[ée]|consenti|autoris[ée]|demand[ée]|souscrit|donn[ée] "
+    r"(?:mon |aucun )?(?:consentement|accord|autorisation))\b",
+    r"\bje ne me suis jamais (?:inscrit|abonn)", r"\bsans (?:mon|notre) (?:consentement|"
+    r"accord|autorisation)\b",
+    r"\bnunca (?:he dado|di|d[íi]|otorgu[ée]) (?:mi |ning[úu]n )?(?:consentimiento|permiso|"
+    r"autorizaci[óo]n)\b", r"\bnunca (?:me (?:he suscrito|suscrib[íi]|he apuntado|apunt[ée]|"
+    r"di de alta|he registrado|registr[ée])|acept[ée]|autoric[ée]|ped[íi]|solicit[ée])\b",
+    r"\bsin (?:mi|nuestro) (?:consentimiento|permiso|autorizaci[óo]n)\b",
+    r"\bnon (?:ho )?mai (?:dato|espresso|fornito|prestato|accordato) (?:il )?(?:mio |alcun )?"
+    r"consenso\b", r"\bnon mi sono mai (?:iscritt|registrat)",
+    r"\bnon ho mai (?:accettato|autorizzato|richiesto|chiesto)\b",
+    r"\bsenza (?:il mio|il nostro|alcun) consenso\b",
+    r"\b(?:ik )?heb (?:me |mij )?(?:hier )?nooit (?:\w+ ){0,3}(?:aangemeld|ingeschreven|"
+    r"toestemming (?:voor )?gegeven|aangevraagd|akkoord gegeven)\b", r"\bnooit toestemming\b",
+    r"\bzonder (?:mijn|onze) toestemming\b",
+    r"\bnigdy nie (?:wyra[żz]a[łl]\w* zgody|zapisywa[łl]\w*|zapisa[łl]\w*|zgodzi[łl]\w*|"
+    r"prosi[łl]\w*)", r"\bbez (?:mojej|naszej) zgody\b",
+    r"\bnunca (?:dei (?:o meu )?consentimento|autorizei|me inscrevi|me registei|"
+    r"me cadastrei|pedi)\b", r"\bsem o (?:meu|nosso) consentimento\b",
+)
+# What else consent is denied to: a price, a contract, terms, a charge.
+_CONSENT_OTHER = _rx(
+    r"\b(?:price|prices|pricing|terms|conditions|contract|charges?|fees?|payments?|renewal|"
+    r"upgrade|tariff|preis\w*|agb|bedingungen|vertrag\w*|geb[üu]hr\w*|abbuchung\w*|zahlung\w*|"
+    r"verl[äa]ngerung|tarif\w*|prix|contrat|conditions|frais|pr[ée]l[èe]vement|precio|contrato|"
+    r"cargo|prezzo|contratto|addebito|prijs|contract|voorwaarden|cena|umow\w*|pre[çc]o)\b",
+)
 _NOT_ME_OBJECTS = _rx(
     r"\b(?:basket|cart|order|warenkorb|auftrag|bestellung|panier|commande|carrito|pedido|"
     r"carrello|ordine|winkelwagen|bestelling|koszyk|zam[óo]wieni)\b",
@@ -830,6 +873,15 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.0, "", False
     question = s.rstrip().endswith(("?", "？")) or bool(_QUESTION_WORD.match(low))
     m = _STRONG.search(s)
+    denied = _CONSENT_DENIED.search(s)
+    if denied and not _NEGATION_BEFORE.search(s[:denied.start()]):
+        said = denied.group(0)
+        other = bool(_CONSENT_OTHER.search(s) or _about_a_thing(s))
+        if (other and _MAIL_WORDS.search(s)) or (not other and _KEEP.search(s)):
+            # "… not the new terms, nor these mails", "… but keep them coming": a human reads it
+            return 0.5, f"consent denied, the mail or something else?: {said}", True
+        if not other:
+            return 0.85, f"consent denied: {said}", True
     if _ABOUT_US.search(s) and (m is None or question):
         return 0.35, "question about the address origin", True
     if _KEYWORD_ONLY.match(low):
