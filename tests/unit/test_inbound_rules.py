@@ -1645,3 +1645,22 @@ def test_consent_denied_of_something_else_is_not_an_objection(text: str) -> None
 def test_consent_denied_with_the_mail_kept_goes_to_a_human() -> None:
     r = intent.detect("I never signed up, but I love it, keep me on the list.")
     assert r.review and 0.3 <= r.confidence < 0.8, r
+
+
+# Dictated text: the spoken names of punctuation end sentences in a line without written
+# punctuation; the same words as nouns do not.
+def test_dictated_punctuation_ends_sentences() -> None:
+    r = intent.detect("hallo ich möchte diese mails nicht mehr bekommen wir nutzen das gar "
+                      "nicht mehr Punkt abmelden bitte Fragezeichen danke")
+    assert r.confidence >= 0.9 and r.sentence.endswith("gar nicht mehr."), r
+    assert intent._sentences("bitte austragen Punkt danke Punkt") == ["bitte austragen.",
+                                                                      "danke."]
+    assert intent._sentences("remove me period thank you") == ["remove me.", "thank you"]
+
+
+@pytest.mark.parametrize("text", [
+    "das ist ein wichtiger Punkt danke", "the trial period ends soon thanks",
+    "siehe Punkt 3 der Liste", "Wir treffen uns um Punkt zwölf",
+])
+def test_punctuation_words_as_nouns_end_nothing(text: str) -> None:
+    assert intent._sentences(text) == [text]

@@ -50,9 +50,6 @@ KNOWN_REPLIES = {
     "replies13/r004": "an inline 'Yes, exactly that please, for this address and for …' "
                       "under the quoted footer's Unsubscribe line: the answer names no "
                       "request of its own; reading the quote it answers is not done",
-    "replies13/r039": "dictated without punctuation: '… gar nicht mehr Punkt abmelden bitte' "
-                      "reads 'nicht' before 'abmelden' as a negation; negated and plain "
-                      "phrases in one sentence go to a human (review), not suppressed",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
 }

@@ -783,8 +783,33 @@ def _wrapped_lines(text: str) -> list[str]:
 _DATE_END = re.compile(r"(?:^|[\s(])\d{1,2}\.(?:\d{1,2}\.(?:\d{2,4})?)?$")
 
 
+# Dictated text ("… gar nicht mehr Punkt abmelden bitte Fragezeichen danke"): the spoken
+# names of punctuation, in a line without any written, end its sentences. Not after a
+# word that makes them a noun ("ein wichtiger Punkt", "the trial period"), not before a
+# number ("Punkt 3").
+_DICTATED = re.compile(
+    r"(?<![.!?,;:])(?<!\bder)(?<!\bden)(?<!\bdem)(?<!\bein)(?<!\beinen)(?<!\bam)(?<!\bum)"
+    r"(?<!\bzum)(?<!\bthe)(?<!\ba)(?<!\bthis)(?<!\bthat)(?<!\bper)(?<!\bone)(?<!\btrial)"
+    r"(?<!\bnotice)(?<!\bgrace)(?<!\bbilling)(?<!\bwaiting)(?<!\bwichtiger)(?<!\bletzter)"
+    r"(?<!\berster)(?<!\bnächster)(?<!\bwunder)(?<!\bknack)(?<!\bstand)"
+    r" (?P<w>Punkt|punkt|period|full stop|Fragezeichen|fragezeichen|question mark|"
+    r"Ausrufezeichen|ausrufezeichen|exclamation (?:mark|point)|point final)(?= [^\W\d]|\s*$)",
+    re.M)
+_SPOKEN_MARK = {"punkt": ".", "period": ".", "full stop": ".", "point final": ".",
+                "fragezeichen": "?", "question mark": "?", "ausrufezeichen": "!"}
+
+
+def _undictate(text: str) -> str:
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not re.search(r"[.!?]", line) and _DICTATED.search(line):
+            lines[i] = _DICTATED.sub(
+                lambda m: _SPOKEN_MARK.get(m.group("w").lower(), "!"), line)
+    return "\n".join(lines)
+
+
 def _sentences(text: str) -> list[str]:
-    t = _normal(text)
+    t = _undictate(_normal(text))
     # A hard-wrapped line goes on in the next ("Könnt ihr mich bitte\nrausnehmen?"): one
     # that ends without a full stop and is long, or is followed by a lower-case word.
     t = _WRAPPED.sub(" ", t)
