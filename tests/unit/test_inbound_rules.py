@@ -1664,3 +1664,102 @@ def test_dictated_punctuation_ends_sentences() -> None:
 ])
 def test_punctuation_words_as_nouns_end_nothing(text: str) -> None:
     assert intent._sentences(text) == [text]
+
+
+# -- ESP delivery events mailed as JSON, forwards' origins, abuse desks ------------------
+
+def _esp_mail(body: str, ctype: str = "text/plain", preamble: str = "") -> bytes:
+    head = ("From: Hook relay <hooks@relay.shop.example>\r\nTo: bounces@shop.example\r\n"
+            "Subject: ESP events\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
+    if ctype == "text/plain":
+        return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + preamble + body
+                ).encode()
+    return (head + 'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+            "Content-Type: text/plain\r\n\r\n" + preamble + "\r\n--b\r\n"
+            f'Content-Type: {ctype}\r\nContent-Disposition: attachment; filename="e.json"'
+            "\r\n\r\n" + body + "\r\n--b--\r\n").encode()
+
+
+def test_a_sendgrid_batch_mailed_as_json_is_read_event_by_event() -> None:
+    body = ('[{"email": "gone@isp.example", "event": "bounce", "type": "bounce", '
+            '"status": "5.1.1", "reason": "550 5.1.1 <gone@isp.example>: user unknown"},'
+            '{"email": "later@isp.example", "event": "deferred", '
+            '"response": "421 4.7.0 try again later"},'
+            '{"email": "fine@isp.example", "event": "delivered", "response": "250 OK"},'
+            '{"email": "opened@isp.example", "event": "open"}]')
+    for raw in (_esp_mail(body, preamble="Events follow:\r\n"),
+                _esp_mail(body, "application/json", "The batch is attached.")):
+        v = classify(raw)
+        got = {r["address"]: (r["class"], r["action"]) for r in v.recipients}
+        assert v.kind == "bounce" and v.suppress, v
+        assert got == {"gone@isp.example": ("hard", "failed"),
+                       "later@isp.example": ("soft", "delayed")}, got
+
+
+def test_mailgun_postmark_and_sparkpost_events_are_read() -> None:
+    mailgun = ('event-data:\n{"event": "failed", "severity": "permanent", "recipient": '
+               '"a@isp.example", "delivery-status": {"code": 550, "message": '
+               '"5.1.1 mailbox does not exist"}, "message": {"headers": {"from": '
+               '"news@shop.example"}}}')
+    postmark = ('{"RecordType": "Bounce", "Type": "SoftBounce", "Email": "b@isp.example", '
+                '"Details": "smtp;452 4.2.2 mailbox full"}')
+    sparkpost = ('[{"msys": {"message_event": {"type": "bounce", "bounce_class": "10", '
+                 '"rcpt_to": "c@isp.example", "raw_reason": "550 5.1.1 user unknown", '
+                 '"friendly_from": "news@shop.example"}}}]')
+    want = {"a@isp.example": "hard", "b@isp.example": "soft", "c@isp.example": "hard"}
+    for body, (addr, klass) in zip((mailgun, postmark, sparkpost), want.items(), strict=True):
+        v = classify(_esp_mail(body))
+        assert [(r["address"], r["class"]) for r in v.recipients] == [(addr, klass)], v
+
+
+def test_a_delivered_esp_event_suppresses_no_one() -> None:
+    v = classify(_esp_mail('{"RecordType": "Delivery", "Email": "ok@isp.example"}'))
+    assert v.kind == "delivered" and not v.suppress, v
+
+
+def test_a_failure_behind_an_alias_names_the_address_mailed() -> None:
+    exim = ("From: Mail Delivery System <Mailer-Daemon@mx.firm.example>\r\n"
+            "To: bounces@shop.example\r\nSubject: Mail delivery failed\r\n\r\n"
+            "This message was created automatically by mail delivery software.\r\n\r\n"
+            "A message that you sent could not be delivered to one or more of its\r\n"
+            "recipients. This is a permanent error. The following address(es) failed:\r\n"
+            "\r\n  target@home.example\r\n    (generated from info@firm.example)\r\n"
+            "    SMTP error from remote mail server after RCPT TO:<target@home.example>:\r\n"
+            "    550 5.1.1 <target@home.example>: user unknown\r\n")
+    postfix = ("From: MAILER-DAEMON@mx.firm.example (Mail Delivery System)\r\n"
+               "To: bounces@shop.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+               "\r\nI'm sorry to have to inform you that your message could not\r\n"
+               "be delivered to one or more recipients.\r\n\r\n<target@home.example> "
+               "(expanded from <info@firm.example>): host mx.home.example said:\r\n"
+               "    550 5.1.1 user unknown (in reply to RCPT TO command)\r\n")
+    for raw in (exim, postfix):
+        v = classify(raw.encode())
+        assert [(r["address"], r["class"]) for r in v.recipients] == [
+            ("info@firm.example", "hard")], v
+
+
+_PASTED = ("Return-Path: <bounces@shop.example>\r\nFrom: Shop <news@shop.example>\r\n"
+           "To: kunde@isp.example\r\nSubject: Angebote\r\nMessage-ID: <n1@shop.example>\r\n"
+           "List-Unsubscribe: <https://shop.example/u/abc>\r\nPrecedence: bulk\r\n")
+
+
+def test_an_abuse_desk_forwarding_a_complaint_as_text_is_a_complaint() -> None:
+    raw = ("From: Abuse Team <abuse@hoster.example>\r\nTo: bounces@shop.example\r\n"
+           "Subject: [ABUSE-4711] Spam-Beschwerde zu 198.51.100.25\r\n\r\n"
+           "Zu Ihrer IP ist folgende Beschwerde eingegangen.\r\n\r\n"
+           "----- forwarded complaint -----\r\nFrom: kunde@isp.example\r\n"
+           "Subject: SPAM!\r\n\r\nIch habe das nie bestellt.\r\n\r\n--- headers ---\r\n"
+           + _PASTED + "\r\nHallo ...\r\n")
+    v = classify(raw.encode())
+    assert v.kind == "complaint" and v.suppress, v
+    assert [r["address"] for r in v.recipients] == ["kunde@isp.example"], v
+
+
+def test_pasted_headers_without_an_abuse_desk_or_from_a_daemon_are_no_complaint() -> None:
+    person = ("From: Eva <eva@isp.example>\r\nTo: news@shop.example\r\n"
+              "Subject: Re: Angebote\r\n\r\nDanke, sehr schön.\r\n\r\n" + _PASTED)
+    daemon = ("From: MAILER-DAEMON@mx.isp.example\r\nTo: bounces@shop.example\r\n"
+              "Subject: abuse report: failure notice\r\n\r\n<kunde@isp.example>:\r\n"
+              "550 5.1.1 user unknown\r\n\r\n--- copy of the message ---\r\n" + _PASTED)
+    assert classify(person.encode()).kind != "complaint"
+    assert classify(daemon.encode()).kind != "complaint"

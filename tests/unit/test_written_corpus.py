@@ -31,7 +31,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
-           "bounces7", "bounces8", "bounces9")
+           "bounces7", "bounces8", "bounces9", "bounces10")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -61,19 +61,15 @@ KNOWN = {
                             "(a wrong hard verdict is for ever)",
     "bounces2/ses-b01": "550 5.5.0 'mailbox unavailable' is RFC 5321's generic 550 text, given for "
                "blocks as well as for dead mailboxes: soft",
-    "bounces2/postmark-b01": "an ESP's own bounce notice (summary and JSON, no DSN, no "
-                             "bounce markers) is not recognised as a report: it is read as "
-                             "a reply (soft cause, nothing suppressed either way)",
-    **{f"bounces3/{esp}-b01": "an ESP webhook event forwarded as mail by the sender's own "
-       "relay (JSON under Auto-Submitted: auto-generated) is not read as a report: it is "
-       "taken for an automatic reply, nothing suppressed. ESP events belong at consentry's "
-       "webhook endpoint, which verifies their signatures; as mail they cannot be verified"
-       for esp in ("sendgrid", "mailgun", "sparkpost")},
     **{f"bounces{n}/{k}": "a forwarder's report: consentry names the Original-Recipient, "
        "the address it sent to and can suppress; the label names the Final-Recipient behind "
        "the forward or alias, an address never mailed"
        for n, k in (("3", "postfix-b05"), ("5", "zimbra-b42"), ("5", "notes-b27"),
                     ("5", "postfix-b28"), ("5", "axigen-b18"))},
+    "bounces10/b13": "'Status: 4.1.1' under a 550 'Recipient unknown' and Action: failed: "
+                     "a temporary status in a report that calls the failure final "
+                     "contradicts itself, and a temporary code is never made permanent "
+                     "(soft, counted; a wrong hard verdict is for ever)",
     "bounces9/b29": "a forwarding service's 'this address has changed' notice under "
                     "Auto-Submitted: auto-replied, with no DSN and no failure wording: read "
                     "as an automatic reply, nothing suppressed (the label says hard/hasmoved)",

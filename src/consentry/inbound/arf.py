@@ -82,7 +82,7 @@ def analyse(msg: Parsed) -> Complaint:
             evidence.append("text: abuse-report wording with the original attached")
             fields = Headers()
         else:
-            return Complaint(False)
+            return _forwarded_by_an_abuse_desk(msg)
     ftype = (fields.get("feedback-type") or "").strip().lower()
     if not ftype:
         ftype = "abuse"
@@ -134,3 +134,64 @@ def _ses(obj: dict[str, Any]) -> Complaint:
     mid = mail.get("messageId") if isinstance(mail.get("messageId"), str) else None
     return Complaint(True, ftype, tuple(rcpts), False, ftype in SUPPRESSING_TYPES,
                      ("ses-json: notificationType=Complaint", f"feedback-type: {ftype}"), mid)
+
+
+# A hosting provider's or network's abuse desk forwarding, as plain text, a complaint it
+# received about our mail ("Spam-Beschwerde", "abuse complaint", ticket numbers), with
+# the headers of our message pasted below. Known by who sends it (abuse@, an abuse
+# desk) or its subject, and by those headers: a header block carrying List-Unsubscribe,
+# which every marketing message consentry relays has. The complainant is that block's To.
+_DESK_LOCAL = re.compile(r"^(?:abuse|abuse[-_.]?(?:desk|team|dept|department|report|"
+                         r"reports|complaints?)|spam[-_.]?(?:report|complaints?)|noc)$", re.I)
+_COMPLAINT_SUBJECT = re.compile(
+    r"\b(?:abuse|spam)[- ]?(?:complaint|report|notice|notification|beschwerde|meldung|"
+    r"ticket)\b|\bspam-?beschwerde|\[abuse[-#: ]|\babuse\b.{0,40}\b(?:ticket|case|"
+    r"complaint|report|beschwerde|meldung)\b|\bunsolicited (?:bulk |commercial )?e-?mail|"
+    r"\bplainte (?:pour |de )?(?:spam|abus)|\bsignalement d'abus|\bqueja (?:por|de) spam|"
+    r"\bdenuncia (?:de )?spam|\bsegnalazione (?:di )?(?:spam|abuso)|\bspamklacht|"
+    r"\bklacht over spam|\bzg[łl]oszenie (?:spamu|nadu[żz]ycia)|\bskarga na spam", re.I)
+_HEADER_LINE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]|[ \t]+\S)")
+
+
+def _pasted_header_blocks(text: str) -> list[Headers]:
+    lines = text.replace("\r\n", "\n").split("\n")[:5_000]
+    out: list[Headers] = []
+    for i, line in enumerate(lines):
+        if not line.lower().startswith("list-unsubscribe:"):
+            continue
+        start = i
+        while start > 0 and _HEADER_LINE.match(lines[start - 1]) and i - start < 200:
+            start -= 1
+        end = i + 1
+        while end < len(lines) and _HEADER_LINE.match(lines[end]) and end - i < 200:
+            end += 1
+        out.append(parse_header_block("\n".join(lines[start:end])))
+        if len(out) >= 3:
+            break
+    return out
+
+
+def _forwarded_by_an_abuse_desk(msg: Parsed) -> Complaint:
+    frm = [a for v in msg.headers.all("from") for a in addresses_in(v)]
+    ctype = (msg.headers.get("content-type") or "").lower()
+    if ctype.startswith("multipart/report") or any(
+            re.match(r"^(?:mailer[-_]?daemon|postmaster)$", a.rpartition("@")[0], re.I)
+            for a in frm):
+        return Complaint(False)  # a delivery report quoting our headers is no complaint
+    desk = any(_DESK_LOCAL.match(a.rpartition("@")[0]) for a in frm[:3])
+    if not (desk or _COMPLAINT_SUBJECT.search(msg.subject)):
+        return Complaint(False)
+    for text in report_texts(msg, cut=False)[:3]:
+        for block in _pasted_header_blocks(text[:200_000]):
+            tos = [a for v in block.all("to") for a in addresses_in(v)]
+            usable = [a for a in tos if _usable(a)]
+            if len(usable) != 1:
+                continue
+            who = "an abuse desk's address" if desk else "a complaint subject"
+            return Complaint(True, "abuse", (usable[0],), False, True,
+                             (f"text: a complaint forwarded as text ({who}) with our "
+                              "message's headers pasted (List-Unsubscribe)",
+                              "feedback-type missing: taken as abuse",
+                              f"pasted original To: {usable[0]}"),
+                             block.get("message-id"))
+    return Complaint(False)

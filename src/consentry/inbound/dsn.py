@@ -26,7 +26,7 @@ import json
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -565,6 +565,117 @@ def _ses_subtype(sub: str) -> str:
             "Suppressed": "", "OnAccountSuppressionList": ""}.get(sub, "")
 
 
+# -- ESP delivery events as JSON ----------------------------------------------------------
+# SendGrid, Mailgun, Postmark, SparkPost and SES event publishing describe each delivery
+# as a JSON event; a hook relay or the ESP itself may mail them to the return path (the
+# JSON in the text or as an application/json attachment). Each event names its
+# recipient, what happened and the remote server's reply; the reply decides hard or soft
+# as in any report, the ESP's own "hard"/"permanent" only says the failure was final.
+
+_ESP_RCPT_KEYS = ("email", "recipient", "rcpt_to", "Email", "Recipient", "emailAddress")
+_ESP_DIAG_KEYS = ("reason", "response", "raw_reason", "Details", "Description",
+                  "diagnosticCode", "smtpResponse", "error", "message")
+# event name (lower case) -> action; "" = not a delivery event (opens, clicks, drops)
+_ESP_EVENTS = {
+    "bounce": "failed", "bounced": "failed", "failed": "failed", "hardbounce": "failed",
+    "softbounce": "failed", "blocked": "failed", "dnserror": "failed", "rejected": "failed",
+    "out_of_band": "failed", "policy_rejection": "failed", "generation_failure": "",
+    "deferred": "delayed", "delay": "delayed", "deliverydelay": "delayed",
+    "transient": "delayed", "temporary": "delayed",
+    "delivered": "delivered", "delivery": "delivered",
+}
+
+
+def _esp_event_objects(value: Any, depth: int = 0) -> list[dict[str, Any]]:
+    """The event objects in a decoded JSON value: a list of them, one, or one wrapped
+    ({"event-data": …} of Mailgun, {"msys": {"message_event": …}} of SparkPost)."""
+    if depth > 4:
+        return []
+    if isinstance(value, list):
+        return [e for v in value[:1000] for e in _esp_event_objects(v, depth + 1)]
+    if not isinstance(value, dict):
+        return []
+    for key in ("event-data", "msys", "events", "records", "Records"):
+        if key in value and isinstance(value[key], (dict, list)):
+            inner = value[key]
+            if key == "msys" and isinstance(inner, dict):
+                inner = list(inner.values())
+            return _esp_event_objects(inner, depth + 1)
+    if any(isinstance(value.get(k), str) for k in _ESP_RCPT_KEYS):
+        return [value]
+    return []
+
+
+def _json_values(text: str) -> list[Any]:
+    """JSON values in a text that may open with a line of prose ("event-data:")."""
+    out: list[Any] = []
+    pos = 0
+    for _ in range(10):
+        starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
+        if not starts:
+            break
+        start = min(starts)
+        try:
+            value, end = json.JSONDecoder().raw_decode(text[start: start + 1_000_000])
+        except (ValueError, RecursionError):
+            pos = start + 1
+            continue
+        out.append(value)
+        pos = start + max(end, 1)
+    return out
+
+
+def _esp_event(e: dict[str, Any]) -> BouncedRecipient | None:
+    rcpt = next((e[k] for k in _ESP_RCPT_KEYS if isinstance(e.get(k), str)), "")
+    addr = first_address(rcpt)
+    if not addr:
+        return None
+    names = [str(e.get(k, "")).lower().replace("-", "").replace(" ", "")
+             for k in ("Type", "RecordType", "eventType", "notificationType", "event", "type")]
+    action = next((_ESP_EVENTS[n] for n in names if n in _ESP_EVENTS), None)
+    if action is None or action == "":
+        return None
+    severity = str(e.get("severity", "")).lower()
+    if severity == "temporary" and action == "failed":
+        action = "delayed"
+    ds = e.get("delivery-status") if isinstance(e.get("delivery-status"), dict) else {}
+    assert isinstance(ds, dict)
+    diag = " ".join(str(v)[:500] for v in (*(e.get(k) for k in _ESP_DIAG_KEYS),
+                                          ds.get("message"), ds.get("description"))
+                    if isinstance(v, (str, int)) and str(v).strip())[:1_000]
+    status = (_clean_status(str(e.get("status") or ds.get("enhanced-code") or ""))
+              or reasons.find_status(diag))
+    code = str(ds.get("code") or e.get("error_code") or "")
+    reply = code if re.fullmatch(r"[2-5]\d\d", code) else reasons.find_reply_code(diag)
+    if action == "delivered":
+        return BouncedRecipient(addr, status or "2.0.0", reply, "delivered", "soft",
+                                "other", diag, "esp-json", "esp:delivered")
+    final = severity == "permanent" or "hard" in names[0] or names[-1] == "bounce"
+    j = reasons.judge(status, reply, diag, delayed=action == "delayed",
+                      permanent_hint=True if final else None)
+    return BouncedRecipient(addr, status, reply, action, j.klass, j.reason, diag, "esp-json",
+                            j.why)
+
+
+def esp_events(msg: Parsed) -> list[BouncedRecipient]:
+    """Delivery events of an ESP mailed as JSON (see above); empty if there are none."""
+    out: list[BouncedRecipient] = []
+    for p in msg.report_parts():
+        if not (p.ctype.startswith("text/") or p.ctype == "application/json"):
+            continue
+        if '"' not in p.text[:200_000] or p.ctype == "text/html":
+            continue
+        for value in _json_values(p.text[:1_000_000]):
+            for e in _esp_event_objects(value)[:1000]:
+                rec = _esp_event(e)
+                if rec is not None and norm(rec.address) not in {norm(r.address)
+                                                                  for r in out}:
+                    out.append(rec)
+        if out:
+            break
+    return out
+
+
 # -- the analysis ------------------------------------------------------------------------
 
 def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
@@ -577,6 +688,9 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
         rec = _ses_recipients(ses)
         kind = ses["notificationType"]
         return DsnReport(True, tuple(rec), (f"ses-json: notificationType={kind}",))
+    esp = esp_events(msg)
+    if esp:
+        return DsnReport(True, tuple(esp), (f"esp-json: {len(esp)} delivery event(s)",))
     evidence = _recognise(msg, texts)
     if not evidence and not force and depth < 2:
         forwarded = _forwarded_report(msg, depth)
@@ -674,7 +788,38 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
             evidence.append("returned original: To")
     if depth < 2 and any(r.failed and r.why == "none" for r in found):
         found = _decided_by_enclosed(msg, found, depth, evidence)
-    return DsnReport(True, tuple(found), tuple(evidence))
+    return DsnReport(True, tuple(_expanded_from(found, texts, evidence)), tuple(evidence))
+
+
+# An alias or forward that failed behind the address we sent to: Exim's "target\n
+# (generated from ours)", Postfix's "<target> (expanded from <ours>)". Without an
+# Original-Recipient field the prose is what names the address we mailed; the target we
+# never mailed, and suppressing it would protect no one.
+_EXPANDED_FROM = re.compile(
+    r"<?(?P<final>[^\s<>()\"]{1,200}@[^\s<>()\"]{1,200}?)>?:?\s*\(\s*(?:generated|expanded) "
+    r"from:?\s*<?(?P<orig>[^\s<>()\"]{1,200}@[^\s<>()\"]{1,200}?)>?\s*\)", re.I)
+
+
+def _expanded_from(found: list[BouncedRecipient], texts: list[str],
+                   evidence: list[str]) -> list[BouncedRecipient]:
+    if not found:
+        return found
+    origin: dict[str, str] = {}
+    for t in texts:
+        for m in _EXPANDED_FROM.finditer(t[:100_000]):
+            origin.setdefault(norm(m.group("final")), m.group("orig"))
+    if not origin:
+        return found
+    out: list[BouncedRecipient] = []
+    seen = {norm(r.address) for r in found}
+    for r in found:
+        orig = origin.get(norm(r.address))
+        if orig and norm(orig) not in seen:
+            evidence.append(f"{r.address} was expanded from {orig}: the address mailed")
+            seen.add(norm(orig))
+            r = replace(r, address=orig)
+        out.append(r)
+    return out
 
 
 # The header block of a message forwarded inline ("-----Original Message-----", "----------

@@ -307,7 +307,8 @@ _REPORT_TYPES = ("message/delivery-status", "message/global-delivery-status",
                  "message/feedback-report", "message/disposition-notification",
                  "message/global-disposition-notification")
 _TEXTUAL = ("text/", "message/delivery-status", "message/global-delivery-status",
-            "message/feedback-report", "message/disposition-notification")
+            "message/feedback-report", "message/disposition-notification",
+            "application/json")  # an ESP's delivery events mailed as an attachment
 
 
 def _get_payload(msg: email.message.Message, decode: bool = False) -> object:
