@@ -260,6 +260,13 @@ def analyse(msg: Parsed, body: str) -> AutoReply:
     return AutoReply(False)
 
 
+def automatic_wording(body: str) -> bool:
+    """The text itself says what an automatic reply says ("I am out of the office",
+    "this is an automatic reply"), in its first 1,500 characters."""
+    short = body.strip()[:1_500]
+    return bool(_TEXT.search(short) or _TEXT_CJK.search(short))
+
+
 # A person asking the reader to hold, pause or cancel something (an out-of-office text
 # asks its reader to write to someone else, never that).
 _ASKS_US = re.compile(

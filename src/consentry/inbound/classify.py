@@ -273,9 +273,14 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
     # That one is read as a human reply is, subject too (it carries no responder label);
     # the reading is kept for step 6.
     it: intent.Intent | None = None
+    # Only the subject says "Automatic reply:" and the text says nothing a responder says
+    # ("Sorry for the automatic reply below, I'm back. Please take me off this list"):
+    # a person answered under their own out-of-office's subject.
+    person = auto.strength == "text" or (auto.strength == "subject" and bool(own.text)
+                                         and not autoreply.automatic_wording(own.text))
     if auto.is_auto and own.text:
         it = intent.detect(own.text, msg.subject if auto.strength == "text" else "")
-    if it is not None and it.confidence >= o.intent_threshold and auto.strength != "text":
+    if it is not None and it.confidence >= o.intent_threshold and not person:
         # Headers, a subject label or its own words say a machine sent it: an
         # out-of-office text someone set. Whether it objects is for a human.
         return Verdict("autoreply", (), 0.0, True, (

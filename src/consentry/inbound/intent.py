@@ -66,6 +66,26 @@ _STRONG = _rx(
     r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
     r"\b(?:stop|cease) (?:sending|emailing|e-mailing|mailing|contacting|spamming)\b",
     r"\bstop (?:these|this|the|your) (?:e-?mails?|mails?|newsletters?|messages|marketing|spam)",
+    # the mail named beside another channel: "stop the texts AND the emails"
+    r"\bstop (?:the|your|all|these) (?:\w+ ){0,3}(?:and|&|as well as|or) (?:also )?(?:the |your "
+    r"|all |these )?(?:e-?mails?|mails|newsletters?)\b",
+    r"\bstellen sie (?:\w+ ){0,5}(?:e-?mails?|mails|newsletter|zusendung\w*|werbung) "
+    r"(?:\w+ ){0,2}ein\b",
+    r"\bbasta (?:[\w']+,? ){0,4}e (?:anche )?(?:le |i )?(?:e-?mail|mail|newsletter)\b",
+    r"\barr[êe]t(?:er|ez) (?:\w+ ){0,5}et (?:aussi |[ée]galement )?(?:les |vos )?(?:e-?mails?|"
+    r"mails|courriels|newsletters?)\b",
+    r"\b(?:dejen|dejad|deje|dejar) de (?:\w+ ){0,5}y (?:tambi[ée]n )?(?:los |las |sus )?(?:correos|"
+    r"e-?mails?|newsletters?)\b",
+    # the customer account deleted: its data, and the mail to it, go
+    r"\b(?:delete|close|remove|erase) (?:my|our) (?:customer |shop |user )?account\b",
+    r"\b(?:l[öo]schen sie|l[öo]scht|schlie(?:ß|ss)en sie) (?:bitte )?(?:mein|unser) (?:kunden|"
+    r"benutzer)?konto\b", r"\b(?:mein|unser) (?:kunden|benutzer)?konto (?:\w+ ){0,4}"
+    r"(?:l[öo]schen|schlie(?:ß|ss)en|aufl[öo]sen)\b",
+    r"\bsupprim(?:er|ez) (?:mon|notre) compte\b", r"\b(?:eliminar|borrar|cerrar|eliminen|borren) "
+    r"(?:mi|nuestra) cuenta\b", r"\b(?:cancellare|eliminare|cancellate|eliminate) il (?:mio|"
+    r"nostro) (?:account|profilo)\b", r"\b(?:mijn|ons) (?:klant)?account (?:\w+ ){0,2}"
+    r"(?:verwijderen|opheffen)\b", r"\bverwijder (?:mijn|ons) (?:klant)?account\b",
+    r"\busu(?:n[ąa][ćc]|[ńn]cie|[ńn]) (?:moje|nasze) konto\b",
     r"\bstop (?:all|any) (?:further |more |of )?(?:these |your |the )?(?:marketing |promotional |"
     r"advertising )?(?:e-?mails?|mails?|newsletters?|messages|marketing|spam|mailings)\b",
     r"\bno (?:more|further) (?:marketing |promotional |advertising )?(?:e-?mails?|mails?|"
@@ -516,6 +536,7 @@ _KEEP = _rx(
     r"\banmelden\b", r"\beintragen\b", r"\baufnehmen\b", r"\bm'inscrire\b", r"\binscri(?:re|vez)\b",
     r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
     r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b", r"\br[ée](?:inscri|abonn)\w*",
+    r"\bput (?:me|us) back\b", r"\breabon\w*",
 )
 _OTHER_PERSON = _rx(
     r"\b(?:my|our) (?:colleague|manager|boss|lab manager|assistant|team|wife|husband|"
@@ -593,6 +614,12 @@ _NOT_ME_THINGS = _rx(
     r"\badresse de livraison\b", r"\bdonn[ée]es (?:de livraison|bancaires|de paiement)\b",
     r"\bindirizzo di (?:consegna|spedizione)\b",
     r"\b(?:aflever|bezorg)adres\b", r"\b(?:morada|endere[çc]o) de entrega\b",
+    # a postal address: "ta bort min gamla adress (Storgatan 14) från mitt kundkonto"
+    r"(?<!-)\b(?:postal|post|home|billing) address\b",
+    r"(?<!-)\b(?:post|rechnungs|wohn)(?:adresse|anschrift)\b",
+    r"(?<!-)\bpostadress\b", r"\badresse postale\b", r"\bdirecci[óo]n postal\b", r"\bindirizzo postale\b",
+    r"\b[A-ZÄÖÜÅ][a-zäöüåéè]+(?:stra(?:ß|ss)e|str\.|gatan|gata|v[äa]gen|weg|gasse|laan|straat|"
+    r"vej|veien) \d{1,4}[a-z]?\b",
     # a gym, a club, a membership: "darme de baja del gimnasio"
     r"\b(?:gym|gimnasio|palestra|fitness-?studios?|sportschool|salle de sport|mitgliedschaft|"
     r"membership|lidmaatschap)\b",
@@ -630,7 +657,8 @@ _CLICK = _rx(
     r"\b(?:click\w*|hit|pressed|tapped|klick\w*|geklickt|gedr[üu]ckt|cliqu\w*|clic|"
     r"puls\w*|clicc\w*|geklikt|klik\w*|klikk\w*|klickade|t[ıi]klad\w*|"
     r"bast[ıi]m|нажал\w*|нажав|кликн\w*|натисн\w*|π[άα]τησα|clicou|cliquei|apertei|"
-    r"carregu?ei|am ap[ăa]sat|am dat click|kattintottam|appuy\w*|tap[ée]|touch[ée]|"
+    r"carregu?ei|(?:am|a|au) ap[ăa]sat|(?:am|a|au) dat click|kattintottam|appuy\w*|"
+    r"tap[ée]|touch[ée]|"
     r"getippt|angetippt|toqu[ée]|presion[ée]|premuto|toccato|gedrukt|getikt|"
     r"nacisn[ąa][łl]\w*|toquei)\b",
     r"点了", r"点击", r"點擊", r"クリック", r"押して", r"눌렀", r"클릭",
@@ -780,6 +808,14 @@ def _wrapped_lines(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# "am 14. November angemeldet": a day's number before a month ends no sentence.
+_MONTH = re.compile(
+    r"(?:jan(?:uar|uary|vier)?|j[äa]nner|feb(?:ruar|ruary)?|f[ée]vrier|m[äa]r(?:z|ch)?|mars|"
+    r"apr(?:il)?|avril|ma[iy]|juni?|june|juin|juli?|july|juillet|aug(?:ust)?|ao[ûu]t|"
+    r"sep(?:t|tember)?|septembre|o[ck]t(?:ober)?|octobre|nov(?:ember)?|novembre|"
+    r"de[cz](?:ember)?|d[ée]cembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|"
+    r"septiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|"
+    r"settembre|ottobre|dicembre|januari|februari|maart|mei|augustus)\b\.?", re.I)
 _DATE_END = re.compile(r"(?:^|[\s(])\d{1,2}\.(?:\d{1,2}\.(?:\d{2,4})?)?$")
 
 
@@ -818,7 +854,7 @@ def _sentences(text: str) -> list[str]:
     for p in parts:
         # "Ich habe mich am 12.01. abgemeldet": the periods of a date or an ordinal
         # before a lower-case word end no sentence.
-        if joined and _DATE_END.search(joined[-1]) and p[:1].islower():
+        if joined and _DATE_END.search(joined[-1]) and (p[:1].islower() or _MONTH.match(p)):
             joined[-1] += " " + p
         else:
             joined.append(p)
@@ -843,12 +879,49 @@ _GAPPED = ("melden sie", "tragen sie", "nehmen sie", "mich ", "uns ", "meine ")
 _GAP_NEGATION = re.compile(r"\b(?:nicht|keinesfalls|auf keinen fall|niemals|nie)\b", re.I)
 
 
+# The newsletter as the way to something else, not what is left: "über den Link in
+# Ihrem Newsletter für das Webinar angemeldet, muss mich aber wieder abmelden".
+_MAIL_AS_MEANS = re.compile(
+    r"\b(?:[üu]ber|via|through|durch|par|tramite|a trav[ée]s de|door|przez) (?:den |the |le |"
+    r"el |il |de )?(?:link|lien|enlace|collegamento|knop|button|anmeldelink) (?:in|im|aus|from|"
+    r"dans|de|en|nel|della|uit|in de) (?:ihrem|ihren|eurem|your|the|votre|la|vuestro|su|vostra|"
+    r"la vostra|jullie|uw|de|dem|der) (?:newsletter|e-?mail|mail|nieuwsbrief)\b|"
+    r"\b(?:[üu]ber|via|through) (?:ihren|ihrem|euren|your|the) (?:newsletter|e-?mail|mail)\b",
+    re.I)
+# Lists of an event, not of the mail: "remove me from the attendee list".
+_EVENT_LIST = re.compile(
+    r"\b(?:attendee|participant|guest|waiting|registration|speaker)s?'? list\b|"
+    r"\b(?:teilnehmer|warte|g[äa]ste)-?liste\b|\bliste (?:des participants|d'attente|des "
+    r"invit[ée]s)\b|\blista (?:de (?:asistentes|espera|participantes|invitados)|dei "
+    r"partecipanti|d'attesa|degli invitati)\b|\b(?:deelnemers|wacht|gasten)lijst\b|"
+    r"\blista (?:uczestnik[óo]w|oczekuj[ąa]cych|rezerwowa)\b", re.I)
+# Another channel than mail: "togliermi dalla lista broadcast di WhatsApp", "den
+# gedruckten Katalog abbestellen", "stop the texts". Its messages are not mail.
+_OTHER_CHANNEL = re.compile(
+    r"\b(?:whats-?app|sms|texts|text messages|telegram|signal|push(?:-| )?(?:notifications?|"
+    r"nachrichten|mitteilungen)|anrufe?n?|calls|phone calls|calling|telefon(?:anrufe?|ate)?|"
+    r"llamadas|telefonate|appels|telefoontjes|catalog(?:ue)?s?|katalog(?:e|s)?|catalogo|"
+    r"cat[áa]logos?|catalogus|prospekte?|brochures?|folders?|flyers?|briefe|letters|"
+    r"courriers? papier|posts?endungen|werbepost|printed|gedruckte\w*|papier|paper|"
+    r"cartace\w*|impres\w*|drukowan\w*|papierow\w*)\b", re.I)
+_CHANNEL_MESSAGES = re.compile(
+    r"\b(?:whats-?app|sms|text|telegram|signal|push)[- ]?(?:messages?|nachrichten|messaggi|"
+    r"mensajes|berichten|wiadomo[śs]ci)\b|\b(?:messages?|nachrichten|messaggi|mensajes|"
+    r"berichten) (?:via|per|on|su|auf|por|op) (?:whats-?app|sms|telegram|signal)\b", re.I)
+
+
+def _names_mail(s: str) -> bool:
+    """The sentence names mail as what it is about (not as the way to an event, not the
+    messages of another channel)."""
+    return bool(_MAIL_WORDS.search(_CHANNEL_MESSAGES.sub(" ", _MAIL_AS_MEANS.sub(" ", s))))
+
+
 def _about_a_thing(s: str) -> bool:
     """The sentence names a card, an event, a delivery address, a gym or an order, and no
     mail: "Stop! Can you halt the delivery of my order?" """
-    if _MAIL_WORDS.search(s):
+    if _names_mail(s):
         return False
-    return bool((_NOT_ME_THINGS.search(s) and not _LIST_WORDS.search(s))
+    return bool((_NOT_ME_THINGS.search(s) and not _LIST_WORDS.search(_MAIL_AS_MEANS.sub(" ", s)))
                 or _NOT_ME_OBJECTS.search(s))
 
 
@@ -856,9 +929,11 @@ def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
     """What the phrase removes when it is not the person's mail ("" when it is): a card,
     an event or a delivery address named, or an order item with no person or list right
     after the phrase; never in a sentence that names mail."""
-    if _MAIL_WORDS.search(s):
+    if _names_mail(s):
         return ""
-    if _NOT_ME_THINGS.search(s) and not _LIST_WORDS.search(s):
+    if _EVENT_LIST.search(s):
+        return "removes from an event's list, not the mail"
+    if _NOT_ME_THINGS.search(s) and not _LIST_WORDS.search(_MAIL_AS_MEANS.sub(" ", s)):
         return "removes a thing, not the person"
     if _NOT_ME_OBJECTS.search(s) and not _PERSON_OR_LIST.search(s[m.start():m.end() + 30]):
         return "removes an item, not the person"
@@ -868,6 +943,16 @@ def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
 _LIST_WORDS = re.compile(r"\b(?:list[aey]?|liste|lijst|verteiler|newsletter|nieuwsbrief|"
                          r"bolet[íi]n)\b", re.I)
 _PERSON_OR_LIST = re.compile(r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", re.I)
+
+
+_ACCOUNT = re.compile(r"\b(?:account|konto|compte|cuenta|profilo)\b", re.I)
+
+
+def _clause_of(s: str, m: re.Match[str]) -> str:
+    """The comma-, semicolon- or dash-delimited part of the sentence holding the match."""
+    start = max((s.rfind(c, 0, m.start()) for c in ",;:–—"), default=-1) + 1
+    ends = [i for i in (s.find(c, m.end()) for c in ",;:–—") if i >= 0]
+    return s[start: min(ends) if ends else len(s)]
 
 
 def _negated(s: str, m: re.Match[str]) -> bool:
@@ -936,18 +1021,29 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.03, f"made by mistake, not a request: {phrase}", False
     if (_KEEP.search(s) and not _NOT_SIGN_UP.search(s)
             and re.search(r"\b(?:keep me|stay on|remain on|wieder|auch)\b|\b(?:subscribe|sign)"
-                          r"\w* (?:me |us )?(?:up )?again\b|\badd (?:me|us) (?:back|again)\b",
+                          r"\w* (?:me |us )?(?:up )?again\b|"
+                          r"\b(?:add|put) (?:me|us) (?:back|again)\b"
+                          r"|\breabon\w*",
                           s, re.I)):
         return 0.05, f"keeps or re-subscribes: {phrase}", False
     thing = _a_thing_not_the_person(s, m)
     if thing:
         return 0.03, f"{thing}: {phrase}", False
+    clause = _clause_of(s, m)
+    if _OTHER_CHANNEL.search(clause) and not _names_mail(clause):
+        # "Please stop the SMS, the e-mails are fine": another channel's messages. An
+        # objection to them is the person's too, but not to this mail: a human passes it on.
+        return 0.3, f"another channel, not the mail: {phrase}", True
     if negated:
         return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
     if _OTHER_PERSON.search(s):
         return 0.5, f"about another person: {phrase}", True
     if _ADDRESS_CHANGE.search(s):
         return 0.4, f"an address change: {phrase}", True
+    if _ACCOUNT.search(phrase):
+        # "Please delete my customer account": its data go, and the mail to it with them;
+        # honoured, and shown to a human, who deletes the account (consentry cannot).
+        return 0.85, f"the account deleted: {phrase}", True
     if _AGAIN_AND_AGAIN.search(s[:m.start()]):
         return 0.95, f"objection made again: {phrase}", False
     if question and (_POLITE.match(_LEAD.sub("", low)) or _POLITE_MID.search(s[: m.start()])
@@ -964,6 +1060,25 @@ _OTHER_ADDRESS = re.compile(
     r"\bmeine (?:alte|andere|fr[üu]here|vorherige|private|dienstliche) (?:e-?mail-?)?adresse\b|"
     r"\b(?:mon|ma) (?:ancienne|autre) adresse\b|\bmijn (?:oude|andere) (?:e-?mail)?adres\b",
     re.I)
+
+
+# "… the catalogue. And the e-mails too.": the mail added to a request about another thing.
+_MAIL_TOO = re.compile(
+    r"^(?:and|et|und|e|y|en|i|oraz|a|plus)\s+(?:also\s+|auch\s+|aussi\s+|anche\s+|tambi[ée]n\s+|"
+    r"ook\s+|te[żz]\s+)?(?:the\s+|les\s+|vos\s+|die\s+|den\s+|le\s+|i\s+|los\s+|las\s+|de\s+|"
+    r"your\s+|ihre\s+|eure\s+|deine\s+)?(?:e-?mails?|mails|courriels|newsletters?|correos|"
+    r"nieuwsbrie\w*|mailings?|maile)\b(?:[\s,]+(?:too|as well|also|aussi|[ée]galement|auch|anche|"
+    r"tambi[ée]n|ook|te[żz]|bitte|please|svp|por favor|per favore|gleich mit|dazu))*\s*"
+    r"(?:[,;:!.?]|$)", re.I)
+_STOP_VERB = re.compile(
+    r"\b(?:stop\w*|cancel\w*|remove|arr[êe]t\w*|annul\w*|stopp\w*|einstell\w*|"
+    r"abbestell\w*|k[üu]ndig\w*|basta|smett\w*|interromp\w*|disdi\w*|parar|paren|dejen de|"
+    r"deja de|ophouden|opzeggen|zrezygn\w*)\b", re.I)
+
+
+def _negated_stop(s: str) -> bool:
+    m = _STOP_VERB.search(s)
+    return bool(m and _NEGATION_BEFORE.search(s[:m.start()]))
 
 
 def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()) -> Intent:
@@ -988,6 +1103,10 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
             # "I unsubscribed in March. Why do these still come?": the objection said
             # again. Not over a sentence that cancels one ("… but don't stop them").
             conf, rule, rev = 0.95, "unsubscribed before and still receiving", False
+        if conf < 0.8 and i > 0 and _MAIL_TOO.match(sent) and _STOP_VERB.search(
+                sentences[i - 1]) and not _negated_stop(sentences[i - 1]):
+            # "Pourriez-vous arrêter l'envoi du catalogue papier ? Et les e-mails aussi."
+            conf, rule, rev = 0.9, "the mail too, after a request to stop something", False
         if not rule:
             continue
         evidence.append(f"body: {rule} | {sent[:160]}")

@@ -433,6 +433,21 @@ def check_limits(data: bytes, limits: Limits | None = None) -> None:
     _prescan(data, lim)
 
 
+# A boundary folded inside its quotes (HCL Notes: 'boundary="=_alternative\r\n 002B…_="'):
+# RFC 5322 unfolding removes the line break and keeps the space, and the delimiter lines
+# carry the space. compat32 would keep the break in the boundary and find no part.
+_FOLDED_BOUNDARY = re.compile(rb'(?i)(\bboundary[ \t]*=[ \t]*"[^"\r\n]{0,200})\r?\n(?=[ \t])')
+
+
+def _unfold_boundaries(data: bytes) -> bytes:
+    for _ in range(4):  # a boundary folded more than once (bounded)
+        new = _FOLDED_BOUNDARY.sub(rb"\1", data)
+        if new == data:
+            break
+        data = new
+    return data
+
+
 def parse_message(data: bytes, limits: Limits | None = None) -> Parsed:
     """Parse untrusted message bytes within `limits`; raise ParseLimitExceeded for bombs."""
     lim = limits or Limits()
@@ -441,6 +456,7 @@ def parse_message(data: bytes, limits: Limits | None = None) -> Parsed:
     if truncated:
         cut = data.rfind(b"\n", 0, lim.max_bytes)
         data = data[: cut + 1 if cut > 0 else lim.max_bytes]
+    data = _unfold_boundaries(data)
     _prescan(data, lim)
     parts: list[Part] = []
     try:
