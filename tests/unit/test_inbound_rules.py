@@ -1763,3 +1763,89 @@ def test_pasted_headers_without_an_abuse_desk_or_from_a_daemon_are_no_complaint(
               "550 5.1.1 user unknown\r\n\r\n--- copy of the message ---\r\n" + _PASTED)
     assert classify(person.encode()).kind != "complaint"
     assert classify(daemon.encode()).kind != "complaint"
+
+
+# -- preferences and channels; machines and relays (sixteenth and seventeenth sets) ------
+
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Bitte stellen Sie die Anrufe UND die E-Mails ein.", True),
+    ("Please stop the texts and the emails.", True),
+    ("Basta messaggi su WhatsApp, e anche le email per favore.", True),
+    ("Pourriez-vous arrêter l'envoi du catalogue papier ? Et les e-mails aussi.", True),
+    ("Please cancel my order. And the newsletter too.", True),
+    ("Bitte löschen Sie mein Kundenkonto bei Ihnen komplett.", True),
+    ("Ciao, potete togliermi dalla lista broadcast di WhatsApp?", False),
+    ("Den gedruckten Katalog möchten wir bitte abbestellen, per E-Mail gern weiter.", False),
+    ("Please stop the SMS, the emails are fine.", False),
+    ("Could you remove me from the attendee list and send me the recording?", False),
+    ("Ich hatte mich über den Link in Ihrem Newsletter für das Webinar am 14. November "
+     "angemeldet, muss mich aber leider wieder abmelden.", False),
+    ("Kan ni ta bort min gamla adress (Storgatan 14) från mitt kundkonto?", False),
+    ("And if it did take me off after all, please put me back on!", False),
+    ("Soțul meu a apăsat din greșeală pe linkul de dezabonare, vă rog să ne reabonați.", False),
+    ("Vänligen ta bort min e-postadress från er utskickslista.", True),
+    ("Bitte nicht kündigen. Und die Newsletter auch.", False),
+])
+def test_readings_of_the_sixteenth_and_seventeenth_blind_sets(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def test_another_channel_alone_goes_to_a_human_unsuppressed() -> None:
+    r = intent.detect("Could you take me off the WhatsApp broadcast list? The emails are "
+                      "fine.")
+    assert r.review and r.confidence < 0.8 and "another channel" in r.rule, r
+
+
+def test_a_deleted_account_is_honoured_and_shown_to_a_human() -> None:
+    r = intent.detect("Please delete my account, the password reset does not work.")
+    assert r.confidence >= 0.8 and r.review, r
+
+
+def _oof_subject_reply(own: str) -> bytes:
+    return ("From: Naomi <naomi@labs.example>\r\nTo: reply@news.example\r\n"
+            "Subject: Automatic reply: 5 ways to cut your backlog\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + own + "\r\n\r\n"
+            "From: Naomi <naomi@labs.example>\r\nSubject: Automatic reply: 5 ways\r\n\r\n"
+            "I am out of the office until Monday.\r\n").encode()
+
+
+def test_a_person_answering_under_their_own_out_of_office_subject_is_a_person() -> None:
+    v = classify(_oof_subject_reply("Sorry for the automatic reply below, I'm back. "
+                                    "Please take me off this list.\r\n\r\nNaomi"))
+    assert v.kind == "unsubscribe" and v.suppress and v.review, v.evidence
+    # an out-of-office text itself, under that subject, stays an automatic reply
+    v = classify(_oof_subject_reply("I am out of the office until Monday. Please take me "
+                                    "off this list."))
+    assert v.kind == "autoreply" and not v.suppress, v.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "Ihre Nachricht ist bei uns eingegangen und wurde unter der Vorgangsnummer HD-24-08812 "
+    "registriert.",
+    "Dziękujemy za wiadomość. Twoje zgłoszenie zostało zarejestrowane w systemie.",
+    "Hemos recibido su consulta y le hemos asignado el número de caso 00412873.",
+    "Ich befinde mich bis voraussichtlich 30. Juni 2025 in Elternzeit.",
+])
+def test_ticket_acknowledgements_and_leave_notices_without_headers_are_automatic(
+        text: str) -> None:
+    raw = ("From: helpdesk@firm.example\r\nTo: reply@news.example\r\nSubject: Re: News\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n").encode()
+    assert classify(raw).kind == "autoreply"
+
+
+def test_a_polish_order_number_is_no_ticket_acknowledgement() -> None:
+    raw = ("From: jan@firm.example\r\nTo: reply@news.example\r\nSubject: Re: News\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nProszę o fakturę do zamówienia "
+           "pod numerem 12345.\r\n").encode()
+    assert classify(raw).kind == "reply"
+
+
+def test_a_boundary_folded_inside_its_quotes_still_splits_the_parts() -> None:
+    raw = (b"From: Frank <f@firm.example>\r\nTo: reply@news.example\r\nSubject: Re: News\r\n"
+           b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="=_alt\r\n'
+           b' 002B77_="\r\n\r\n--=_alt 002B77_=\r\nContent-Type: text/plain\r\n\r\n'
+           b"Bitte streichen Sie mich aus Ihrem Verteiler.\r\n--=_alt 002B77_=--\r\n")
+    m = parse_message(raw)
+    assert [p.ctype for p in m.parts] == ["multipart/alternative", "text/plain"]
+    assert classify(raw).kind == "unsubscribe"

@@ -50,6 +50,13 @@ KNOWN_REPLIES = {
     "replies13/r004": "an inline 'Yes, exactly that please, for this address and for …' "
                       "under the quoted footer's Unsubscribe line: the answer names no "
                       "request of its own; reading the quote it answers is not done",
+    **{f"replies17/{k}": "a person's request relayed by a ticket system under its "
+       "Precedence or Auto-Submitted headers: a message a machine says it sent is never "
+       "honoured unread; the objection goes to a human (autoreply, flagged)"
+       for k in ("r001", "r058")},
+    "replies17/r041": "a support agent's question sent through Freshdesk under "
+                      "'Precedence: bulk': read as an automatic message (nothing suppressed, "
+                      "no human asked); the label calls it a person's reply",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
 }
@@ -82,7 +89,7 @@ KNOWN = {
         if f"{d}/{lab['id']}" in KNOWN_REPLIES else [])
     for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6",
               "replies7", "replies8", "replies9", "replies10", "replies11", "replies12",
-              "replies13", "replies14", "replies15")
+              "replies13", "replies14", "replies15", "replies16", "replies17")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

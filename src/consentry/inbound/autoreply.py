@@ -131,9 +131,24 @@ _TEXT = re.compile(
     r"automatisch (?:antwoord|bericht)|w(?:e|ij) hebben uw (?:bericht|e-?mail|verzoek|vraag) "
     r"ontvangen|"
     # a ticket system's acknowledgement: the number it filed the message under
-    r"(?:under|with|onder|unter|sous|con|sotto|pod) (?:the )?(?:ticket|case|vorgangs|"
+    r"(?:under|with|onder|unter|sous|con|sotto|pod) (?:the |der |dem |le |la |el |il |het |"
+    r"de )?(?:ticket|case|vorgangs|"
     r"ticketnummer|ticket-?nr|ticketnumber)\w*(?: (?:number|nummer|no\.?|nr\.?|id|numéro))?"
     r"\s*:?\s*#?\s*[A-Z]{0,6}-?\d{3,}|ticketnummer\s*:?\s*#?\d{3,}|"
+    # a ticket filed, a case number assigned, in the ticket system's words
+    r"(?:has been|was|have been) (?:logged|registered|created|opened) (?:as|under|with) "
+    r"(?:ticket|case|incident|request)|"
+    r"(?:wurde|ist) unter der (?:vorgangs|ticket|fall|anfrage)-?nummer \S+ (?:registriert|"
+    r"erfasst|angelegt)|"
+    r"zg[łl]oszenie (?:zosta[łl]o )?zarejestrowan\w*|"
+    r"(?:le |te )?(?:hemos|ha sido) asignad[oa] (?:el )?n[úu]mero de (?:caso|ticket|"
+    r"incidencia|solicitud)|"
+    r"(?:a [ée]t[ée] )?enregistr[ée]e? sous (?:le )?(?:num[ée]ro|ticket|dossier)|"
+    # parental leave and the like
+    r"(?:befinde mich|bin ich|ich bin) (?:\S+ ){0,5}in (?:elternzeit|mutterschutz|"
+    r"sabbatical|kur|reha)\b|in elternzeit bis|im mutterschutz bis|"
+    r"(?:i am|i'm) (?:currently )?on (?:parental|maternity|paternity|sick|sabbatical) leave|"
+    r"en cong[ée] (?:maternit[ée]|parental|paternit[ée])|in (?:maternit[àa]|congedo)|"
     # pl
     r"przebywam na urlopie|jestem (?:na urlopie|nieobecn[ya]|poza biurem)|wracam\b|"
     r"odpowied[zź] automatyczna|wiadomo[sś][cć] automatyczna|otrzymali[sś]my (?:pa[nń]stwa|"

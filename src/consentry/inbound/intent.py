@@ -617,7 +617,8 @@ _NOT_ME_THINGS = _rx(
     # a postal address: "ta bort min gamla adress (Storgatan 14) från mitt kundkonto"
     r"(?<!-)\b(?:postal|post|home|billing) address\b",
     r"(?<!-)\b(?:post|rechnungs|wohn)(?:adresse|anschrift)\b",
-    r"(?<!-)\bpostadress\b", r"\badresse postale\b", r"\bdirecci[óo]n postal\b", r"\bindirizzo postale\b",
+    r"(?<!-)\bpostadress\b", r"\badresse postale\b", r"\bdirecci[óo]n postal\b",
+    r"\bindirizzo postale\b",
     r"\b[A-ZÄÖÜÅ][a-zäöüåéè]+(?:stra(?:ß|ss)e|str\.|gatan|gata|v[äa]gen|weg|gasse|laan|straat|"
     r"vej|veien) \d{1,4}[a-z]?\b",
     # a gym, a club, a membership: "darme de baja del gimnasio"
