@@ -1849,3 +1849,34 @@ def test_a_boundary_folded_inside_its_quotes_still_splits_the_parts() -> None:
     m = parse_message(raw)
     assert [p.ctype for p in m.parts] == ["multipart/alternative", "text/plain"]
     assert classify(raw).kind == "unsubscribe"
+
+
+def test_a_forwarders_srs_return_path_is_no_recipient_and_the_wrapped_report_decides() -> None:
+    srs = "SRS0=Qm3z=KT=shop.example=bounces@fwd.example"
+    inner = ("Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.new.example\r\nTo: " + srs + "\r\n"
+             "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+             'Content-Type: multipart/report; report-type=delivery-status; boundary="i"\r\n'
+             "\r\n--i\r\nContent-Type: text/plain\r\n\r\nYour message could not be "
+             "delivered.\r\n--i\r\nContent-Type: message/delivery-status\r\n\r\n"
+             "Reporting-MTA: dns; mx.new.example\r\n\r\nFinal-Recipient: rfc822; "
+             "m@new.example\r\nOriginal-Recipient: rfc822; max@fwd.example\r\n"
+             "Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 no such "
+             "user\r\n--i--\r\n")
+    raw = ("From: MAILER-DAEMON@mx.fwd.example\r\nTo: bounces@shop.example\r\n"
+           "Subject: Returned mail: delivery failure for a forwarded message\r\n"
+           'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="o"\r\n\r\n--o\r\n'
+           "Content-Type: text/plain\r\n\r\nA message you sent was forwarded to another "
+           f"system, which returned the notification below, addressed to\r\n<{srs}>.\r\n"
+           "--o\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "--o--\r\n")
+    v = classify(raw.encode())
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("max@fwd.example", "hard")]
+
+
+def test_a_help_desk_named_on_the_line_before_its_address_is_no_recipient() -> None:
+    raw = ("From: Mailer-Daemon <mailer-daemon@mx.town.example>\r\nTo: bounces@shop.example\r\n"
+           "Subject: Unzustellbare Nachricht: Postfach voll\r\n\r\n"
+           "Ihre Nachricht an\r\n\r\n    anna@town.example\r\n\r\nkonnte nicht zugestellt "
+           "werden, weil das Postfach des Empfängers voll ist.\r\n\r\nBei Fragen wenden Sie "
+           "sich bitte an unseren Helpdesk:\r\nit-service@town.example\r\n").encode()
+    v = classify(raw)
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("anna@town.example", "soft")]

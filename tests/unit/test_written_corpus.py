@@ -31,7 +31,8 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
-           "bounces7", "bounces8", "bounces9", "bounces10")
+           "bounces7", "bounces8", "bounces9", "bounces10",
+           "bounces11")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.

@@ -333,7 +333,13 @@ _SENDER_CONTEXT = re.compile(
     r"(?:mail from|envelope[- ]from|sender|from|return-path|reverse-path|postmaster of|"
     r"send mail to|contact|please (?:send|write|mail)|reply to|smtp\.mailfrom|write to|"
     r"(?:contact|e-?mail|mail|reach|write to) us(?: at| on| via| under)?|"
-    r"header\.from|mailfrom)[\s:=]*[<\"(]*\s*$", re.I)
+    r"header\.from|mailfrom|"
+    # the reporter's help desk, in the languages of the reports
+    r"(?:our|unseren?|unsere|notre|nuestro|il nostro|onze|nasz) (?:it-?)?(?:helpdesk|help desk|"
+    r"support|service-?desk|hotline|it-service)|wenden sie sich (?:bitte )?an(?: \w+){0,3}|"
+    r"contactez(?:-nous)?|adressez-vous (?:[àa]|au)(?: \w+){0,3}|p[óo]ngase en contacto con|"
+    r"contacte con|contatta(?:re|te)?|rivolge(?:rsi|tevi) a|neem contact op met|"
+    r"skontaktuj(?:cie)? si[ęe] z|entre em contato com)[\s:=]*[<\"(]*\s*$", re.I)
 # The new address a moved mailbox names ("551 5.1.6 Recipient address has changed to
 # <new@…>", "neue Adresse: …"): never the one that failed.
 _NEW_ADDRESS_CONTEXT = re.compile(
@@ -376,8 +382,10 @@ def _text_candidates(text: str, exclude: set[str]) -> list[_Cand]:
             before = line[: m.start()]
             if before[-1:] in ("/", "=", "?", "&") or before.lower().endswith("mailto:"):
                 continue
-            if _SENDER_CONTEXT.search(before[-60:]) or _NEW_ADDRESS_CONTEXT.search(
-                    before[-60:]):
+            # an address alone on its line takes its context from the line before
+            # ("wenden Sie sich an unseren Helpdesk:\n    it-service@…")
+            ctx = before if before.strip() or i == 0 else f"{lines[i - 1][-60:]} {before}"
+            if _SENDER_CONTEXT.search(ctx[-60:]) or _NEW_ADDRESS_CONTEXT.search(ctx[-60:]):
                 exclude.add(key)
                 seen.pop(key, None)
                 continue
@@ -490,6 +498,9 @@ def _all_originals(msg: Parsed) -> list[Headers]:
         if h:
             out.append(h)
     return out
+
+
+_SRS = re.compile(r"^srs[01][=+-]", re.I)
 
 
 def _daemon(addr: str) -> bool:
@@ -741,7 +752,9 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
                 cands.extend(c for c in strong
                              if reasons.find_reply_code(snips.get(norm(c.address), ""))
                              and norm(c.address) not in {norm(x.address) for x in cands})
-        cands = [c for c in cands if not _daemon(c.address)]
+        # nor an SRS-rewritten return path (SRS0=hash=tt=domain=local@forwarder): our
+        # own address as a forwarder re-sent it, never a recipient
+        cands = [c for c in cands if not _daemon(c.address) and not _SRS.match(c.address)]
         if cands and not any(c.strong for c in cands):
             cands = _narrow_weak(cands, msg, stdlib_msg)
         snippets: dict[str, str] = {}
