@@ -111,6 +111,23 @@ _STRONG = _rx(
     r"\bk(?:ü|ue)ndige\b.{0,20}\b(?:abo|abonnement)\b.{0,10}\b(?:ihres|des|eures|vom) "
     r"newsletters?\b",
     r"\bnewsletter-?abo(?:nnement)?\b.{0,20}\bk(?:ü|ue)ndigen\b",
+    # "hiermit kündige ich Ihren Newsletter", "Unterlassen Sie jede Zusendung von Werbung",
+    # "ich will das nicht mehr in meinem Posteingang sehen", Art. 17 "meine Daten löschen"
+    r"\bk(?:ü|ue)ndige (?:ich )?(?:hiermit )?(?:ihren|euren|den|diesen|meinen|deinen) "
+    r"(?:e-?mail-?)?newsletter\b", r"\b(?:den|ihren|euren) newsletter (?:hiermit )?"
+    r"k(?:ü|ue)ndigen\b",
+    r"\bunterlassen sie (?:\w+ ){0,4}(?:jede |jegliche |die |weitere )?(?:zusendung|werbung|"
+    r"e-?mails|kontaktaufnahme|werbe-?mails)\b",
+    r"\b(?:zusendung|werbung|werbe-?mails|e-?mails) (?:\w+ ){0,4}zu unterlassen\b",
+    r"\bnicht mehr in meinem (?:posteingang|postfach|e-?mail-?postfach|inbox) (?:\w+ )?"
+    r"(?:sehen|haben|finden|bekommen)\b",
+    r"\b(?:don't|do not|never) want (?:to see )?(?:these|this|them|your \w+) in my inbox\b",
+    r"\b(?:alle|s[äa]mtliche|meine) (?:\w+ ){0,5}(?:gespeicherten )?(?:personenbezogenen )?"
+    r"daten (?:[\w.§]+ ){0,6}(?:zu )?l(?:ö|oe)schen\b",
+    # Swiss German: "Chönd ihr mich bitte us em Verteiler näh?"
+    r"\b(?:us|vo|usem|vom) (?:em |dem |de )?(?:verteiler|newsletter|liste|mailing)\b.{0,12}"
+    r"\b(?:n[äa]h|neh|n[äa]mme|striiche|streiche|l[öo]sche|abm[äa]lde)\b",
+    r"\bbruuch\w* (?:die|d|eui) (?:mails|newsletter|e-?mails) n[öo]d\b",
     # fr, es: "cessez de m'écrire", "effacer … données personnelles", "borradlo de vuestra
     # base de datos"
     r"\b(?:cessez|arr[êe]tez) de (?:m|nous)['’]\s?(?:[ée]crire|envoyer|contacter|solliciter)\b",
@@ -621,6 +638,10 @@ _NOT_ME_THINGS = _rx(
     r"\bindirizzo postale\b",
     r"\b[A-ZÄÖÜÅ][a-zäöüåéè]+(?:stra(?:ß|ss)e|str\.|gatan|gata|v[äa]gen|weg|gasse|laan|straat|"
     r"vej|veien) \d{1,4}[a-z]?\b",
+    # an invoice, a reminder, a price rise: "Widerspruch gegen Ihre Mahnung"
+    r"\b(?:mahnung\w*|rechnung\w*|zahlungserinnerung\w*|mahngeb[üu]hr\w*|preiserh[öo]hung\w*|"
+    r"preisanpassung\w*|abbuchung\w*|lastschrift\w*|bescheid\w*|invoices?|payment reminders?|"
+    r"price (?:increase|rise)s?|factures?|fatture?|facturas?|facturen|factuur|faktur\w*)\b",
     # a gym, a club, a membership: "darme de baja del gimnasio"
     r"\b(?:gym|gimnasio|palestra|fitness-?studios?|sportschool|salle de sport|mitgliedschaft|"
     r"membership|lidmaatschap)\b",
@@ -696,7 +717,9 @@ _POLITE_OPENER = (
     r"(?:m[ůu][žz]ete|mohli byste|mohli by ste|m[ôo][žz]ete)\b|(?:pute[țţt]i|a[țţt]i putea)\b|"
     r"(?:можете|могли бы|можете ли)\b|μπορε[ίι]τε\b|"
     r"(?:g[æa]tu[ðd]|geti[ðd]) [þt]i[ðd]\b|(?:mo[žz]ete li|mo[žz]ete|da li biste)\b|"
-    r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b)")
+    r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b|"
+    # Swiss German: "Chönd ihr mich bitte …?", "Chönnted Sie …?"
+    r"(?:ch[öo]nd|ch[öo]nnt(?:ed|et)?|ch[öo]ntet) (?:ihr|sie|si)\b|ch[öo]nntisch\b|chasch\b)")
 _POLITE = re.compile("^" + _POLITE_OPENER, re.I)
 # The same request after a clause ("We've moved abroad, so there's no point any more -
 # would you kindly remove me from the list?"): a polite opener at a clause boundary,
@@ -716,7 +739,7 @@ _HOW = re.compile(r"\b(?:how|wie|comment|c[óo]mo|come|hoe|jak|como|hvordan|hur|
 _PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already |"
                  r"accidentally |mistakenly )?unsubscribed\b",
                  r"\bmich (?:schon|bereits) abgemeldet\b",
-                 r"\bhabe mich\b.{0,60}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
+                 r"\bhabe? mich\b.{0,60}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
                  r"d[ée]s(?:inscrit|abonn)", r"\bme (?:di|he dado) de baja\b",
                  r"\bmi sono (?:gi[àa] )?(?:disiscritt|cancellat)", r"\bik heb me\b.{0,20}"
                  r"\bafgemeld\b", r"\bwypisa[łl](?:em|am) si[ęe]\b")
@@ -775,9 +798,16 @@ def _read_part(text: str) -> str:
     return text if _read_whole(text) else text[:HEAD] + "\n" + text[-TAIL:]
 
 
+_CONTINUES = ("die", "der", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "und",
+              "von", "vom", "mit", "für", "fur", "zum", "zur", "the", "an", "of", "and", "for",
+              "with", "from", "les", "du", "et", "los", "las", "il", "di", "het", "een", "van")
 _WRAPPED = re.compile(r"(?:(?<=[^\n.!?:;]{55})|(?<=[^\W\d_,]))[ \t]*\n"
                       r"(?=[ \t]*[(\[\"'„“«]?[^\W\d_A-ZÄÖÜÀ-Þ])|"
-                      r"(?<=[^\n.!?:;]{55})[ \t]*\n(?=[ \t]*[(\[\"'„“«]?[^\W\d_])")
+                      r"(?<=[^\n.!?:;]{55})[ \t]*\n(?=[ \t]*[(\[\"'„“«]?[^\W\d_])|"
+                      # a line ending on an article or preposition goes on ("vom Montag die
+                      # ⏎Teleskopstöcke abbestellen"), whatever the next word's case
+                      r"(?:" + "|".join(f"(?<=[ \t]{w})" for w in _CONTINUES) + r")[ \t]*\n"
+                      r"(?=[ \t]*[^\W\d_])")
 _PS = re.compile(r"^p\.?\s?p?\.?\s?s\.?(?:\s*[:–—-]\s*|\s+)", re.I)
 
 
@@ -817,6 +847,11 @@ _MONTH = re.compile(
     r"de[cz](?:ember)?|d[ée]cembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|"
     r"septiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio|"
     r"settembre|ottobre|dicembre|januari|februari|maart|mei|augustus)\b\.?", re.I)
+# "Teleskopstöcke (Art. 22810)", "gemäß Art. 17 DSGVO", "Nr. 5": an abbreviation before a
+# number ends no sentence.
+_ABBREV_END = re.compile(r"(?:^|[\s(])(?:art|nr|no|str|abs|ziff|kap|tel|fax|s|p|pp|ca|vol|"
+                         r"bd|ref|inv|par|§)\.$", re.I)
+_CODE_START = re.compile(r"\d|[A-Z]{1,6}-?\d")
 _DATE_END = re.compile(r"(?:^|[\s(])\d{1,2}\.(?:\d{1,2}\.(?:\d{2,4})?)?$")
 
 
@@ -855,7 +890,8 @@ def _sentences(text: str) -> list[str]:
     for p in parts:
         # "Ich habe mich am 12.01. abgemeldet": the periods of a date or an ordinal
         # before a lower-case word end no sentence.
-        if joined and _DATE_END.search(joined[-1]) and (p[:1].islower() or _MONTH.match(p)):
+        if joined and ((_DATE_END.search(joined[-1]) and (p[:1].islower() or _MONTH.match(p)))
+                       or (_ABBREV_END.search(joined[-1]) and _CODE_START.match(p))):
             joined[-1] += " " + p
         else:
             joined.append(p)
@@ -909,6 +945,10 @@ _CHANNEL_MESSAGES = re.compile(
     r"\b(?:whats-?app|sms|text|telegram|signal|push)[- ]?(?:messages?|nachrichten|messaggi|"
     r"mensajes|berichten|wiadomo[śs]ci)\b|\b(?:messages?|nachrichten|messaggi|mensajes|"
     r"berichten) (?:via|per|on|su|auf|por|op) (?:whats-?app|sms|telegram|signal)\b", re.I)
+
+
+_MAIL_ITSELF = re.compile(r"\b(?:e-?mails?|mails?|newsletters?|courriels?|correos?|"
+                          r"nieuwsbrie\w*)\b", re.I)
 
 
 def _names_mail(s: str) -> bool:
@@ -1090,6 +1130,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     best_sent = ""
     negative = False
     past_self = False  # an earlier (or this) sentence says the sender unsubscribed
+    other_channel = False  # a sentence objects to another channel than mail
     sentences = _sentences(body)
     for i, sent in enumerate(sentences):
         conf, rule, rev = _score(sent)
@@ -1110,6 +1151,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
             conf, rule, rev = 0.9, "the mail too, after a request to stop something", False
         if not rule:
             continue
+        other_channel = other_channel or rule.startswith("another channel")
         evidence.append(f"body: {rule} | {sent[:160]}")
         review = review or rev
         if conf < 0.1:
@@ -1134,6 +1176,13 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
             if not (_KEYWORD_ONLY.match(low) or (len(low.split()) <= 6 and _STRONG.search(part))):
                 continue
             sconf, srule, _ = _score(part)
+            if sconf >= 0.6 and other_channel and not _MAIL_ITSELF.search(part):
+                # "Bitte keine Werbung mehr" over "keine Kataloge mehr per Post, per E-Mail
+                # ist in Ordnung": the body says which advertising; a human passes it on
+                evidence.append(f"subject: {srule or 'keyword'}, read with the body's other "
+                                f"channel | {part[:80]}")
+                review = True
+                continue
             if sconf >= 0.6:
                 evidence.append(f"subject: {srule or 'keyword'} | {part[:80]}")
                 if sconf > best:
