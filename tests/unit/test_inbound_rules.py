@@ -1880,3 +1880,43 @@ def test_a_help_desk_named_on_the_line_before_its_address_is_no_recipient() -> N
            "sich bitte an unseren Helpdesk:\r\nit-service@town.example\r\n").encode()
     v = classify(raw)
     assert [(r["address"], r["class"]) for r in v.recipients] == [("anna@town.example", "soft")]
+
+
+# German in depth and the registers of English (eighteenth and nineteenth sets)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Hiermit kündige ich Ihren Newsletter. Das Print-Abo soll bitte weiterlaufen.", True),
+    ("Unterlassen Sie bitte künftig jede Zusendung von Werbung an mich.", True),
+    ("Mir reicht's, ich will das nicht mehr in meinem Posteingang sehen.", True),
+    ("Ich bitte Sie, alle zu meiner Person gespeicherten Daten gemäß Art. 17 DSGVO zu "
+     "löschen.", True),
+    ("Chönd ihr mich bitte us em Verteiler näh?", True),
+    ("Ich hab mich schon zweimal abgemeldet und bekomme trotzdem weiter eure Mails.", True),
+    ("Gegen Ihre Mahnung vom 02.06.2025 lege ich hiermit Widerspruch ein.", False),
+    ("Dieser Preiserhöhung widerspreche ich hiermit ausdrücklich.", False),
+    ("Ich möchte aus meiner Bestellung Nr. WA-2025-30417 die Teleskopstöcke (Art. 22810) "
+     "abbestellen.", False),
+    ("Pack it in with the emails eh, I'm getting one every second day.", True),
+    ("Would you mind taking me off the alumni mailing list?", True),
+    ("Leave me out of these, please.", True),
+    ("Count me out of the mailing list from here on, thanks.", True),
+    ("I'd rather not receive these any more, if it's all the same.", True),
+    ("Can remove me from this mailing list or not?", True),
+    ("Is there some reason I'm still getting these two weeks after I hit unsubscribe?", True),
+    ("Could you leave me out of the caption on the reunion photo?", False),
+    ("Stop! How did you know? Is the sage green one the 1.5 litre?", False),
+    ("Can you unsubscribe my old account and keep this one?", False),
+])
+def test_readings_of_the_eighteenth_and_nineteenth_blind_sets(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def test_a_subject_against_advertising_over_a_body_about_post_goes_to_a_human() -> None:
+    r = intent.detect("Bitte schicken Sie mir keine Kataloge mehr per Post. Per E-Mail ist "
+                      "völlig in Ordnung.", subject="Bitte keine Werbung mehr")
+    assert r.review and r.confidence < 0.8, r
+
+
+def test_a_line_ending_on_an_article_goes_on() -> None:
+    assert intent._sentences("ich möchte vom Montag die\nTeleskopstöcke abbestellen.") == [
+        "ich möchte vom Montag die Teleskopstöcke abbestellen."]

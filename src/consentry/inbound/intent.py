@@ -100,6 +100,17 @@ _STRONG = _rx(
     r"\btake (?:me|us) out of (?:your|the|this) (?:mail?ing |e-?mail |distribution )?"
     r"(?:lists?|newsletters?|database)\b",
     r"\btake (?:the|this) (?:e-?mail )?address off\b",
+    # registers of English: "pack it in with the emails", "would you mind taking me off",
+    # "leave me out of these", "count me out of the mailing list", "I'd rather not receive
+    # these any more"
+    r"\b(?:pack|knock|cut|give) it (?:in|off|out) with (?:the|these|your|all (?:the|these|your)) "
+    r"(?:e-?mails?|mails|newsletters?|spam|messages)\b",
+    r"\b(?:taking|removing) (?:me|us) (?:off|from)\b",
+    r"\bleave (?:me|us) (?:out of|off) (?:these|(?:your|the|this|future) (?:mail\w*|"
+    r"e-?mails?|newsletters?|lists?|mailing lists?|e-?mail lists?|promotions?|offers?))\b",
+    r"\bcount (?:me|us) out (?:of|from)\b", r"\bdrop (?:me|us|my address) (?:from|off)\b",
+    r"\b(?:i'd|i’d|i would|we'd|we’d|we would) (?:rather|prefer) not (?:to )?(?:receive|get) "
+    r"(?:these|this|them|your \w+|any more|anymore)\b",
     # de: "schreiben Sie mich nicht mehr an", "aus Ihrer Datenbank löschen", "das Abo Ihres
     # Newsletters kündige ich", "die Newsletter-Mails können Sie sich sparen"
     r"\bschreiben sie (?:mich|uns) (?:bitte )?nicht mehr an\b",
@@ -718,6 +729,9 @@ _POLITE_OPENER = (
     r"(?:можете|могли бы|можете ли)\b|μπορε[ίι]τε\b|"
     r"(?:g[æa]tu[ðd]|geti[ðd]) [þt]i[ðd]\b|(?:mo[žz]ete li|mo[žz]ete|da li biste)\b|"
     r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b|"
+    r"(?:would|do) you mind\b|would it be possible (?:for you )?to\b|"
+    # Singapore English: "Can remove me from this mailing list or not?"
+    r"can(?= (?:help )?(?:remove|unsubscribe|take|stop|delete)\b)|"
     # Swiss German: "Chönd ihr mich bitte …?", "Chönnted Sie …?"
     r"(?:ch[öo]nd|ch[öo]nnt(?:ed|et)?|ch[öo]ntet) (?:ihr|sie|si)\b|ch[öo]nntisch\b|chasch\b)")
 _POLITE = re.compile("^" + _POLITE_OPENER, re.I)
@@ -736,7 +750,9 @@ _LEAD = re.compile(r"^(?:(?:and|also|separately|additionally|oh|ok(?:ay)?|btw|by
 _HOW = re.compile(r"\b(?:how|wie|comment|c[óo]mo|come|hoe|jak|como|hvordan|hur|miten|"
                   r"hogyan|cum|nas[ıi]l|как|як|π[ώω]ς|where|wo|o[ùu]|d[óo]nde|dove|waar)\b",
                   re.I)
-_PAST_SELF = _rx(r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already |"
+_PAST_SELF = _rx(r"\bi (?:hit|clicked|pressed|tapped|used|followed) (?:on )?(?:the |your )?"
+                 r"unsubscribe\b",
+                 r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already |"
                  r"accidentally |mistakenly )?unsubscribed\b",
                  r"\bmich (?:schon|bereits) abgemeldet\b",
                  r"\bhabe? mich\b.{0,60}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
@@ -756,7 +772,10 @@ _AGAIN_AND_AGAIN = _rx(r"\b(?:wie oft|how many (?:more )?times|combien de fois|c
                        r"quante volte|hoe vaak|ile razy)\b")
 # "Please delete my old address and use the new one": an address change, for a human.
 _ADDRESS_CHANGE = _rx(r"\b(?:alte|old|former|ancienne|antigua|vecchi[ao]|oude|star[ya])\b.{0,40}"
-                      r"\b(?:neue|new|nouvelle|nueva|nuov[ao]|nieuwe|now[ya])\b")
+                      r"\b(?:neue|new|nouvelle|nueva|nuov[ao]|nieuwe|now[ya])\b",
+                      # "unsubscribe my old account and keep this one"
+                      r"\b(?:old|former|other|alte\w*|andere\w*)\b.{0,40}\b(?:keep|leave|"
+                      r"behalten\w*) (?:this|the new|my new|diese\w*) ?(?:one|address|account)?\b")
 _NOT_SIGN_UP = re.compile(r"\b(?:don't|do not|nicht|no)\b.{0,10}\b(?:sign|subscribe|anmelden)",
                           re.I)
 _FOOTER_LABEL = re.compile(r"[:：]\s*(?:<?https?://|www\.)", re.I)
@@ -986,7 +1005,7 @@ _LIST_WORDS = re.compile(r"\b(?:list[aey]?|liste|lijst|verteiler|newsletter|nieu
 _PERSON_OR_LIST = re.compile(r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", re.I)
 
 
-_ACCOUNT = re.compile(r"\b(?:account|konto|compte|cuenta|profilo)\b", re.I)
+_ACCOUNT = re.compile(r"(?:account|konto|compte|cuenta|profilo)\b", re.I)
 
 
 def _clause_of(s: str, m: re.Match[str]) -> str:
@@ -1122,6 +1141,15 @@ def _negated_stop(s: str) -> bool:
     return bool(m and _NEGATION_BEFORE.search(s[:m.start()]))
 
 
+def _exclaimed(sent: str, after: str) -> bool:
+    """"Stop! How did you know?": the word as an exclamation before a question that is not
+    about our mail (no mail, no sending named)."""
+    return (sent.strip().lower() in ("stop!", "stop!!", "stopp!", "arrête !", "arrête!")
+            and after.rstrip().endswith("?") and not _names_mail(after)
+            and not re.search(r"\b(?:send|sending|sent|keep|spam|list|these|them)\b", after,
+                              re.I))
+
+
 def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()) -> Intent:
     """Unsubscribe intent of a reply. `body`: the sender's own words; `subject`: the
     reply's subject (used only when it is not just our campaign's subject)."""
@@ -1135,7 +1163,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     for i, sent in enumerate(sentences):
         conf, rule, rev = _score(sent)
         after = sentences[i + 1] if i + 1 < len(sentences) else ""
-        if rule == "keyword-only sentence" and _about_a_thing(after):
+        if rule == "keyword-only sentence" and (_about_a_thing(after) or _exclaimed(sent, after)):
             # The bare word may be about the thing the next sentence names; a human decides.
             conf, rule, rev = 0.5, "keyword-only sentence before one about a thing", True
         past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent)
