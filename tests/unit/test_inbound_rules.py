@@ -1903,6 +1903,7 @@ def test_a_help_desk_named_on_the_line_before_its_address_is_no_recipient() -> N
     ("Can remove me from this mailing list or not?", True),
     ("Is there some reason I'm still getting these two weeks after I hit unsubscribe?", True),
     ("Could you leave me out of the caption on the reunion photo?", False),
+    ("Please go ahead removing me from the waitlist, I bought the jacket elsewhere.", False),
     ("Stop! How did you know? Is the sage green one the 1.5 litre?", False),
     ("Can you unsubscribe my old account and keep this one?", False),
 ])

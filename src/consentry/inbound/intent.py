@@ -946,7 +946,7 @@ _MAIL_AS_MEANS = re.compile(
     re.I)
 # Lists of an event, not of the mail: "remove me from the attendee list".
 _EVENT_LIST = re.compile(
-    r"\b(?:attendee|participant|guest|waiting|registration|speaker)s?'? list\b|"
+    r"\b(?:attendee|participant|guest|waiting|registration|speaker)s?'? list\b|\bwait-?list\b|"
     r"\b(?:teilnehmer|warte|g[äa]ste)-?liste\b|\bliste (?:des participants|d'attente|des "
     r"invit[ée]s)\b|\blista (?:de (?:asistentes|espera|participantes|invitados)|dei "
     r"partecipanti|d'attesa|degli invitati)\b|\b(?:deelnemers|wacht|gasten)lijst\b|"
