@@ -1921,3 +1921,74 @@ def test_a_subject_against_advertising_over_a_body_about_post_goes_to_a_human() 
 def test_a_line_ending_on_an_article_goes_on() -> None:
     assert intent._sentences("ich möchte vom Montag die\nTeleskopstöcke abbestellen.") == [
         "ich möchte vom Montag die Teleskopstöcke abbestellen."]
+
+
+# Non-Latin scripts and consent mail (twentieth and twenty-first sets)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("もう送ってこないでください。", True),
+    ("Оттеглям съгласието си за получаване на търговски съобщения.", True),
+    ("Припиніть надсилати мені ці листи.", True),
+    ("Отзываю согласие на обработку моих персональных данных и прошу прекратить "
+     "направление рекламных рассылок.", True),
+    ("СТОП! Не изпращайте пратката — адресът за доставка е грешен.", False),
+    ("أريد إلغاء الطلب رقم NH-90211 وليس إلغاء الاشتراك.", False),
+    ("Wenn ich klicke, lande ich auf der Abmeldeseite, und abmelden will ich mich ja gar "
+     "nicht.", False),
+])
+def test_readings_of_the_twentieth_and_twenty_first_blind_sets(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+_ASKED = ("\n\n> Liebe Weinfreunde,\n> Möchten Sie die Weinpost (ca. einmal im Monat) "
+          "weiter bekommen?\n> Ein kurzes Ja genügt.\n")
+
+
+@pytest.mark.parametrize(("own", "objects", "review"), [
+    ("Nein danke.", True, False),
+    ("Nee, liever niet meer. Ik fiets bijna niet meer.", True, True),
+    ("Hat sich erledigt, wir sind umgezogen. Das können Sie sich also sparen.", True, True),
+    ("Nein danke, aber schicken Sie mir bitte den Katalog.", False, None),
+])
+def test_answers_to_our_question_whether_to_go_on(own: str, objects: bool,
+                                                 review: bool | None) -> None:
+    r = intent.declines_continuing(own, "Re: Weinpost", _ASKED)
+    if not objects:
+        assert r is None or r.confidence < 0.8, r
+        return
+    assert r is not None and r.confidence >= 0.8 and r.review is review, r
+
+
+def test_a_bare_no_beside_another_question_goes_to_a_human() -> None:
+    quoted = ("> Möchten Sie unseren Kundenbrief weiterhin per E-Mail erhalten?\n"
+              "> Und dürfen wir Ihnen auch SMS-Angebote schicken?\n")
+    r = intent.declines_continuing("Nein.", "Re: Kundenbrief", quoted)
+    assert r is not None and r.review and r.confidence < 0.8, r
+
+
+def test_still_receiving_under_our_unsubscribe_confirmation_is_the_objection_again() -> None:
+    quoted = "> You have been unsubscribed from Northwind News.\n"
+    r = intent.still_after_confirmation("Still getting them! Two more since this arrived.",
+                                        "Re: You've been unsubscribed", quoted)
+    assert r is not None and r.confidence >= 0.9, r
+    assert intent.still_after_confirmation("Thanks, done.", "Re: You've been unsubscribed",
+                                           quoted) is None
+
+
+def _forwarded_by_a_colleague(own: str) -> bytes:
+    return ("From: Eva <eva@firm.example>\r\nTo: reply@news.example\r\nSubject: WG: News\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + own + "\r\n\r\n"
+            "Von: News <news@shop.example>\r\nAn: tom@firm.example\r\nBetreff: News\r\n\r\n"
+            "Unsere Angebote …\r\n").encode()
+
+
+def test_an_objection_for_the_colleague_the_quoted_newsletter_went_to() -> None:
+    v = classify(_forwarded_by_a_colleague(
+        "Wie von meinem Kollegen gewünscht: Bitte streichen Sie die Adresse tom@firm.example "
+        "aus dem Verteiler."))
+    assert v.kind == "unsubscribe" and v.review, v.evidence
+    assert [r["address"] for r in v.recipients] == ["tom@firm.example"]
+    v = classify(_forwarded_by_a_colleague(
+        "Einer unserer Nutzer (tom@firm.example) hat das gemeldet. Bitte tragen Sie die "
+        "Adresse aus."))
+    assert [r["address"] for r in v.recipients] == ["tom@firm.example"], v.evidence

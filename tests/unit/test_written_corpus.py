@@ -32,7 +32,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
-           "bounces11")
+           "bounces11", "bounces12")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -78,6 +78,10 @@ KNOWN = {
                      "a temporary status in a report that calls the failure final "
                      "contradicts itself, and a temporary code is never made permanent "
                      "(soft, counted; a wrong hard verdict is for ever)",
+    "bounces12/b34": "a postmaster's own words forwarding a user's spam report (no ARF, no "
+                     "abuse desk): read as a reply whose objection is for the user's "
+                     "address the enclosed newsletter went to, suppressed and flagged; the "
+                     "label calls it a complaint (the same address, the same effect)",
     "bounces9/b29": "a forwarding service's 'this address has changed' notice under "
                     "Auto-Submitted: auto-replied, with no DSN and no failure wording: read "
                     "as an automatic reply, nothing suppressed (the label says hard/hasmoved)",
@@ -91,7 +95,7 @@ KNOWN = {
     for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6",
               "replies7", "replies8", "replies9", "replies10", "replies11", "replies12",
               "replies13", "replies14", "replies15", "replies16", "replies17",
-              "replies18", "replies19")
+              "replies18", "replies19", "replies20", "replies21")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

@@ -296,10 +296,15 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
         return Verdict("unknown", (), None, True, (*tok_ev, "no text and no subject"), **base)
     if it is None:
         it = intent.detect(own.text, msg.subject)
-    if it.confidence < o.review_threshold:
-        # "Nein danke" to "Möchten Sie die Weinpost weiterhin bekommen?" (re-permission)
-        no = intent.declines_continuing(own.text, msg.subject, _quoted(msg, own.text))
-        it = no if no is not None else it
+    if it.confidence < o.intent_threshold:
+        # "Nein danke" to "Möchten Sie die Weinpost weiterhin bekommen?" (re-permission);
+        # "Still getting them!" under our "You have been unsubscribed"
+        quoted = _quoted(msg, own.text)
+        for answer in (intent.declines_continuing(own.text, msg.subject, quoted)
+                       if it.confidence < o.review_threshold else None,
+                       intent.still_after_confirmation(own.text, msg.subject, quoted)):
+            if answer is not None and answer.confidence > it.confidence:
+                it = answer
     ev = (*tok_ev, *own.evidence, *it.evidence)
     conf, flagged = it.confidence, it.review
     if auto.is_auto:
@@ -333,6 +338,20 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
             ev = (*ev, f"objection in text set aside as signature: {aside.sentence[:120]}; "
                        "flagged for review")
     others = sorted({a for a in addresses_in(said) if norm(a) != norm(sender or "")})
+    if (it.rule.startswith("about another person") and len(others) == 1
+            and norm(others[0]) in _quoted_to(msg, own.text)):
+        # "As my colleague asks below: please strike x@y from the list", above our
+        # newsletter to x@y: the other person is named by the address we mailed.
+        conf, flagged = max(conf, o.intent_threshold), True
+    if not others and conf >= o.intent_threshold and not _FIRST_PERSON.search(said):
+        # "One of our users (x@y) reported the attached message … Please remove the
+        # address": named in an earlier sentence, and the one the enclosed or quoted
+        # newsletter went to. The objection is for it (below), not for the sender.
+        went = _quoted_to(msg, own.text)
+        mentioned = {norm(a): a for a in addresses_in(own.text)
+                     if norm(a) != norm(sender or "") and norm(a) in went}
+        if len(mentioned) == 1:
+            others = list(mentioned.values())
     objector = sender
     if conf >= o.intent_threshold and len(others) == 1 and not _FIRST_PERSON.search(
             said) and norm(others[0]) in _quoted_to(msg, own.text):

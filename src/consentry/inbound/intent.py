@@ -385,6 +385,14 @@ _STRONG = _rx(
     r"изпращайте)\b", r"\bпрекратите (?:присылать|отправлять|рассылку|слать)\b",
     r"\bне (?:хочу|хочу більше|желая) (?:больше |більше )?(?:получать|отримувати|да получавам)\b",
     r"\bне (?:присылать|отправлять|высылать|надсилати|присилати|слати)\b",
+    # consent withdrawn, sending to stop: "отзываю согласие", "прошу прекратить направление
+    # рассылок", "припиніть надсилати", "оттеглям съгласието си", "изтрийте имейл адреса ми"
+    r"\b(?:отзываю|відкликаю|оттеглям) (?:сво[её] |мо[её] |своето |моето )?(?:согласие|"
+    r"згоду|съгласие(?:то)?)",
+    r"\bпрекратить (?:направление|отправку|рассылку|присылать|отправлять)\b",
+    r"\b(?:припиніть|припинити|перестаньте) (?:надсилати|відправляти|слати|розсилку)\b",
+    r"\b(?:спрете|престанете) да (?:ми )?(?:изпращате|пращате)\b",
+    r"\b(?:изтрийте|премахнете) (?:\w+ )?адреса ми\b",
     r"\b(?:удалить|исключить|убрать|видалити|вилучити|прибрати) (?:меня|мой|мою|мене|мій|мою)\b",
     r"\b(?:вилучіть|видаліть|приберіть|удалите|исключите|уберите)\b.{0,30}"
     r"\b(?:з|із|из) (?:розсилки|списку|рассылки|списка)\b",
@@ -496,7 +504,8 @@ _STRONG = _rx(
     r"(?:删除|刪除|移除)我的", r"不要再(?:发|發|寄|给我|給我)", r"别再(?:发|寄|给我)",
     r"停止(?:发送|發送|寄送|推送)",
     r"配信(?:を)?(?:停止|解除|中止)", r"購読(?:を)?(?:解除|停止|中止)", r"登録(?:を)?解除",
-    r"(?:送らないで|送信しないで|送付しないで)", r"(?:リスト|名簿)から(?:削除|外し)",
+    r"(?:送らないで|送信しないで|送付しないで|送って(?:こ|く)ないで|配信しないで|"
+    r"メールしないで)", r"(?:リスト|名簿)から(?:削除|外し)",
     r"アドレスを削除", r"退会(?:したい|します|させて|を希望)",
     r"(?:送|お送り)(?:って)?いただかなくて(?:結構|大丈夫|けっこう)",
     r"(?:メール|ご案内|案内|メルマガ|配信)(?:は|も)?(?:今後)?(?:もう)?(?:不要|結構)(?:です|でございます)",
@@ -525,7 +534,7 @@ _NEGATION_BEFORE = re.compile(
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
     r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|nu|"
-    r"не|ні|μη|μην|δεν|לא|لا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
+    r"не|ні|μη|μην|δεν|לא|لا|ليس|وليس|ولا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
     r"(?:\w+\s+){0,2}$|(?:不要|别|不)$",
     re.I,
@@ -534,6 +543,9 @@ _NEGATION_BEFORE = re.compile(
 # far as stopping delivery), "수신거부 하지 마세요".
 _NEGATION_AFTER = re.compile(
     # the Scandinavian imperative: "Avregistrera mig inte", "afmeld mig ikke"
+    # German with the verb first: "abmelden will ich mich ja gar nicht"
+    r"^\s*(?i:(?:will|m[öo]chte|werde|muss|wollen|m[öo]chten) (?:ich |wir )?(?:mich |uns )?"
+    r"(?:ja |doch |aber |eigentlich )?(?:gar |[üu]berhaupt )?(?:nicht|keinesfalls))\b|"
     r"^\s*(?:(?i:mig|meg|oss|os|dem)\s+)?(?i:inte|ikke|ej)\b|"
     r"^\s*(?:[はまでもをの]{0,4})(?:したくない|しないで|しなくて|はしません|しません|"
     r"しなくても|不要|(?:을|를)?\s?하지\s?(?:마|않))")
@@ -629,7 +641,8 @@ _CONSENT_OTHER = _rx(
 )
 _NOT_ME_OBJECTS = _rx(
     r"\b(?:basket|cart|order|warenkorb|auftrag|bestellung|panier|commande|carrito|pedido|"
-    r"carrello|ordine|winkelwagen|bestelling|koszyk|zam[óo]wieni)\b",
+    r"carrello|ordine|winkelwagen|bestelling|koszyk|zam[óo]wieni|заказ\w*|посылк\w*|"
+    r"пратк\w*|поръчк\w*|замовлен\w*|посилк\w*|пакет\w*)\b",
 )
 # A payment card, a delivery address, an event: "abmelden" from a webinar, "dar de baja" a
 # card is not the person's mail, whoever is named, unless the sentence names mail too.
@@ -1024,7 +1037,7 @@ def _negated(s: str, m: re.Match[str]) -> bool:
     n = _NEGATION_BEFORE.search(s[start:m.start()])
     if n is not None:
         return not _IF_YOU.search(s[max(0, start + n.start() - 20):start + n.start()])
-    return bool(_NEGATION_AFTER.match(s[m.end():m.end() + 16]))
+    return bool(_NEGATION_AFTER.match(s[m.end():m.end() + 40]))
 
 
 def _score(sentence: str) -> tuple[float, str, bool]:
@@ -1041,7 +1054,10 @@ def _score_read(s: str) -> tuple[float, str, bool]:
     if _FOOTER_LABEL.search(s):
         # "Hier abmelden: https://…" is our footer's link label, not a request.
         return 0.0, "", False
-    question = s.rstrip().endswith(("?", "？")) or bool(_QUESTION_WORD.match(low))
+    # a question by its mark, or by its first word when no full stop says otherwise ("Wie
+    # besprochen: bitte streichen Sie …." is no question)
+    question = s.rstrip().endswith(("?", "？")) or bool(
+        _QUESTION_WORD.match(low) and not s.rstrip().endswith((".", "!")))
     m = _STRONG.search(s)
     denied = _CONSENT_DENIED.search(s)
     if denied and not _NEGATION_BEFORE.search(s[:denied.start()]):
@@ -1236,9 +1252,11 @@ _BARE_NO = re.compile(
 _KEEP_ASKED = _rx(
     r"\b(?:m[öo]chten|wollen|w[üu]nschen|m[öo]chtest|willst|m[öo]chtet|wollt) (?:sie|du|ihr)"
     r"\b.{0,60}\b(?:weiterhin|auch (?:k[üu]nftig|in zukunft)|weiter)\b",
-    r"\b(?:sollen|d[üu]rfen) wir (?:ihnen|dir|euch)\b.{0,40}\b(?:weiterhin|auch k[üu]nftig)\b",
+    r"\b(?:sollen|d[üu]rfen) wir (?:ihnen|dir|euch)\b.{0,40}\b(?:weiterhin|weiter|"
+    r"auch k[üu]nftig)\b",
     r"\b(?:do|would) you (?:still )?(?:want|like|wish) to (?:keep|continue|stay|still)\b",
     r"\b(?:do|would) you still (?:want|like|wish)\b", r"\bstill want to hear from us\b",
+    r"^\s*still (?:want|like|wish|keen)\b",
     r"\b(?:souhaitez|voulez|d[ée]sirez)[- ]vous (?:continuer [àa]|toujours|encore)\b",
     r"\b(?:desea|deseas|quiere|quieres) (?:seguir|continuar) recibiendo\b",
     r"\b(?:desidera|desideri|vuole|vuoi) continuare a ricevere\b",
@@ -1252,29 +1270,76 @@ _MAIL_GOES_ON = re.compile(
     r"get|hear(?:ing)?|recevoir|recibiendo|ricevere|ontvangen|otrzymywa\w*|f[åa]|motta|"
     r"newsletters?|nieuwsbrie\w*|e-?mails?|mails?|\w*post|\w*brief\w*|nachrichten|infos?|"
     r"informationen|lettres?|courriels?|correos?|bolet[íi]n\w*|nyhetsbrev\w*|wiadomo\w*|"
-    r"list[ae]?|liste|subscribed)\b", re.I)
+    r"list[ae]?|liste|subscribed|schreiben|mailen|senden|schicken|news)\b", re.I)
+# A decline said in words, not a bare no ("Nee, liever niet meer", "Das können Sie sich
+# sparen", "Let's call it a day"): to our question whether to go on, the same answer.
+_DECLINE = _rx(
+    r"^\W*(?:no|nope|nein|nee|non|nie|nej)\b[\s,.!]+(?:liever niet|lieber nicht|rather not|"
+    r"not any ?more|nicht mehr|no more|plus maintenant|pas vraiment|ya no|non pi[uù])",
+    r"\bk[öo]nnen sie sich (?:\w+ ){0,2}sparen\b", r"\bhat sich erledigt\b",
+    r"\bcall it a day\b", r"\bi'?ll pass\b", r"\b(?:no|nicht mehr) (?:longer )?(?:needed|"
+    r"n[öo]tig|notwendig)\b", r"\bno longer (?:need|want|relevant|of use)\b",
+    r"\bplus besoin\b", r"\bya no (?:lo |la )?necesito\b", r"\bnon mi serve pi[uù]\b",
+    r"\bniet meer nodig\b", r"\bliever niet(?: meer)?\b", r"\blieber nicht(?: mehr)?\b",
+    r"\bbrauche(?:n)? (?:ich|wir) (?:ihn |sie |das )?nicht mehr\b",
+)
+_BUT = re.compile(r"\b(?:aber|but|mais|pero|ma|maar|jedoch|however|doch)\b", re.I)
+# Our own unsubscribe confirmation, quoted: "You have been unsubscribed", "Sie wurden vom
+# Newsletter abgemeldet", "Ihre Adresse wurde aus unserem Verteiler entfernt".
+_CONFIRMED_GONE = _rx(
+    r"\byou(?:'ve| have) been (?:successfully )?(?:unsubscribed|removed)\b",
+    r"\b(?:sie wurden|du wurdest|ihre adresse wurde|deine adresse wurde)\b.{0,40}"
+    r"\b(?:abgemeldet|entfernt|ausgetragen|gel[öo]scht)\b",
+    r"\bvous (?:avez|êtes) (?:bien )?(?:été )?d[ée]sinscrit", r"\bse ha dado de baja\b",
+    r"\b(?:sei stato|è stato) (?:cancellat|disiscritt|rimoss)", r"\bu bent (?:uitgeschreven|"
+    r"afgemeld)\b", r"\bjeste[śs] wypisan",
+)
+
+
+def still_after_confirmation(own: str, subject: str, quoted: str) -> Intent | None:
+    """"Still getting them!" under our own unsubscribe confirmation: the objection, made
+    again (it stands since the confirmation)."""
+    if not _STILL.search(own[:600]) or _KEEP.search(own[:600]):
+        return None
+    if not (_CONFIRMED_GONE.search(_SUBJECT_PREFIX.sub("", subject[:SUBJECT_MAX]))
+            or _CONFIRMED_GONE.search(quoted[:6_000])):
+        return None
+    said = next((x for x in _sentences(own) if _STILL.search(x)), own[:120])
+    rule = "still receiving, under our unsubscribe confirmation"
+    return Intent(0.95, False, (f"body: {rule} | {said[:160]}",), rule, said)
 
 
 def declines_continuing(own: str, subject: str, quoted: str) -> Intent | None:
     """A bare "no" (`own`, the sender's whole text) to our question whether they want
     our mail to go on, asked in the subject or the quoted text: an objection. Asked
-    beside two or more other questions in the quote, which one the no answers is for a
-    human."""
+    beside another question in the quote, which one the no answers is for a human."""
     lines = [ln.strip() for ln in own.strip().splitlines() if ln.strip()]
-    if not lines or not _BARE_NO.match(lines[0]) or sum(map(len, lines[1:])) > 40:
-        return None  # the no said with more (a greeting and a name at most)
+    bare = bool(lines) and bool(_BARE_NO.match(lines[0])) and sum(map(len, lines[1:])) <= 40
+    worded = (not bare and 0 < len(own.strip()) <= 400 and "?" not in own
+              and not _KEEP.search(own) and not _BUT.search(own))
+    decline = _DECLINE.search(own) if worded else None
+    if not bare and decline is None:
+        return None  # a no said with more, or no decline at all
     subj = _SUBJECT_PREFIX.sub("", subject[:SUBJECT_MAX])
     asked = next((q for q in re.split(r"(?<=\?)", subj) if q.rstrip().endswith("?")
                   and _KEEP_ASKED.search(q) and _MAIL_GOES_ON.search(q)), None)
     others = 0
     if asked is None:
-        questions = [q.strip() for q in re.findall(r"[^.!?\n]{3,300}\?", quoted[:20_000])]
+        # the quote's lines without their "> " marks, a hard-wrapped question joined again
+        flat = re.sub(r"(?<![.!?:\n])\n(?![\n])", " ",
+                      re.sub(r"(?m)^[ \t]*(?:>[ \t]?)+", "", quoted[:20_000]))
+        questions = [re.split(r"(?<=[.!])\s+(?=[A-ZÄÖÜÀ-Þ])", q)[-1].strip()
+                     for q in re.findall(r"[^!?\n]{3,300}\?", flat)]
         keep = [q for q in questions if _KEEP_ASKED.search(q) and _MAIL_GOES_ON.search(q)]
         if not keep:
             return None
         asked, others = keep[0], len(questions) - len(keep)
     rule = f"a bare no to our question whether to go on sending: {asked.strip()[:100]}"
-    if others > 1:
+    if others >= 1:
         return Intent(0.5, True, (f"body: {rule}; other questions in the quote: flagged",),
                       rule, lines[0])
+    if decline is not None:
+        # said in words, not a bare no: honoured, and a human reads the words
+        return Intent(0.85, True, (f"body: {rule}; declined in words: {decline.group(0)[:40]}",),
+                      rule, decline.group(0))
     return Intent(0.9, False, (f"body: {rule} | {lines[0][:60]}",), rule, lines[0])
