@@ -354,7 +354,9 @@ _STRONG = _rx(
     r"\bnechcem (?:u[zž] )?(?:dost[aá]va[tť]|odobera[tť])\b",
     r"\bzru[sš](?:it|te) (?:odb[eě]r|p[řr]ihl[aá][sš]en)",
     # hu
-    r"\bleiratkoz\w*", r"\bleiratni\b", r"\bt[öo]r[öo]lj(?:e|[ée]k|[ée]tek)\b.{0,40}"
+    r"\bleiratkoz\w*", r"\bleiratni\b", r"\biratkoz\w* le\b",
+    r"\bt[öo]r[öo]ljenek\b.{0,30}\b(?:list[áa]r[óo]l|adatb[áa]zis\w*|c[íi]mlist\w*)",
+    r"\bt[öo]r[öo]lj(?:e|[ée]k|[ée]tek)\b.{0,40}"
     r"\b(?:c[íi]m|list|adat|e-?mail)\w*", r"\bne k[üu]ldj(?:enek|[ée]k|[ée]tek|e)\b",
     r"\bnem (?:k[ée]rek|szeretn[ée]k) (?:t[öo]bb|tov[áa]bbi)? ?(?:h[íi]rlevel|e-?mail|lev[ée]l|"
     r"rekl[áa]m)\w*",
@@ -371,6 +373,16 @@ _STRONG = _rx(
     r"\balmak istemiyorum\b",
     # el
     r"\bδιαγρ[άα]ψ\w*", r"\bαπεγγρ[άα]\w*", r"\bαπεγγραφ\w*",
+    r"ανακαλ[ώω] (?:τη |την )?συγκατ[άα]θεσ[ήη] μου",
+    r"διαγραφ[ήη] (?:της |του )?(?:διε[υύ]θυνσ[ήη]ς|email|e-mail|ηλεκτρονικ\w*) μου",
+    # sk cs sl hr pl: "žiadam o vymazanie mojej emailovej adresy", "izbrišete iz vaše baze",
+    # "moju e-mail adresu uklonite s vaše liste", "Nie życzę sobie więcej takich wiadomości"
+    r"\b(?:[žz]iadam|[žz][áa]d[áa]m|prosim|pros[íi]m) o (?:vymazanie|vymaz[áa]n[íi]|"
+    r"odstr[áa]nenie|odstran[ěe]n[íi]|zmazanie|smaz[áa]n[íi])\b",
+    r"\bizbri[šs]ete\b.{0,40}\b(?:baz|sezn|list|evidenc)", r"\bmi ne po[šs]iljate ve[čc]\b",
+    r"\b(?:uklonite|izbri[sš]ite|obri[sš]ite|skinite)\s+(?:s|sa|iz)\s+(?:va[sš]e\s+|na[sš]e\s+)?"
+    r"(?:liste|popisa|baze|adresara|mailing)",
+    r"\bnie [żz]ycz[ęe] sobie (?:wi[ęe]cej|dalszych|takich|kolejnych|otrzymywa)",
     r"\bμη(?:ν)? (?:μου |μας )?(?:στ[έε]λνετε|ξαναστε[ίι]λετε)\b",
     r"\bδεν (?:θ[έε]λω|επιθυμ[ώω]) (?:να )?(?:λαμβ[άα]νω|παραλαμβ[άα]νω)",
     r"\bαφαιρ[έε]στε (?:με|τη)\b", r"\bσταματ[ήη]στε\b.{0,20}\bστ[έε]λν",
@@ -533,7 +545,8 @@ _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
     r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
-    r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|nu|"
+    r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|"
+    r"nu (?:vreau|doresc|vrem|dorim)|nu|"
     r"не|ні|μη|μην|δεν|לא|لا|ليس|وليس|ولا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
     r"(?:\w+\s+){0,2}$|(?:不要|别|不)$",
@@ -577,6 +590,7 @@ _KEEP = _rx(
     r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
     r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b", r"\br[ée](?:inscri|abonn)\w*",
     r"\bput (?:me|us) back\b", r"\breabon\w*",
+    r"\bvrati(?:ti|te) (?:me |nas )?na (?:listu|popis)\b",
 )
 _OTHER_PERSON = _rx(
     r"\b(?:my|our) (?:colleague|manager|boss|lab manager|assistant|team|wife|husband|"
@@ -653,6 +667,8 @@ _NOT_ME_THINGS = _rx(
     r"\b(?:delivery|shipping) address\b", r"\bliefer(?:adresse|anschrift)\b",
     r"\badres\w* dostawy\b", r"\bdirecci[óo]n de (?:env[íi]o|entrega)\b",
     r"\badresse de livraison\b", r"\bdonn[ée]es (?:de livraison|bancaires|de paiement)\b",
+    r"\bsz[áa]ll[íi]t[áa]si c[íi]m\w*", r"\bdoru[čc]ovac[íi] adres\w*", r"\badres\w* doru[čc]en\w*",
+    r"\badres\w* de livrare\b", r"\badres\w* za dostavu\b", r"διε[υύ]θυνσ\w* αποστολ[ήη]ς",
     r"\bindirizzo di (?:consegna|spedizione)\b",
     r"\b(?:aflever|bezorg)adres\b", r"\b(?:morada|endere[çc]o) de entrega\b",
     # a postal address: "ta bort min gamla adress (Storgatan 14) från mitt kundkonto"
@@ -692,7 +708,7 @@ _MISTAKE = _rx(
     r"versehentlich|aus versehen|irrt[üu]mlich|par erreur|par accident|sans le vouloir|"
     r"por error|por equivocaci[óo]n|sin querer|per errore|per sbaglio|per ongeluk|per abuis|"
     r"per vergissing|przez pomy[łl]k[ęe]|przypadkowo|omylem|omylom|nechtěně|nechtiac|"
-    r"vahingossa|ved en fejl|"
+    r"vahingossa|ved en fejl|slu[čc]ajno|nehotice|pomotom|po pomoti|nechtiac|omylom|"
     r"ved et uhell|av misstag|v[ée]letlen[üu]l|din gre[șşs]eal[ăa]|yanl[ıi][şs]l[ıi]kla|"
     r"по ошибке|случайно|випадково|κατ[άα] λ[άα]θος|por engano|sem querer)\b",
     r"不小心", r"误点", r"誤點", r"間違えて", r"誤って", r"うっかり", r"실수로",
@@ -780,7 +796,7 @@ _NOT_INTERESTED = re.compile(
 # Already unsubscribed and still receiving: the objection stands, made again.
 _STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch immer|weiterhin|"
              r"toujours|encore|todav[íi]a|sigo recibiendo|ancora|nog steeds|nog altijd|"
-             r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*))\b")
+             r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*)|m[ée]g mindig)\b")
 _AGAIN_AND_AGAIN = _rx(r"\b(?:wie oft|how many (?:more )?times|combien de fois|cu[áa]ntas veces|"
                        r"quante volte|hoe vaak|ile razy)\b")
 # "Please delete my old address and use the new one": an address change, for a human.
@@ -972,7 +988,8 @@ _OTHER_CHANNEL = re.compile(
     r"llamadas|telefonate|appels|telefoontjes|catalog(?:ue)?s?|katalog(?:e|s)?|catalogo|"
     r"cat[áa]logos?|catalogus|prospekte?|brochures?|folders?|flyers?|briefe|letters|"
     r"courriers? papier|posts?endungen|werbepost|printed|gedruckte\w*|papier|paper|"
-    r"cartace\w*|impres\w*|drukowan\w*|papierow\w*)\b", re.I)
+    r"cartace\w*|impres\w*|drukowan\w*|papierow\w*|h[âa]rtie|pap[íi]rov\w*|tla[čc]en\w*|"
+    r"nyomtatott|pap[íi]r|χαρτ[ιί]\w*|tiskan\w*)\b", re.I)
 _CHANNEL_MESSAGES = re.compile(
     r"\b(?:whats-?app|sms|text|telegram|signal|push)[- ]?(?:messages?|nachrichten|messaggi|"
     r"mensajes|berichten|wiadomo[śs]ci)\b|\b(?:messages?|nachrichten|messaggi|mensajes|"
