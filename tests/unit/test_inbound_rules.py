@@ -1992,3 +1992,31 @@ def test_an_objection_for_the_colleague_the_quoted_newsletter_went_to() -> None:
         "Einer unserer Nutzer (tom@firm.example) hat das gemeldet. Bitte tragen Sie die "
         "Adresse aus."))
     assert [r["address"] for r in v.recipients] == ["tom@firm.example"], v.evidence
+
+
+# Central/Eastern Europe and the Romance markets in depth (twenty-second and -third sets)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Ziadam o vymazanie mojej emailovej adresy z vasej databazy v zmysle GDPR.", True),
+    ("Prosim, da moj e-naslov izbrišete iz vaše baze in mi ne pošiljate več sporočil.", True),
+    ("Molim da moju e-mail adresu uklonite s vase liste za slanje obavijesti.", True),
+    ("Nie życzę sobie więcej takich wiadomości.", True),
+    ("Mar harmadszor iratkozom le es meg mindig jonnek a levelek!", True),
+    ("Ανακαλώ τη συγκατάθεσή μου και ζητώ τη διαγραφή της διεύθυνσής μου.", True),
+    ("Slučajno sam kliknuo na odjava, nisam se htio odjaviti. Možete li me vratiti na "
+     "listu?", False),
+    ("Nu vreau să mă dezabonez, dar codul de reducere nu a venit.", False),
+    ("Nu mai vreau să primesc factura pe hârtie în colet, trimiteți-mi-o pe e-mail.", False),
+    ("Kérem, töröljék a fiókomból a régi szállítási címet, elköltöztem.", False),
+    ("Ciao, potete smettere di mandarmi queste mail?", True),
+    ("Vi chiedo per favore di cancellarlo dalla vostra lista.", True),
+    ("para de mandar email pra mim pfv", True),
+    ("ya no me manden correos porfa", True),
+    ("Por favor dêem-me baixa da newsletter.", True),
+    ("Amablemente solicito cancelen mi suscripción al boletín.", True),
+    ("Vous pouvez arrêter de m'envoyer vos newsletters ?", True),
+    ("Merci de prendre note de ma désinscription de la dégustation du 15 mars.", False),
+    ("Por cierto, no me deis de baja del boletín, que las ofertas están genial.", False),
+])
+def test_readings_of_the_twenty_second_and_third_blind_sets(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r

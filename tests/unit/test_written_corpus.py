@@ -95,7 +95,8 @@ KNOWN = {
     for d in ("replies", "replies2", "replies3", "replies4", "replies5", "replies6",
               "replies7", "replies8", "replies9", "replies10", "replies11", "replies12",
               "replies13", "replies14", "replies15", "replies16", "replies17",
-              "replies18", "replies19", "replies20", "replies21")
+              "replies18", "replies19", "replies20", "replies21",
+              "replies22", "replies23")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

@@ -100,6 +100,17 @@ _STRONG = _rx(
     r"\btake (?:me|us) out of (?:your|the|this) (?:mail?ing |e-?mail |distribution )?"
     r"(?:lists?|newsletters?|database)\b",
     r"\btake (?:the|this) (?:e-?mail )?address off\b",
+    # it pt es: "smettere di mandarmi queste mail", "cancellarlo dalla vostra lista", "para
+    # de mandar email pra mim", "ya no me manden correos", "dêem-me baixa", "cancelen mi
+    # suscripción"
+    r"\bsmett\w* di (?:mandar|inviar|spedir|scriver)\w*",
+    r"\bcancellar(?:lo|la|mi|ci|e) (?:\w+ )?dalla (?:vostra |vs |)?(?:lista|mailing|newsletter)\b",
+    r"\bpar(?:a|e|em|ar) de (?:me )?(?:mandar|enviar)\b",
+    r"\b(?:ya )?no me (?:manden|env[íi]en|mandes|mand[ée]is|envi[ée]is) (?:m[áa]s )?(?:correos|"
+    r"mails|e-?mails|emails|nada|newsletters?|boletines)\b",
+    r"\bd[êe]em-me (?:a )?baixa\b", r"\bdar(?:-me)? (?:a )?baixa\b",
+    r"\bcancel(?:en|e|ar|ad|em) (?:mi|la|a minha|minha) (?:suscripci[óo]n|subscri[çc][ãa]o|"
+    r"assinatura)\b",
     # registers of English: "pack it in with the emails", "would you mind taking me off",
     # "leave me out of these", "count me out of the mailing list", "I'd rather not receive
     # these any more"
@@ -546,7 +557,7 @@ _NEGATION_BEFORE = re.compile(
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
     r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|"
-    r"nu (?:vreau|doresc|vrem|dorim)|nu|"
+    r"nu (?:vreau|doresc|vrem|dorim)|nu|no me (?:deis|den|des|d[ée]|da|deas) de|"
     r"не|ні|μη|μην|δεν|לא|لا|ليس|وليس|ولا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
     r"(?:\w+\s+){0,2}$|(?:不要|别|不)$",
@@ -598,6 +609,10 @@ _OTHER_PERSON = _rx(
     r"mitarbeiter(?:in)?|vorgesetzte[rn]?)\b", r"\bmon coll[èe]gue\b", r"\bma coll[èe]gue\b",
     r"\bmi compa[ñn]er[oa]\b", r"\bil mio collega\b", r"\bmijn collega\b", r"\bm[óo]j kolega\b",
     r"\bfrau [A-ZÄÖÜ]\w+\b", r"\bherr[n]? [A-ZÄÖÜ]\w+\b",
+    # a spouse: "Ma femme voudrait se désabonner, mais moi …"
+    r"\b(?:ma femme|mon mari|mon [ée]pouse|ma compagne|mon conjoint|mi (?:mujer|esposa|marido)|"
+    r"mia moglie|mio marito|mijn (?:vrouw|man)|meine frau|mein mann|moja [żz]ona|"
+    r"m[óo]j m[ąa][żz])\b",
 )
 _ABOUT_US = _rx(
     r"\b(?:where|how) did you get (?:my|our) (?:address|e-?mail|details|data)",
@@ -686,6 +701,8 @@ _NOT_ME_THINGS = _rx(
     r"\b(?:gym|gimnasio|palestra|fitness-?studios?|sportschool|salle de sport|mitgliedschaft|"
     r"membership|lidmaatschap)\b",
     # whole words only: "of course", "in any event", "terminate" are no events
+    r"\b(?:d[ée]gustations?|tastings?|verkostung(?:en)?|degustazion[ei]|degustaci[óo]n|"
+    r"proeverij(?:en)?)\b",
     r"\b(?:webinare?n?|webinars|seminare?n?|seminars|veranstaltung(?:en)?|workshops?|"
     r"schulung(?:en)?|konferenz(?:en)?|kurse?n?|termine?n?|webinaires?|ateliers?|"
     r"s[ée]minaires?|conf[ée]rences?|eventos?|corsi|corso|talleres?|cursos?|seminarios?|"
@@ -759,6 +776,7 @@ _POLITE_OPENER = (
     r"(?:g[æa]tu[ðd]|geti[ðd]) [þt]i[ðd]\b|(?:mo[žz]ete li|mo[žz]ete|da li biste)\b|"
     r"(?:можете ли|да ли бисте)\b|(?:ahal (?:duzue|duzu))\b|"
     r"(?:would|do) you mind\b|would it be possible (?:for you )?to\b|"
+    r"(?:vous pouvez|vous pourriez|tu peux|tu pourrais)\b|"
     # Singapore English: "Can remove me from this mailing list or not?"
     r"can(?= (?:help )?(?:remove|unsubscribe|take|stop|delete)\b)|"
     # Swiss German: "Chönd ihr mich bitte …?", "Chönnted Sie …?"
