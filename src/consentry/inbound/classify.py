@@ -338,8 +338,10 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
             ev = (*ev, f"objection in text set aside as signature: {aside.sentence[:120]}; "
                        "flagged for review")
     others = sorted({a for a in addresses_in(said) if norm(a) != norm(sender or "")})
+    # the To of the quoted or enclosed newsletter, read once, when an address may matter
+    went = _quoted_to(msg, own.text) if others or conf >= o.intent_threshold else set()
     if (it.rule.startswith("about another person") and len(others) == 1
-            and norm(others[0]) in _quoted_to(msg, own.text)):
+            and norm(others[0]) in went):
         # "As my colleague asks below: please strike x@y from the list", above our
         # newsletter to x@y: the other person is named by the address we mailed.
         conf, flagged = max(conf, o.intent_threshold), True
@@ -347,14 +349,13 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
         # "One of our users (x@y) reported the attached message … Please remove the
         # address": named in an earlier sentence, and the one the enclosed or quoted
         # newsletter went to. The objection is for it (below), not for the sender.
-        went = _quoted_to(msg, own.text)
         mentioned = {norm(a): a for a in addresses_in(own.text)
                      if norm(a) != norm(sender or "") and norm(a) in went}
         if len(mentioned) == 1:
             others = list(mentioned.values())
     objector = sender
     if conf >= o.intent_threshold and len(others) == 1 and not _FIRST_PERSON.search(
-            said) and norm(others[0]) in _quoted_to(msg, own.text):
+            said) and norm(others[0]) in went:
         # "Please take my boss (x@y) off your list" above our newsletter to x@y, forwarded
         # or quoted with its header: the objection is for the mailbox the newsletter went
         # to, by someone who holds it. That address is suppressed, not the sender's; a
