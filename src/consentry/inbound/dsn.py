@@ -503,6 +503,12 @@ def _all_originals(msg: Parsed) -> list[Headers]:
 _SRS = re.compile(r"^srs[01][=+-]", re.I)
 
 
+def _never_a_recipient(addr: str) -> bool:
+    """A mail daemon, or an SRS-rewritten return path (SRS0=hash=tt=domain=local@forwarder:
+    our own address as a forwarder re-sent it)."""
+    return _daemon(addr) or bool(_SRS.match(addr))
+
+
 def _daemon(addr: str) -> bool:
     local = addr.rpartition("@")[0]
     return bool(re.match(r"^(?:mailer[-_]?daemon|mail[-_]?daemon)$", local, re.I))
@@ -671,6 +677,7 @@ def _esp_event(e: dict[str, Any]) -> BouncedRecipient | None:
 def esp_events(msg: Parsed) -> list[BouncedRecipient]:
     """Delivery events of an ESP mailed as JSON (see above); empty if there are none."""
     out: list[BouncedRecipient] = []
+    seen: set[str] = set()
     for p in msg.report_parts():
         if not (p.ctype.startswith("text/") or p.ctype == "application/json"):
             continue
@@ -679,8 +686,8 @@ def esp_events(msg: Parsed) -> list[BouncedRecipient]:
         for value in _json_values(p.text[:1_000_000]):
             for e in _esp_event_objects(value)[:1000]:
                 rec = _esp_event(e)
-                if rec is not None and norm(rec.address) not in {norm(r.address)
-                                                                  for r in out}:
+                if rec is not None and norm(rec.address) not in seen:
+                    seen.add(norm(rec.address))
                     out.append(rec)
         if out:
             break
@@ -752,9 +759,7 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
                 cands.extend(c for c in strong
                              if reasons.find_reply_code(snips.get(norm(c.address), ""))
                              and norm(c.address) not in {norm(x.address) for x in cands})
-        # nor an SRS-rewritten return path (SRS0=hash=tt=domain=local@forwarder): our
-        # own address as a forwarder re-sent it, never a recipient
-        cands = [c for c in cands if not _daemon(c.address) and not _SRS.match(c.address)]
+        cands = [c for c in cands if not _never_a_recipient(c.address)]
         if cands and not any(c.strong for c in cands):
             cands = _narrow_weak(cands, msg, stdlib_msg)
         snippets: dict[str, str] = {}
@@ -809,8 +814,8 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
 # Original-Recipient field the prose is what names the address we mailed; the target we
 # never mailed, and suppressing it would protect no one.
 _EXPANDED_FROM = re.compile(
-    r"<?(?P<final>[^\s<>()\"]{1,200}@[^\s<>()\"]{1,200}?)>?:?\s*\(\s*(?:generated|expanded) "
-    r"from:?\s*<?(?P<orig>[^\s<>()\"]{1,200}@[^\s<>()\"]{1,200}?)>?\s*\)", re.I)
+    r"<?(?P<final>[^\s<>()\"@]{1,200}@[^\s<>()\"@]{1,200}?)>?:?\s*\(\s*(?:generated|expanded) "
+    r"from:?\s*<?(?P<orig>[^\s<>()\"@]{1,200}@[^\s<>()\"@]{1,200}?)>?\s*\)", re.I)
 
 
 def _expanded_from(found: list[BouncedRecipient], texts: list[str],
@@ -1010,7 +1015,7 @@ def _flufl(stdlib_msg: email.message.Message, exclude: set[str]) -> list[str]:
         m = ADDR_RE.search(a)
         if m and norm(m.group(1)) not in exclude and not _IDLIKE.match(
             m.group(1).split("@", 1)[0]
-        ):
+        ) and not _never_a_recipient(m.group(1)):
             out.append(m.group(1))
     return out
 

@@ -661,12 +661,13 @@ _CONSENT_DENIED = _rx(
     r"\bnunca (?:dei (?:o meu )?consentimento|autorizei|me inscrevi|me registei|"
     r"me cadastrei|pedi)\b", r"\bsem o (?:meu|nosso) consentimento\b",
 )
-# What else consent is denied to: a price, a contract, terms, a charge.
+# What else consent is denied to: a price, a contract, terms, a charge (invoices and
+# reminders are things already, _NOT_ME_THINGS).
 _CONSENT_OTHER = _rx(
     r"\b(?:price|prices|pricing|terms|conditions|contract|charges?|fees?|payments?|renewal|"
-    r"upgrade|tariff|preis\w*|agb|bedingungen|vertrag\w*|geb[üu]hr\w*|abbuchung\w*|zahlung\w*|"
-    r"verl[äa]ngerung|tarif\w*|prix|contrat|conditions|frais|pr[ée]l[èe]vement|precio|contrato|"
-    r"cargo|prezzo|contratto|addebito|prijs|contract|voorwaarden|cena|umow\w*|pre[çc]o)\b",
+    r"upgrade|tariff|preis\w*|agb|bedingungen|vertrag\w*|geb[üu]hr\w*|zahlung\w*|"
+    r"verl[äa]ngerung|tarif\w*|prix|contrat|frais|pr[ée]l[èe]vement|precio|contrato|"
+    r"cargo|prezzo|contratto|addebito|prijs|voorwaarden|cena|umow\w*|pre[çc]o)\b",
 )
 _NOT_ME_OBJECTS = _rx(
     r"\b(?:basket|cart|order|warenkorb|auftrag|bestellung|panier|commande|carrito|pedido|"
