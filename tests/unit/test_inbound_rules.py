@@ -5,6 +5,7 @@ auto-reply headers, ARF types, tokens, and the purity of inbound/."""
 from __future__ import annotations
 
 import ast
+import base64
 import time
 from pathlib import Path
 
@@ -2020,3 +2021,134 @@ def test_an_objection_for_the_colleague_the_quoted_newsletter_went_to() -> None:
 def test_readings_of_the_twenty_second_and_third_blind_sets(text: str, objects: bool) -> None:
     r = intent.detect(text)
     assert (r.confidence >= 0.8) is objects, r
+
+
+# Nordic/Dutch/Baltic, organisations, tangled replies, Latin-script languages outside the
+# EU core (the twenty-fourth to twenty-seventh sets)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Tolong hapus email saya dari daftar newsletter ini ya.", True),
+    ("Mohon jangan kirim email promosi ke alamat ini lagi.", True),
+    ("Oh iya jangan di-unsubscribe ya, saya masih mau dapat info diskon.", False),
+    ("Jangan kirim paketnya ke alamat lama ya.", False),
+    ("Saya menarik kembali persetujuan saya atas penggunaan data untuk pemasaran.", True),
+    ("Sila keluarkan saya dari senarai e-mel anda.", True),
+    ("Iltimos, meni ro‘yxatingizdan chiqarib tashlang.", True),
+    ("Manzilimni bazangizdan o'chirib tashlang.", True),
+    ("Bonvolu forigi mian adreson el via dissendolisto.", True),
+    ("Ji kerema xwe min ji lîsteya nameyan derxînin.", True),
+    ("Lütfen beni bülten listenizden siz silin.", True),
+    ("Artık bülten istemiyorum.", True),
+    ("Xahiş edirəm məni bu poçt siyahısından çıxarın.", True),
+    ("Mi malabonis jam en januaro, tamen viaj informiloj daŭre alvenas.", True),
+    ("Tere, ära saada mulle enam neid reklaamkirju.", True),
+    ("Ära saada pakki vanale aadressile.", False),
+    ("Gelieve mij uit jullie mailinglijst te halen.", True),
+    ("Ik wens niet langer uw promotionele e-mails te ontvangen.", True),
+    ("Pyydän poistamaan sähköpostiosoitteeni postituslistaltanne.", True),
+    ("Jag vill inte längre ta emot era nyhetsbrev.", True),
+    ("Jeg trekker med dette tilbake mitt samtykke til markedsføring.", True),
+    ("Eg vil ekki fa fleiri auglysingar fra ykkur.", True),
+    ("Messe-Einladungen bitte ab sofort nicht mehr an diese Adresse schicken.", True),
+    ("On a fermé l'atelier fin janvier, donc merci d'arrêter les envois à cette adresse.", True),
+    ("Merci d'arrêter les envois pour l'atelier de samedi.", False),
+    ("Solicito la baja de la dirección compras@empresa.example de su lista de envíos.", True),
+    ("De consumentennieuwsbrief hoeven wij niet meer.", True),
+    ("Non desidera più ricevere le vostre comunicazioni commerciali.", True),
+    ("Please delete it from whatever list it's on.", True),
+    ("No need to keep sending them.", True),
+    ("Lasst es einfach.", True),
+    ("Lass das bitte.", False),
+    ("Den Newsletter bitte nicht abbestellen, den lese ich gerne.", False),
+    ("Mein Nachbar meint ja, ich soll mich endlich abmelden, aber das kommt nicht in Frage.",
+     False),
+    ("Mio figlio dice che dovrei disiscrivermi, ma io le vostre offerte le aspetto!", False),
+    ("Si seguís así me voy a tener que dar de baja.", False),
+    ("One more email like this and I unsubscribe.", False),
+    ("Vi ho già chiesto due volte di cancellarmi.", True),
+    ("Die Werbemails können Sie sich in Zukunft sparen.", True),
+    ("Merci. Retirez-moi de vos listes.", True),
+    ("Our client asked us to get this address off your list, so could you please "
+     "unsubscribe it?", True),
+    ("Ich habe diese Adresse schon im Januar abgemeldet. Trotzdem kommt jede Woche eine "
+     "Einladung an.", True),
+    ("Because I unsubscribed in October. And yet here we are, meeting the farmer.", True),
+])
+def test_readings_of_the_twenty_fourth_to_twenty_seventh_blind_sets(text: str,
+                                                                    objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def test_asked_how_to_unsubscribe_after_the_link_failed_is_honoured_and_shown() -> None:
+    how = "Wie kann ich mich von diesem Newsletter abmelden?"
+    r = intent.detect(how + " Der Link unten führt nur auf eine Seite mit „Token ungültig“.")
+    assert r.confidence >= 0.8 and r.review, r
+    assert intent.detect(how).confidence < 0.8
+    r = intent.detect("How do I unsubscribe? The link in the footer doesn't work.")
+    assert r.confidence >= 0.8 and r.review, r
+
+
+def test_a_link_in_the_quote_is_no_second_question() -> None:
+    quoted = ("> Do you want to keep receiving our newsletter? Please confirm here:\n"
+              "> https://shop.example/confirm?id=nl-8812\n")
+    r = intent.declines_continuing("nee hoor, liever niet. fijne dag nog", "Re: Bevestig",
+                                   quoted)
+    assert r is not None and r.confidence >= 0.8, r
+
+
+def _machine(subject: str, body: str, charset: str = "utf-8") -> bytes:
+    return (f"From: Someone <someone@example.example>\r\nTo: reply@news.example\r\n"
+            f"Subject: {subject}\r\nContent-Type: text/plain; charset={charset}\r\n"
+            f"\r\n{body}\r\n").encode(charset)
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    ("Re: News", "Faleminderit për mesazhin tuaj.\r\n\r\nJam jashtë zyrës deri më 17 mars "
+                 "dhe nuk kam qasje në email."),
+    ("Re: News", "Denne e-mailadresse er ikke længere i brug.\r\nSkriv venligst til "
+                 "info@firma.example i stedet."),
+    ("Re: News", "Dit e-mailadres wordt niet meer gebruikt en wordt niet gelezen."),
+    ("Incident INC0048213 has been opened on your behalf",
+     "Thank you for contacting the IT Service Desk. Incident INC0048213 has been opened on "
+     "your behalf. An analyst will be in touch within 2 business days."),
+])
+def test_machine_replies_without_their_headers(subject: str, body: str) -> None:
+    v = classify(_machine(subject, body))
+    assert v.kind == "autoreply", v.evidence
+
+
+@pytest.mark.parametrize(("subject", "body", "charset", "klass"), [
+    ("Notification d'échec de remise",
+     "Votre message n'a pas pu être délivré à l'adresse suivante :\r\n\r\n"
+     "    anne@poste.example\r\n\r\nMotif : ce compte de messagerie n'existe pas.",
+     "iso-8859-1", "hard"),
+    ("Wiadomość nie została dostarczona",
+     "Wiadomość wysłana przez Ciebie nie mogła zostać\r\ndostarczona do adresata:\r\n\r\n"
+     "    ewa@poczta.example\r\n\r\nPowód: skrzynka odbiorcy jest pełna.",
+     "iso-8859-2", "soft"),
+])
+def test_a_providers_report_in_its_own_words_only(subject: str, body: str, charset: str,
+                                                  klass: str) -> None:
+    raw = (f"From: Service <no-reply@provider.example>\r\nTo: bounces@news.example\r\n"
+           f"Subject: =?utf-8?b?{base64.b64encode(subject.encode()).decode()}?="
+           f"\r\nAuto-Submitted: auto-replied\r\nContent-Type: text/plain; "
+           f"charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+           ).encode(charset)
+    v = classify(raw)
+    assert v.kind == "bounce", v.evidence
+    assert [r["class"] for r in v.recipients] == [klass], v.recipients
+
+
+def test_an_abuse_desks_complaint_in_portuguese_with_our_message_attached() -> None:
+    raw = ("From: Abuso <abuse@isp.example>\r\nTo: abuse@shop.example\r\n"
+           "Subject: Reclamacao de spam\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nRecebemos uma reclamação de um "
+           "assinante sobre a mensagem abaixo. Solicitamos que o endereço seja removido.\r\n"
+           "--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: Shop <news@shop.example>\r\n"
+           "To: joao@isp.example\r\nSubject: Angebote\r\nMessage-ID: <n1@shop.example>\r\n"
+           "List-Unsubscribe: <https://shop.example/u/abc>\r\n\r\nHallo\r\n--b--\r\n"
+           ).encode()
+    v = classify(raw)
+    assert v.kind == "complaint", v.evidence
+    assert [r["address"] for r in v.recipients] == ["joao@isp.example"]

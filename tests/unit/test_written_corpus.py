@@ -32,7 +32,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
-           "bounces11", "bounces12")
+           "bounces11", "bounces12", "bounces13")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -96,7 +96,7 @@ KNOWN = {
               "replies7", "replies8", "replies9", "replies10", "replies11", "replies12",
               "replies13", "replies14", "replies15", "replies16", "replies17",
               "replies18", "replies19", "replies20", "replies21",
-              "replies22", "replies23")
+              "replies22", "replies23", "replies24", "replies25", "replies26", "replies27")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

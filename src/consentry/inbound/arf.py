@@ -194,4 +194,16 @@ def _forwarded_by_an_abuse_desk(msg: Parsed) -> Complaint:
                               "feedback-type missing: taken as abuse",
                               f"pasted original To: {usable[0]}"),
                              block.get("message-id"))
+    for oh in msg.original_headers()[:1]:
+        # the same desk's words in a language _ABUSE_TEXT does not know, our message
+        # attached whole: a complaint about its one To
+        tos = [a for v in oh.all("to") for a in addresses_in(v)]
+        usable = [a for a in tos if _usable(a)]
+        if len(usable) == 1 and oh.get("list-unsubscribe"):
+            who = "an abuse desk's address" if desk else "a complaint subject"
+            return Complaint(True, "abuse", (usable[0],), False, True,
+                             (f"text: a complaint ({who}) with our message attached",
+                              "feedback-type missing: taken as abuse",
+                              f"enclosed original To: {usable[0]}"),
+                             oh.get("message-id"))
     return Complaint(False)

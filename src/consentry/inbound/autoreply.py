@@ -48,6 +48,11 @@ _SUBJECT = re.compile(
     r"freagra uathoibr[íi]och|erantzun automatikoa|sj[áa]lfvirkt svar|پاسخ خودکار|"
     r"аутоматски одговор|balasan (?:otomatis|automatik)|jawapan automatik|"
     r"tr[ảa] l[ờo]i t[ựu] [đd][ộo]ng|ตอบกลับอัตโนมัติ|स्वचालित (?:उत्तर|जवाब)|"
+    # sq az uz sw tl eo mt ku
+    r"jasht[ëe] zyr[ëe]s|p[ëe]rgjigje automatike|avtomatik cavab|ofisd[əe]n k[əe]narda|"
+    r"avtomatik javob|nje ya ofisi|jibu la kiotomatiki|wala sa opisina|"
+    r"a[ŭu]tomata respondo|ekster (?:la )?oficejo|risposta awtomatika|barra mill-uffi[ċc][ċc]ju|"
+    r"bersiva otomat[îi]k|"
     # zh ja ko
     r"自動返信|自动回复|自動回覆|自動回復|不在(?:通知|のお知らせ)|자동\s?응답|부재\s?중"
     r")\s*(?::|：|-|–|$)",
@@ -106,6 +111,13 @@ _TEXT = re.compile(
     r"thanks? (?:you )?for (?:your )?(?:e-?mail|message)\W+we (?:aim|will|try) to "
     r"(?:respond|reply)|"
     r"we (?:have )?received your (?:message|e-?mail|request)|this is an automat(?:ed|ic) "
+    r"(?:reply|response|message|confirmation|acknowledg)|"
+    # a service desk's ticket: "Incident INC0048213 has been opened on your behalf"
+    r"(?:incident|ticket|case|request|call)(?: (?:number|no\.?|#|id))? ?#?[A-Z]{0,6}-?\d{3,}\S* "
+    r"(?:has been|was) (?:opened|created|logged|raised|registered|received)|"
+    r"an? (?:analyst|agent|technician|support engineer) will (?:be in touch|contact you|"
+    r"respond|get back to you)|"
+    r"this is an automat(?:ed|ic) "
     r"(?:reply|response|message|confirmation|acknowledg)|your (?:ticket|request) (?:number|id)|"
     # de
     r"(?:ich bin|bin ich) (?:bis (?:zum|einschlie[sß]lich)? ?\S+ )?(?:nicht im (?:b[üu]ro|haus)|"
@@ -173,6 +185,15 @@ _TEXT = re.compile(
     r"(?:na godi[šs]njem odmoru|van kancelarije) sam|на годишњем одмору|ван канцеларије|"
     r"sedang (?:cuti|berlibur|di luar kantor)|di luar (?:kantor|pejabat)|sedang bercuti|"
     r"(?:đang )?ngh[ỉi] ph[ée]p|kh[ôo]ng c[óo] m[ặa]t (?:t[ạa]i|[ởo]) v[ăa]n ph[òo]ng|"
+    # sq az uz sw tl eo mt ku
+    r"jam (?:jasht[ëe] zyr[ëe]s|me pushime|n[ëe] pushim)|nuk jam n[ëe] zyr[ëe]|"
+    r"ofisd[əe]n k[əe]narday[ıi]m|m[əe]zuniyy[əe]td[əe]y[əe]m|"
+    r"ta[ʼ'‘ʻ`]?tildaman|ofisda (?:emasman|yo[ʼ'‘ʻ`]?qman)|"
+    r"niko (?:nje ya ofisi|likizoni|likizo)|"
+    r"wala (?:ako )?sa opisina|naka-?(?:leave|bakasyon) ako|"
+    r"mi (?:estas|restos) ekster (?:la )?oficejo|mi forestas (?:[ĝg]is|de)|"
+    r"jien (?:barra mill-uffi[ċc][ċc]ju|fuq (?:leave|vaganza))|"
+    r"ez (?:ne li ofîs[êe]|li betlaney[êe]) me|"
     # a mailbox that nobody reads any more, a message that says it was sent by a machine
     r"this (?:mail)?box is (?:no longer|not) (?:monitored|in use|active|read|checked)|"
     r"this (?:e-?mail )?address is no longer (?:monitored|in use|active|valid)|"
@@ -192,6 +213,16 @@ _TEXT = re.compile(
     r"messaggio (?:generato|inviato) automaticamente|"
     r"deze (?:mailbox|postbus) wordt niet (?:meer )?(?:gelezen|bewaakt)|dit (?:e-?mail)?adres "
     r"is niet meer in gebruik|automatisch gegenereerd|"
+    r"dit (?:e-?mail)?adres wordt niet (?:meer|langer) (?:gebruikt|gelezen|bekeken)|"
+    # da no sv fi et lv lt is
+    r"denne (?:e-?mail|e-?post)?adressen? er ikke (?:l[æa]ngere|mere|lenger|lengre) "
+    r"i (?:brug|bruk)|"
+    r"denna (?:e-?post)?adress (?:anv[äa]nds inte l[äa]ngre|[äa]r inte l[äa]ngre i bruk)|"
+    r"t[äa]m[äa] (?:s[äa]hk[öo]posti)?osoite ei ole en[äa][äa] k[äa]yt[öo]ss[äa]|"
+    r"see (?:e-posti )?aadress ei ole enam kasutusel|"
+    r"[šs][īi] (?:e-pasta )?adrese vairs netiek (?:izmantota|lietota)|"
+    r"[šs]is (?:el\. pa[šs]to )?adresas (?:nebenaudojamas|daugiau nenaudojamas)|"
+    r"[þt]etta netfang er ekki lengur [íi] notkun|"
     r"esta caixa(?: de correio)? (?:n[ãa]o [ée] (?:mais )?(?:monitorizada|monitorada|lida)|"
     r"j[áa] n[ãa]o [ée] lida)|mensagem (?:gerada|enviada) automaticamente|"
     r"ta skrzynka nie jest (?:ju[żz] )?(?:monitorowana|obs[łl]ugiwana|czytana)|"

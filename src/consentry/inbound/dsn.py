@@ -124,7 +124,11 @@ _SUBJECT = re.compile(
     r"non recapitat|mancato recapito|mancata consegna|non consegnat|[ée]chec de (?:la )?remise|"
     r"non distribu[ée]|no se (?:pudo|puede) entregar|error (?:en la|de) entrega|olevererbar|"
     r"kunde inte levereras|ej levererat|kan ikke leveres|ikke (?:leveret|levert)|"
-    r"toimitus ep[äa]onnistui|ei voitu toimittaa",
+    r"toimitus ep[äa]onnistui|ei voitu toimittaa|"
+    # pl hu ro el hr sl sk fr
+    r"nie zosta[łl]a (?:dostarczona|dor[ęe]czona)|k[ée]zbes[íi]t[ée]si hiba|"
+    r"nem k[ée]zbes[íi]thet[őo]|nelivrat|αδυναμ[ίι]α παρ[άα]δοσης|neisporu[čc]en|"
+    r"nedostavljen|nedoru[čc]ite[ľl]n|non d[ée]livr[ée]",
     re.I,
 )
 _BODY = re.compile(
@@ -150,7 +154,16 @@ _BODY = re.compile(
     r"(?:afgeleverd|bezorgd)|non (?:è stato possibile|può essere|si è potuto) (?:consegna|"
     r"recapita)|impossibile (?:consegnare|recapitare)|kunde inte levereras|kunne ikke leveres|"
     r"ei voitu toimittaa|nie (?:mo[żz]na|uda[łl]o si[ęe]) dor[ęe]czy[ćc]|"
-    r"nepoda[řr]ilo se doru[čc]it|no (?:se )?(?:ha )?(?:podido|pudo) (?:ser )?entregar",
+    r"nepoda[řr]ilo se doru[čc]it|no (?:se )?(?:ha )?(?:podido|pudo) (?:ser )?entregar|"
+    # fr pl hu ro el hr sl sk et lv lt: "n'a pas pu être délivré", "nie mogła zostać
+    # dostarczona", "nem sikerült kézbesíteni", "nu a putut fi livrat"
+    r"n'a pas pu (?:[êe]tre )?(?:d[ée]livr|distribu|achemin|transmis)|"
+    r"nie\s+(?:mog[łl]a|mo[żz]e|zosta[łl]a)(?:\s+zosta[ćc])?\s+(?:dostarczona|dor[ęe]czona)|"
+    r"nem (?:siker[üu]lt|lehetett) k[ée]zbes[íi]teni|nu a (?:putut|fost posibil[ăa]) (?:fi )?"
+    r"(?:livrat|livrarea|trimis)|δεν (?:ήταν|είναι) δυνατ[ήη] η παρ[άα]δοση|"
+    r"nije (?:mogu[ćc]e isporu[čc]iti|(?:mogla|moglo) biti (?:isporu[čc]en|dostavljen))|"
+    r"ni bilo mogo[čc]e dostaviti|nebolo mo[žz]n[ée] doru[čc]i[ťt]|"
+    r"ei [õo]nnestunud (?:kohale )?toimetada|nevar[ēe]ja pieg[āa]d[āa]t|nepavyko pristatyti",
     re.I,
 )
 _DELAY_TEXT = re.compile(

@@ -122,13 +122,25 @@ _STRONG = _rx(
     r"\bcount (?:me|us) out (?:of|from)\b", r"\bdrop (?:me|us|my address) (?:from|off)\b",
     r"\b(?:i'd|i’d|i would|we'd|we’d|we would) (?:rather|prefer) not (?:to )?(?:receive|get) "
     r"(?:these|this|them|your \w+|any more|anymore)\b",
+    # "please delete it from whatever list it's on", "no need to keep sending them"
+    r"\b(?:delete|remove|take|strike|drop|erase)\b (?:it|this (?:e-?mail )?address|that "
+    r"(?:e-?mail )?address|the (?:e-?mail )?address|my (?:e-?mail )?address)\b.{0,40}"
+    r"\b(?:list|lists|database|system|records|mailing)\b",
+    r"\bno need to (?:keep|continue) (?:sending|mailing|e-?mailing|writing)\b",
+    r"\b(?:delete|remove|take|strike|drop) (?:him|her) (?:from|off)\b.{0,30}\b(?:system|list|"
+    r"lists|database|records|mailing)\b",
+    r"\b(?:you )?(?:can|may|could) stop sending\b",
+    # "Lasst es einfach." alone: the mail, let be
+    r"^(?:(?:dann|also|bitte) )?(?:lasst|lass|lassen sie) (?:es|das)(?: (?:bitte|doch|endlich|"
+    r"halt))* (?:einfach|sein|bleiben)(?: (?:einfach|bitte|doch|sein|bleiben))*[.! ]*$",
     # de: "schreiben Sie mich nicht mehr an", "aus Ihrer Datenbank löschen", "das Abo Ihres
     # Newsletters kündige ich", "die Newsletter-Mails können Sie sich sparen"
     r"\bschreiben sie (?:mich|uns) (?:bitte )?nicht mehr an\b",
     r"\ban diese (?:e-?mail-?)?adresse nichts mehr zu (?:schicken|senden)\b",
     r"\baus (?:ihrer|eurer|der) (?:datenbank|kartei|kundendatei|adressdatei)\b.{0,12}"
     r"\bl(?:ö|oe)schen\b",
-    r"\b(?:newsletter|mails?|e-?mails?|werbung)\b.{0,40}\bk(?:ö|oe)nnen sie sich\b.{0,20}"
+    r"\b(?:newsletter|\w*mails?|e-?mails?|werbung|werbe\w*|zusendungen)\b.{0,40}"
+    r"\bk(?:ö|oe)nnen sie sich\b.{0,20}"
     r"\bsparen\b",
     r"\bk(?:ü|ue)ndige\b.{0,20}\b(?:abo|abonnement)\b.{0,10}\b(?:ihres|des|eures|vom) "
     r"newsletters?\b",
@@ -201,7 +213,7 @@ _STRONG = _rx(
     # hozzájárulásomat", "povlačim svoju privolu")
     r"\b(?:tilbagekald\w*|tr[æae]kker|[åa]terkalla\w*|drar tillbaka|peru(?:n|utan|tan)|"
     r"v[õo]tan|atsauc\w*|a(?:t[šs]|ts)auki\w*|odvol[áa]va\w*|visszavon\w*|[îi]mi retrag|"
-    r"retrag|prekli[čc]\w*|povla[čc]\w*|opozivam)\b(?: \w+){0,3} (?:samtykke|samtycke|"
+    r"retrag|prekli[čc]\w*|povla[čc]\w*|opozivam)\b(?: \w+){0,4} (?:samtykke|samtycke|"
     r"suostumu\w*|n[õo]usolek\w*|piekri[šs]an\w*|sutikim\w*|souhlas\w*|s[úu]hlas\w*|"
     r"hozz[áa]j[áa]rul[áa]s\w*|beleegyez[ée]s\w*|consim[țţt][ăa]m[âa]nt\w*|acordul|"
     r"privolitev|soglasje|privol[uae]|suglasnost|pristanak)\b",
@@ -254,7 +266,10 @@ _STRONG = _rx(
     r"\bkein(?:e|en)? (?:weiteren? |neuen? )?(?:werbe-?)?(?:e-?mails?|mails|newsletter|werbung|"
     r"nachrichten|zusendungen|post|werbemails?)(?: mehr)?\b",
     r"\bnicht mehr (?:zu)?(?:schicken|senden|zusenden|erhalten|bekommen|anschreiben|"
-    r"kontaktieren|beliefern)\b", r"\bwiderspreche\b", r"\bwiderspruch\b",
+    r"kontaktieren|beliefern)\b",
+    r"\bnicht mehr an (?:diese|meine|unsere|die|dieses|unser) (?:e-?mail-?|mail-?|sammel)?"
+    r"(?:adresse|postfach|mailbox)\b.{0,20}\b(?:zu )?(?:schicken|senden|zusenden|verschicken|"
+    r"mailen)\b", r"\bwiderspreche\b", r"\bwiderspruch\b",
     r"\b(?:abo|abonnement|newsletter)\b.{0,20}\b(?:beenden|k[üu]ndigen|stornieren|abbestellen)\b",
     r"\brunter von (?:der|ihrer|dieser) liste\b",
     r"\bh[öo]ren sie auf\b.{0,40}\b(?:zu )?(?:schicken|senden|mailen|schreiben|kontaktieren)\b",
@@ -274,7 +289,7 @@ _STRONG = _rx(
     r"(?:ihre|eure|diese) (?:werbung|newsletter|e-?mails?|mails) nicht mehr)",
     # fr
     r"\bd[ée]sabonn", r"\bd[ée]sinscri", r"\bme d[ée]sinscrire\b",
-    r"\bretir(?:er|ez|[ée]e?s?)\b.{0,60}\b(?:liste|fichier|mailing|envois (?:commerciaux|"
+    r"\bretir(?:er|ez|[ée]e?s?)\b.{0,60}\b(?:listes?|fichiers?|mailing|envois (?:commerciaux|"
     r"publicitaires|marketing)|communications? commerciales?|newsletters?)\b",
     r"\b(?:supprimer|supprimez|effacer|effacez)\b.{0,30}\b(?:mon adresse|mes donn[ée]es|moi)\b",
     r"\bne (?:plus|m'envoyez plus|me contactez plus)\b",
@@ -282,12 +297,16 @@ _STRONG = _rx(
     r"\bje m'oppose\b", r"\bopposition\b",
     r"^(?:(?:svp|merci)[, ]+)?plus (?:de |d')(?:mails?|e-?mails?|courriels?|messages|pubs?|"
     r"newsletters?|publicit[ée]s?)(?: svp| merci| s'il vous pla[îi]t)?[ .!]*$",
+    r"\b(?:arr[êe]t(?:ez|er|e)|cess(?:ez|er)) (?:les|vos|ces|tous (?:les|vos)|tout) "
+    r"(?:envois|mails|e-?mails|courriels|messages|newsletters?)\b",
     r"\barr[êe]t(?:ez|er|e) (?:de |d')(?:m'|nous |me |vous )?(?:envoyer|[ée]crire|contacter|"
     r"spammer|harceler|solliciter)",
     # es
     r"\b(?:dar(?:me|nos|se)?|d[ée]n(?:me|nos)?|d[ée]|doy|dadme|dadnos) de [bv]aja\b",
     r"\bbaja (?:de|del) (?:la |su |este |esta )?(?:lista|bolet[íi]n|newsletter|suscripci)",
     r"\bdesuscrib", r"\bdesapunt",
+    r"\bsolicit\w* (?:la |mi )?baja (?:de (?:la |mi |esta |esa )?(?:direcci[óo]n|cuenta de "
+    r"correo|correo|e-?mail|lista)|del (?:bolet[íi]n|newsletter|listado|env[íi]o))",
     r"\b(?:elimin(?:ar|en)|elim[íi]nen|borr(?:ar|en)|b[óo]rren|quit(?:ar|en)|qu[íi]ten|"
     r"sac(?:ar|en)|s[áa]quen)(?:me|nos)?\b.{0,30}"
     r"\b(?:lista|listado|base de datos|mi (?:correo|direcci[óo]n))\b",
@@ -296,13 +315,16 @@ _STRONG = _rx(
     r"\bdej(?:a|e|en|ad|ar) de (?:mandar|enviar|escribir)(?:me|nos)?\b",
     r"\bme opongo\b",
     # it
-    r"\bdisiscri", r"\bcancellami\b", r"\bcancellatemi\b",
+    r"\bdisiscri", r"\bcancellami\b", r"\bcancellatemi\b", r"\bcancellarmi\b",
+    r"\b(?:rimuovermi|togliermi)\b.{0,30}\b(?:lista|newsletter|mailing|elenco|database|"
+    r"indirizz\w*)",
     r"\bbasta (?:con )?(?:le |queste |vostre |tutte queste )?(?:mail|e-?mail|newsletter|"
     r"pubblicit[àa]|spam)\b",
     r"\b(?:cancellar|rimuover|toglier|eliminar)(?:e|mi|ci)\b.{0,40}\b(?:lista|newsletter|"
     r"indirizzo|iscrizione|mailing)\b",
     r"\bnon (?:inviatemi|mandatemi|mi inviate|mi mandate|voglio (?:pi[ùu] )?ricevere|"
     r"desidero (?:pi[ùu] )?ricevere)\b", r"\bmi oppongo\b",
+    r"\bnon (?:desidera|desidero|desideriamo|vuole|voglio|vogliamo) pi[ùu] ricevere\b",
     r"\bnon (?:utilizzare|usare|utilizzate|usate|utilizziate|usiate) pi[ùu] (?:il )?(?:mio )?"
     r"(?:indirizzo|e-?mail|contatto)",
     # nl
@@ -310,10 +332,15 @@ _STRONG = _rx(
     r"\bafmelden\b", r"\bmeld (?:mij|me|ons) af\b", r"\bverwijder (?:mij|me|ons|mijn)\b",
     r"\bgeen (?:nieuwsbrie\w*|e-?mails?|mails|reclame) meer\b", r"\bniet meer (?:ontvangen|"
     r"toesturen|sturen|mailen)\b", r"\bbezwaar\b",
+    r"\b\w*nieuwsbrie\w* (?:\w+ )?hoev(?:en|t|e) (?:wij|we|ik|ze) (?:niet|niet meer)\b",
+    r"\b(?:\w*nieuwsbrie\w*|mailing\w*|e-?mails?|verzending)\b.{0,60}\bstop(?:zetten|gezet)\b",
     r"\bhaal (?:mij|me|ons|mijn (?:e-?mail)?adres)\b.{0,25}\b(?:van|uit) (?:de|jullie|uw|je|"
     r"deze) (?:mailing|verzend|e-?mail)?lijst\b",
     r"\b(?:van|uit) (?:de|jullie|uw|je|die|deze) (?:mailing|verzend|e-?mail)?lijst "
-    r"(?:af|afhalen|halen|verwijderen|schrappen)\b",
+    r"(?:te )?(?:af|afhalen|halen|verwijderen|schrappen)\b",
+    r"\b(?:wens|wil) (?:ik )?(?:niet langer|niet meer|geen)\b.{0,50}\b(?:te )?ontvangen\b",
+    r"\bmijn (?:\w+ ){0,2}(?:persoonsgegevens|gegevens|e-?mailadres)\b.{0,30}"
+    r"\b(?:te )?(?:wissen|verwijderen|schrappen)\b",
     # pl
     r"\bwypis(?:a[ćc]|anie|z|zcie)\b", r"\bwypisa[ćc] (?:mnie|si[ęe])\b",
     r"\busu(?:[ńn]|[ńn]cie|ni[ęe]cie|n[ąa][ćc])\b.{0,30}\b(?:list|adres|baz)",
@@ -326,12 +353,15 @@ _STRONG = _rx(
     # sv
     r"\bavregistrer\w*", r"\bavsluta (?:min |mitt )?(?:prenumeration|nyhetsbrev)\w*",
     r"\bavprenumerer\w*", r"\bta bort (?:mig|oss|min|mitt|adressen)\b",
-    r"\bsluta (?:skicka|mejla|maila|skriva)\b", r"\bjag vill inte (?:l[äa]ngre )?(?:ha|f[åa])\b",
+    r"\bsluta (?:skicka|mejla|maila|skriva)\b",
+    r"\bjag vill inte (?:l[äa]ngre )?(?:ha|f[åa]|ta emot)\b",
     r"\binga fler (?:mejl|mail|e-?post|nyhetsbrev|utskick)\b", r"\bradera (?:mig|min)\b",
     # da, no
     r"\bafmeld\w*", r"\bavmeld\w*", r"\bmeld(?:e)? (?:meg|oss|mig|os) (?:av|fra)\b",
     r"\bfjern (?:mig|meg|os|oss|min|mine)\b", r"\bslet (?:mig|min|mine)\b",
     r"\bslett (?:meg|min|mine)\b", r"\bta (?:meg|oss) (?:av|ut)\b",
+    r"\bslett?e? (?:e-?post(?:adressen)?|e-?mail(?:adressen)?|adressen|mailadressen|"
+    r"opplysningene|oplysningerne|dataene|data) (?:min|mine|mitt|mit)\b",
     r"\bstop (?:med at )?(?:sende|skrive)\b", r"\bslutt (?:med )?(?:[åa] )?(?:sende|skrive)\b",
     r"\bjeg (?:vil|[øo]nsker) ikke (?:l[æa]ngere |lenger |mere |mer )?(?:at |[åa] )?"
     r"(?:modtage|motta|have|ha|f[åa])\b",
@@ -353,7 +383,9 @@ _STRONG = _rx(
     r"#|[\w-]*\d{3}))", r"\btilau\w* peru\w*",
     r"\bpoista(?:kaa|a)? (?:minut|mut|mua|minua|meid[äa]t|osoitteeni|s[äa]hk[öo]postiosoitteeni|"
     r"tietoni)\b", r"\bpoista\w*\b.{0,30}\blistalta(?:nne)?\b",
-    r"\bpostituslistalta\b", r"\blopet(?:a|takaa)\b.{0,30}\bl[äa]hett[äa]",
+    r"\bpostituslistalta\w*", r"\bpoistamaan (?:minut|minua|osoitteeni|tietoni|nimeni|"
+    r"s[äa]hk[öo]postiosoitteeni)\b", r"\bkiell[äa]n\b.{0,60}\b(?:suora)?markkinoin\w*",
+    r"\blopet(?:a|takaa)\b.{0,30}\bl[äa]hett[äa]",
     r"\b[äa]lk[äa][äa] (?:en[äa][äa] )?l[äa]hett[äa]k[öo]", r"\ben halua (?:en[äa][äa] )?"
     r"(?:vastaanottaa|saada)\b",
     # cs, sk
@@ -437,6 +469,10 @@ _STRONG = _rx(
     r"\bnesi[uų]skite\b", r"\batrakst\w*", r"\bizdz[eē]siet\b", r"\bnes[uū]tiet\b",
     r"\btellimus\w* (?:t[üu]hist|l[õo]peta)\w*", r"\beemalda(?:ge|da) (?:mind|minu)\b",
     r"\b[äa]rge (?:mulle )?(?:enam )?(?:saatke|kirjutage)\b", r"\b[äa]rge\b(?: \w+){1,4} saatke\b",
+    r"\b[äa]ra (?:mulle |meile )?(?:enam )?saada (?:\w+ ){0,3}?(?:enam|reklaam\w*|uudiskir\w*|"
+    r"e-?kirj\w*|kirj\w*|meil\w*)\b", r"\b[äa]ra (?:mulle |meile )?enam (?:\w+ )?saada\b",
+    r"\bkeelan\b.{0,60}\b(?:otse)?turundus\w*",
+    r"\bkustuta(?:da|ge|ge ära)?\b.{0,40}\b(?:nimekirja\w*|andmebaasi\w*|e-posti aadress\w*)",
     r"\beemalda(?:ge|da)\b.{0,80}\b(?:nimekirjast|listist|andmebaasist)\b",
     r"\bei soovi (?:enam )?(?:saada|kirju)\b", r"\bl[õo]petage\b.{0,30}\bsaatmi",
     r"\biz[nņ]emiet (?:manu|mani|m[uū]s)\b", r"\bdz[eē]siet (?:manu|mani)\b",
@@ -462,7 +498,9 @@ _STRONG = _rx(
     r"\bzerrendatik kendu\b", r"\bharpidetza(?:tik)? (?:kendu|ezeztatu|bertan behera)\w*",
     r"\bbaja eman\w*", r"\b(?:tak(?:a|i[ðd])|teki[ðd]) mig af\b", r"\bafskr[áa]\w*",
     r"\bsegja upp [áa]skrift\w*", r"\bh[æa]tt[ae]? (?:vi[ðd] )?[áa]skrift\w*",
-    r"\bekki senda (?:m[ée]r|okkur)\b", r"\bd[íi]chl[áa]raigh\w*",
+    r"\bekki senda (?:m[ée]r|okkur)\b",
+    r"\b[ée]g vil ekki (?:f[áa] )?(?:fleiri|meira|meiri) (?:\w+ )?(?:augl[ýy]sing\w*|p[óo]st\w*|"
+    r"t[öo]lvup[óo]st\w*|fr[ée]ttabr[ée]f\w*)", r"\bd[íi]chl[áa]raigh\w*",
     r"\bbain (?:m[ée]|mo sheoladh) (?:de|den|as)\b", r"\bn[áa] seol\w*",
     r"\ba bhaint (?:de|den|as) (?:bhur|an|[bh]ur) liosta\b",
     r"\bn[íi]l m[ée] ag iarraidh\b.{0,60}\ba fh[áa]il\b",
@@ -494,6 +532,53 @@ _STRONG = _rx(
     r"\bsiyah[ıi]dan (?:m[əe]ni )?(?:[çc][ıi]xar|sil)(?:[ıi]n|in|[ıi]n[ıi]z|iniz)\b",
     r"\bg[öo]nd[əe]rm[əe]yin\b", r"\balmaq ist[əe]mir[əe]m\b",
     r"\by[ọo] mi k[úu]r[òo]\b", r"\bm[áa] (?:ṣe )?fi .{0,30}r[aà]n[ṣs][ẹe]",
+    # tr, az: the list word with another between ("listenizden siz silin", "bu poçt
+    # siyahısından çıxarın"), the newsletter not wanted, consent withdrawn, an objection
+    r"\blisten?(?:iz)?den (?:\w+ )?(?:[çc][ıi]kar(?:[ıi]n|[ıi]n[ıi]z|abilir)|sil(?:in|iniz|"
+    r"ebilir)|kald[ıi]r(?:[ıi]n|[ıi]n[ıi]z|abilir))\w*",
+    r"\b(?:b[üu]lten\w*|e-?postalar\w*|mailler\w*|reklam\w*|tan[ıi]t[ıi]m\w*) (?:\w+ )?"
+    r"istemiyorum\b",
+    r"\b(?:onay[ıi]m[ıi]|r[ıi]zam[ıi]|iznimi|muvafakatimi) geri (?:al[ıi]yorum|[çc]ekiyorum)\b",
+    r"\b(?:pazarlama|reklam|tan[ıi]t[ıi]m)\w*.{0,60}\bitiraz ediyorum\b",
+    r"\bsiyah[ıi]\w{0,6}dan (?:m[əe]ni )?(?:[çc][ıi]xar|sil)\w*",
+    r"\brazıl[ıi][ğg]\w* geri (?:g[öo]t[üu]r|al[ıi]r)\w*",
+    r"\b(?:marketinq|reklam)\w*.{0,60}\betiraz edir[əe]m\b",
+    # id, ms: "berhenti berlangganan", "hapus email saya", "jangan kirim email promosi lagi",
+    # "keluarkan saya dari senarai", "menarik kembali persetujuan"
+    r"\bberhenti (?:ber)?langganan\b", r"\bberhenti melanggan\b", r"\bnyahlanggan\w*",
+    r"\b(?:batalkan|hentikan|stop) (?:\w+ )?langganan (?:newsletter|buletin|e-?mail|e-?mel|"
+    r"surel|promo\w*|berita)\b",
+    r"\b(?:hapus|padam|buang)(?:kan)? (?:e-?mail|e-?mel|alamat(?: e-?mail| e-?mel| surel)?|"
+    r"surel|data|nama) (?:saya|aku|kami)\b",
+    r"\b(?:hapus|keluarkan|keluarin|coret|buang|padam)(?:kan)? (?:saya|aku|kami)\b.{0,20}"
+    r"\bdari\b",
+    r"\bdari (?:daftar|senarai) (?:newsletter|buletin|e-?mail|e-?mel|surel|penerima|pelanggan|"
+    r"milis|mailing|promo\w*|langganan)\b|\bdari (?:milis|mailing ?list)\b",
+    r"\bjangan (?:\w+ ){0,2}(?:kirim|kirimi|kirimkan|mengirim|mengirimi|mengirimkan|hantar|"
+    r"menghantar)\w* (?:\w+ ){0,3}?(?:e-?mail|e-?mel|surel|newsletter|buletin|promo\w*|iklan)\b",
+    r"\bjangan (?:\w+ ){0,2}(?:kirim|kirimi|kirimkan|mengirim|mengirimi|hantar)\w* "
+    r"(?:(?:saya|aku|kami) )?lagi\b",
+    r"\b(?:tidak|tak|nggak|gak|enggak) (?:mau|ingin|mahu|hendak) (?:lagi )?(?:menerima|terima|"
+    r"dapat|mendapat|dikirimi)\w*\b.{0,30}\b(?:e-?mail|e-?mel|surel|newsletter|buletin|"
+    r"promo\w*|iklan)\b",
+    r"\bmenarik (?:kembali|balik) (?:persetujuan|izin|kebenaran|keizinan)\b",
+    r"\bkeberatan (?:atas|terhadap) (?:penggunaan|pemrosesan) data\b",
+    # uz (Latin; o‘ and g‘ written with any of their apostrophes)
+    r"\bobuna(?:ni|dan) (?:bekor qil(?:ing|ish|moqchiman)|chiqar\w*)",
+    r"\b(?:meni|manzilimni|pochtamni|emailimni)\b.{0,60}\b(?:o[ʼ'‘’ʻ`]?chir(?:ing|ib|ish)|"
+    r"chiqar(?:ing|ib))\w*",
+    r"\bro[ʼ'‘’ʻ`]?yxat\w*dan (?:meni )?(?:chiqar|o[ʼ'‘’ʻ`]?chir)\w*",
+    r"\b(?:xat|xabar|reklama|e-?mail|pochta)\w* (?:\w+ )?yubormang\w*\b",
+    r"\b(?:boshqa|endi) (?:\w+ )?yubormang\w*\b",
+    # eo
+    r"\bmalabon(?:igu|u|i|igi)\b", r"\bforig(?:u|i) min\b",
+    r"\bforig(?:u|i)\b.{0,40}\b(?:adreso|listo|dissendolist|datumbaz)\w*",
+    r"\bne plu (?:sendu|sendi)\b", r"\bne plu (?:deziras|volas) ricevi\b",
+    r"\b[ĉc]esigu\b.{0,30}\bsend\w*",
+    # ku (Kurmanji): "min ji lîsteya nameyan derxînin", "naxwazim êdî … bistînim"
+    r"\bmin ji (?:\w+ ){0,3}?(?:l[îi]ste|lista)\w*(?: \w+){0,2} (?:derx[îi]n|rak[îi]n|"
+    r"j[êe] bibin)\w*",
+    r"\bnaxwazim\b.{0,40}\bbist[îi]nim\b", r"\b(?:ne[şs][îi]nin|nen[êe]rin)\b",
     # vi (after NFKC), hi (Devanagari and Latin), ur, bn, ta, ne, el in Latin letters
     r"\bh[ủu]y (?:đăng k[ýí]|nhận tin|theo dõi)", r"\b(?:ngừng|dừng|thôi|đừng) gửi\b",
     r"\bx(?:óa|oá) (?:địa chỉ|email|e-mail|tên|thông tin)\b", r"\bkhỏi danh sách\b",
@@ -560,7 +645,7 @@ _NEGATION_BEFORE = re.compile(
     r"nu (?:vreau|doresc|vrem|dorim)|nu|no me (?:deis|den|des|d[ée]|da|deas) de|"
     r"не|ні|μη|μην|δεν|לא|لا|ليس|وليس|ولا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
-    r"(?:\w+\s+){0,2}$|(?:不要|别|不)$",
+    r"(?:\w+\s+){0,2}$|(?:不要|别|不)$|\bjangan(?: di)?-?\s*$",
     re.I,
 )
 # Languages that negate after the verb: "配信停止まではしたくない" (I don't want to go as
@@ -587,7 +672,7 @@ _CONDITIONAL = re.compile(
 _INHERENT_NEGATIVE = re.compile(
     r"^(?:no |keine|nicht mehr|ne |non |geen |niet meer|nie |do not|don't|dont|never|"
     r"n[ãa]o |ikke |inte |inga |nu |не |δεν |μη|ei |nem |[äa]lk[äa][äa] |不要|别再|"
-    r"אל |لا |nechc|nepos|neposiel|nesi|nebesi|nes[uū]t|[äa]rge )", re.I)
+    r"אל |لا |nechc|nepos|neposiel|nesi|nebesi|nes[uū]t|[äa]rge |jangan )", re.I)
 
 _KEEP = _rx(
     r"\bkeep me\b", r"\bstay on\b", r"\bremain on\b", r"\bdon't (?:unsubscribe|remove)",
@@ -803,10 +888,18 @@ _PAST_SELF = _rx(r"\bi (?:hit|clicked|pressed|tapped|used|followed) (?:on )?(?:t
                  r"\bhatte mich\b.{0,30}\babgemeldet\b", r"\bi (?:had |have )?(?:already |"
                  r"accidentally |mistakenly )?unsubscribed\b",
                  r"\bmich (?:schon|bereits) abgemeldet\b",
+                 r"\bhabe? (?:diese|meine|die|unsere) (?:e-?mail-?)?adresse\b.{0,60}"
+                 r"\babgemeldet\b",
                  r"\bhabe? mich\b.{0,60}\babgemeldet\b", r"\bje me suis (?:d[ée]j[àa] )?"
                  r"d[ée]s(?:inscrit|abonn)", r"\bme (?:di|he dado) de baja\b",
                  r"\bmi sono (?:gi[àa] )?(?:disiscritt|cancellat)", r"\bik heb me\b.{0,20}"
-                 r"\bafgemeld\b", r"\bwypisa[łl](?:em|am) si[ęe]\b")
+                 r"\bafgemeld\b", r"\bwypisa[łl](?:em|am) si[ęe]\b",
+                 r"\babonelikten [çc][ıi]kt[ıi]m\b", r"\baboneli[ğg]imi iptal ettim\b",
+                 r"\b(?:sudah|telah|udah) (?:berhenti (?:ber)?langganan|berhenti melanggan|"
+                 r"unsub\w*|nyahlanggan)", r"\bobunani bekor qil(?:dim|ganman)\b",
+                 r"\bmi (?:jam )?malabonis\b",
+                 r"\babun[əe]likd[əe]n [çc][ıi]x(?:d[ıi]m|m[ıi][şs]am)\b",
+                 r"\bjam [çc]regjistruar\b", r"\bnimejiondoa\b")
 _NOT_INTERESTED = re.compile(
     r"^(?:(?:no|nein|non|nee)[,.! ]+)?(?:(?:thanks|thank you|danke|merci|gracias|grazie|"
     r"bedankt)[,.! ]+)?(?:not interested|no interest|kein interesse|pas int[ée]ress[ée]e?|"
@@ -815,7 +908,10 @@ _NOT_INTERESTED = re.compile(
 # Already unsubscribed and still receiving: the objection stands, made again.
 _STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch immer|weiterhin|"
              r"toujours|encore|todav[íi]a|sigo recibiendo|ancora|nog steeds|nog altijd|"
-             r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*)|m[ée]g mindig)\b")
+             r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*)|m[ée]g mindig|"
+             r"h[âa]l[âa]|masih|hali ham|haligacha|da[ŭu]re|ankora[ŭu]|h[əe]l[əe] d[əe]|ende|"
+             r"akoma|bado|h[êe] j[îi]|h[îi]n j[îi]|(?:and )?yet here (?:we are|it is|they are)|"
+             r"here we are again)\b")
 _AGAIN_AND_AGAIN = _rx(r"\b(?:wie oft|how many (?:more )?times|combien de fois|cu[áa]ntas veces|"
                        r"quante volte|hoe vaak|ile razy)\b")
 # "Please delete my old address and use the new one": an address change, for a human.
@@ -979,7 +1075,8 @@ _IF_YOU = re.compile(r"\b(?:if|unless|wenn|falls|si|se|als)\s+(?:you|u|sie|ihr|v
 
 
 # German phrases with a gap ("melden Sie mich … ab"): a "nicht" in the gap negates them.
-_GAPPED = ("melden sie", "tragen sie", "nehmen sie", "mich ", "uns ", "meine ")
+_GAPPED = ("melden sie", "tragen sie", "nehmen sie", "mich ", "uns ", "meine ", "abo",
+           "newsletter", "werbung", "zusendungen")
 _GAP_NEGATION = re.compile(r"\b(?:nicht|keinesfalls|auf keinen fall|niemals|nie)\b", re.I)
 
 
@@ -1042,13 +1139,19 @@ def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
         return ""
     if _EVENT_LIST.search(s):
         return "removes from an event's list, not the mail"
-    if _NOT_ME_THINGS.search(s) and not _LIST_WORDS.search(_MAIL_AS_MEANS.sub(" ", s)):
+    # the thing in the phrase's own clause, or the sentence not split by a "so" ("On a
+    # fermé l'atelier, donc merci d'arrêter les envois": what closed is not what stops)
+    scope = _clause_of(s, m) if _SO.search(s[:m.start()]) else s
+    if _NOT_ME_THINGS.search(scope) and not _LIST_WORDS.search(_MAIL_AS_MEANS.sub(" ", s)):
         return "removes a thing, not the person"
     if _NOT_ME_OBJECTS.search(s) and not _PERSON_OR_LIST.search(s[m.start():m.end() + 30]):
         return "removes an item, not the person"
     return ""
 
 
+# a consequence drawn, between what happened and what is asked
+_SO = re.compile(r"[,;]\s*(?:so|therefore|hence|also|deshalb|daher|darum|donc|alors|"
+                 r"par cons[ée]quent|as[íi] que|por eso|quindi|perci[òo]|dus|daarom)\b", re.I)
 _LIST_WORDS = re.compile(r"\b(?:list[aey]?|liste|lijst|verteiler|newsletter|nieuwsbrief|"
                          r"bolet[íi]n)\b", re.I)
 _PERSON_OR_LIST = re.compile(r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", re.I)
@@ -1148,6 +1251,14 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.3, f"another channel, not the mail: {phrase}", True
     if negated:
         return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
+    if _THREAT.search(s[:m.start()]):
+        # "Si seguís así me voy a tener que dar de baja", "one more mail and I unsubscribe":
+        # a threat, not yet the request; a human reads it.
+        return 0.5, f"threatened, not asked: {phrase}", True
+    if _ADVISED.search(s[:m.start()]):
+        # "Mein Nachbar meint ja, ich soll mich endlich abmelden": someone's advice, told;
+        # what the sender makes of it comes after (often "no way"). A human reads it.
+        return 0.3, f"someone else's advice, reported: {phrase}", True
     if _OTHER_PERSON.search(s):
         return 0.5, f"about another person: {phrase}", True
     if _ADDRESS_CHANGE.search(s):
@@ -1158,12 +1269,51 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.85, f"the account deleted: {phrase}", True
     if _AGAIN_AND_AGAIN.search(s[:m.start()]):
         return 0.95, f"objection made again: {phrase}", False
-    if question and (_POLITE.match(_LEAD.sub("", low)) or _POLITE_MID.search(s[: m.start()])
-                     ) and not _HOW.search(s[: m.start()]):
+    if question and any((_POLITE.match(_LEAD.sub("", low)) or _POLITE_MID.search(s[:p.start()]))
+                        and not _HOW.search(s[:p.start()]) for p in phrases):
         return 0.9, f"polite request: {phrase}", False
     if question:
         return 0.6, f"question about unsubscribing: {phrase}", True
     return 0.95, f"objection phrase: {phrase}", False
+
+
+# The unsubscribe link tried and failed: "the link doesn't work", "Token ungültig".
+_LINK_FAILED = _rx(
+    r"\blink\b.{0,40}\b(?:doesn't|does not|didn't|did not|won't|isn't|is not) "
+    r"(?:work|working|load|open)\b", r"\b(?:broken|dead|expired|invalid) (?:unsubscribe )?link\b",
+    r"\blink (?:is|was|seems|seems to be) (?:broken|dead|expired|invalid)\b",
+    r"\blink\b.{0,60}\b(?:funktioniert nicht|geht nicht|klappt nicht)\b",
+    r"\blink\b.{0,40}\bf[üu]hrt\b.{0,60}\b(?:fehler\w*|ins leere|ung[üu]ltig|nicht gefunden|404)",
+    r"\b(?:token|link) (?:ist )?ung[üu]ltig\b",
+    r"\blien\b.{0,40}\b(?:ne fonctionne pas|ne marche pas|est cass[ée]|renvoie une erreur)",
+    r"\b(?:enlace|link)\b.{0,40}\bno funciona\b", r"\blink\b.{0,40}\bnon funziona\b",
+    r"\blink\b.{0,40}\bwerkt niet\b",
+)
+# A threat, before the phrase: if it goes on, the sender will unsubscribe.
+_THREAT = _rx(
+    r"\bif (?:you|this|it|they) (?:keep|continue|carry on|go on)\b",
+    r"\bone more (?:e-?mail|mail|newsletter|message)\b(?: \w+){0,3} (?:and|then)\b",
+    r"\bwenn (?:das|ihr|sie|du|es) (?:so )?weiter", r"\bnoch (?:eine|so eine) (?:\w+-?)?mail\b",
+    r"\bsi (?:segu[íi]s|sigues|siguen|sigue|contin[úu]an?|contin[úu]as) (?:as[íi]|mandando|"
+    r"enviando)", r"\bsi (?:vous continuez|tu continues|[çc]a continue)\b",
+    r"\bse (?:continuate|continui|continua|continuerete) (?:cos[ìi]|a)\b",
+    r"\bals (?:jullie|u|je|dit) zo door", r"\bnog (?:één|een) (?:mail|e-?mail)\b",
+)
+# Advice reported ("my son says I should unsubscribe"), before the phrase it is about.
+_ADVISED = _rx(
+    r"\b(?:my|our) (?:\w+ ){1,2}(?:says|said|thinks|thought|tells me|told me|keeps telling me|"
+    r"wants me|suggested|advised)(?: me)?(?: that)?(?: i)? (?:should|ought to|to|must|need to)"
+    r"\b(?! (?:ask|tell|write|let you know|e-?mail you|contact you)\b)",
+    r"\b(?:mein|meine|unser|unsere) \w+ (?:meint|sagt|findet|r[äa]t|riet|will|wollte|"
+    r"hat gesagt)\b.{0,20}\bich (?:soll|sollte|m[üu]sse|solle|m[üu]sste)\b",
+    r"\b(?:mio|mia) (?:\w+ )?(?:dice|diceva|ha detto|mi ha detto|mi dice|pensa|vuole|"
+    r"mi consiglia|mi ha consigliato)\b.{0,15}\b(?:che dovrei|di)\b",
+    r"\b(?:mon|ma) \w+ (?:m'a dit|me dit|pense|trouve|veut|dit|me conseille)\b.{0,10}"
+    r"\b(?:de|que je devrais|que je dois)\b",
+    r"\bmi \w+ (?:me dijo|me dice|dice|cree|quiere|me aconsej[óo])\b.{0,10}"
+    r"\bque (?:deber[íi]a|me)\b",
+    r"\bmijn \w+ (?:zegt|zei|vindt|vond|wil)\b.{0,10}\b(?:dat ik|ik moet|ik zou)\b",
+)
 
 
 # "I unsubscribed my old address": an unsubscription of another address than this one.
@@ -1246,6 +1396,14 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
             if conf >= 0.8 and conf > best:
                 evidence.append(f"body (line alone): {rule} | {line[:160]}")
                 best, best_rule, best_sent = conf, rule, line
+    if (best < 0.8 and best_rule.startswith("question about unsubscribing")
+            and _HOW.search(best_sent) and any(_LINK_FAILED.search(x) for x in sentences)):
+        # "How do I unsubscribe? The link only shows 'token invalid'": asked after trying,
+        # and failing, to unsubscribe: the wish is plain. Honoured; a human may answer how.
+        best, review = 0.9, True
+        best_rule = ("asked how to unsubscribe after the link failed: "
+                     + best_rule.removeprefix("question about unsubscribing: "))
+        evidence.append(f"body: {best_rule}")
     subj = _SUBJECT_PREFIX.sub("", (subject or "")[:SUBJECT_MAX]).strip()
     if subj and subj.lower() not in {c.lower() for c in campaign_subjects}:
         # The whole subject, and what follows its last separator: "Re: Our June news /
@@ -1319,6 +1477,7 @@ _DECLINE = _rx(
     r"\bniet meer nodig\b", r"\bliever niet(?: meer)?\b", r"\blieber nicht(?: mehr)?\b",
     r"\bbrauche(?:n)? (?:ich|wir) (?:ihn |sie |das )?nicht mehr\b",
 )
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 _BUT = re.compile(r"\b(?:aber|but|mais|pero|ma|maar|jedoch|however|doch)\b", re.I)
 # Our own unsubscribe confirmation, quoted: "You have been unsubscribed", "Sie wurden vom
 # Newsletter abgemeldet", "Ihre Adresse wurde aus unserem Verteiler entfernt".
@@ -1364,6 +1523,7 @@ def declines_continuing(own: str, subject: str, quoted: str) -> Intent | None:
         # the quote's lines without their "> " marks, a hard-wrapped question joined again
         flat = re.sub(r"(?<![.!?:\n])\n(?![\n])", " ",
                       re.sub(r"(?m)^[ \t]*(?:>[ \t]?)+", "", quoted[:20_000]))
+        flat = _URL.sub(" ", flat)  # a link's "?id=…" asks nothing
         questions = [re.split(r"(?<=[.!])\s+(?=[A-ZÄÖÜÀ-Þ])", q)[-1].strip()
                      for q in re.findall(r"[^!?\n]{3,300}\?", flat)]
         keep = [q for q in questions if _KEEP_ASKED.search(q) and _MAIL_GOES_ON.search(q)]

@@ -136,6 +136,14 @@ _FULL = _rx(
     r"\bcasella .{0,20}piena", r"buz[oó]n .{0,20}lleno", r"\bmailbox .{0,20}\bfull\b",
     r"\bnot enough (?:disk |storage )?(?:space|storage)", r"\bdisk (?:is )?full\b",
     r"account is full", r"user has exceeded", r"is over (?:the )?(?:storage|disk)",
+    # pl nl pt cs hu ro sv da no fi
+    r"\bskrzynka .{0,30}\bpe[łl]na\b", r"\bprzepe[łl]nion\w* skrzynk",
+    r"\bmailbox .{0,20}\bvol\b",
+    r"\bcaixa (?:de correio )?.{0,20}\bcheia\b", r"\bschr[áa]nka .{0,20}\bpln[áa]\b",
+    r"\bpostafi[óo]k .{0,20}\bmegtelt", r"\bc[ăa]su[țţt]a .{0,20}\bplin[ăa]\b",
+    r"\bbrevl[åa]da .{0,20}\bfull\b", r"\bpostkasse .{0,20}\bfuld\b",
+    r"\bpostkasse .{0,20}\bfull\b",
+    r"\bpostilaatikko .{0,20}\btäynnä\b",
 )
 _MOVED = _rx(r"\bhas moved\b", r"\bno forwarding address\b", r"\bmoved permanently\b")
 _USER = _rx(
