@@ -2072,6 +2072,11 @@ def test_readings_of_the_twenty_second_and_third_blind_sets(text: str, objects: 
     ("Ich habe diese Adresse schon im Januar abgemeldet. Trotzdem kommt jede Woche eine "
      "Einladung an.", True),
     ("Because I unsubscribed in October. And yet here we are, meeting the farmer.", True),
+    ("Wenn Sie weitere Fragen haben: bitte melden Sie mich trotzdem ab.", True),
+    ("Ich bekomme noch eine Mail pro Woche, bitte abmelden.", True),
+    ("Our IT team told me to unsubscribe all shared addresses, so please remove them.", True),
+    ("Saya dapat info ini dari milis komunitas.", False),
+    ("Ich habe mich Ende März abgemeldet, bitte tragen Sie mich wieder ein.", False),
 ])
 def test_readings_of_the_twenty_fourth_to_twenty_seventh_blind_sets(text: str,
                                                                     objects: bool) -> None:

@@ -552,8 +552,8 @@ _STRONG = _rx(
     r"surel|data|nama) (?:saya|aku|kami)\b",
     r"\b(?:hapus|keluarkan|keluarin|coret|buang|padam)(?:kan)? (?:saya|aku|kami)\b.{0,20}"
     r"\bdari\b",
-    r"\bdari (?:daftar|senarai) (?:newsletter|buletin|e-?mail|e-?mel|surel|penerima|pelanggan|"
-    r"milis|mailing|promo\w*|langganan)\b|\bdari (?:milis|mailing ?list)\b",
+    r"\b(?:hapus|keluarkan|keluarin|coret|buang|padam|cabut)(?:kan)?\b.{0,40}\bdari "
+    r"(?:daftar|senarai|milis|mailing ?list)\b",
     r"\bjangan (?:\w+ ){0,2}(?:kirim|kirimi|kirimkan|mengirim|mengirimi|mengirimkan|hantar|"
     r"menghantar)\w* (?:\w+ ){0,3}?(?:e-?mail|e-?mel|surel|newsletter|buletin|promo\w*|iklan)\b",
     r"\bjangan (?:\w+ ){0,2}(?:kirim|kirimi|kirimkan|mengirim|mengirimi|hantar)\w* "
@@ -578,7 +578,8 @@ _STRONG = _rx(
     # ku (Kurmanji): "min ji lîsteya nameyan derxînin", "naxwazim êdî … bistînim"
     r"\bmin ji (?:\w+ ){0,3}?(?:l[îi]ste|lista)\w*(?: \w+){0,2} (?:derx[îi]n|rak[îi]n|"
     r"j[êe] bibin)\w*",
-    r"\bnaxwazim\b.{0,40}\bbist[îi]nim\b", r"\b(?:ne[şs][îi]nin|nen[êe]rin)\b",
+    r"\bnaxwazim\b.{0,40}\bbist[îi]nim\b",
+    r"\b(?:e-?nam\w*|nam\w*|reklam\w*|peyam\w*|[êe]d[îi])\b.{0,30}\bne[şs][îi]nin\b",
     # vi (after NFKC), hi (Devanagari and Latin), ur, bn, ta, ne, el in Latin letters
     r"\bh[ủu]y (?:đăng k[ýí]|nhận tin|theo dõi)", r"\b(?:ngừng|dừng|thôi|đừng) gửi\b",
     r"\bx(?:óa|oá) (?:địa chỉ|email|e-mail|tên|thông tin)\b", r"\bkhỏi danh sách\b",
@@ -909,7 +910,7 @@ _NOT_INTERESTED = re.compile(
 _STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch immer|weiterhin|"
              r"toujours|encore|todav[íi]a|sigo recibiendo|ancora|nog steeds|nog altijd|"
              r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*)|m[ée]g mindig|"
-             r"h[âa]l[âa]|masih|hali ham|haligacha|da[ŭu]re|ankora[ŭu]|h[əe]l[əe] d[əe]|ende|"
+             r"h[âa]l[âa]|masih|hali ham|haligacha|da[ŭu]re|ankora[ŭu]|h[əe]l[əe] d[əe]|"
              r"akoma|bado|h[êe] j[îi]|h[îi]n j[îi]|(?:and )?yet here (?:we are|it is|they are)|"
              r"here we are again)\b")
 _AGAIN_AND_AGAIN = _rx(r"\b(?:wie oft|how many (?:more )?times|combien de fois|cu[áa]ntas veces|"
@@ -1255,7 +1256,8 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         # "Si seguís así me voy a tener que dar de baja", "one more mail and I unsubscribe":
         # a threat, not yet the request; a human reads it.
         return 0.5, f"threatened, not asked: {phrase}", True
-    if _ADVISED.search(s[:m.start()]):
+    advised = _ADVISED.search(s[:m.start()])
+    if advised and not _PLEASE.search(s[advised.end():]):
         # "Mein Nachbar meint ja, ich soll mich endlich abmelden": someone's advice, told;
         # what the sender makes of it comes after (often "no way"). A human reads it.
         return 0.3, f"someone else's advice, reported: {phrase}", True
@@ -1293,12 +1295,15 @@ _LINK_FAILED = _rx(
 _THREAT = _rx(
     r"\bif (?:you|this|it|they) (?:keep|continue|carry on|go on)\b",
     r"\bone more (?:e-?mail|mail|newsletter|message)\b(?: \w+){0,3} (?:and|then)\b",
-    r"\bwenn (?:das|ihr|sie|du|es) (?:so )?weiter", r"\bnoch (?:eine|so eine) (?:\w+-?)?mail\b",
+    r"\bwenn (?:das|ihr|sie|du|es) (?:so )?weiter(?:hin|macht|machen|geht|so)?\b",
+    r"\bnoch (?:eine|so eine) (?:\w+-?)?mail\b(?: \w+){0,3} und\b",
     r"\bsi (?:segu[íi]s|sigues|siguen|sigue|contin[úu]an?|contin[úu]as) (?:as[íi]|mandando|"
     r"enviando)", r"\bsi (?:vous continuez|tu continues|[çc]a continue)\b",
     r"\bse (?:continuate|continui|continua|continuerete) (?:cos[ìi]|a)\b",
-    r"\bals (?:jullie|u|je|dit) zo door", r"\bnog (?:één|een) (?:mail|e-?mail)\b",
+    r"\bals (?:jullie|u|je|dit) zo door", r"\bnog (?:één|een) (?:mail|e-?mail)\b(?: \w+){0,3} en\b",
 )
+_PLEASE = re.compile(r"\b(?:please|pls|bitte|s'il vous pla[îi]t|merci de|por favor|per favore|"
+                     r"graag|alstublieft|gelieve)\b", re.I)
 # Advice reported ("my son says I should unsubscribe"), before the phrase it is about.
 _ADVISED = _rx(
     r"\b(?:my|our) (?:\w+ ){1,2}(?:says|said|thinks|thought|tells me|told me|keeps telling me|"
