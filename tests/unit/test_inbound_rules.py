@@ -2157,3 +2157,117 @@ def test_an_abuse_desks_complaint_in_portuguese_with_our_message_attached() -> N
     v = classify(raw)
     assert v.kind == "complaint", v.evidence
     assert [r["address"] for r in v.recipients] == ["joao@isp.example"]
+
+
+# Learners and people unused to writing, structure, kinds of marketing mail, East Asia
+# (the twenty-eighth to thirty-first sets)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("bite nich mer schiken diese mail.", True),
+    ("pleace remuve my email from you list, i not want recive no more", True),
+    ("Niet meer sturen aub", True),
+    ("bitte mich löschen aus die Newsletter Liste.", True),
+    ("Ich will nicht, dass Sie benutzen meine Daten für Werbung.", True),
+    ("Bitte aufhören damit.", True),
+    ("Ich habe Ihnen meine E-Mail nur für die Rechnung gegeben, nicht für Werbung.", True),
+    ("PLEASE STOP EMAIL TO THIS ADDRESS.", True),
+    ("Ich ersuche Sie, mir fürderhin keine elektronischen Werbeschreiben mehr zukommen zu "
+     "lassen.", True),
+    ("Bitte Sie machen das für mich, ich will austreten aus Newsletter.", True),
+    ("Bitte lassen Sie mir keine Papierrechnung mehr zukommen.", False),
+    ("唔該唔好再send啲宣傳email俾我，多謝", True),
+    ("麻烦取消我的订阅，谢谢配合。", True),
+    ("이제 그만 받을래요~ 명단에서 빼주세요", True),
+    ("煩請協助將本信箱自寄送名單中移除。", True),
+    ("お手数ですが、そちらでメール止めてもらえますか？", True),
+    ("昨日、家族がスマホで勝手にメルマガの「配信停止」を押してしまったようです。", False),
+    ("지난주에 제 동생이 제 메일로 수신거부 요청을 보냈다고 하더라고요.", False),
+    ("P.S. 제 개인 메일로 오는 뉴스레터는 이제 수신 중단해 주세요.", True),
+    ("광고성 정보 수신 동의를 철회합니다.", True),
+    ("No more review requests, please.", True),
+    ("Please delete my date of birth and my email address from your marketing database.",
+     True),
+    ("Please remove me from the Academy webinar mailings.", True),
+    ("Please remove me from the attendee list of the webinar on Tuesday.", False),
+    ("Nein. Bitte löschen Sie dann auch gleich meine Daten.", True),
+    ("Diese Warenkorb-Erinnerungen nerven echt, bitte abstellen.", True),
+    ("Bitte entfernen Sie die Jacke aus meinem Warenkorb.", False),
+    ("Bitte alle Alarme löschen und mir auch sonst nichts mehr zuschicken.", True),
+    ("Den Newsletter brauch ich künftig nicht mehr, ich bestelle direkt.", True),
+    ("Please unsubscribe me from the SMS reminders about the fair.", False),
+    ("Les solicito que supriman mis datos personales de su base de datos.", True),
+    ("Ma mère s'est désabonnée par erreur, elle voudrait se réinscrire.", False),
+    ("Ich bin beim Scrollen versehentlich auf „Newsletter abbestellen“ gekommen.", False),
+    ("Zum Schluss, wie mein Mann es mir immer vorgeworfen hat: Bitte nehmen Sie meine "
+     "E-Mail-Adresse aus Ihrem Newsletter.", True),
+    ("My wife told me to ask you to remove us from the list.", False),
+])
+def test_readings_of_the_twenty_eighth_to_thirty_first_blind_sets(text: str,
+                                                                  objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def _plain_reply(body: str, subject: str = "Re: News", charset: str = "utf-8") -> bytes:
+    return (f"From: Uwe <uwe@home.example>\r\nTo: reply@news.example\r\n"
+            f"Subject: {subject}\r\nContent-Type: text/plain; charset={charset}\r\n"
+            f"Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n").encode(charset)
+
+
+_NEWSLETTER = ("Hallo Uwe,\r\n\r\nZeit für den Frühjahrscheck!\r\n\r\n--\r\n"
+               "Newsletter abbestellen: https://shop.example/abmelden?u=1\r\n"
+               "Impressum | Datenschutz | Shop GmbH, Berlin\r\n")
+
+
+def test_an_inline_pgp_signed_reply_is_read_inside_its_armour() -> None:
+    body = ("-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA512\r\n\r\nAbmelden. Danke.\r\n"
+            "\r\n- -- \r\nUwe\r\n\r\nAm 25.02.25 um 08:02 schrieb Shop:\r\n> Hallo\r\n"
+            "-----BEGIN PGP SIGNATURE-----\r\n\r\niQEzBAEBCAAdFiEE\r\n=+Lhl\r\n"
+            "-----END PGP SIGNATURE-----\r\n")
+    v = classify(_plain_reply(body))
+    assert v.kind == "unsubscribe", v.evidence
+
+
+@pytest.mark.parametrize("body", [
+    # GMX: the header block and the original unquoted, the answer below its footer
+    "Gesendet: Freitag, 21. Februar 2025 um 09:30 Uhr\r\nVon: Shop <news@shop.example>\r\n"
+    "An: uwe@home.example\r\nBetreff: News\r\n\r\n" + _NEWSLETTER +
+    "\r\nICH WILL DAS NICHT MEHR BEKOMMEN!!! austragen und zwar sofort\r\n",
+    # nothing above "----- Original Message -----", the original quoted, the answer below
+    "\r\n----- Original Message -----\r\nFrom: Shop <news@shop.example>\r\n"
+    "To: <uwe@home.example>\r\nSubject: News\r\n> Hallo Uwe,\r\n> Angebote\r\n\r\n"
+    "Bitte schicken Sie mir keine Newsletter mehr.\r\n",
+])
+def test_an_answer_below_the_original(body: str) -> None:
+    v = classify(_plain_reply(body))
+    assert v.kind == "unsubscribe", v.evidence
+
+
+def test_a_forward_with_nothing_added_is_no_answer() -> None:
+    body = ("Gesendet: Freitag, 21. Februar 2025\r\nVon: Shop <news@shop.example>\r\n"
+            "An: uwe@home.example\r\nBetreff: News\r\n\r\n" + _NEWSLETTER)
+    v = classify(_plain_reply(body, "WG: News"))
+    assert v.kind == "reply" and not v.suppress, v.evidence
+
+
+def test_the_subject_is_read_whole_when_the_body_is_the_phones_line_only() -> None:
+    subject = ("AW: bitte diese emails nicht mehr an mich senden habe keinen computer mehr nur "
+               "noch das telefon von meiner tochter")
+    v = classify(_plain_reply("Von meinem iPhone gesendet", subject))
+    assert v.kind == "unsubscribe", v.evidence
+    long_subject = "AW: Frage zur Lieferung meiner Bestellung vom Montag und zur Rechnung bitte"
+    assert classify(_plain_reply("Von meinem iPhone gesendet", long_subject)).kind == "reply"
+
+
+@pytest.mark.parametrize(("subject", "body", "charset"), [
+    ("Re: News", "このメールアドレスは現在使用されておりません。\r\n今後のご連絡は "
+                 "shop@zakka.example までお願いいたします。", "utf-8"),
+    ("[자동응답] Re: News", "이 메일 주소는 더 이상 사용하지 않습니다.", "utf-8"),
+    ("Re: News", "Your mail has been received, we will reply you within 24 hours. Thank you "
+                 "for your support!", "utf-8"),
+    ("Aw: News", "Diese E-Mail-Adresse wird nicht mehr benutzt.\r\n\r\nBitte schreiben Sie "
+                 "an: familie@web.example", "iso-8859-1"),
+])
+def test_more_machine_replies_without_their_headers(subject: str, body: str,
+                                                    charset: str) -> None:
+    v = classify(_machine(subject, body, charset))
+    assert v.kind == "autoreply", v.evidence

@@ -32,7 +32,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
-           "bounces11", "bounces12", "bounces13")
+           "bounces11", "bounces12", "bounces13", "bounces14")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -58,6 +58,11 @@ KNOWN_REPLIES = {
     "replies17/r041": "a support agent's question sent through Freshdesk under "
                       "'Precedence: bulk': read as an automatic message (nothing suppressed, "
                       "no human asked); the label calls it a person's reply",
+    "replies28/r042": "a mailbox-full notice from the recipient's provider, sent to the "
+                      "reply address: read as what it is, a soft bounce (counted, nothing "
+                      "suppressed at once); the label calls it an automatic reply",
+    "replies28/r060": "e-mails called 'Briefe' (letters): 'will auch weiter nicht bekommen' "
+                      "about letters is another channel, for a human (review), not honoured",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
 }
@@ -75,6 +80,10 @@ KNOWN = {
        for n, k in (("3", "postfix-b05"), ("5", "zimbra-b42"), ("5", "notes-b27"),
                     ("5", "postfix-b28"), ("5", "axigen-b18"))},
     "bounces10/b13": "'Status: 4.1.1' under a 550 'Recipient unknown' and Action: failed: "
+                     "a temporary status in a report that calls the failure final "
+                     "contradicts itself, and a temporary code is never made permanent "
+                     "(soft, counted; a wrong hard verdict is for ever)",
+    "bounces14/b31": "'Status: 4.0.0' under a 550 5.1.1 'User unknown' and Action: failed: "
                      "a temporary status in a report that calls the failure final "
                      "contradicts itself, and a temporary code is never made permanent "
                      "(soft, counted; a wrong hard verdict is for ever)",
@@ -96,7 +105,8 @@ KNOWN = {
               "replies7", "replies8", "replies9", "replies10", "replies11", "replies12",
               "replies13", "replies14", "replies15", "replies16", "replies17",
               "replies18", "replies19", "replies20", "replies21",
-              "replies22", "replies23", "replies24", "replies25", "replies26", "replies27")
+              "replies22", "replies23", "replies24", "replies25", "replies26", "replies27",
+              "replies28", "replies29", "replies30", "replies31")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

@@ -29,7 +29,7 @@ class AutoReply:
 # Responders prepend a fixed label to the subject ("Automatic reply: …"). Only such a
 # leading label counts: a campaign called "Holiday offers" gets human replies too.
 _SUBJECT = re.compile(
-    r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:"
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)?[\[【]?(?:"
     r"auto(?:matic|matische|matisch|matique|matica|mática|matiskt)?[ -]?(?:reply|antwort|"
     r"antwoord|réponse|reponse|risposta|respuesta|odpowied[zź]|svar|response)|"
     r"(?:réponse|risposta|respuesta|odpowied[zź]) automati\w+|"
@@ -55,7 +55,7 @@ _SUBJECT = re.compile(
     r"bersiva otomat[îi]k|"
     # zh ja ko
     r"自動返信|自动回复|自動回覆|自動回復|不在(?:通知|のお知らせ)|자동\s?응답|부재\s?중"
-    r")\s*(?::|：|-|–|$)",
+    r")\s*(?::|：|-|–|\]|】|$)",
     re.I,
 )
 # Whole-subject acknowledgements of ticket systems.
@@ -112,6 +112,9 @@ _TEXT = re.compile(
     r"(?:respond|reply)|"
     r"we (?:have )?received your (?:message|e-?mail|request)|this is an automat(?:ed|ic) "
     r"(?:reply|response|message|confirmation|acknowledg)|"
+    r"your (?:mail|e-?mail|message|enquiry|inquiry) has been received|"
+    r"we will (?:reply|respond|get back)(?: to)?(?: you)? within \d+ (?:hours|(?:business |"
+    r"working )?days)|"
     # a service desk's ticket: "Incident INC0048213 has been opened on your behalf"
     r"(?:incident|ticket|case|request|call)(?: (?:number|no\.?|#|id))? ?#?[A-Z]{0,6}-?\d{3,}\S* "
     r"(?:has been|was) (?:opened|created|logged|raised|registered|received)|"
@@ -201,7 +204,7 @@ _TEXT = re.compile(
     r"automatically|"
     r"dieses postfach wird nicht (?:mehr )?(?:[üu]berwacht|gelesen|betreut|abgerufen)|"
     r"diese (?:e-?mail-?)?adresse (?:ist|wird) nicht mehr (?:aktiv|in gebrauch|g[üu]ltig|"
-    r"gelesen|genutzt|abgerufen|betreut|[üu]berwacht)|automatisch erzeugt|"
+    r"gelesen|genutzt|benutzt|verwendet|abgerufen|betreut|[üu]berwacht)|automatisch erzeugt|"
     r"cette (?:bo[îi]te|adresse)(?: aux lettres| mail| e-?mail| de messagerie)? n'est plus "
     r"(?:active|utilis[ée]e|consult[ée]e|lue|relev[ée]e)|"
     r"(?:ce )?message (?:a [ée]t[ée] |est )?(?:envoy[ée]|g[ée]n[ée]r[ée]) automatiquement|"
@@ -259,7 +262,15 @@ _DECLARED = re.compile(
 # Scripts without spaces between words: no \b there.
 _TEXT_CJK = re.compile(
     r"自動返信|自动回复|自動回覆|自動回復|自動送信|自动发送|系统自动发出|不在にしております|不在にしています|(?:出張|休暇|休み)"
-    r"(?:のため|で)不在|休暇中|出差期间|休假期间|不在办公室|自动答复|자동\s?응답|부재\s?중|휴가\s?중")
+    r"(?:のため|で)不在|休暇中|出差期间|休假期间|不在办公室|自动答复|자동\s?응답|부재\s?중|휴가\s?중|"
+    # an address no longer in use, a send-only address
+    r"(?:この|本|当)?(?:メール)?アドレスは(?:現在|既に|すでに|もう)?(?:使用|利用)されて(?:おりません|"
+    r"いません)|送信専用(?:の|です|となって)|"
+    r"(?:您的|你的)(?:邮件|郵件|来信|來信)已收到|"
+    r"(?:此|该|該|本)(?:邮箱|郵箱|信箱|电子邮件地址|電子郵件地址|邮件地址|郵件地址)(?:已|已经|已經)?"
+    r"(?:不再使用|停用|不再有效)|"
+    r"(?:이|본|해당) ?(?:메일|이메일|e-?mail) ?주소는 (?:더 ?이상|이제) (?:사용(?:하지|되지) "
+    r"않|사용하지 않)|발신 ?전용")
 
 
 def analyse(msg: Parsed, body: str) -> AutoReply:

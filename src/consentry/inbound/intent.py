@@ -62,7 +62,18 @@ _STRONG = _rx(
     # the English verb with a German or Dutch ending ("bitte unsubscriben", "graag unsubben")
     r"\bunsubscriben\b", r"\bunsubben\b",
     r"\bopt(?:[- ]?out| me out)\b",
-    r"\bremove (?:me|us|my (?:e-?mail )?(?:address|details|name|data))\b",
+    r"\bremove (?:me|us|my (?:e-?mail )?(?:address|details|name|data)|my e-?mail)\b",
+    # a stream of mail named: "No more review requests, please", "delete my date of birth
+    # and my email address from your marketing database"
+    r"\bno more (?:\w+ )?(?:requests|surveys|reminders|invitations|invites|promotions|promos|"
+    r"alerts|newsletters?|e-?mails?|mails|marketing)\b",
+    r"\b(?:delete|remove|erase)\b(?: \w+){0,6} my (?:e-?mail(?: address)?|address|data|details)"
+    r"\b.{0,30}\b(?:database|list|system|records|marketing)\b",
+    # learners' English: "i not want recive no more", "STOP EMAIL TO THIS ADDRESS"
+    r"\bi (?:do not|don't|dont|not|no) want (?:to )?(?:receive|get) (?:\w+ ){0,3}?(?:more|"
+    r"any ?more|e-?mails?|mails?|newsletters?|these|this|them)\b",
+    r"\bstop (?:the )?(?:e-?mails?|mails?|e-?mailing|mailing|sending)\b.{0,20}\b(?:to )?"
+    r"(?:this|my|that) (?:e-?mail )?address\b",
     r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
     r"\b(?:stop|cease) (?:sending|emailing|e-mailing|mailing|contacting|spamming)\b",
     r"\bstop (?:these|this|the|your) (?:e-?mails?|mails?|newsletters?|messages|marketing|spam)",
@@ -250,6 +261,10 @@ _STRONG = _rx(
     r"(?:raus|heraus)\b",
     r"\b(?:mich|uns) (?:bitte |doch |endlich |da )*(?:rausnehmen|herausnehmen|rauszunehmen|"
     r"herauszunehmen)\b",
+    # the object first: "Den Newsletter brauch ich künftig nicht mehr"
+    r"\b(?:den|die|das|ihren|euren|diesen|diese|eure|ihre) (?:[\w-]+-)?(?:newsletter|mails?|"
+    r"e-?mails?|werbung|werbemails?|infos?)\b (?:\w+ )?(?:brauch(?:e|en)?|will|m[öo]chte|wollen|"
+    r"m[öo]chten) (?:ich|wir) (?:\w+ ){0,2}nicht mehr\b",
     r"\b(?:ich )?(?:will|m[öo]chte|brauche) (?:das|die|diese|euren|ihren|den|eure|ihre)"
     r"(?: \w+)? nicht mehr(?=\s*(?:[.,!;]|$))",  # not "… nicht mehr zurückschicken"
     r"\bschluss mit (?:den|deinen|euren|ihren|diesen|der|dem)? ?(?:e-?mails?|mails|newslettern?|"
@@ -267,6 +282,27 @@ _STRONG = _rx(
     r"nachrichten|zusendungen|post|werbemails?)(?: mehr)?\b",
     r"\bnicht mehr (?:zu)?(?:schicken|senden|zusenden|erhalten|bekommen|anschreiben|"
     r"kontaktieren|beliefern)\b",
+    # learners' German: "bitte mich löschen aus die Liste", "nicht mehr an mich senden",
+    # "ich will austreten aus Newsletter", "will auch weiter nicht bekommen", "Bitte
+    # aufhören damit", "nicht für Werbung"
+    r"\b(?:mich|uns|meine (?:e-?mail-?)?adresse|meine daten)\s+(?:bitte\s+)?(?:l[öo]schen|"
+    r"streichen|entfernen|austragen|rausnehmen)\s+(?:aus|von)\b",
+    r"\bnicht mehr an (?:mich|uns)\s+(?:zu\s+)?(?:senden|schicken|mailen|zusenden)\b",
+    r"\b(?:sonst|[üu]berhaupt|gar|generell|k[üu]nftig|in zukunft) nichts mehr (?:zu)?(?:schicken|"
+    r"senden|zuschicken|zusenden|mailen)\b",
+    r"\b(?:erinnerungen|mails|e-?mails|newsletter|benachrichtigungen|werbung)\b.{0,40}"
+    r"\b(?:abstellen|abschalten|deaktivieren)\b",
+    r"\b(?:l[öo]schen|entfernen|streichen) sie\b(?: \w+){0,4} meine (?:e-?mail-?)?(?:adresse|"
+    r"daten|e-?mail)\b",
+    r"\baustreten\b.{0,20}\b(?:newsletter|verteiler|liste|mailingliste)\b",
+    r"\b(?:will|m[öo]chte)\b(?: \w+){0,3} (?:weiter|weiterhin|mehr) nicht (?:mehr )?(?:bekommen|"
+    r"erhalten|kriegen)\b",
+    r"^(?:bitte )?(?:aufh[öo]ren|h[öo]ren sie auf|h[öo]rt auf)(?: damit| bitte| jetzt| sofort)*"
+    r"[.! ]*$",
+    r"\b(?:daten|e-?mail(?:-?adresse)?|adresse)\b.{0,40}\bnicht f[üu]r werbung\b",
+    r"\bnicht, dass sie (?:\w+ )?(?:meine|meiner) (?:daten|e-?mail|adresse)\w* f[üu]r werbung",
+    r"\bkein\w*(?: [\w-]+){0,3} (?:\w*werb\w*|\w*schreiben|e-?mails?|mails|zuschriften|"
+    r"newsletter\w*|nachrichten)\b mehr zukommen\b",
     r"\bnicht mehr an (?:diese|meine|unsere|die|dieses|unser) (?:e-?mail-?|mail-?|sammel)?"
     r"(?:adresse|postfach|mailbox)\b.{0,20}\b(?:zu )?(?:schicken|senden|zusenden|verschicken|"
     r"mailen)\b", r"\bwiderspreche\b", r"\bwiderspruch\b",
@@ -305,6 +341,8 @@ _STRONG = _rx(
     r"\b(?:dar(?:me|nos|se)?|d[ée]n(?:me|nos)?|d[ée]|doy|dadme|dadnos) de [bv]aja\b",
     r"\bbaja (?:de|del) (?:la |su |este |esta )?(?:lista|bolet[íi]n|newsletter|suscripci)",
     r"\bdesuscrib", r"\bdesapunt",
+    r"\bsuprim(?:an|ir|a|áis|ais)\b.{0,30}\b(?:mis datos|mi (?:correo|direcci[óo]n|e-?mail))",
+    r"\bno (?:vuelvan|volv[áa]is|vuelvas) a (?:utilizar|usar|enviar|mandar|escribir)\w*",
     r"\bsolicit\w* (?:la |mi )?baja (?:de (?:la |mi |esta |esa )?(?:direcci[óo]n|cuenta de "
     r"correo|correo|e-?mail|lista)|del (?:bolet[íi]n|newsletter|listado|env[íi]o))",
     r"\b(?:elimin(?:ar|en)|elim[íi]nen|borr(?:ar|en)|b[óo]rren|quit(?:ar|en)|qu[íi]ten|"
@@ -618,8 +656,16 @@ _STRONG = _rx(
     r"アドレスを削除", r"退会(?:したい|します|させて|を希望)",
     r"(?:送|お送り)(?:って)?いただかなくて(?:結構|大丈夫|けっこう)",
     r"(?:メール|ご案内|案内|メルマガ|配信)(?:は|も)?(?:今後)?(?:もう)?(?:不要|結構)(?:です|でございます)",
-    r"수신\s?(?:거부|거절)", r"구독\s?(?:취소|해지)", r"(?:보내지\s?마|그만\s?보내)",
-    r"(?:목록|리스트)에서\s?(?:삭제|제외|빼)",
+    r"수신\s?(?:거부|거절|중단|중지|차단|해지|취소)", r"구독\s?(?:취소|해지)",
+    r"(?:보내지\s?마|그만\s?보내)", r"(?:목록|리스트|명단)에서\s?(?:삭제|제외|빼)",
+    r"그만\s?받", r"(?:받고\s?싶지|받지\s?않|원하지\s?않).{0,6}(?:습니다|아요|어요|요)",
+    r"동의(?:를)?\s?철회", r"(?:수신|발송|이메일|메일|광고).{0,20}(?:중단|중지)(?:해|하여)\s?주",
+    # zh (Cantonese "唔好再"; "自…名單中刪除"), ja "メール止めて"
+    r"唔好再", r"取消我的(?:订阅|訂閱)",
+    r"自.{0,15}(?:名單|名单|清單|清单)(?:中)?(?:删除|刪除|移除)",
+    r"(?:名單|名单|清單|清单)(?:中|里|裡)?(?:删除|刪除|移除|删掉|刪掉|去掉)",
+    r"(?:不希望|不想|不愿|不願)(?:再)?(?:收到|接收)", r"停止(?:使用|寄|发|發)",
+    r"(?:メール|配信|メルマガ|案内)(?:を|は)?(?:止めて|とめて|停止して)",
 )
 
 # The whole sentence is a keyword (subject lines, one-word replies).
@@ -798,9 +844,10 @@ _NOT_ME_THINGS = _rx(
 # A sentence naming mail is about mail, whatever else it names.
 _MAIL_WORDS = re.compile(
     r"\b(?:e-?mails?|mails?|newsletters?|einladung\w*|invitations?|nachrichten|messages|"
-    r"werbung|marketing|correos?|courriels?|wiadomo[śs]ci|mailing|offers?|angebote?|"
+    r"werbung|marketing|correos?|courriels?|wiadomo[śs]ci|mailings?|offers?|angebote?|"
     r"promotions?|promociones|ofertas?|offres?|offerte|aanbiedingen|publicidad|"
-    r"publicit[ée]s?|pubblicit[àa]|reklam\w*)\b", re.I)
+    r"publicit[ée]s?|pubblicit[àa]|reklam\w*|warenkorb-?erinnerungen|erinnerungs-?(?:e-?)?mails?|"
+    r"reminder e-?mails?|cart reminders)\b", re.I)
 _QUESTION_WORD = re.compile(
     r"^(?:how|can|could|may|is|are|do|does|did|why|where|wie|kann|k[öo]nnen|wo|warum|"
     r"comment|pourquoi|est-ce|c[óo]mo|puedo|por qu[ée]|come|posso|perch[ée]|hoe|kan|waarom|"
@@ -825,7 +872,8 @@ _CLICK = _rx(
     r"bast[ıi]m|нажал\w*|нажав|кликн\w*|натисн\w*|π[άα]τησα|clicou|cliquei|apertei|"
     r"carregu?ei|(?:am|a|au) ap[ăa]sat|(?:am|a|au) dat click|kattintottam|appuy\w*|"
     r"tap[ée]|touch[ée]|"
-    r"getippt|angetippt|toqu[ée]|presion[ée]|premuto|toccato|gedrukt|getikt|"
+    r"getippt|angetippt|toqu[ée]|presion[ée]|premuto|toccato|gedrukt|getikt|gekommen|"
+    r"geraten|"
     r"nacisn[ąa][łl]\w*|toquei)\b",
     r"点了", r"点击", r"點擊", r"クリック", r"押して", r"눌렀", r"클릭",
 )
@@ -1252,6 +1300,8 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.3, f"another channel, not the mail: {phrase}", True
     if negated:
         return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
+    if _OTHERS_DID.search(s):
+        return 0.3, f"someone else's doing, reported: {phrase}", True
     if _THREAT.search(s[:m.start()]):
         # "Si seguís así me voy a tener que dar de baja", "one more mail and I unsubscribe":
         # a threat, not yet the request; a human reads it.
@@ -1261,7 +1311,11 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         # "Mein Nachbar meint ja, ich soll mich endlich abmelden": someone's advice, told;
         # what the sender makes of it comes after (often "no way"). A human reads it.
         return 0.3, f"someone else's advice, reported: {phrase}", True
-    if _OTHER_PERSON.search(s):
+    own_clause = _clause_of(s, m)
+    if _OTHER_PERSON.search(s) and not (_MY.search(own_clause)
+                                        and not _OTHER_PERSON.search(own_clause)):
+        # "…, wie mein Mann es mir immer vorgeworfen hat: Bitte nehmen Sie meine Adresse
+        # aus Ihrem Newsletter": the other person is elsewhere, the phrase says "my".
         return 0.5, f"about another person: {phrase}", True
     if _ADDRESS_CHANGE.search(s):
         return 0.4, f"an address change: {phrase}", True
@@ -1271,8 +1325,9 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.85, f"the account deleted: {phrase}", True
     if _AGAIN_AND_AGAIN.search(s[:m.start()]):
         return 0.95, f"objection made again: {phrase}", False
-    if question and any((_POLITE.match(_LEAD.sub("", low)) or _POLITE_MID.search(s[:p.start()]))
-                        and not _HOW.search(s[:p.start()]) for p in phrases):
+    if question and (any((_POLITE.match(_LEAD.sub("", low)) or _POLITE_MID.search(s[:p.start()]))
+                         and not _HOW.search(s[:p.start()]) for p in phrases)
+                     or _POLITE_END.search(s.rstrip())):
         return 0.9, f"polite request: {phrase}", False
     if question:
         return 0.6, f"question about unsubscribing: {phrase}", True
@@ -1290,7 +1345,15 @@ _LINK_FAILED = _rx(
     r"\blien\b.{0,40}\b(?:ne fonctionne pas|ne marche pas|est cass[ée]|renvoie une erreur)",
     r"\b(?:enlace|link)\b.{0,40}\bno funciona\b", r"\blink\b.{0,40}\bnon funziona\b",
     r"\blink\b.{0,40}\bwerkt niet\b",
+    r"リンク.{0,20}(?:エラー|開け(?:ない|ません)|できません|無効)",
+    r"(?:链接|連結|鏈接).{0,10}(?:打不开|打不開|无效|無效|错误|錯誤)",
+    r"링크.{0,20}(?:오류|에러|안\s?돼|작동하지|열리지)",
 )
+# A request said politely at the end, in the languages that put it there: "メール止めて
+# もらえますか？", "빼 주시겠어요?", "可以吗？"
+_POLITE_END = re.compile(r"(?:て|で)(?:もらえ|いただけ|くれ)(?:ます|ません)か[?？]?$|"
+                         r"주시겠어요[?？]?$|주실 수 있(?:나요|을까요)[?？]?$|可以吗[?？]?$|"
+                         r"可以嗎[?？]?$|好吗[?？]?$|好嗎[?？]?$")
 # A threat, before the phrase: if it goes on, the sender will unsubscribe.
 _THREAT = _rx(
     r"\bif (?:you|this|it|they) (?:keep|continue|carry on|go on)\b",
@@ -1302,8 +1365,27 @@ _THREAT = _rx(
     r"\bse (?:continuate|continui|continua|continuerete) (?:cos[ìi]|a)\b",
     r"\bals (?:jullie|u|je|dit) zo door", r"\bnog (?:één|een) (?:mail|e-?mail)\b(?: \w+){0,3} en\b",
 )
+# Someone else's doing, reported: "my brother sent an unsubscribe request as a prank",
+# "家族が勝手に「配信停止」を押してしまった".
+_OTHERS_DID = _rx(
+    r"\bmy (?:brother|sister|son|daughter|kids?|child|family|husband|wife|partner|flatmate|"
+    r"roommate)\b.{0,40}\b(?:sent|clicked|pressed|hit|tapped|requested|unsubscribed|did)\b",
+    r"\b(?:ma m[èe]re|mon p[èe]re|ma fille|mon fils|mon mari|ma femme|ma s[œo]e?ur|mon fr[èe]re|"
+    r"mi madre|mi padre|mi hij[oa]|mi marido|mi mujer|mia madre|mio padre|mia figlia|mio figlio|"
+    r"mio marito|mia moglie|my mother|my father|my mum|my mom|my dad)\b.{0,30}"
+    r"\b(?:s'est (?:d[ée]sabonn|d[ée]sinscri)|se (?:dio|ha dado) de baja|si [èe] (?:disiscritt|"
+    r"cancellat)|unsubscribed|(?:hat|haben) sich\b.{0,20}\babgemeldet)",
+    r"\b(?:mein(?:e)?) (?:bruder|schwester|sohn|tochter|kinder?|mann|frau|partner(?:in)?)\b"
+    r".{0,40}\b(?:hat|haben)\b.{0,40}\b(?:geklickt|gedr[üu]ckt|geschickt|abgemeldet)\b",
+    r"(?:家族|弟|妹|兄|姉|息子|娘|子供|夫|妻)(?:が|は).{0,40}(?:押して|押し|クリック|送って|送信|解除)",
+    r"(?:동생|형|누나|언니|오빠|아들|딸|가족|아이|남편|아내)(?:이|가|는).{0,40}(?:보냈|눌렀|클릭|신청)",
+    r"(?:弟弟|妹妹|哥哥|姐姐|家人|儿子|兒子|女儿|女兒|孩子|小孩|老公|老婆).{0,20}"
+    r"(?:点了|點了|按了|发了|發了|退订了|退訂了)",
+)
 _PLEASE = re.compile(r"\b(?:please|pls|bitte|s'il vous pla[îi]t|merci de|por favor|per favore|"
                      r"graag|alstublieft|gelieve)\b", re.I)
+_MY = re.compile(r"\b(?:me|my|mine|mich|mir|meine[nmrs]?|moi|mon|ma|mes|mij|mijn|mi|mis|mio|mia|"
+                 r"miei|mie)\b", re.I)
 # Advice reported ("my son says I should unsubscribe"), before the phrase it is about.
 _ADVISED = _rx(
     r"\b(?:my|our) (?:\w+ ){1,2}(?:says|said|thinks|thought|tells me|told me|keeps telling me|"
@@ -1416,7 +1498,10 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         tail = _SUBJECT_TAIL.split(subj)[-1].strip()
         for part in dict.fromkeys(p for p in (subj, tail) if p):
             low = part.lower().strip(" .!–-")
-            if not (_KEYWORD_ONLY.match(low) or (len(low.split()) <= 6 and _STRONG.search(part))):
+            # a subject of any length when it is all the sender wrote ("AW: bitte diese
+            # emails nicht mehr an mich senden habe keinen computer mehr …" over an empty body)
+            short = len(low.split()) <= 6 or all(_DEVICE_LINE.match(x) for x in sentences)
+            if not (_KEYWORD_ONLY.match(low) or (short and _STRONG.search(part))):
                 continue
             sconf, srule, _ = _score(part)
             if sconf >= 0.6 and other_channel and not _MAIL_ITSELF.search(part):
@@ -1440,6 +1525,13 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         best, review = 0.5, True
         evidence.append("conflicting sentences: flagged for review")
     return Intent(round(best, 3), review, tuple(evidence[:20]), best_rule, best_sent)
+
+
+# A body that is only the phone's own line: the subject is all the sender wrote.
+_DEVICE_LINE = re.compile(
+    r"^\s*(?:sent from my \S+|gesendet von meinem \S+|von meinem \S+ gesendet|enviado desde mi "
+    r"\S+|envoy[ée] de mon \S+|inviato da \S+|verzonden (?:vanaf|met) (?:mijn )?\S+|get outlook "
+    r"for \S+|wys[łl]ane z \S+|iPhone'?umdan g[öo]nderildi)[\w .'-]{0,40}$", re.I)
 
 
 # A re-permission mail ("Möchten Sie die Weinpost weiterhin bekommen? Antworten Sie

@@ -118,11 +118,56 @@ def body_text(msg: Parsed) -> str:
     """The message's main text: its first text/plain, else its first text/html."""
     plain = [p for p in msg.report_parts() if p.ctype == "text/plain" and not p.filename]
     if plain:
-        return plain[0].text[:MAX_TEXT]
+        return _unarmor(plain[0].text[:MAX_TEXT])
     html = [p for p in msg.report_parts() if p.ctype == "text/html" and not p.filename]
     if html:
         return html_to_text(html[0].text[: MAX_TEXT * 4])[:MAX_TEXT]
     return ""
+
+
+_PGP_BEGIN = "-----BEGIN PGP SIGNED MESSAGE-----"
+_PGP_SIGNATURE = re.compile(r"(?ms)^-----BEGIN PGP SIGNATURE-----$.*?^-----END PGP SIGNATURE-----$")
+
+
+def _unarmor(text: str) -> str:
+    """An inline PGP-signed text (RFC 4880 §7) as its reader sees it: the armour line and
+    its Hash: headers, and the signature block, gone; dash-escaped lines ("- -- ")
+    unescaped. Anything else unchanged."""
+    if _PGP_BEGIN not in text[:2_000]:
+        return text
+    head, _, rest = text.partition(_PGP_BEGIN)
+    rest = rest.replace("\r\n", "\n")
+    lines = rest.split("\n")[1:]
+    while lines and lines[0].strip():  # "Hash: SHA512"
+        lines.pop(0)
+    body = "\n".join(line[2:] if line.startswith("- ") else line for line in lines)
+    return head + _PGP_SIGNATURE.sub("", body).lstrip("\n")
+
+
+# The end of a newsletter's footer: a line with a link or "… | …" separators.
+_FOOTERISH = re.compile(r"https?://|\bwww\.|\s\|\s")
+
+
+def _after_unquoted_original(lines: list[str], start: int) -> int | None:
+    """Where text typed below an unquoted original starts (a header block, then the
+    newsletter as it was, then the answer: GMX and Web.de replies below the quote):
+    after the original's last footer line and a blank line, when something follows and
+    no other header block does. None otherwise."""
+    n = len(lines)
+    last = max((k for k in range(start, n) if _FOOTERISH.search(lines[k])), default=None)
+    if last is None or last + 2 > n:
+        return None
+    k = last + 1
+    while k < n and lines[k].strip() and not _FOOTERISH.search(lines[k]):
+        k += 1  # the footer's last lines without a link ("Impressum | …" has one)
+    if k == last + 1 and (k >= n or lines[k].strip()):
+        return None
+    rest = lines[k:]
+    text = "\n".join(rest).strip()
+    if not text or len(text) > 3_000 or any(
+            _OUTLOOK_FROM.match(ln) or _SEPARATOR.match(ln) for ln in rest):
+        return None
+    return k
 
 
 def _is_outlook_block(lines: list[str], i: int) -> bool:
@@ -130,6 +175,23 @@ def _is_outlook_block(lines: list[str], i: int) -> bool:
         return False
     following = [ln for ln in lines[i + 1:i + 6] if ln.strip()]
     return sum(1 for ln in following[:4] if _OUTLOOK_NEXT.match(ln)) >= 2
+
+
+def _below_quote(lines: list[str], start: int) -> int | None:
+    """Where the text after a ">"-quoted original starts, when the original's header
+    lines (From:, To:, Date:, Subject:) follow `start` and then only quoted lines; None
+    when the original is not quoted (a forward: what follows it is the original) or no
+    text follows the quote."""
+    n = len(lines)
+    j = start
+    while j < n and j < start + 10 and (not lines[j].strip() or _OUTLOOK_FROM.match(lines[j])
+                                        or _OUTLOOK_NEXT.match(lines[j])):
+        j += 1
+    if j >= n or not lines[j].lstrip().startswith(">"):
+        return None
+    while j < n and (not lines[j].strip() or lines[j].lstrip().startswith(">")):
+        j += 1
+    return j if j < n else None
 
 
 def _own_rules(text: str) -> tuple[str, list[str]]:
@@ -141,17 +203,31 @@ def _own_rules(text: str) -> tuple[str, list[str]]:
     while i < n:
         line = lines[i]
         if _SEPARATOR.match(line):
+            below = None if any(k.strip() for k in kept) else (
+                _below_quote(lines, i + 1) or _after_unquoted_original(lines, i + 1))
+            if below is not None:
+                # Nothing above "----- Original Message -----", the original below it
+                # quoted with ">", and text after the quote: the answer is at the bottom.
+                ev.append(f"answer below the quoted original: {line.strip()[:60]}")
+                i = below
+                continue
             ev.append(f"cut at separator: {line.strip()[:60]}")
             break
         if _is_outlook_block(lines, i) or (_RULE.match(line) and i + 1 < n and any(
             _is_outlook_block(lines, k) for k in range(i + 1, min(i + 3, n))
         )):
-            ev.append(f"cut at header block: {line.strip()[:60]}")
             # GMX and Web.de put "Gesendet:" above "Von:": the block's own lines above
             # its From line go with it.
             for _ in range(3):
                 if kept and _OUTLOOK_NEXT.match(kept[-1]):
                     kept.pop()
+            below = None if any(k.strip() for k in kept) else (
+                _below_quote(lines, i + 1) or _after_unquoted_original(lines, i + 1))
+            if below is not None:
+                ev.append(f"answer below the quoted original: {line.strip()[:60]}")
+                i = below
+                continue
+            ev.append(f"cut at header block: {line.strip()[:60]}")
             break
         attribution = bool(_ATTRIBUTION.match(line))
         span = 1

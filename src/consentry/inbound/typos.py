@@ -118,6 +118,24 @@ def _unsubscribe(w: str) -> str | None:
         else None
 
 
+# Spellings by ear of the objection vocabulary's words, as learners and people unused to
+# writing type them ("bite nich mer schiken", "pleace remuve my email", "i not want
+# recive"): whole words only. Each is no word of its own in the languages read, or one
+# that forms no objection phrase where it stands; "mer" only after "nich(t)" or "kein(e)"
+# (alone it is Swedish and Norwegian for "more").
+_BY_EAR = {
+    "nich": "nicht", "nichd": "nicht", "nix": "nichts", "nich mer": "nicht mehr",
+    "nicht mer": "nicht mehr", "kein mer": "kein mehr", "keine mer": "keine mehr",
+    "schiken": "schicken", "schigen": "schicken", "bite": "bitte",
+    "bitt": "bitte", "abmelten": "abmelden", "ausdragen": "austragen", "löschn": "löschen",
+    "remuve": "remove", "remoove": "remove", "rimove": "remove", "pleace": "please",
+    "plese": "please", "pleas": "please", "recive": "receive", "recieve": "receive",
+    "resive": "receive", "emial": "email", "imail": "email", "e-mal": "e-mail",
+}
+_BY_EAR_WORD = re.compile(r"(?<![\w-])(?:" + "|".join(
+    sorted(map(re.escape, _BY_EAR), key=len, reverse=True)) + r")(?![\w-])", re.I)
+
+
 def repair(text: str) -> tuple[str, list[tuple[str, str]]]:
     """`text` with each misspelt objection word read as the word; the (typo, word) pairs."""
     found: list[tuple[str, str]] = []
@@ -130,6 +148,13 @@ def repair(text: str) -> tuple[str, list[tuple[str, str]]]:
         return r
 
     text = _UNSUB_LIKE.sub(unsub, text)
+
+    def by_ear(m: re.Match[str]) -> str:
+        r = _BY_EAR[m.group(0).lower()]
+        found.append((m.group(0), r))
+        return r
+
+    text = _BY_EAR_WORD.sub(by_ear, text)
 
     def sub(m: re.Match[str]) -> str:
         w = m.group(0)
