@@ -2200,6 +2200,11 @@ def test_an_abuse_desks_complaint_in_portuguese_with_our_message_attached() -> N
     ("Zum Schluss, wie mein Mann es mir immer vorgeworfen hat: Bitte nehmen Sie meine "
      "E-Mail-Adresse aus Ihrem Newsletter.", True),
     ("My wife told me to ask you to remove us from the list.", False),
+    ("환불을 원하지 않습니다. 교환해 주세요.", False),
+    ("不想收到纸质发票。", False),
+    ("请停止发货，我要取消订单。", False),
+    ("Please remove the item from my order and update my address in your system.", False),
+    ("My wife sent you a request last week, please remove me as well.", True),
 ])
 def test_readings_of_the_twenty_eighth_to_thirty_first_blind_sets(text: str,
                                                                   objects: bool) -> None:
@@ -2245,6 +2250,14 @@ def test_an_answer_below_the_original(body: str) -> None:
 def test_a_forward_with_nothing_added_is_no_answer() -> None:
     body = ("Gesendet: Freitag, 21. Februar 2025\r\nVon: Shop <news@shop.example>\r\n"
             "An: uwe@home.example\r\nBetreff: News\r\n\r\n" + _NEWSLETTER)
+    v = classify(_plain_reply(body, "WG: News"))
+    assert v.kind == "reply" and not v.suppress, v.evidence
+
+
+def test_the_newsletters_own_closing_words_below_a_forward_are_no_answer() -> None:
+    body = ("Gesendet: Freitag, 21. Februar 2025\r\nVon: Shop <news@shop.example>\r\n"
+            "An: uwe@home.example\r\nBetreff: News\r\n\r\n" + _NEWSLETTER +
+            "\r\nTo stop receiving these emails, unsubscribe here.\r\n")
     v = classify(_plain_reply(body, "WG: News"))
     assert v.kind == "reply" and not v.suppress, v.evidence
 

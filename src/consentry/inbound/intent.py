@@ -67,8 +67,8 @@ _STRONG = _rx(
     # and my email address from your marketing database"
     r"\bno more (?:\w+ )?(?:requests|surveys|reminders|invitations|invites|promotions|promos|"
     r"alerts|newsletters?|e-?mails?|mails|marketing)\b",
-    r"\b(?:delete|remove|erase)\b(?: \w+){0,6} my (?:e-?mail(?: address)?|address|data|details)"
-    r"\b.{0,30}\b(?:database|list|system|records|marketing)\b",
+    r"\b(?:delete|remove|erase) my (?:\w+ ){0,4}and my (?:e-?mail(?: address)?|address|data|"
+    r"details)\b",
     # learners' English: "i not want recive no more", "STOP EMAIL TO THIS ADDRESS"
     r"\bi (?:do not|don't|dont|not|no) want (?:to )?(?:receive|get) (?:\w+ ){0,3}?(?:more|"
     r"any ?more|e-?mails?|mails?|newsletters?|these|this|them)\b",
@@ -658,13 +658,16 @@ _STRONG = _rx(
     r"(?:メール|ご案内|案内|メルマガ|配信)(?:は|も)?(?:今後)?(?:もう)?(?:不要|結構)(?:です|でございます)",
     r"수신\s?(?:거부|거절|중단|중지|차단|해지|취소)", r"구독\s?(?:취소|해지)",
     r"(?:보내지\s?마|그만\s?보내)", r"(?:목록|리스트|명단)에서\s?(?:삭제|제외|빼)",
-    r"그만\s?받", r"(?:받고\s?싶지|받지\s?않|원하지\s?않).{0,6}(?:습니다|아요|어요|요)",
+    r"그만\s?받", r"(?:메일|이메일|뉴스레터|광고|소식|정보|알림).{0,20}(?:받고\s?싶지|받지\s?않|"
+    r"원하지\s?않)",
     r"동의(?:를)?\s?철회", r"(?:수신|발송|이메일|메일|광고).{0,20}(?:중단|중지)(?:해|하여)\s?주",
     # zh (Cantonese "唔好再"; "自…名單中刪除"), ja "メール止めて"
     r"唔好再", r"取消我的(?:订阅|訂閱)",
-    r"自.{0,15}(?:名單|名单|清單|清单)(?:中)?(?:删除|刪除|移除)",
-    r"(?:名單|名单|清單|清单)(?:中|里|裡)?(?:删除|刪除|移除|删掉|刪掉|去掉)",
-    r"(?:不希望|不想|不愿|不願)(?:再)?(?:收到|接收)", r"停止(?:使用|寄|发|發)",
+    r"自.{0,15}(?:名單|名单)(?:中)?(?:删除|刪除|移除)",
+    r"(?:名單|名单)(?:中|里|裡)?(?:删除|刪除|移除|删掉|刪掉|去掉)",
+    r"(?:不希望|不想|不愿|不願)(?:再)?(?:收到|接收).{0,12}(?:邮件|郵件|电邮|電郵|电子报|電子報|"
+    r"广告|廣告|推广|推廣|促销|促銷|资讯|資訊|newsletter|e-?mail)",
+    r"停止使用.{0,15}(?:個人資料|个人资料|个人信息|個人信息|资料|資料|邮箱|郵箱|电邮|電郵)",
     r"(?:メール|配信|メルマガ|案内)(?:を|は)?(?:止めて|とめて|停止して)",
 )
 
@@ -1300,7 +1303,8 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.3, f"another channel, not the mail: {phrase}", True
     if negated:
         return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
-    if _OTHERS_DID.search(s):
+    did = _OTHERS_DID.search(s)
+    if did and not _PLEASE.search(s[did.end():]):
         return 0.3, f"someone else's doing, reported: {phrase}", True
     if _THREAT.search(s[:m.start()]):
         # "Si seguís así me voy a tener que dar de baja", "one more mail and I unsubscribe":
@@ -1369,7 +1373,7 @@ _THREAT = _rx(
 # "家族が勝手に「配信停止」を押してしまった".
 _OTHERS_DID = _rx(
     r"\bmy (?:brother|sister|son|daughter|kids?|child|family|husband|wife|partner|flatmate|"
-    r"roommate)\b.{0,40}\b(?:sent|clicked|pressed|hit|tapped|requested|unsubscribed|did)\b",
+    r"roommate)\b.{0,40}\b(?:sent|clicked|pressed|hit|tapped|requested|unsubscribed)\b",
     r"\b(?:ma m[èe]re|mon p[èe]re|ma fille|mon fils|mon mari|ma femme|ma s[œo]e?ur|mon fr[èe]re|"
     r"mi madre|mi padre|mi hij[oa]|mi marido|mi mujer|mia madre|mio padre|mia figlia|mio figlio|"
     r"mio marito|mia moglie|my mother|my father|my mum|my mom|my dad)\b.{0,30}"

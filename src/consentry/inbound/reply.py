@@ -164,10 +164,18 @@ def _after_unquoted_original(lines: list[str], start: int) -> int | None:
         return None
     rest = lines[k:]
     text = "\n".join(rest).strip()
-    if not text or len(text) > 3_000 or any(
+    if not text or len(text) > 3_000 or _FOOTER_TEXT.search(text) or any(
             _OUTLOOK_FROM.match(ln) or _SEPARATOR.match(ln) for ln in rest):
         return None
     return k
+
+
+# The newsletter's own closing words, never an answer typed below it.
+_FOOTER_TEXT = re.compile(
+    r"you (?:are )?receiv|sie erhalten diese|click here|klicken sie hier|hier klicken|"
+    r"to stop receiving|wenn sie (?:keine|diesen)|if you (?:no longer|do not|don't) wish|"
+    r"vous recevez|pour vous d[ée]sinscrire|si no desea|se non desideri|u ontvangt deze|"
+    r"©|\(c\) \d{4}|all rights reserved|alle rechte", re.I)
 
 
 def _is_outlook_block(lines: list[str], i: int) -> bool:
