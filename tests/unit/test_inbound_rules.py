@@ -1170,7 +1170,7 @@ def test_a_cancelling_sentence_after_an_unsubscribe_is_not_said_again() -> None:
 @pytest.mark.parametrize(("typed", "read"), [
     ("Bitte abmleden", "Bitte abmelden"),  # two neighbours swapped
     ("bitte austragenn!!", "bitte austragen!!"),  # a letter doubled
-    ("remoev me from ur list", "remove me from ur list"),
+    ("remoev me from ur list", "remove me from your list"),
     ("vorrei disicrivermi", "vorrei disiscrivermi"),  # a letter dropped in a stem
     ("graag uitschijven", "graag uitschrijven"),
     ("désinscirvez-moi", "désinscrivez-moi"),
@@ -2284,3 +2284,61 @@ def test_more_machine_replies_without_their_headers(subject: str, body: str,
                                                     charset: str) -> None:
     v = classify(_machine(subject, body, charset))
     assert v.kind == "autoreply", v.evidence
+
+
+# Legal letters, mixed languages, phones and assistants, transactional mail with marketing
+# (the thirty-second to thirty-fifth sets)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Ihre Post brauche ich also nicht mehr, schicken Sie sie lieber jemand Jüngerem.", True),
+    ("Wir fordern Sie auf, es ab sofort zu unterlassen, unserer Mandantin Werbung per E-Mail "
+     "zuzusenden.", True),
+    ("I am again requesting erasure of my data and an end to all marketing e-mails.", True),
+    ("J'allais me désabonner mais votre code promo m'a fait changer d'avis, je reste !",
+     False),
+    ('Ich habe heute eine Mail bekommen "Ihre Abmeldung vom Newsletter wurde bestätigt".',
+     False),
+    ("Hierbij trek ik mijn toestemming in voor het ontvangen van jullie marketingmails.",
+     True),
+    ("Meine Einwilligung in den Erhalt von Werbung per E-Mail widerrufe ich hiermit.", True),
+    ("Just so you know, your unsubscribe link goes to a German-only page.", False),
+    ("How many times do I have to click that unsubscribe link before you get the message?",
+     True),
+    ("Kënnt Dir mech w.e.g. aus dem Verteiler huelen?", True),
+    ("Wil je me van de lijst halen?", True),
+    ("plz rmv me from ur list thx", True),
+    ("Ja hallo hier ist die Frau Köhler, ich wollte nur sagen dass Sie mir diese Newsletter "
+     "bitte nicht mehr schicken.", True),
+    ("I am writing to kindly request that my email address be removed from your mailing "
+     "list.", True),
+    ("Could you switch off the product recommendation emails for my account?", True),
+    ("Ich möchte keine Produktempfehlungen von Ihnen bekommen.", True),
+])
+def test_readings_of_the_thirty_second_to_thirty_fifth_blind_sets(text: str,
+                                                                  objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def test_a_shout_before_our_subject_is_the_senders() -> None:
+    r = intent.detect("", "AW: ABMELDEN!!! Dein März bei FitWerk: neue Kurse")
+    assert r.confidence >= 0.8, r
+    assert intent.detect("", "AW: Toll!!! Dein März bei FitWerk: neue Kurse").confidence < 0.8
+
+
+@pytest.mark.parametrize(("answer", "objects"), [
+    ("Yes, this. Please do it for me, the link just gives me an error page.", True),
+    ("Genau das hätte ich gern. Der Link wirft nur einen 404 Error.", True),
+    ("Yes, but please keep me on the list, the link is just broken.", False),
+])
+def test_a_yes_typed_below_our_quoted_unsubscribe_line(answer: str, objects: bool) -> None:
+    body = ("On Tue, 25 Feb 2026 at 10:15, Shop <news@shop.example> wrote:\r\n"
+            "> Our box next week: wild garlic is back!\r\n>\r\n"
+            "> Unsubscribe: https://shop.example/u/abc\r\n\r\n" + answer + "\r\n")
+    v = classify(_plain_reply(body))
+    assert (v.kind == "unsubscribe") is objects, v.evidence
+    if objects:
+        assert v.review, v.evidence
+    # the same yes below another quoted line answers that line
+    other = body.replace("> Unsubscribe: https://shop.example/u/abc", "> Order now: "
+                         "https://shop.example/box")
+    assert classify(_plain_reply(other)).kind == "reply"

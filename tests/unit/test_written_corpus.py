@@ -32,7 +32,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
-           "bounces11", "bounces12", "bounces13", "bounces14")
+           "bounces11", "bounces12", "bounces13", "bounces14", "bounces15")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -48,9 +48,6 @@ KNOWN_REPLIES = {
                       "reply address: consentry reads it as what it is, a soft bounce "
                       "(counted, nothing suppressed at once); the label calls it an "
                       "automatic reply",
-    "replies13/r004": "an inline 'Yes, exactly that please, for this address and for …' "
-                      "under the quoted footer's Unsubscribe line: the answer names no "
-                      "request of its own; reading the quote it answers is not done",
     **{f"replies17/{k}": "a person's request relayed by a ticket system under its "
        "Precedence or Auto-Submitted headers: a message a machine says it sent is never "
        "honoured unread; the objection goes to a human (autoreply, flagged)"
@@ -87,6 +84,9 @@ KNOWN = {
                      "a temporary status in a report that calls the failure final "
                      "contradicts itself, and a temporary code is never made permanent "
                      "(soft, counted; a wrong hard verdict is for ever)",
+    "bounces15/b16": "550 'Requested action not taken: mailbox unavailable' under Status "
+                     "5.0.0 is RFC 5321's generic 550 text, given for blocks as well as for "
+                     "dead mailboxes: soft",
     "bounces12/b34": "a postmaster's own words forwarding a user's spam report (no ARF, no "
                      "abuse desk): read as a reply whose objection is for the user's "
                      "address the enclosed newsletter went to, suppressed and flagged; the "
@@ -106,7 +106,8 @@ KNOWN = {
               "replies13", "replies14", "replies15", "replies16", "replies17",
               "replies18", "replies19", "replies20", "replies21",
               "replies22", "replies23", "replies24", "replies25", "replies26", "replies27",
-              "replies28", "replies29", "replies30", "replies31")
+              "replies28", "replies29", "replies30", "replies31", "replies32", "replies33",
+              "replies34", "replies35")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

@@ -302,7 +302,9 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
         quoted = _quoted(msg, own.text)
         for answer in (intent.declines_continuing(own.text, msg.subject, quoted)
                        if it.confidence < o.review_threshold else None,
-                       intent.still_after_confirmation(own.text, msg.subject, quoted)):
+                       intent.still_after_confirmation(own.text, msg.subject, quoted),
+                       intent.affirms_quoted_unsubscribe(own.text, reply.body_text(msg))
+                       if it.confidence < o.review_threshold else None):
             if answer is not None and answer.confidence > it.confidence:
                 it = answer
     ev = (*tok_ev, *own.evidence, *it.evidence)

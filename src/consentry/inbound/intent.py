@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 
 from . import typos
 
-__all__ = ["Intent", "declines_continuing", "detect", "in_postscript"]
+__all__ = ["Intent", "affirms_quoted_unsubscribe", "declines_continuing", "detect",
+           "in_postscript"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,13 @@ _STRONG = _rx(
     r"\bunsubscriben\b", r"\bunsubben\b",
     r"\bopt(?:[- ]?out| me out)\b",
     r"\bremove (?:me|us|my (?:e-?mail )?(?:address|details|name|data)|my e-?mail)\b",
+    # the assistant's register: "I am writing to kindly request that my email address be
+    # removed from your marketing and promotional mailing list"
+    r"\b(?:switch|turn) off (?:the |these |your |all )?(?:\w+ ){0,3}(?:e-?mails?|mails|"
+    r"newsletters?)\b", r"\b(?:switch|turn) (?:the |these |your |all )?(?:\w+ ){0,3}(?:e-?mails?|"
+    r"mails|newsletters?) off\b",
+    r"\b(?:request|ask) that (?:my|our) (?:e-?mail )?(?:address|name|details|data)\b.{0,20}"
+    r"\bbe (?:removed|deleted|taken off|unsubscribed)\b",
     # a stream of mail named: "No more review requests, please", "delete my date of birth
     # and my email address from your marketing database"
     r"\bno more (?:\w+ )?(?:requests|surveys|reminders|invitations|invites|promotions|promos|"
@@ -216,6 +224,8 @@ _STRONG = _rx(
     r"\b(?:je )?retire (?:mon|le) consentement\b", r"\b(?:retiro|revoco) (?:mi|el) "
     r"consentimiento\b", r"\brevoco (?:il (?:mio )?)?consenso\b",
     r"\btrek (?:hierbij )?(?:mijn|de) toestemming in\b",
+    r"\btrek (?:ik|wij|we) (?:hierbij )?(?:mijn|onze|de) toestemming\b.{0,40}\bin\b",
+    r"\b(?:meine|unsere) (?:einwilligung|zustimmung)\b.{0,60}\bwiderrufe (?:ich|wir)\b",
     r"\b(?:retiro|revogo) (?:o )?(?:meu )?consentimento\b",
     r"\b[åa]terkallar (?:mitt|härmed mitt) samtycke\b", r"\btilbagekalder (?:mit )?samtykke\b",
     r"\bodvol[áa]v[áa]m (?:sv[ůu]j )?souhlas\b",
@@ -263,8 +273,15 @@ _STRONG = _rx(
     r"herauszunehmen)\b",
     # the object first: "Den Newsletter brauch ich künftig nicht mehr"
     r"\b(?:den|die|das|ihren|euren|diesen|diese|eure|ihre) (?:[\w-]+-)?(?:newsletter|mails?|"
-    r"e-?mails?|werbung|werbemails?|infos?)\b (?:\w+ )?(?:brauch(?:e|en)?|will|m[öo]chte|wollen|"
-    r"m[öo]chten) (?:ich|wir) (?:\w+ ){0,2}nicht mehr\b",
+    r"e-?mails?|werbung|werbemails?|infos?|post|zuschriften)\b (?:\w+ )?(?:brauch(?:e|en)?|will|"
+    r"m[öo]chte|wollen|m[öo]chten) (?:ich|wir) (?:\w+ ){0,2}nicht mehr\b",
+    # a lawyer's letter: "es zu unterlassen, unserer Mandantin Werbung per E-Mail zuzusenden";
+    # "I am again requesting erasure of my data and an end to all marketing e-mails"
+    r"\bunterlassen\b.{0,80}\b(?:werbung|werbe-?e-?mails?|e-?mails?|newsletter)\b.{0,40}"
+    r"\b(?:zuzusenden|zu senden|zuzuschicken|zu schicken)\b",
+    r"\ban end to (?:all |any |your |the |these )?(?:\w+ )?(?:e-?mails?|mails|messages|"
+    r"newsletters?|marketing|contact)\b",
+    r"\berasure of (?:my|our) (?:personal )?data\b",
     r"\b(?:ich )?(?:will|m[öo]chte|brauche) (?:das|die|diese|euren|ihren|den|eure|ihre)"
     r"(?: \w+)? nicht mehr(?=\s*(?:[.,!;]|$))",  # not "… nicht mehr zurückschicken"
     r"\bschluss mit (?:den|deinen|euren|ihren|diesen|der|dem)? ?(?:e-?mails?|mails|newslettern?|"
@@ -278,7 +295,7 @@ _STRONG = _rx(
     r"\bl[öo]schung (?:meiner|aller meiner|meines) (?:daten|adresse|e-?mail|kontos)",
     r"\b(?:mich|uns|meine (?:adresse|daten|e-?mail-?adresse)) (?:bitte )?(?:aus|von)\b.{0,40}"
     r"\b(?:streichen|l[öo]schen|entfernen|nehmen)\b",
-    r"\bkein(?:e|en)? (?:weiteren? |neuen? )?(?:werbe-?)?(?:e-?mails?|mails|newsletter|werbung|"
+    r"\bkein(?:e|en)? (?:weiteren? |neuen? )?(?:werbe-?)?(?:e-?mails?|mails|newsletter|\w*werbung|"
     r"nachrichten|zusendungen|post|werbemails?)(?: mehr)?\b",
     r"\bnicht mehr (?:zu)?(?:schicken|senden|zusenden|erhalten|bekommen|anschreiben|"
     r"kontaktieren|beliefern)\b",
@@ -321,7 +338,8 @@ _STRONG = _rx(
     r"\b(?:werbung|zusendungen|newsletter)\b.{0,30}\b(?:einstellen|unterlassen)\b",
     r"\binteressiert (?:mich|uns) nicht mehr\b",
     r"\b(?:will|m[öo]chte|wünsche|wuensche) (?:nichts mehr (?:von ihnen|erhalten|bekommen)|"
-    r"kein(?:e|en)? (?:weiteren? )?(?:werbung|newsletter|e-?mails?|mails|nachrichten|post von)|"
+    r"kein(?:e|en)? (?:weiteren? )?(?:\w*werbung|newsletter|e-?mails?|mails|nachrichten|post von|"
+    r"\w*empfehlungen|angebote)|"
     r"(?:ihre|eure|diese) (?:werbung|newsletter|e-?mails?|mails) nicht mehr)",
     # fr
     r"\bd[ée]sabonn", r"\bd[ée]sinscri", r"\bme d[ée]sinscrire\b",
@@ -736,6 +754,8 @@ _KEEP = _rx(
     r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
     r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b", r"\br[ée](?:inscri|abonn)\w*",
     r"\bput (?:me|us) back\b", r"\breabon\w*",
+    r"\bje reste\b", r"\bich bleibe\b", r"\bi(?:'ll| will) stay\b", r"\bme quedo\b", r"\brimango\b",
+    r"\bik blijf\b",
     r"\bvrati(?:ti|te) (?:me |nas )?na (?:listu|popis)\b",
 )
 _OTHER_PERSON = _rx(
@@ -902,6 +922,8 @@ _POLITE_OPENER = (
     r"will) you(?: please| kindly)?\b|(?:k[öo]nnen|k[öo]nnten|w[üu]rden) sie\b|(?:k[öo]nnt|"
     r"k[öo]nntet|w[üu]rdet) ihr\b|(?:kannst|k[öo]nntest|w[üu]rdest) du\b|(?:pouvez|"
     r"pourriez)[- ]vous\b|(?:willen|kunnen|zouden) jullie\b|(?:wilt|wil|kunt|zou) u\b|"
+    r"k[ëe]nnt dir\b|k[ëe]ns du\b|"
+    r"(?:wil|kun|zou) je\b|"
     r"¿?(?:me |nos )?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
     r"(?:kunt|kunnen|zoudt) (?:ge|gij|u|jullie)\b|"
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
@@ -1066,6 +1088,9 @@ _MONTH = re.compile(
 # number ends no sentence.
 _ABBREV_END = re.compile(r"(?:^|[\s(])(?:art|nr|no|str|abs|ziff|kap|tel|fax|s|p|pp|ca|vol|"
                          r"bd|ref|inv|par|§)\.$", re.I)
+# "kënnt Dir mech w.e.g. aus dem Verteiler huelen?", "z.B. die", "bzw. die": a dotted
+# abbreviation before a lower-case word ends no sentence.
+_DOTTED_ABBREV = re.compile(r"(?:^|[\s(])(?:(?:[^\W\d_]\.){2,}|(?:bzw|evtl|ggf|usw|vgl)\.)$")
 _CODE_START = re.compile(r"\d|[A-Z]{1,6}-?\d")
 _DATE_END = re.compile(r"(?:^|[\s(])\d{1,2}\.(?:\d{1,2}\.(?:\d{2,4})?)?$")
 
@@ -1106,7 +1131,8 @@ def _sentences(text: str) -> list[str]:
         # "Ich habe mich am 12.01. abgemeldet": the periods of a date or an ordinal
         # before a lower-case word end no sentence.
         if joined and ((_DATE_END.search(joined[-1]) and (p[:1].islower() or _MONTH.match(p)))
-                       or (_ABBREV_END.search(joined[-1]) and _CODE_START.match(p))):
+                       or (_ABBREV_END.search(joined[-1]) and _CODE_START.match(p))
+                       or (_DOTTED_ABBREV.search(joined[-1]) and p[:1].islower())):
             joined[-1] += " " + p
         else:
             joined.append(p)
@@ -1279,6 +1305,15 @@ def _score_read(s: str) -> tuple[float, str, bool]:
     # I won't unsubscribe from yours" keeps the reader, "the link does not unsubscribe
     # me, please remove me" objects. Unless a rule below explains it, a human decides.
     phrases = [m, *_STRONG.finditer(s, m.end())]
+    named = [p for p in phrases if not _AS_A_NAME.match(s, p.end())
+             or _CLICK.search(s) or _AGAIN_AND_AGAIN.search(s)]
+    if not named:
+        # "your unsubscribe link goes to a German-only page": the word names the link,
+        # the page, the button; it asks nothing
+        return 0.0, "", False
+    if named[0] is not m:
+        m, phrases = named[0], named
+        phrase = m.group(0)
     flags = [(n.group(0), _negated(s, n)) for n in phrases]
     negated = [p for p, neg in flags if neg]
     plain = [p for p, neg in flags if not neg]
@@ -1290,7 +1325,8 @@ def _score_read(s: str) -> tuple[float, str, bool]:
             and re.search(r"\b(?:keep me|stay on|remain on|wieder|auch)\b|\b(?:subscribe|sign)"
                           r"\w* (?:me |us )?(?:up )?again\b|"
                           r"\b(?:add|put) (?:me|us) (?:back|again)\b"
-                          r"|\breabon\w*",
+                          r"|\breabon\w*|\bje reste\b|\bich bleibe\b|\bi(?:'ll| will) stay\b|"
+                          r"\bme quedo\b|\brimango\b|\bik blijf\b",
                           s, re.I)):
         return 0.05, f"keeps or re-subscribes: {phrase}", False
     thing = _a_thing_not_the_person(s, m)
@@ -1303,20 +1339,24 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.3, f"another channel, not the mail: {phrase}", True
     if negated:
         return 0.5, f"negated and not: {negated[0]} / {plain[0]}", True
+    if _quoted_mention(s, m):
+        # 'eine Mail bekommen "Ihre Abmeldung vom Newsletter wurde bestätigt"': a message
+        # quoted, not a request; the sentences around it say what the sender wants.
+        return 0.3, f"a message quoted, not a request: {phrase}", True
     did = _OTHERS_DID.search(s)
     if did and not _PLEASE.search(s[did.end():]):
         return 0.3, f"someone else's doing, reported: {phrase}", True
     if _THREAT.search(s[:m.start()]):
         # "Si seguís así me voy a tener que dar de baja", "one more mail and I unsubscribe":
         # a threat, not yet the request; a human reads it.
-        return 0.5, f"threatened, not asked: {phrase}", True
+        return 0.5, f"threatened or once meant, not asked: {phrase}", True
     advised = _ADVISED.search(s[:m.start()])
     if advised and not _PLEASE.search(s[advised.end():]):
         # "Mein Nachbar meint ja, ich soll mich endlich abmelden": someone's advice, told;
         # what the sender makes of it comes after (often "no way"). A human reads it.
         return 0.3, f"someone else's advice, reported: {phrase}", True
     own_clause = _clause_of(s, m)
-    if _OTHER_PERSON.search(s) and not (_MY.search(own_clause)
+    if _OTHER_PERSON.search(_SELF_INTRO.sub(" ", s)) and not (_MY.search(own_clause)
                                         and not _OTHER_PERSON.search(own_clause)):
         # "…, wie mein Mann es mir immer vorgeworfen hat: Bitte nehmen Sie meine Adresse
         # aus Ihrem Newsletter": the other person is elsewhere, the phrase says "my".
@@ -1358,6 +1398,10 @@ _LINK_FAILED = _rx(
 _POLITE_END = re.compile(r"(?:て|で)(?:もらえ|いただけ|くれ)(?:ます|ません)か[?？]?$|"
                          r"주시겠어요[?？]?$|주실 수 있(?:나요|을까요)[?？]?$|可以吗[?？]?$|"
                          r"可以嗎[?？]?$|好吗[?？]?$|好嗎[?？]?$")
+# The objection word as the name of a thing: "the unsubscribe link", "die Abmelde-Seite".
+_AS_A_NAME = re.compile(r"(?:-| )(?:link|links|page|button|option|process|form|url|footer|"
+                        r"feature|function|seite|knopf|button|lien|bouton|enlace|p[áa]gina)\b",
+                        re.I)
 # A threat, before the phrase: if it goes on, the sender will unsubscribe.
 _THREAT = _rx(
     r"\bif (?:you|this|it|they) (?:keep|continue|carry on|go on)\b",
@@ -1367,8 +1411,27 @@ _THREAT = _rx(
     r"\bsi (?:segu[íi]s|sigues|siguen|sigue|contin[úu]an?|contin[úu]as) (?:as[íi]|mandando|"
     r"enviando)", r"\bsi (?:vous continuez|tu continues|[çc]a continue)\b",
     r"\bse (?:continuate|continui|continua|continuerete) (?:cos[ìi]|a)\b",
+    # meant once, not now: "J'allais me désabonner … mais", "I was about to unsubscribe"
+    r"\b(?:j'allais|i was going to|i was about to|iba a|estaba a punto de|stavo per|"
+    r"ich wollte (?:mich )?(?:schon|gerade|eigentlich|fast)|ik wilde (?:me )?(?:al|bijna))\b",
     r"\bals (?:jullie|u|je|dit) zo door", r"\bnog (?:één|een) (?:mail|e-?mail)\b(?: \w+){0,3} en\b",
 )
+_QUOTED_SPAN = re.compile(r"[\"„“”«»](.{3,160}?)[\"“”«»]")
+_REPORTED = re.compile(
+    r"\b(?:bekommen|erhalten|received|got|re[çc]u|recibido|ricevuto|ontvangen|says|said|"
+    r"stating|steht|stand|hei[ßs]t|hie[ßs]|lautet|titled|subject|betreff|objet|asunto|"
+    r"oggetto|onderwerp)\b[^\"„“”«»]{0,30}$", re.I)
+
+
+def _quoted_mention(s: str, m: re.Match[str]) -> bool:
+    """The phrase inside quotation marks that a report of a message opens: "I got a mail
+    saying 'You have been unsubscribed'", "Betreff „Abmeldung bestätigt“"."""
+    for q in _QUOTED_SPAN.finditer(s):
+        if q.start(1) <= m.start() and m.end() <= q.end(1) and _REPORTED.search(s[:q.start()]):
+            return True
+    return False
+
+
 # Someone else's doing, reported: "my brother sent an unsubscribe request as a prank",
 # "家族が勝手に「配信停止」を押してしまった".
 _OTHERS_DID = _rx(
@@ -1388,6 +1451,10 @@ _OTHERS_DID = _rx(
 )
 _PLEASE = re.compile(r"\b(?:please|pls|bitte|s'il vous pla[îi]t|merci de|por favor|per favore|"
                      r"graag|alstublieft|gelieve)\b", re.I)
+# The sender naming herself: "hier ist die Frau Köhler", "this is Mrs Smith"
+_SELF_INTRO = re.compile(r"\b(?:hier (?:ist|spricht)|ich bin|mein name ist|this is|my name is|"
+                         r"ici|je suis|c'est)\s+(?:die |der )?(?:frau|herr|mrs?\.?|ms\.?|"
+                         r"madame|monsieur)\s+\w+", re.I)
 _MY = re.compile(r"\b(?:me|my|mine|mich|mir|meine[nmrs]?|moi|mon|ma|mes|mij|mijn|mi|mis|mio|mia|"
                  r"miei|mie)\b", re.I)
 # Advice reported ("my son says I should unsubscribe"), before the phrase it is about.
@@ -1500,7 +1567,9 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         # The whole subject, and what follows its last separator: "Re: Our June news /
         # no more mails please" is our subject with the sender's words appended.
         tail = _SUBJECT_TAIL.split(subj)[-1].strip()
-        for part in dict.fromkeys(p for p in (subj, tail) if p):
+        # ... and what comes before the first exclamation: "ABMELDEN!!! Dein März bei …"
+        head = re.split(r"(?<=[!?])\s+", subj, maxsplit=1)[0].strip()
+        for part in dict.fromkeys(p for p in (subj, tail, head) if p):
             low = part.lower().strip(" .!–-")
             # a subject of any length when it is all the sender wrote ("AW: bitte diese
             # emails nicht mehr an mich senden habe keinen computer mehr …" over an empty body)
@@ -1590,6 +1659,35 @@ _CONFIRMED_GONE = _rx(
     r"\b(?:sei stato|è stato) (?:cancellat|disiscritt|rimoss)", r"\bu bent (?:uitgeschreven|"
     r"afgemeld)\b", r"\bjeste[śs] wypisan",
 )
+
+
+_AFFIRM = re.compile(r"^\W*(?:yes|yep|yeah|ja|jawohl|oui|s[íi]|exactly|exakt|genau|precisely|"
+                     r"this|that one|das|dies|please do|bitte|gerne?|graag|d[ìi]o)\b", re.I)
+_UNSUB_LINE = re.compile(r"unsubscri|abmelde|abmeldu|abbestell|austragen|d[ée]sabonn|"
+                         r"d[ée]sinscri|\bbaja\b|disiscri|afmeld|uitschrijv|wypisz|opt[- ]?out",
+                         re.I)
+
+
+def affirms_quoted_unsubscribe(own: str, full: str) -> Intent | None:
+    """"Yes, this. Please do it for me, the link gives an error" typed between the quoted
+    lines, right below the newsletter's quoted "Unsubscribe: https://…" line: the yes is
+    to that line. Honoured, and a human reads it."""
+    for para in re.split(r"\n[ \t]*\n", own.strip())[:20]:
+        para = para.strip()
+        if not para or len(para) > 400 or not _AFFIRM.match(para):
+            continue
+        first = para.split("\n", 1)[0].strip()
+        at = full.find(first)
+        if at <= 0:
+            continue
+        above = [ln.strip() for ln in full[:at].splitlines() if ln.strip()]
+        if not above or not above[-1].startswith(">") or not _UNSUB_LINE.search(above[-1]):
+            continue
+        if _KEEP.search(para) or _NEGATION_BEFORE.search(para[:40]):
+            continue
+        rule = "a yes typed below our quoted unsubscribe line"
+        return Intent(0.85, True, (f"body: {rule} | {para[:120]}",), rule, first)
+    return None
 
 
 def still_after_confirmation(own: str, subject: str, quoted: str) -> Intent | None:
