@@ -2312,6 +2312,8 @@ def test_more_machine_replies_without_their_headers(subject: str, body: str,
      "list.", True),
     ("Could you switch off the product recommendation emails for my account?", True),
     ("Ich möchte keine Produktempfehlungen von Ihnen bekommen.", True),
+    ("Ich bleibe dabei: bitte melden Sie mich ab.", True),
+    ("Vänligen stryk mig ur registret.", True),
 ])
 def test_readings_of_the_thirty_second_to_thirty_fifth_blind_sets(text: str,
                                                                   objects: bool) -> None:
@@ -2329,6 +2331,8 @@ def test_a_shout_before_our_subject_is_the_senders() -> None:
     ("Yes, this. Please do it for me, the link just gives me an error page.", True),
     ("Genau das hätte ich gern. Der Link wirft nur einen 404 Error.", True),
     ("Yes, but please keep me on the list, the link is just broken.", False),
+    ("Bitte nicht, ich lese das gern.", False),
+    ("Das funktioniert bei mir nicht?", False),
 ])
 def test_a_yes_typed_below_our_quoted_unsubscribe_line(answer: str, objects: bool) -> None:
     body = ("On Tue, 25 Feb 2026 at 10:15, Shop <news@shop.example> wrote:\r\n"
@@ -2342,3 +2346,15 @@ def test_a_yes_typed_below_our_quoted_unsubscribe_line(answer: str, objects: boo
     other = body.replace("> Unsubscribe: https://shop.example/u/abc", "> Order now: "
                          "https://shop.example/box")
     assert classify(_plain_reply(other)).kind == "reply"
+
+
+def test_the_unsubscribe_link_named_goes_to_a_human_and_a_question_stays_one() -> None:
+    r = intent.detect("Just so you know, your unsubscribe link goes to a German-only page.")
+    assert r.confidence < 0.8 and r.review, r
+    r = intent.detect("Where is the unsubscribe button?")
+    assert r.confidence < 0.8 and r.review, r
+
+
+def test_swedish_ur_is_not_read_as_chat_shorthand() -> None:
+    r = intent.detect("Ta bort mig ur er e-postlista.")
+    assert r.confidence >= 0.8 and "read 'ur'" not in r.rule, r

@@ -409,7 +409,7 @@ _STRONG = _rx(
     # sv
     r"\bavregistrer\w*", r"\bavsluta (?:min |mitt )?(?:prenumeration|nyhetsbrev)\w*",
     r"\bavprenumerer\w*", r"\bta bort (?:mig|oss|min|mitt|adressen)\b",
-    r"\bsluta (?:skicka|mejla|maila|skriva)\b",
+    r"\bsluta (?:skicka|mejla|maila|skriva)\b", r"\bstryk (?:mig|oss|min|mitt)\b",
     r"\bjag vill inte (?:l[äa]ngre )?(?:ha|f[åa]|ta emot)\b",
     r"\binga fler (?:mejl|mail|e-?post|nyhetsbrev|utskick)\b", r"\bradera (?:mig|min)\b",
     # da, no
@@ -754,8 +754,10 @@ _KEEP = _rx(
     r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
     r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b", r"\br[ée](?:inscri|abonn)\w*",
     r"\bput (?:me|us) back\b", r"\breabon\w*",
-    r"\bje reste\b", r"\bich bleibe\b", r"\bi(?:'ll| will) stay\b", r"\bme quedo\b", r"\brimango\b",
-    r"\bik blijf\b",
+    # staying, said as the last word or of the list ("je reste !", not "ich bleibe dabei:")
+    r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)(?:\s*[!.]|\s*$| "
+    r"(?:abonn[ée]e?|inscrite?|angemeldet|subscribed|on the list|suscrit[oa]|iscritt[oa]|"
+    r"ingeschreven))",
     r"\bvrati(?:ti|te) (?:me |nas )?na (?:listu|popis)\b",
 )
 _OTHER_PERSON = _rx(
@@ -1307,11 +1309,12 @@ def _score_read(s: str) -> tuple[float, str, bool]:
     phrases = [m, *_STRONG.finditer(s, m.end())]
     named = [p for p in phrases if not _AS_A_NAME.match(s, p.end())
              or _CLICK.search(s) or _AGAIN_AND_AGAIN.search(s)]
-    if not named:
+    if not named and not question:
         # "your unsubscribe link goes to a German-only page": the word names the link,
-        # the page, the button; it asks nothing
-        return 0.0, "", False
-    if named[0] is not m:
+        # the page, the button; it asks nothing a rule can read ("where is the
+        # unsubscribe button?" stays a question about unsubscribing)
+        return 0.3, f"the word names a link or page: {phrase}", True
+    if named and named[0] is not m:
         m, phrases = named[0], named
         phrase = m.group(0)
     flags = [(n.group(0), _negated(s, n)) for n in phrases]
@@ -1325,8 +1328,9 @@ def _score_read(s: str) -> tuple[float, str, bool]:
             and re.search(r"\b(?:keep me|stay on|remain on|wieder|auch)\b|\b(?:subscribe|sign)"
                           r"\w* (?:me |us )?(?:up )?again\b|"
                           r"\b(?:add|put) (?:me|us) (?:back|again)\b"
-                          r"|\breabon\w*|\bje reste\b|\bich bleibe\b|\bi(?:'ll| will) stay\b|"
-                          r"\bme quedo\b|\brimango\b|\bik blijf\b",
+                          r"|\breabon\w*|\b(?:je reste|ich bleibe|i(?:'ll| will) stay|"
+                          r"me quedo|rimango|ik blijf)(?:\s*[!.]|\s*$| (?:abonn|inscrit|"
+                          r"angemeldet|subscribed|on the list|suscrit|iscritt|ingeschreven))",
                           s, re.I)):
         return 0.05, f"keeps or re-subscribes: {phrase}", False
     thing = _a_thing_not_the_person(s, m)
@@ -1663,6 +1667,8 @@ _CONFIRMED_GONE = _rx(
 
 _AFFIRM = re.compile(r"^\W*(?:yes|yep|yeah|ja|jawohl|oui|s[íi]|exactly|exakt|genau|precisely|"
                      r"this|that one|das|dies|please do|bitte|gerne?|graag|d[ìi]o)\b", re.I)
+_NOT_IN_AFFIRM = re.compile(r"\b(?:not|no|nicht|nein|kein\w*|non|pas|niet|nee|nie|nunca|"
+                            r"jamais|never|nie)\b", re.I)
 _UNSUB_LINE = re.compile(r"unsubscri|abmelde|abmeldu|abbestell|austragen|d[ée]sabonn|"
                          r"d[ée]sinscri|\bbaja\b|disiscri|afmeld|uitschrijv|wypisz|opt[- ]?out",
                          re.I)
@@ -1683,7 +1689,7 @@ def affirms_quoted_unsubscribe(own: str, full: str) -> Intent | None:
         above = [ln.strip() for ln in full[:at].splitlines() if ln.strip()]
         if not above or not above[-1].startswith(">") or not _UNSUB_LINE.search(above[-1]):
             continue
-        if _KEEP.search(para) or _NEGATION_BEFORE.search(para[:40]):
+        if _KEEP.search(para) or _NOT_IN_AFFIRM.search(first) or first.rstrip().endswith("?"):
             continue
         rule = "a yes typed below our quoted unsubscribe line"
         return Intent(0.85, True, (f"body: {rule} | {para[:120]}",), rule, first)

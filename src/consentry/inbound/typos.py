@@ -132,7 +132,8 @@ _BY_EAR = {
     "plese": "please", "pleas": "please", "recive": "receive", "recieve": "receive",
     "resive": "receive", "emial": "email", "imail": "email", "e-mal": "e-mail",
     # chat shorthand: "plz rmv me from ur list thx"
-    "plz": "please", "pls": "please", "rmv": "remove", "ur": "your",
+    "plz": "please", "pls": "please", "rmv": "remove", "from ur": "from your",
+    "of ur": "of your", "on ur": "on your", "to ur": "to your", "in ur": "in your",
 }
 _BY_EAR_WORD = re.compile(r"(?<![\w-])(?:" + "|".join(
     sorted(map(re.escape, _BY_EAR), key=len, reverse=True)) + r")(?![\w-])", re.I)
