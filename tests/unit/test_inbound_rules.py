@@ -2358,3 +2358,70 @@ def test_the_unsubscribe_link_named_goes_to_a_human_and_a_question_stays_one() -
 def test_swedish_ur_is_not_read_as_chat_shorthand() -> None:
     r = intent.detect("Ta bort mig ur er e-postlista.")
     assert r.confidence >= 0.8 and "read 'ur'" not in r.rule, r
+
+
+# Creative replies, pauses and preferences, Greek/Turkish/Hebrew/Arabic, Portuguese and
+# Spanish everyday registers (the thirty-sixth to thirty-ninth sets)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Schicken Sie mir bitte keine mehr.", True),
+    ("Bitte meldet mich auch vom Newsletter ab. Danke!", True),
+    ("Os agradecería que borrarais esta dirección de vuestra lista.", True),
+    ("Dus schrap me maar van de lijst.", True),
+    ("Hört's bittschön auf, mir des zu schicken.", True),
+    ("Tom died in January. I expected to unsubscribe, but I'm reading them myself now.",
+     False),
+    ("E-posta adresimin bülten listenizden çıkarılmasını rica ederim.", True),
+    ("Το newsletter όμως μη μου το στέλνετε άλλο.", True),
+    ("Δεν θέλω να ξαναδώ τίποτα δικό σας στα εισερχόμενά μου.", True),
+    ("mporeite na stamatisete na mou stelnete newsletter?", True),
+    ("אפשר להפסיק לשלוח לי את הניוזלטר?", True),
+    ("لو سمحت عايزة ألغي اشتراكي في النشرة دي", True),
+    ("أرجو التكرم بإزالة عنوان بريدي الإلكتروني من قائمتكم البريدية.", True),
+    ("salam, ana mesh 3ayez el emails di tany. sheelooni men el list", True),
+    ("¿Me podéis dar de baja del boletín, por favor?", True),
+    ("mas não precisa mais me mandar o boletim, tá?", True),
+    ("Já vos pedi duas vezes para deixarem de enviar isto.", True),
+    ("Para se descadastrar das nossas comunicações, acesse a página do perfil.", False),
+    ("To unsubscribe from our notices, please visit your account settings.", False),
+    ("Me descadastrei sem querer semana passada. Tem como me colocar de volta na lista?",
+     False),
+    ("Podem tirar o meu número da lista das mensagens?", False),
+    ("vorrei non ricevere più nessuna comunicazione promozionale da parte vostra.", True),
+    ("My preference is to receive nothing at all.", True),
+    ("Meine Präferenz ist, gar nichts mehr von Ihnen zu bekommen.", True),
+    ("Vil I ikke nok slette min mailadresse fra jeres liste?", True),
+    ("Slet mig ikke fra listen.", False),
+    ("While you're at it can you take me off the deals list?", True),
+])
+def test_readings_of_the_thirty_sixth_to_thirty_ninth_blind_sets(text: str,
+                                                                 objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+@pytest.mark.parametrize("subject", ["DESCADASTRAR  Re: Liquida de outono", "ΔΙΑΓΡΑΦΗ",
+                                     "הסר"])
+def test_a_subject_that_is_the_request(subject: str) -> None:
+    v = classify(_plain_reply("Enviado do meu iPhone", subject))
+    assert v.kind == "unsubscribe", v.evidence
+
+
+def test_a_postscript_is_read_in_its_spanish_and_greek_forms() -> None:
+    for ps in ("PD: borren mi mail de la lista, porfa.", "Υ.Γ. μη μου το στέλνετε άλλο."):
+        assert intent.in_postscript(ps, ps), ps
+        assert intent.detect(ps).confidence >= 0.8, ps
+    assert not intent.in_postscript("PD Dr. Meier", "PD Dr. Meier")
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    ("Rückruf: AW: Angebote", 'Ralf Zimmermann möchte die Nachricht "AW: Angebote" zurückrufen.'),
+    ("تم استلام رسالتك [#88213]", "شكراً لتواصلك معنا. تم استلام رسالتك برقم تذكرة 88213. "
+     "لإلغاء الاشتراك في إشعاراتنا، يُرجى زيارة صفحة إعدادات الحساب."),
+    ("Re: Chás [Protocolo #4821]", "Recebemos sua solicitação e ela foi registrada com o "
+     "protocolo nº 4821. Para se descadastrar das nossas comunicações, acesse a página."),
+    ("Re: News", "Hola, me encuentro de vacaciones hasta el 2 de junio y no estoy revisando "
+     "el correo."),
+])
+def test_machine_replies_in_more_languages(subject: str, body: str) -> None:
+    v = classify(_machine(subject, body))
+    assert v.kind == "autoreply" and not v.suppress, v.evidence

@@ -32,7 +32,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
-           "bounces11", "bounces12", "bounces13", "bounces14", "bounces15")
+           "bounces11", "bounces12", "bounces13", "bounces14", "bounces15", "bounces16")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -87,6 +87,9 @@ KNOWN = {
     "bounces15/b16": "550 'Requested action not taken: mailbox unavailable' under Status "
                      "5.0.0 is RFC 5321's generic 550 text, given for blocks as well as for "
                      "dead mailboxes: soft",
+    "bounces16/b29": "a read receipt (MDN) is a machine's reply about a person reading the "
+                     "message, read as an automatic reply; the label calls it a delivery "
+                     "report (nothing is suppressed either way)",
     "bounces12/b34": "a postmaster's own words forwarding a user's spam report (no ARF, no "
                      "abuse desk): read as a reply whose objection is for the user's "
                      "address the enclosed newsletter went to, suppressed and flagged; the "
@@ -107,7 +110,7 @@ KNOWN = {
               "replies18", "replies19", "replies20", "replies21",
               "replies22", "replies23", "replies24", "replies25", "replies26", "replies27",
               "replies28", "replies29", "replies30", "replies31", "replies32", "replies33",
-              "replies34", "replies35")
+              "replies34", "replies35", "replies36", "replies37", "replies38", "replies39")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

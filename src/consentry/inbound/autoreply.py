@@ -190,6 +190,14 @@ _TEXT = re.compile(
     r"(?:na godi[šs]njem odmoru|van kancelarije) sam|на годишњем одмору|ван канцеларије|"
     r"sedang (?:cuti|berlibur|di luar kantor)|di luar (?:kantor|pejabat)|sedang bercuti|"
     r"(?:đang )?ngh[ỉi] ph[ée]p|kh[ôo]ng c[óo] m[ặa]t (?:t[ạa]i|[ởo]) v[ăa]n ph[òo]ng|"
+    # Outlook's recall of a message, sent in the sender's name
+    r"would like to recall the message|m[öo]chte die nachricht .{1,200} zur[üu]ckrufen|"
+    r"souhaite rappeler le message|desea recuperar el mensaje|vorrebbe richiamare il messaggio|"
+    r"wil het bericht .{1,200} intrekken|"
+    # ar he pt es: a ticket or a message received, a machine's message, on holiday
+    r"تم استلام رسالتك|هذه رسالة آلية|رقم (?:ال)?تذكرة|הודעה אוטומטית|"
+    r"recebemos (?:a )?sua (?:solicita[çc][ãa]o|mensagem|e-?mail)|registrad[ao] com o protocolo|"
+    r"me encuentro de vacaciones|no estoy revisando (?:el|mi) correo|"
     # sq az uz sw tl eo mt ku
     r"jam (?:jasht[ëe] zyr[ëe]s|me pushime|n[ëe] pushim)|nuk jam n[ëe] zyr[ëe]|"
     r"ofisd[əe]n k[əe]narday[ıi]m|m[əe]zuniyy[əe]td[əe]y[əe]m|"

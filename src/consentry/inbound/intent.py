@@ -146,6 +146,11 @@ _STRONG = _rx(
     r"(?:e-?mail )?address|the (?:e-?mail )?address|my (?:e-?mail )?address)\b.{0,40}"
     r"\b(?:list|lists|database|system|records|mailing)\b",
     r"\bno need to (?:keep|continue) (?:sending|mailing|e-?mailing|writing)\b",
+    # a preference for nothing: "my preference is to receive nothing at all", "Meine
+    # Präferenz ist, gar nichts mehr von Ihnen zu bekommen"
+    r"\b(?:receive|get|hear) nothing (?:at all|more|further|from you)\b",
+    r"\b(?:gar )?nichts mehr von (?:ihnen|euch|dir)\b.{0,15}\b(?:bekommen|erhalten|kriegen|"
+    r"h[öo]ren)\b",
     r"\b(?:delete|remove|take|strike|drop) (?:him|her) (?:from|off)\b.{0,30}\b(?:system|list|"
     r"lists|database|records|mailing)\b",
     r"\b(?:you )?(?:can|may|could) stop sending\b",
@@ -250,6 +255,7 @@ _STRONG = _rx(
     # de
     r"\babmelden\b", r"\babmeldung\b", r"\babbestellen\b", r"\babbestellung\b",
     r"\baustragen\b", r"\bmelden sie (?:mich|uns)\b.{0,60}\bab\b",
+    r"\bmeldet (?:mich|uns)\b.{0,40}\bab\b",
     r"\btragen sie (?:mich|uns|die adresse|meine adresse|diese adresse|(?:alle |die |diese )?"
     r"(?:\w+ )?adressen)\b.{0,60}\baus\b(?!\s+(?:\S+\s+){0,3}ein\b)",
     r"\bnehmen sie (?:mich|uns|meine adresse|die adresse)\b.{0,60}\b(?:aus|von)\b",
@@ -287,7 +293,8 @@ _STRONG = _rx(
     r"\bschluss mit (?:den|deinen|euren|ihren|diesen|der|dem)? ?(?:e-?mails?|mails|newslettern?|"
     r"werbung|spam|zusendungen)\b",
     r"\b(?:lasst|lassen sie) (?:mich|uns) (?:endlich |bitte |doch )*in ruhe\b",
-    r"\bh[öo]r(?:t|en sie)? (?:endlich |bitte |doch )*auf\b.{0,40}\b(?:zu )?(?:schicken|senden|"
+    r"\bh[öo]r(?:t|en sie|t'?s)? (?:endlich |bitte |bittsch[öo]n |doch )*auf\b.{0,40}"
+    r"\b(?:zu )?(?:schicken|senden|"
     r"mailen|schreiben|kontaktieren|spammen|zuzuspammen|zuzuschicken)\b",
     r"\bstopp(?:en sie|t|e)? (?:den|die|diesen|diese|ihren|euren|ihre|eure) (?:newsletter|"
     r"werbung|mails|e-?mails|zusendung(?:en)?)\b",
@@ -328,7 +335,7 @@ _STRONG = _rx(
     r"\bh[öo]ren sie auf\b.{0,40}\b(?:zu )?(?:schicken|senden|mailen|schreiben|kontaktieren)\b",
     r"\bschicken sie mir (?:keine|nichts)\b",
     r"\b(?:schicken|senden|mailen|schreiben) sie (?:mir |uns |an (?:diese|meine|die|unsere) "
-    r"(?:e-?mail-?)?adresse )?(?:bitte )?keine\b(?: [\w-]+){1,5} mehr\b",
+    r"(?:e-?mail-?)?adresse )?(?:bitte )?keine\b(?: [\w-]+){0,5} mehr\b",
     r"\b(?:zusendung|versand|verschickung|zustellung)\b(?=.{0,60}?\b(?:werb\S*|e-?mails?|mails|"
     r"newsletter\w*|angebot\w*|spendenaufruf\w*)\b).{0,120}\b(?:einzustellen|einstellen|"
     r"zu unterlassen|unterlassen)\b",
@@ -369,7 +376,9 @@ _STRONG = _rx(
     r"\bno (?:me )?(?:env[íi]en|manden|mand[ée]is|envi[ée]is) m[áa]s\b",
     r"\bno (?:quiero|deseo) recibir\b", r"\bcancelar (?:la |mi )?suscripci[óo]n\b",
     r"\bdej(?:a|e|en|ad|ar) de (?:mandar|enviar|escribir)(?:me|nos)?\b",
-    r"\bme opongo\b",
+    r"\bme opongo\b", r"\b(?:borrar|eliminar|quitar|sacar)(?:ais|[áa]is|an|a)\b.{0,30}"
+    r"\b(?:direcci[óo]n|correo|lista|e-?mail)", r"\bb[óo]rr(?:enme|adme|eme)\b",
+    r"\bme borr[ée]is\b", r"\bsac(?:ame|adme|enme)\b.{0,20}\blista\b", r"\bdarme de baja\b",
     # it
     r"\bdisiscri", r"\bcancellami\b", r"\bcancellatemi\b", r"\bcancellarmi\b",
     r"\b(?:rimuovermi|togliermi)\b.{0,30}\b(?:lista|newsletter|mailing|elenco|database|"
@@ -381,6 +390,7 @@ _STRONG = _rx(
     r"\bnon (?:inviatemi|mandatemi|mi inviate|mi mandate|voglio (?:pi[ùu] )?ricevere|"
     r"desidero (?:pi[ùu] )?ricevere)\b", r"\bmi oppongo\b",
     r"\bnon (?:desidera|desidero|desideriamo|vuole|voglio|vogliamo) pi[ùu] ricevere\b",
+    r"\b(?:vorrei|voglio|desidero|preferisco) non ricevere pi[ùu]\b",
     r"\bnon (?:utilizzare|usare|utilizzate|usate|utilizziate|usiate) pi[ùu] (?:il )?(?:mio )?"
     r"(?:indirizzo|e-?mail|contatto)",
     # nl
@@ -388,6 +398,7 @@ _STRONG = _rx(
     r"\bafmelden\b", r"\bmeld (?:mij|me|ons) af\b", r"\bverwijder (?:mij|me|ons|mijn)\b",
     r"\bgeen (?:nieuwsbrie\w*|e-?mails?|mails|reclame) meer\b", r"\bniet meer (?:ontvangen|"
     r"toesturen|sturen|mailen)\b", r"\bbezwaar\b",
+    r"\bschrap (?:me|mij|ons|mijn)\b",
     r"\b\w*nieuwsbrie\w* (?:\w+ )?hoev(?:en|t|e) (?:wij|we|ik|ze) (?:niet|niet meer)\b",
     r"\b(?:\w*nieuwsbrie\w*|mailing\w*|e-?mails?|verzending)\b.{0,60}\bstop(?:zetten|gezet)\b",
     r"\bhaal (?:mij|me|ons|mijn (?:e-?mail)?adres)\b.{0,25}\b(?:van|uit) (?:de|jullie|uw|je|"
@@ -414,7 +425,7 @@ _STRONG = _rx(
     r"\binga fler (?:mejl|mail|e-?post|nyhetsbrev|utskick)\b", r"\bradera (?:mig|min)\b",
     # da, no
     r"\bafmeld\w*", r"\bavmeld\w*", r"\bmeld(?:e)? (?:meg|oss|mig|os) (?:av|fra)\b",
-    r"\bfjern (?:mig|meg|os|oss|min|mine)\b", r"\bslet (?:mig|min|mine)\b",
+    r"\bfjern (?:mig|meg|os|oss|min|mine)\b", r"\bslet(?:te)? (?:mig|min|mine|os)\b",
     r"\bslett (?:meg|min|mine)\b", r"\bta (?:meg|oss) (?:av|ut)\b",
     r"\bslett?e? (?:e-?post(?:adressen)?|e-?mail(?:adressen)?|adressen|mailadressen|"
     r"opplysningene|oplysningerne|dataene|data) (?:min|mine|mitt|mit)\b",
@@ -425,6 +436,8 @@ _STRONG = _rx(
     r"reklamer?)\b",
     # pt
     r"\bdescadastr\w*", r"\bdesinscrev\w*", r"\bdesinscri[çc][ãa]o\b",
+    r"\bn[ãa]o precisa (?:mais )?(?:me )?(?:mandar|enviar)\b",
+    r"\b(?:deixarem|deixar|deixem) de (?:me )?(?:enviar|mandar)\b",
     r"\bcancel(?:ar|em|e) (?:a |minha )?(?:inscri[çc][ãa]o|assinatura|subscri[çc][ãa]o)\b",
     r"\b(?:remov|retir|exclu|apag|tir)(?:a|e|em|am|ar|ir|assem|essem|issem|asse|esse|isse)"
     r"(?:-me)?\b.{0,40}"
@@ -482,11 +495,12 @@ _STRONG = _rx(
     r"\b(?:uklonite|izbri[sš]ite|obri[sš]ite|skinite)\s+(?:s|sa|iz)\s+(?:va[sš]e\s+|na[sš]e\s+)?"
     r"(?:liste|popisa|baze|adresara|mailing)",
     r"\bnie [żz]ycz[ęe] sobie (?:wi[ęe]cej|dalszych|takich|kolejnych|otrzymywa)",
-    r"\bμη(?:ν)? (?:μου |μας )?(?:στ[έε]λνετε|ξαναστε[ίι]λετε)\b",
+    r"\bμη(?:ν)? (?:μου |μας )?(?:το |τα )?(?:στ[έε]λνετε|ξαναστε[ίι]λετε)\b",
+    r"\bδεν θ[έε]λω να ξαναδ[ώω]\b", r"δικα[ίι]ωμα εναντ[ίι]ωσης", r"\bεναντι[ώω]νομαι\b",
     r"\bδεν (?:θ[έε]λω|επιθυμ[ώω]) (?:να )?(?:λαμβ[άα]νω|παραλαμβ[άα]νω)",
     r"\bαφαιρ[έε]στε (?:με|τη)\b", r"\bσταματ[ήη]στε\b.{0,20}\bστ[έε]λν",
     # Greeklish
-    r"\bstamat(?:iste|hste|a) na (?:mou |mas )?(?:stelnete|steilete|stelneis)\b",
+    r"\bstamat(?:iste|hste|a|isete|hsete) na (?:mou |mas )?(?:stelnete|steilete|stelneis)\b",
     r"\bmh?n (?:mou |mas )?(?:ksana)?(?:stelnete|steilete)\b",
     # ru, uk, bg
     r"\bотпи[сш]\w*", r"\bвідпи[сш]\w*",
@@ -539,12 +553,15 @@ _STRONG = _rx(
     # he, ar
     r"הסירו אותי", r"להסיר אותי", r"הסר(?:ה)? אותי", r"אל תשלחו",
     r"(?:תורידו|הורידו|להוריד|תוציאו|הוציאו|להוציא|תסירו) אותי", r"תפסיקו לשלוח",
-    r"(?:ביטול|לבטל) (?:את )?ה?מנוי",
+    r"(?:ביטול|לבטל) (?:את )?ה?מנוי", r"להפסיק לשלוח", r"(?:תמחקו|מחקו|למחוק) אותי",
     r"(?:להסיר|הסירו|תסירו|הסר|למחוק|מחקו|תמחקו) את (?:כתובתי|כתובת המייל שלי|המייל שלי|שמי)",
     r"מרשימת התפוצה", r"הודעת סירוב", r"סירובי לקבל",
     r"[إا]لغاء (?:ال)?اشتراك", r"عدم مراسلتي", r"لا تراسلوني", r"لا تكتبوا لي",
     r"[أا]زيلوني", r"احذفوا", r"توقفوا عن [إا]رسال",
     r"لا (?:ترسلوا|ترسل) ", r"لا [أا]ريد (?:استلام|تلقي)",
+    r"[أا]لغي اشتراك", r"مبقتش عايز", r"[أا]سحب\b.{0,20}موافقتي", r"[إا]زالة (?:عنوان )?بريدي",
+    r"عدم [إا]رسال", r"شيلوا", r"شيلوني", r"ما [أا]بي (?:توصلني|يوصلني)",
+    r"\bsheel(?:ooni|ouni|uni)\b", r"\bmesh 3ayz?e?z?\b.{0,30}\bemails?\b",
     # fa (Arabic script: no word boundaries needed)
     r"لغو (?:اشتراک|عضویت)", r"(?:ایمیل|آدرس|نشانی) (?:من|مرا|م)\b.{0,40}حذف",
     r"از (?:فهرست|لیست).{0,30}(?:حذف|خارج) کن", r"(?:دیگر|دیگه) .{0,20}(?:نفرستید|ارسال نکنید)",
@@ -597,6 +614,9 @@ _STRONG = _rx(
     r"\b(?:onay[ıi]m[ıi]|r[ıi]zam[ıi]|iznimi|muvafakatimi) geri (?:al[ıi]yorum|[çc]ekiyorum)\b",
     r"\b(?:pazarlama|reklam|tan[ıi]t[ıi]m)\w*.{0,60}\bitiraz ediyorum\b",
     r"\bsiyah[ıi]\w{0,6}dan (?:m[əe]ni )?(?:[çc][ıi]xar|sil)\w*",
+    r"\blisten?(?:iz)?den [çc][ıi]kar[ıi]lmas[ıi]n[ıi]\b",
+    r"\badresimin\b.{0,40}\b(?:[çc][ıi]kar[ıi]lmas[ıi]n[ıi]|silinmesini|kald[ıi]r[ıi]lmas[ıi]n[ıi])",
+    r"\bg[öo]nderilmemesini (?:talep|rica)\b",
     r"\brazıl[ıi][ğg]\w* geri (?:g[öo]t[üu]r|al[ıi]r)\w*",
     r"\b(?:marketinq|reklam)\w*.{0,60}\betiraz edir[əe]m\b",
     # id, ms: "berhenti berlangganan", "hapus email saya", "jangan kirim email promosi lagi",
@@ -697,7 +717,9 @@ _KEYWORD_ONLY = re.compile(
     r"darse de baja|"
     r"cancelar suscripci[óo]n|disiscrivi|disiscrizione|cancellami|afmelden|uitschrijven|"
     r"wypisz|wypisanie|rezygnacja|avregistrera|td|退订|退訂|kein interesse mehr|"
-    r"plus int[ée]ress[ée]e?|ya no me interesa|non mi interessa pi[ùu]|geen interesse meer)"
+    r"plus int[ée]ress[ée]e?|ya no me interesa|non mi interessa pi[ùu]|geen interesse meer|"
+    r"διαγραφ[ήη]|απεγγραφ[ήη]|הסר|הסרה|[إا]لغاء الاشتراك|descadastrar|descadastro|"
+    r"desuscribir(?:me)?|darme de baja)"
     r"(?:,? (?:me|mich|moi|please|bitte|por favor|grazie|danke|thanks|thank you|merci|"
     r"gracias|dank je))*$",
     re.I,
@@ -709,7 +731,7 @@ _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
     r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
-    r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|"
+    r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke(?! nok\b)|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|"
     r"nu (?:vreau|doresc|vrem|dorim)|nu|no me (?:deis|den|des|d[ée]|da|deas) de|"
     r"не|ні|μη|μην|δεν|לא|لا|ليس|وليس|ولا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
@@ -753,7 +775,8 @@ _KEEP = _rx(
     r"\banmelden\b", r"\beintragen\b", r"\baufnehmen\b", r"\bm'inscrire\b", r"\binscri(?:re|vez)\b",
     r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
     r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b", r"\br[ée](?:inscri|abonn)\w*",
-    r"\bput (?:me|us) back\b", r"\breabon\w*",
+    r"\bput (?:me|us) back\b", r"\breabon\w*", r"\bcolocar de volta\b", r"\bvoltar a receber\b",
+    r"להמשיך לקבל",
     # staying, said as the last word or of the list ("je reste !", not "ich bleibe dabei:")
     r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)(?:\s*[!.]|\s*$| "
     r"(?:abonn[ée]e?|inscrite?|angemeldet|subscribed|on the list|suscrit[oa]|iscritt[oa]|"
@@ -857,7 +880,7 @@ _NOT_ME_THINGS = _rx(
     r"price (?:increase|rise)s?|factures?|fatture?|facturas?|facturen|factuur|faktur\w*)\b",
     # a gym, a club, a membership: "darme de baja del gimnasio"
     r"\b(?:gym|gimnasio|palestra|fitness-?studios?|sportschool|salle de sport|mitgliedschaft|"
-    r"membership|lidmaatschap)\b",
+    r"membership|lidmaatschap)\b", r"מועדון|החיוב|חיוב חודשי|דמי מנוי",
     # whole words only: "of course", "in any event", "terminate" are no events
     r"\b(?:d[ée]gustations?|tastings?|verkostung(?:en)?|degustazion[ei]|degustaci[óo]n|"
     r"proeverij(?:en)?)\b",
@@ -925,7 +948,9 @@ _POLITE_OPENER = (
     r"k[öo]nntet|w[üu]rdet) ihr\b|(?:kannst|k[öo]nntest|w[üu]rdest) du\b|(?:pouvez|"
     r"pourriez)[- ]vous\b|(?:willen|kunnen|zouden) jullie\b|(?:wilt|wil|kunt|zou) u\b|"
     r"k[ëe]nnt dir\b|k[ëe]ns du\b|"
-    r"(?:wil|kun|zou) je\b|"
+    r"(?:wil|kun|zou) je\b|¿?(?:me |nos )?pod[ée]is\b|¿?(?:me |nos )?podr[íi]ais\b|"
+    r"mporei(?:te|s)\b|"
+    r"μπορε[ίι](?:τε|ς)\b|אפשר|ممكن|تقدروا|"
     r"¿?(?:me |nos )?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
     r"(?:kunt|kunnen|zoudt) (?:ge|gij|u|jullie)\b|"
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
@@ -955,7 +980,8 @@ _POLITE_MID = re.compile(
 _LEAD = re.compile(r"^(?:(?:and|also|separately|additionally|oh|ok(?:ay)?|btw|by the way|"
                    r"otherwise|one more thing|und|auch|au[sß]erdem|[üu]brigens|ansonsten|"
                    r"noch was|et|aussi|sinon|par ailleurs|y|adem[áa]s|por cierto|e|inoltre|"
-                   r"en|verder|trouwens|i|poza tym)\b[,.!:]*\s*)+", re.I)
+                   r"en|verder|trouwens|i|poza tym|while you(?:'re| are) at it|"
+                   r"wo (?:ihr|sie) (?:gerade )?dabei (?:seid|sind))\b[,.!:]*\s*)+", re.I)
 _HOW = re.compile(r"\b(?:how|wie|comment|c[óo]mo|come|hoe|jak|como|hvordan|hur|miten|"
                   r"hogyan|cum|nas[ıi]l|как|як|π[ώω]ς|where|wo|o[ùu]|d[óo]nde|dove|waar)\b",
                   re.I)
@@ -975,7 +1001,8 @@ _PAST_SELF = _rx(r"\bi (?:hit|clicked|pressed|tapped|used|followed) (?:on )?(?:t
                  r"unsub\w*|nyahlanggan)", r"\bobunani bekor qil(?:dim|ganman)\b",
                  r"\bmi (?:jam )?malabonis\b",
                  r"\babun[əe]likd[əe]n [çc][ıi]x(?:d[ıi]m|m[ıi][şs]am)\b",
-                 r"\bjam [çc]regjistruar\b", r"\bnimejiondoa\b")
+                 r"\bjam [çc]regjistruar\b", r"\bnimejiondoa\b", r"\bme descadastrei\b",
+                 r"\bme desuscrib[íi]\b", r"\bme di de baja\b")
 _NOT_INTERESTED = re.compile(
     r"^(?:(?:no|nein|non|nee)[,.! ]+)?(?:(?:thanks|thank you|danke|merci|gracias|grazie|"
     r"bedankt)[,.! ]+)?(?:not interested|no interest|kein interesse|pas int[ée]ress[ée]e?|"
@@ -1047,7 +1074,9 @@ _WRAPPED = re.compile(r"(?:(?<=[^\n.!?:;]{55})|(?<=[^\W\d_,]))[ \t]*\n"
                       # ⏎Teleskopstöcke abbestellen"), whatever the next word's case
                       r"(?:" + "|".join(f"(?<=[ \t]{w})" for w in _CONTINUES) + r")[ \t]*\n"
                       r"(?=[ \t]*[^\W\d_])")
-_PS = re.compile(r"^p\.?\s?p?\.?\s?s\.?(?:\s*[:–—-]\s*|\s+)", re.I)
+_PS = re.compile(r"^(?:p\.?\s?p?\.?\s?s\.?|p\.\s?d\.?(?=\s*:|\s)|pd(?=\s*:)|n\.\s?b\.?|υ\.\s?γ\.?|"
+                 r"נ\.ב\.?)"
+                 r"(?:\s*[:–—-]\s*|\s+)", re.I)
 
 
 def in_postscript(text: str, sentence: str) -> bool:
@@ -1179,7 +1208,8 @@ _EVENT_LIST = re.compile(
 # Another channel than mail: "togliermi dalla lista broadcast di WhatsApp", "den
 # gedruckten Katalog abbestellen", "stop the texts". Its messages are not mail.
 _OTHER_CHANNEL = re.compile(
-    r"\b(?:whats-?app|sms|texts|text messages|telegram|signal|push(?:-| )?(?:notifications?|"
+    r"\b(?:(?:o |meu |o meu |mi |my (?:phone |mobile )?|meine (?:handy)?)n[úu]m(?:ero|ber|mer)|"
+    r"whats-?app|sms|texts|text messages|telegram|signal|push(?:-| )?(?:notifications?|"
     r"nachrichten|mitteilungen)|anrufe?n?|calls|phone calls|calling|telefon(?:anrufe?|ate)?|"
     r"llamadas|telefonate|appels|telefoontjes|catalog(?:ue)?s?|katalog(?:e|s)?|catalogo|"
     r"cat[áa]logos?|catalogus|prospekte?|brochures?|folders?|flyers?|briefe|letters|"
@@ -1275,8 +1305,9 @@ def _score_read(s: str) -> tuple[float, str, bool]:
         return 0.0, "", False
     # a question by its mark, or by its first word when no full stop says otherwise ("Wie
     # besprochen: bitte streichen Sie …." is no question)
-    question = s.rstrip().endswith(("?", "？")) or bool(
-        _QUESTION_WORD.match(low) and not s.rstrip().endswith((".", "!")))
+    asked = _TAG_QUESTION.sub(".", s.rstrip())  # "…, tá?" / "…, right?" states, tags
+    question = asked.endswith(("?", "？")) or bool(
+        _QUESTION_WORD.match(low) and not asked.endswith((".", "!")))
     m = _STRONG.search(s)
     denied = _CONSENT_DENIED.search(s)
     if denied and not _NEGATION_BEFORE.search(s[:denied.start()]):
@@ -1297,6 +1328,9 @@ def _score_read(s: str) -> tuple[float, str, bool]:
     if not m:
         return 0.0, "", False
     phrase = m.group(0)
+    if _INSTRUCTION.match(s):
+        # "Para se descadastrar das nossas comunicações, acesse …": how to, not a request
+        return 0.03, f"an instruction how to unsubscribe, not a request: {phrase}", False
     clause = re.split(r"[,;]", s[m.end():], maxsplit=1)[0]
     if _CONDITIONAL.match((s[:m.end()] + clause).strip()):
         return 0.03, f"an offer to whoever wishes, not a request: {phrase}", False
@@ -1406,6 +1440,15 @@ _POLITE_END = re.compile(r"(?:て|で)(?:もらえ|いただけ|くれ)(?:ます
 _AS_A_NAME = re.compile(r"(?:-| )(?:link|links|page|button|option|process|form|url|footer|"
                         r"feature|function|seite|knopf|button|lien|bouton|enlace|p[áa]gina)\b",
                         re.I)
+# A tag at the end of a statement: "não precisa mais me mandar o boletim, tá?"
+_TAG_QUESTION = re.compile(r",?\s*(?:t[áa]|n[ée]|ok(?:ay)?|right|ja|oder|non|hein|vale|eh|"
+                           r"ne|gell?)\s*[?？]$", re.I)
+# How to unsubscribe, as a notice puts it: "To unsubscribe from our notices, visit …"
+_INSTRUCTION = re.compile(
+    r"^\W*(?:to (?:unsubscribe|opt out|stop receiving)|para (?:se )?(?:descadastrar|darse de "
+    r"baja|dar(?:se)? de baixa|cancelar)|pour (?:vous )?(?:d[ée]sinscrire|d[ée]sabonner)|"
+    r"um (?:sich )?(?:abzumelden|vom newsletter abzumelden)|per (?:disiscriverti|"
+    r"cancellarti)|om (?:je|u) af te melden|لإلغاء الاشتراك)\b.{0,80}[,،]", re.I)
 # A threat, before the phrase: if it goes on, the sender will unsubscribe.
 _THREAT = _rx(
     r"\bif (?:you|this|it|they) (?:keep|continue|carry on|go on)\b",
@@ -1417,6 +1460,7 @@ _THREAT = _rx(
     r"\bse (?:continuate|continui|continua|continuerete) (?:cos[ìi]|a)\b",
     # meant once, not now: "J'allais me désabonner … mais", "I was about to unsubscribe"
     r"\b(?:j'allais|i was going to|i was about to|iba a|estaba a punto de|stavo per|"
+    r"i (?:expected|meant|intended|planned) to|"
     r"ich wollte (?:mich )?(?:schon|gerade|eigentlich|fast)|ik wilde (?:me )?(?:al|bijna))\b",
     r"\bals (?:jullie|u|je|dit) zo door", r"\bnog (?:één|een) (?:mail|e-?mail)\b(?: \w+){0,3} en\b",
 )
@@ -1573,7 +1617,10 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         tail = _SUBJECT_TAIL.split(subj)[-1].strip()
         # ... and what comes before the first exclamation: "ABMELDEN!!! Dein März bei …"
         head = re.split(r"(?<=[!?])\s+", subj, maxsplit=1)[0].strip()
-        for part in dict.fromkeys(p for p in (subj, tail, head) if p):
+        # ... and what stands before a reply prefix: "DESCADASTRAR  Re: Liquida de outono"
+        pre = re.split(r"\s+(?:re|aw|fwd?|wg|sv|tr|rif|odp|antw)\s*:", subj, maxsplit=1,
+                       flags=re.I)[0].strip()
+        for part in dict.fromkeys(p for p in (subj, tail, head, pre) if p):
             low = part.lower().strip(" .!–-")
             # a subject of any length when it is all the sender wrote ("AW: bitte diese
             # emails nicht mehr an mich senden habe keinen computer mehr …" over an empty body)
