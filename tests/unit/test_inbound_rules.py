@@ -2392,6 +2392,9 @@ def test_swedish_ur_is_not_read_as_chat_shorthand() -> None:
     ("Vil I ikke nok slette min mailadresse fra jeres liste?", True),
     ("Slet mig ikke fra listen.", False),
     ("While you're at it can you take me off the deals list?", True),
+    ("Ich habe nichts mehr von Ihnen bekommen, wo bleibt meine Lieferung?", False),
+    ("أرجو عدم إرسال الطلب قبل يوم الأحد.", False),
+    ("شيلوا الطلب من السلة لو سمحتوا", False),
 ])
 def test_readings_of_the_thirty_sixth_to_thirty_ninth_blind_sets(text: str,
                                                                  objects: bool) -> None:

@@ -148,8 +148,8 @@ _STRONG = _rx(
     r"\bno need to (?:keep|continue) (?:sending|mailing|e-?mailing|writing)\b",
     # a preference for nothing: "my preference is to receive nothing at all", "Meine
     # Präferenz ist, gar nichts mehr von Ihnen zu bekommen"
-    r"\b(?:receive|get|hear) nothing (?:at all|more|further|from you)\b",
-    r"\b(?:gar )?nichts mehr von (?:ihnen|euch|dir)\b.{0,15}\b(?:bekommen|erhalten|kriegen|"
+    r"\b(?:receive|get|hear) nothing (?:at all|more|further)\b",
+    r"\b(?:gar )?nichts mehr von (?:ihnen|euch|dir)\b.{0,15}\bzu (?:bekommen|erhalten|kriegen|"
     r"h[öo]ren)\b",
     r"\b(?:delete|remove|take|strike|drop) (?:him|her) (?:from|off)\b.{0,30}\b(?:system|list|"
     r"lists|database|records|mailing)\b",
@@ -560,7 +560,8 @@ _STRONG = _rx(
     r"[أا]زيلوني", r"احذفوا", r"توقفوا عن [إا]رسال",
     r"لا (?:ترسلوا|ترسل) ", r"لا [أا]ريد (?:استلام|تلقي)",
     r"[أا]لغي اشتراك", r"مبقتش عايز", r"[أا]سحب\b.{0,20}موافقتي", r"[إا]زالة (?:عنوان )?بريدي",
-    r"عدم [إا]رسال", r"شيلوا", r"شيلوني", r"ما [أا]بي (?:توصلني|يوصلني)",
+    r"عدم [إا]رسال (?:أي )?(?:رسائل|[إا]يميلات|بريد|عروض|[إا]علانات|نشر)",
+    r"شيلوا (?:[إا]يميلي|بريدي|اسمي|عنواني)", r"شيلوني", r"ما [أا]بي (?:توصلني|يوصلني)",
     r"\bsheel(?:ooni|ouni|uni)\b", r"\bmesh 3ayz?e?z?\b.{0,30}\bemails?\b",
     # fa (Arabic script: no word boundaries needed)
     r"لغو (?:اشتراک|عضویت)", r"(?:ایمیل|آدرس|نشانی) (?:من|مرا|م)\b.{0,40}حذف",
