@@ -2428,3 +2428,47 @@ def test_a_postscript_is_read_in_its_spanish_and_greek_forms() -> None:
 def test_machine_replies_in_more_languages(subject: str, body: str) -> None:
     v = classify(_machine(subject, body))
     assert v.kind == "autoreply" and not v.suppress, v.evidence
+
+
+# The French-speaking world, Central and Eastern Europe informally, English business
+# replies, the Nordic languages informally (the fortieth to forty-third sets)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Hvala! Upravo sam se ponovno prijavio jer sam se greškom odjavio.", False),
+    ("моля да изтриете имейла ми от вашия списък за бюлетини.", True),
+    ("Не желая повече да получавам рекламни съобщения от вас.", True),
+    ("fakt uz me to nebavi, kazdej den neco. at mi to uz nechodi", True),
+    ("ne zelim vise primat ove mailove, makni me s liste molim te", True),
+    ("Odjaviti se ne želim, samo nemško slabo berem.", False),
+    ("spri6te mi tiq mailove ve4e, mnogo sa. mersi", True),
+    ("bjr, svp enlevez mon mail de votre base.", True),
+    ("Tu peux me sortir de la liste stp ?", True),
+    ("Épargnons-nous ce petit rituel : rayez-moi de vos listes.", True),
+    ("Jveux plus recevoir vos mails la, ça fatigue même.", True),
+    ("Je vous demande de cesser toute utilisation de mes renseignements personnels à des "
+     "fins de prospection commerciale.", True),
+    ("Merci de supprimer cette adresse de tous vos envois.", True),
+    ("Je voudrais me désinscrire de l'alerte « retour en stock » pour les chaussures.", False),
+    ("viljid thid haetta askriftinni minni af frettabrefinu, takk", True),
+    ("Slutt å senda meg reklame.", True),
+    ("PS. I må gerne tage mig af listen.", True),
+    ("Ég afturkalla hér með samþykki mitt fyrir því að netfang mitt sé notað í markaðsskyni.",
+     True),
+    ("Peruin uutiskirjeen tilauksen jo kesäkuussa, mutta viestejä tulee edelleen.", True),
+    ("Vinsamlegast ekki afskrá mig, mig langar að halda áfram að fá bókalistann.", False),
+    ("Så det er ingen vits i å fortsette å sende meg disse nyhetsbrevene.", True),
+])
+def test_readings_of_the_fortieth_to_forty_third_blind_sets(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    ("Автоматичен отговор: News", "Здравейте,\r\n\r\nв отпуск съм до 17.03.2025 г."),
+    ("Re: News", "Je suis en déplacement à Saint-Louis jusqu'au 15 mars avec peu de réseau. Je "
+                 "vous répondrai à mon retour."),
+    ("SV: News", "Den här e-postadressen används inte längre.\r\n\r\nÄr detta ett nyhetsbrev "
+                 "ber vi er att avsluta prenumerationen för den här adressen."),
+])
+def test_machine_replies_of_the_fortieth_to_forty_third_sets(subject: str, body: str) -> None:
+    v = classify(_machine(subject, body))
+    assert v.kind == "autoreply" and not v.suppress, v.evidence

@@ -60,6 +60,9 @@ KNOWN_REPLIES = {
                       "suppressed at once); the label calls it an automatic reply",
     "replies28/r060": "e-mails called 'Briefe' (letters): 'will auch weiter nicht bekommen' "
                       "about letters is another channel, for a human (review), not honoured",
+    "replies42/r056": "a mailbox-over-quota notice to the reply address: read as what it is, a "
+                      "soft bounce (counted, nothing suppressed at once); the label calls it "
+                      "an automatic reply",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
 }
@@ -110,7 +113,8 @@ KNOWN = {
               "replies18", "replies19", "replies20", "replies21",
               "replies22", "replies23", "replies24", "replies25", "replies26", "replies27",
               "replies28", "replies29", "replies30", "replies31", "replies32", "replies33",
-              "replies34", "replies35", "replies36", "replies37", "replies38", "replies39")
+              "replies34", "replies35", "replies36", "replies37", "replies38", "replies39",
+              "replies40", "replies41", "replies42", "replies43")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

@@ -352,10 +352,16 @@ _STRONG = _rx(
     r"\bd[ée]sabonn", r"\bd[ée]sinscri", r"\bme d[ée]sinscrire\b",
     r"\bretir(?:er|ez|[ée]e?s?)\b.{0,60}\b(?:listes?|fichiers?|mailing|envois (?:commerciaux|"
     r"publicitaires|marketing)|communications? commerciales?|newsletters?)\b",
-    r"\b(?:supprimer|supprimez|effacer|effacez)\b.{0,30}\b(?:mon adresse|mes donn[ée]es|moi)\b",
+    r"\b(?:supprimer|supprimez|effacer|effacez)\b.{0,30}\b(?:mon adresse|mes donn[ée]es|moi|"
+    r"cette adresse)\b",
     r"\bne (?:plus|m'envoyez plus|me contactez plus)\b",
     r"\bne (?:souhaite|veux|d[ée]sire|voudrais) plus (?:recevoir|rien|de|vos|ces|être)",
     r"\bje m'oppose\b", r"\bopposition\b",
+    r"\b(?:enlev|ray)(?:ez|er)(?:-moi| moi)?\b.{0,30}\b(?:listes?|base|fichier|mailing|"
+    r"mon (?:mail|e-?mail|adresse|courriel))",
+    r"\bme sortir de (?:la|vos|votre|ta|tes) (?:liste|listes|fichier|base)\b",
+    r"\bsors-moi de\b", r"\bj(?:e |')?veux plus (?:recevoir|de)\b",
+    r"\bcesser\b.{0,30}\butilisation de mes (?:renseignements|donn[ée]es)",
     r"^(?:(?:svp|merci)[, ]+)?plus (?:de |d')(?:mails?|e-?mails?|courriels?|messages|pubs?|"
     r"newsletters?|publicit[ée]s?)(?: svp| merci| s'il vous pla[îi]t)?[ .!]*$",
     r"\b(?:arr[êe]t(?:ez|er|e)|cess(?:ez|er)) (?:les|vos|ces|tous (?:les|vos)|tout) "
@@ -429,7 +435,10 @@ _STRONG = _rx(
     r"\bslett (?:meg|min|mine)\b", r"\bta (?:meg|oss) (?:av|ut)\b",
     r"\bslett?e? (?:e-?post(?:adressen)?|e-?mail(?:adressen)?|adressen|mailadressen|"
     r"opplysningene|oplysningerne|dataene|data) (?:min|mine|mitt|mit)\b",
-    r"\bstop (?:med at )?(?:sende|skrive)\b", r"\bslutt (?:med )?(?:[åa] )?(?:sende|skrive)\b",
+    r"\bstop (?:med at )?(?:sende|skrive)\b",
+    r"\bslutt (?:med )?(?:[åa] )?(?:sende|senda|skrive|skriva)\b",
+    r"\btag(?:e)? (?:mig|os) (?:af|ud af)\b", r"\bingen vits i [åa] (?:fortsette [åa] )?sende\b",
+    r"\bingen grund til at (?:blive ved med at )?sende\b",
     r"\bjeg (?:vil|[øo]nsker) ikke (?:l[æa]ngere |lenger |mere |mer )?(?:at |[åa] )?"
     r"(?:modtage|motta|have|ha|f[åa])\b",
     r"\bikke (?:flere|mere|mer) (?:mails|e-?mails?|e-?poster?|nyhedsbreve?|nyhetsbrev|"
@@ -508,7 +517,10 @@ _STRONG = _rx(
     r"(?:меня|мене|ме|мой|мою|мій|моя|моят)\b",
     r"\bне (?:присылайте|отправляйте|шлите|пишите|надсилайте|пишіть|ми изпращайте|"
     r"изпращайте)\b", r"\bпрекратите (?:присылать|отправлять|рассылку|слать)\b",
-    r"\bне (?:хочу|хочу більше|желая) (?:больше |більше )?(?:получать|отримувати|да получавам)\b",
+    r"\bне (?:хочу|хочу більше|желая) (?:больше |більше |повече )?(?:получать|отримувати|"
+    r"да получавам)\b", r"\bизтриете (?:имейла|адреса|e-?mail)\w* ми\b",
+    r"\bspri(?:6|sh)te\b.{0,30}\b(?:mail|imeil|pisma)\w*",
+    r"\b(?:a[tť]|a[tť] u[zž]) mi (?:to |ty maily |ty emaily )?(?:u[zž] )?nechod[ií]\b",
     r"\bне (?:присылать|отправлять|высылать|надсилати|присилати|слати)\b",
     # consent withdrawn, sending to stop: "отзываю согласие", "прошу прекратить направление
     # рассылок", "припиніть надсилати", "оттеглям съгласието си", "изтрийте имейл адреса ми"
@@ -526,7 +538,8 @@ _STRONG = _rx(
     r"\bne (?:[sš]aljite|po[sš]iljajte)\b",
     r"\b(?:da )?(?:mi |nam |na nju |na njega |na tu adresu )?vi[sš]e ne [sš]aljete\b",
     r"\bobri[sš]ete\b.{0,60}\b(?:baz|list|popis|adresar)",
-    r"\bne [zž]elim (?:vi[sš]e |ve[cč] )?(?:primati|prejemati|dobivati)\b",
+    r"\bne [zž]elim (?:vi[sš]e |ve[cč] )?(?:primati?|prejemati|dobivati?)\b",
+    r"\bmakni(?:te)? me\b",
     r"\bne [zž]elim (?:vi[sš]e |ve[cć] )?da (?:primam|dobijam|dobivam)\b",
     r"\b(?:skinite|uklonite|izbacite|obri[sš]ite)(?: me| moju adresu| moj)? (?:sa|s|iz) "
     r"(?:liste|popisa|spiska|mejling|mailing)", r"\b(?:skinite|uklonite|izbacite) me\b",
@@ -571,7 +584,8 @@ _STRONG = _rx(
     r"\bez (?:bidali|bidal(?:du|tzen))\b", r"\bkendu (?:nazazue|nazazu|nazaten)\b",
     r"\bzerrendatik kendu\b", r"\bharpidetza(?:tik)? (?:kendu|ezeztatu|bertan behera)\w*",
     r"\bbaja eman\w*", r"\b(?:tak(?:a|i[ðd])|teki[ðd]) mig af\b", r"\bafskr[áa]\w*",
-    r"\bsegja upp [áa]skrift\w*", r"\bh[æa]tt[ae]? (?:vi[ðd] )?[áa]skrift\w*",
+    r"\bsegja upp [áa]skrift\w*", r"\bh(?:æ|ae|a)tt[ae]? (?:vi[ðd] )?[áa]skrift\w*",
+    r"\bafturkall\w*\b(?: \w+){0,3} sam[þt]ykki", r"\bandm[æa]li\b", r"\bey[ðd]i[ðd] netfangi",
     r"\bekki senda (?:m[ée]r|okkur)\b",
     r"\b[ée]g vil ekki (?:f[áa] )?(?:fleiri|meira|meiri) (?:\w+ )?(?:augl[ýy]sing\w*|p[óo]st\w*|"
     r"t[öo]lvup[óo]st\w*|fr[ée]ttabr[ée]f\w*)", r"\bd[íi]chl[áa]raigh\w*",
@@ -732,7 +746,8 @@ _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
     r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
-    r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke(?! nok\b)|inte|ej|[äa]lk[äa][äa]|[äa]l[äa]|ei|nem|"
+    r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke(?! nok\b)|inte|ej|ekki|[äa]lk[äa][äa]|[äa]l[äa]|"
+    r"ei|nem|"
     r"nu (?:vreau|doresc|vrem|dorim)|nu|no me (?:deis|den|des|d[ée]|da|deas) de|"
     r"не|ні|μη|μην|δεν|לא|لا|ليس|وليس|ولا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
@@ -747,6 +762,9 @@ _NEGATION_AFTER = re.compile(
     r"^\s*(?i:(?:will|m[öo]chte|werde|muss|wollen|m[öo]chten) (?:ich |wir )?(?:mich |uns )?"
     r"(?:ja |doch |aber |eigentlich )?(?:gar |[üu]berhaupt )?(?:nicht|keinesfalls))\b|"
     r"^\s*(?:(?i:mig|meg|oss|os|dem)\s+)?(?i:inte|ikke|ej)\b|"
+    # South and West Slavic with the verb first: "Odjaviti se ne želim"
+    r"^\s*(?i:(?:se |si |sa |me )?(?:ne\s+(?:[žz]elim|mislim|bom|[čc]u|chci|chcem)|no[čc]em|"
+    r"nechci|nechcem|ne[ćc]u|necu))\b|"
     r"^\s*(?:[はまでもをの]{0,4})(?:したくない|しないで|しなくて|はしません|しません|"
     r"しなくても|不要|(?:을|를)?\s?하지\s?(?:마|않))")
 # A footer's offer, not a request: the phrase in an "if you wish to …" clause ("Si desea
@@ -777,6 +795,8 @@ _KEEP = _rx(
     r"\bsuscribir(?:me|se)?\b", r"\biscriver(?:mi|e)\b", r"\baanmelden\b", r"\bzapisa[ćc]\b",
     r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b", r"\br[ée](?:inscri|abonn)\w*",
     r"\bput (?:me|us) back\b", r"\breabon\w*", r"\bcolocar de volta\b", r"\bvoltar a receber\b",
+    r"\bhalda [áa]fram a[ðd] f[áa]\b", r"\bje (?:la|le) garde\b", r"\bje garde la newsletter\b",
+    r"\bponovn?o (?:sam se )?prijavi\w*", r"\bznovu (?:jsem se )?p[řr]ihl[áa]sil\w*",
     r"להמשיך לקבל",
     # staying, said as the last word or of the list ("je reste !", not "ich bleibe dabei:")
     r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)(?:\s*[!.]|\s*$| "
@@ -882,6 +902,9 @@ _NOT_ME_THINGS = _rx(
     # a gym, a club, a membership: "darme de baja del gimnasio"
     r"\b(?:gym|gimnasio|palestra|fitness-?studios?|sportschool|salle de sport|mitgliedschaft|"
     r"membership|lidmaatschap)\b", r"מועדון|החיוב|חיוב חודשי|דמי מנוי",
+    # an alert the person set up: "l'alerte « retour en stock »", "the back-in-stock alert"
+    r"\balertes? (?:«\s*)?(?:retour en stock|de prix|de disponibilit[ée])",
+    r"\b(?:back-in-stock|price|stock) alerts?\b",
     # whole words only: "of course", "in any event", "terminate" are no events
     r"\b(?:d[ée]gustations?|tastings?|verkostung(?:en)?|degustazion[ei]|degustaci[óo]n|"
     r"proeverij(?:en)?)\b",
@@ -910,7 +933,8 @@ _MISTAKE = _rx(
     r"per vergissing|przez pomy[łl]k[ęe]|przypadkowo|omylem|omylom|nechtěně|nechtiac|"
     r"vahingossa|ved en fejl|slu[čc]ajno|nehotice|pomotom|po pomoti|nechtiac|omylom|"
     r"ved et uhell|av misstag|v[ée]letlen[üu]l|din gre[șşs]eal[ăa]|yanl[ıi][şs]l[ıi]kla|"
-    r"по ошибке|случайно|випадково|κατ[άα] λ[άα]θος|por engano|sem querer)\b",
+    r"по ошибке|случайно|випадково|κατ[άα] λ[άα]θος|por engano|sem querer|gre[šs]kom|"
+    r"pogre[šs]no|по грешка)\b",
     r"不小心", r"误点", r"誤點", r"間違えて", r"誤って", r"うっかり", r"실수로",
 )
 # The mistake must be a click on our link ("I accidentally signed up, unsubscribe me"
@@ -1003,7 +1027,10 @@ _PAST_SELF = _rx(r"\bi (?:hit|clicked|pressed|tapped|used|followed) (?:on )?(?:t
                  r"\bmi (?:jam )?malabonis\b",
                  r"\babun[əe]likd[əe]n [çc][ıi]x(?:d[ıi]m|m[ıi][şs]am)\b",
                  r"\bjam [çc]regjistruar\b", r"\bnimejiondoa\b", r"\bme descadastrei\b",
-                 r"\bme desuscrib[íi]\b", r"\bme di de baja\b")
+                 r"\bme desuscrib[íi]\b", r"\bme di de baja\b",
+                 r"\bsam se\b.{0,30}\bodjavi(?:o|la)\b", r"\bodjavi(?:o|la) sam se\b",
+                 r"\bjsem se odhl[áa]sil", r"\bsem se odjavil",
+                 r"\bperuin (?:\w+ )?tilauksen\b", r"\bmeldt meg av\b", r"\bmeldte meg av\b")
 _NOT_INTERESTED = re.compile(
     r"^(?:(?:no|nein|non|nee)[,.! ]+)?(?:(?:thanks|thank you|danke|merci|gracias|grazie|"
     r"bedankt)[,.! ]+)?(?:not interested|no interest|kein interesse|pas int[ée]ress[ée]e?|"
@@ -1015,7 +1042,7 @@ _STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch i
              r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*)|m[ée]g mindig|"
              r"h[âa]l[âa]|masih|hali ham|haligacha|da[ŭu]re|ankora[ŭu]|h[əe]l[əe] d[əe]|"
              r"akoma|bado|h[êe] j[îi]|h[îi]n j[îi]|(?:and )?yet here (?:we are|it is|they are)|"
-             r"here we are again)\b")
+             r"here we are again|edelleen|yh[äa]|likevel|framleis|fortsatt|fremdeles|stadig)\b")
 _AGAIN_AND_AGAIN = _rx(r"\b(?:wie oft|how many (?:more )?times|combien de fois|cu[áa]ntas veces|"
                        r"quante volte|hoe vaak|ile razy)\b")
 # "Please delete my old address and use the new one": an address change, for a human.
@@ -1363,7 +1390,8 @@ def _score_read(s: str) -> tuple[float, str, bool]:
             and re.search(r"\b(?:keep me|stay on|remain on|wieder|auch)\b|\b(?:subscribe|sign)"
                           r"\w* (?:me |us )?(?:up )?again\b|"
                           r"\b(?:add|put) (?:me|us) (?:back|again)\b"
-                          r"|\breabon\w*|\b(?:je reste|ich bleibe|i(?:'ll| will) stay|"
+                          r"|\breabon\w*|\bponovn?o (?:sam se )?prijavi\w*|\bznovu (?:jsem se )?"
+                          r"p[řr]ihl[áa]sil\w*|\b(?:je reste|ich bleibe|i(?:'ll| will) stay|"
                           r"me quedo|rimango|ik blijf)(?:\s*[!.]|\s*$| (?:abonn|inscrit|"
                           r"angemeldet|subscribed|on the list|suscrit|iscritt|ingeschreven))",
                           s, re.I)):
