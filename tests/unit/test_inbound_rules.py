@@ -2472,3 +2472,41 @@ def test_readings_of_the_fortieth_to_forty_third_blind_sets(text: str, objects: 
 def test_machine_replies_of_the_fortieth_to_forty_third_sets(subject: str, body: str) -> None:
     v = classify(_machine(subject, body))
     assert v.kind == "autoreply" and not v.suppress, v.evidence
+
+
+# German in depth, the formal and the casual (the forty-fourth set)
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Bitte schicken Sie an diese Adresse nichts mehr.", True),
+    ("hallo ich will das nich mehr bekomen bitte loschen sie meine adrese aus dem news letter",
+     True),
+    ("Im Auftrag des Bürgermeisters ersuche ich um Löschung der Adresse aus Ihrem Verteiler.",
+     True),
+    ("Ich verwahre mich gegen die fortgesetzte Zusendung Ihrer Werbe-E-Mails.", True),
+    ("Ich erwarte, dass meine Adresse umgehend aus Ihren Unterlagen entfernt wird.", True),
+    ("Von weiteren Zusendungen Ihres Newsletters an diese Adresse bitte ich daher abzusehen.",
+     True),
+    ("Die Ordination ersucht, von der Zusendung weiterer Newsletter Abstand zu nehmen.", True),
+    ("Hiermit widerrufe ich meine Einwilligung zum Erhalt Ihres Kundennewsletters.", True),
+    ("Ehrlich gesagt brauche ich die Vereinsnews nicht mehr jeden Monat im Postfach.", True),
+    ("Bitte tragt mich aus, bestellen werde ich trotzdem ab und zu.", True),
+    ("Bitte entfernen Sie den Artikel aus meiner Bestellung.", False),
+])
+def test_readings_of_the_forty_fourth_blind_set(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def test_unsubscribed_still_receiving_and_glad_of_it_asks_to_be_put_back() -> None:
+    r = intent.detect("Ich hatte mich im Frühjahr vom Newsletter abgemeldet. Diese Einladung ist "
+                      "aber trotzdem noch gekommen. Können Sie mich bitte wieder eintragen?")
+    assert r.confidence < 0.8, r
+    r = intent.detect("Ich hatte mich im Frühjahr vom Newsletter abgemeldet. Diese Einladung ist "
+                      "aber trotzdem noch gekommen.")
+    assert r.confidence >= 0.8, r
+
+
+def test_a_school_office_in_the_holidays_is_a_machine() -> None:
+    v = classify(_machine("Re: Arbeitshefte", "Vielen Dank für Ihre Nachricht.\r\nDas "
+                          "Sekretariat ist in den Sommerferien nur eingeschränkt besetzt. Ab "
+                          "Dienstag sind wir wieder regulär für Sie da."))
+    assert v.kind == "autoreply", v.evidence

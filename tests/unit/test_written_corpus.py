@@ -114,7 +114,7 @@ KNOWN = {
               "replies22", "replies23", "replies24", "replies25", "replies26", "replies27",
               "replies28", "replies29", "replies30", "replies31", "replies32", "replies33",
               "replies34", "replies35", "replies36", "replies37", "replies38", "replies39",
-              "replies40", "replies41", "replies42", "replies43")
+              "replies40", "replies41", "replies42", "replies43", "replies44")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])

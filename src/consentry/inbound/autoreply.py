@@ -234,6 +234,8 @@ _TEXT = re.compile(
     r"(?:denna|den h[äa]r) (?:e-?post)?adress(?:en)? (?:anv[äa]nds inte l[äa]ngre|[äa]r inte "
     r"l[äa]ngre i bruk)|"
     r"je suis en d[ée]placement jusqu|je vous r[ée]pondrai (?:[àa]|d[èe]s) mon retour|"
+    r"(?:ist|sind) (?:in den \w*ferien |bis \S+ )?nur eingeschr[äa]nkt (?:besetzt|erreichbar)|"
+    r"sind wir wieder (?:regul[äa]r |wie gewohnt )?f[üu]r sie da|"
     r"t[äa]m[äa] (?:s[äa]hk[öo]posti)?osoite ei ole en[äa][äa] k[äa]yt[öo]ss[äa]|"
     r"see (?:e-posti )?aadress ei ole enam kasutusel|"
     r"[šs][īi] (?:e-pasta )?adrese vairs netiek (?:izmantota|lietota)|"

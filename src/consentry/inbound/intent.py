@@ -255,7 +255,19 @@ _STRONG = _rx(
     # de
     r"\babmelden\b", r"\babmeldung\b", r"\babbestellen\b", r"\babbestellung\b",
     r"\baustragen\b", r"\bmelden sie (?:mich|uns)\b.{0,60}\bab\b",
-    r"\bmeldet (?:mich|uns)\b.{0,40}\bab\b",
+    r"\bmeldet (?:mich|uns)\b.{0,40}\bab\b", r"\btragt (?:mich|uns) (?:bitte |doch )?aus\b",
+    # the formal register: "Von weiteren Zusendungen … bitte ich abzusehen", "ersucht, von der
+    # Zusendung weiterer Newsletter Abstand zu nehmen", "ich verwahre mich gegen die
+    # fortgesetzte Zusendung", "ersuche ich um Löschung der Adresse"
+    r"\bvon (?:der |weiteren |jeder |jeglicher )?(?:weiteren )?zusendung\w*\b.{0,60}"
+    r"\b(?:abzusehen|abstand zu nehmen)\b",
+    r"\bverwahre mich gegen\b.{0,40}\b(?:zusendung\w*|werb\w*|e-?mails?|newsletter)",
+    r"\bersuche\b.{0,20}\bum (?:die )?(?:l[öo]schung|austragung|streichung)\b",
+    r"\bmeine (?:e-?mail-?)?adresse\b.{0,40}\b(?:entfernt|gel[öo]scht|gestrichen) wird\b",
+    r"\ban (?:diese|meine|die|unsere) (?:e-?mail-?)?adresse nichts mehr\b",
+    r"\bwiderrufe (?:ich|wir) (?:hiermit )?(?:meine|unsere|die) (?:einwilligung|zustimmung)",
+    r"\bbrauche (?:ich|wir) (?:die|den|das|ihre|eure) (?:\w*news\w*|\w*newsletter\w*|\w*mails?|"
+    r"werbung|post|infos?)\b.{0,40}\bnicht mehr\b",
     r"\btragen sie (?:mich|uns|die adresse|meine adresse|diese adresse|(?:alle |die |diese )?"
     r"(?:\w+ )?adressen)\b.{0,60}\baus\b(?!\s+(?:\S+\s+){0,3}ein\b)",
     r"\bnehmen sie (?:mich|uns|meine adresse|die adresse)\b.{0,60}\b(?:aus|von)\b",
@@ -1292,7 +1304,8 @@ _SO = re.compile(r"[,;]\s*(?:so|therefore|hence|also|deshalb|daher|darum|donc|al
                  r"par cons[ée]quent|as[íi] que|por eso|quindi|perci[òo]|dus|daarom)\b", re.I)
 _LIST_WORDS = re.compile(r"\b(?:list[aey]?|liste|lijst|verteiler|newsletter|nieuwsbrief|"
                          r"bolet[íi]n)\b", re.I)
-_PERSON_OR_LIST = re.compile(r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler)\b", re.I)
+_PERSON_OR_LIST = re.compile(r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler|adresse|"
+                             r"address|e-?mail-?adresse)\b", re.I)
 
 
 _ACCOUNT = re.compile(r"(?:account|konto|compte|cuenta|profilo)\b", re.I)
@@ -1478,6 +1491,9 @@ _INSTRUCTION = re.compile(
     r"baja|dar(?:se)? de baixa|cancelar)|pour (?:vous )?(?:d[ée]sinscrire|d[ée]sabonner)|"
     r"um (?:sich )?(?:abzumelden|vom newsletter abzumelden)|per (?:disiscriverti|"
     r"cancellarti)|om (?:je|u) af te melden|لإلغاء الاشتراك)\b.{0,80}[,،]", re.I)
+_RESUB = re.compile(r"\b(?:wieder (?:eintragen|anmelden|aufnehmen)|re-?subscribe|subscribe me "
+                    r"again|put me back|add me back|r[ée]inscri|reabon|colocar de volta|"
+                    r"ponovn?o (?:sam se )?prijavi)", re.I)
 # A threat, before the phrase: if it goes on, the sender will unsubscribe.
 _THREAT = _rx(
     r"\bif (?:you|this|it|they) (?:keep|continue|carry on|go on)\b",
@@ -1597,6 +1613,9 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     past_self = False  # an earlier (or this) sentence says the sender unsubscribed
     other_channel = False  # a sentence objects to another channel than mail
     sentences = _sentences(body)
+    # "… abgemeldet. Diese Einladung ist trotzdem gekommen … Können Sie mich wieder
+    # eintragen?": unsubscribed, still receiving, and glad of it
+    resubscribes = any(_RESUB.search(x) for x in sentences)
     for i, sent in enumerate(sentences):
         conf, rule, rev = _score(sent)
         after = sentences[i + 1] if i + 1 < len(sentences) else ""
@@ -1606,7 +1625,7 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent)
                                       and not _OTHER_ADDRESS.search(sent))
         if (past_self and conf < 0.8 and (conf >= 0.1 or not rule) and _STILL.search(sent)
-                and not _KEEP.search(sent)):
+                and not _KEEP.search(sent) and not resubscribes):
             # "I unsubscribed in March. Why do these still come?": the objection said
             # again. Not over a sentence that cancels one ("… but don't stop them").
             conf, rule, rev = 0.95, "unsubscribed before and still receiving", False

@@ -128,6 +128,7 @@ _BY_EAR = {
     "nicht mer": "nicht mehr", "kein mer": "kein mehr", "keine mer": "keine mehr",
     "schiken": "schicken", "schigen": "schicken", "bite": "bitte",
     "bitt": "bitte", "abmelten": "abmelden", "ausdragen": "austragen", "löschn": "löschen",
+    "loschen": "löschen", "bekomen": "bekommen", "adrese": "adresse", "adreße": "adresse",
     "remuve": "remove", "remoove": "remove", "rimove": "remove", "pleace": "please",
     "plese": "please", "pleas": "please", "recive": "receive", "recieve": "receive",
     "resive": "receive", "emial": "email", "imail": "email", "e-mal": "e-mail",
