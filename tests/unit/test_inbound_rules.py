@@ -2451,6 +2451,7 @@ def test_machine_replies_in_more_languages(subject: str, body: str) -> None:
     ("viljid thid haetta askriftinni minni af frettabrefinu, takk", True),
     ("Slutt å senda meg reklame.", True),
     ("PS. I må gerne tage mig af listen.", True),
+    ("Jeg skal nok tage mig af det selv, tak.", False),
     ("Ég afturkalla hér með samþykki mitt fyrir því að netfang mitt sé notað í markaðsskyni.",
      True),
     ("Peruin uutiskirjeen tilauksen jo kesäkuussa, mutta viestejä tulee edelleen.", True),

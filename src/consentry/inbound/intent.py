@@ -449,7 +449,8 @@ _STRONG = _rx(
     r"opplysningene|oplysningerne|dataene|data) (?:min|mine|mitt|mit)\b",
     r"\bstop (?:med at )?(?:sende|skrive)\b",
     r"\bslutt (?:med )?(?:[åa] )?(?:sende|senda|skrive|skriva)\b",
-    r"\btag(?:e)? (?:mig|os) (?:af|ud af)\b", r"\bingen vits i [åa] (?:fortsette [åa] )?sende\b",
+    r"\btag(?:e)? (?:mig|os) (?:af|ud af) (?:listen|jeres (?:mailing)?liste|mailinglisten|"
+    r"nyhedsbrevet)\b", r"\bingen vits i [åa] (?:fortsette [åa] )?sende\b",
     r"\bingen grund til at (?:blive ved med at )?sende\b",
     r"\bjeg (?:vil|[øo]nsker) ikke (?:l[æa]ngere |lenger |mere |mer )?(?:at |[åa] )?"
     r"(?:modtage|motta|have|ha|f[åa])\b",
