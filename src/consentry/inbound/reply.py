@@ -202,6 +202,15 @@ def _below_quote(lines: list[str], start: int) -> int | None:
     return j if j < n else None
 
 
+def _answer_below(lines: list[str], i: int, kept: list[str]) -> int | None:
+    """Where the answer starts when nothing was written above the original that opens at
+    line i ("----- Original Message -----" or a header block) and the answer follows it:
+    below a ">"-quoted original, or below an unquoted one's footer. None otherwise."""
+    if any(k.strip() for k in kept):
+        return None
+    return _below_quote(lines, i + 1) or _after_unquoted_original(lines, i + 1)
+
+
 def _own_rules(text: str) -> tuple[str, list[str]]:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     ev: list[str] = []
@@ -211,11 +220,8 @@ def _own_rules(text: str) -> tuple[str, list[str]]:
     while i < n:
         line = lines[i]
         if _SEPARATOR.match(line):
-            below = None if any(k.strip() for k in kept) else (
-                _below_quote(lines, i + 1) or _after_unquoted_original(lines, i + 1))
+            below = _answer_below(lines, i, kept)
             if below is not None:
-                # Nothing above "----- Original Message -----", the original below it
-                # quoted with ">", and text after the quote: the answer is at the bottom.
                 ev.append(f"answer below the quoted original: {line.strip()[:60]}")
                 i = below
                 continue
@@ -229,8 +235,7 @@ def _own_rules(text: str) -> tuple[str, list[str]]:
             for _ in range(3):
                 if kept and _OUTLOOK_NEXT.match(kept[-1]):
                     kept.pop()
-            below = None if any(k.strip() for k in kept) else (
-                _below_quote(lines, i + 1) or _after_unquoted_original(lines, i + 1))
+            below = _answer_below(lines, i, kept)
             if below is not None:
                 ev.append(f"answer below the quoted original: {line.strip()[:60]}")
                 i = below
