@@ -299,11 +299,12 @@ def classify_parsed(msg: Parsed, envelope_rcpts: Sequence[str] = (),
     if it.confidence < o.intent_threshold:
         # "Nein danke" to "Möchten Sie die Weinpost weiterhin bekommen?" (re-permission);
         # "Still getting them!" under our "You have been unsubscribed"
-        quoted = _quoted(msg, own.text)
+        full = reply.body_text(msg)
+        quoted = _below_own(full, own.text)
         for answer in (intent.declines_continuing(own.text, msg.subject, quoted)
                        if it.confidence < o.review_threshold else None,
                        intent.still_after_confirmation(own.text, msg.subject, quoted),
-                       intent.affirms_quoted_unsubscribe(own.text, reply.body_text(msg))
+                       intent.affirms_quoted_unsubscribe(own.text, full)
                        if it.confidence < o.review_threshold else None):
             if answer is not None and answer.confidence > it.confidence:
                 it = answer
@@ -402,7 +403,10 @@ _FIRST_PERSON = re.compile(r"\b(?:me|mich|moi|mij|mnie|meg|mig)\b", re.I)
 def _quoted(msg: Parsed, own_text: str) -> str:
     """The body text below the sender's own words (the quote or forward), or the whole
     body when the own words are not its start."""
-    full = reply.body_text(msg)
+    return _below_own(reply.body_text(msg), own_text)
+
+
+def _below_own(full: str, own_text: str) -> str:
     return full[len(own_text):] if full.startswith(own_text) else full
 
 

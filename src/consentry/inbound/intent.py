@@ -796,6 +796,12 @@ _INHERENT_NEGATIVE = re.compile(
     r"n[ãa]o |ikke |inte |inga |nu |не |δεν |μη|ei |nem |[äa]lk[äa][äa] |不要|别再|"
     r"אל |لا |nechc|nepos|neposiel|nesi|nebesi|nes[uū]t|[äa]rge |jangan )", re.I)
 
+# Signed up again ("ponovno sam se prijavio", "znovu jsem se přihlásil") and staying, said as
+# the last word or of the list ("je reste !", not "ich bleibe dabei: bitte abmelden").
+_SIGNED_UP_AGAIN = r"\bponovn?o (?:sam se )?prijavi\w*|\bznovu (?:jsem se )?p[řr]ihl[áa]sil\w*"
+_STAYING = (r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)"
+            r"(?:\s*[!.]|\s*$| (?:abonn|inscrit|angemeldet|subscribed|on the list|suscrit|"
+            r"iscritt|ingeschreven))")
 _KEEP = _rx(
     r"\bkeep me\b", r"\bstay on\b", r"\bremain on\b", r"\bdon't (?:unsubscribe|remove)",
     r"\bkeep (?:getting|receiving)\b", r"\bstill subscribed\b",
@@ -809,12 +815,7 @@ _KEEP = _rx(
     r"\bagain\b", r"\bstill (?:want|like|love|enjoy|read)\b", r"\br[ée](?:inscri|abonn)\w*",
     r"\bput (?:me|us) back\b", r"\breabon\w*", r"\bcolocar de volta\b", r"\bvoltar a receber\b",
     r"\bhalda [áa]fram a[ðd] f[áa]\b", r"\bje (?:la|le) garde\b", r"\bje garde la newsletter\b",
-    r"\bponovn?o (?:sam se )?prijavi\w*", r"\bznovu (?:jsem se )?p[řr]ihl[áa]sil\w*",
-    r"להמשיך לקבל",
-    # staying, said as the last word or of the list ("je reste !", not "ich bleibe dabei:")
-    r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)(?:\s*[!.]|\s*$| "
-    r"(?:abonn[ée]e?|inscrite?|angemeldet|subscribed|on the list|suscrit[oa]|iscritt[oa]|"
-    r"ingeschreven))",
+    _SIGNED_UP_AGAIN, r"להמשיך לקבל", _STAYING,
     r"\bvrati(?:ti|te) (?:me |nas )?na (?:listu|popis)\b",
 )
 _OTHER_PERSON = _rx(
@@ -1383,8 +1384,9 @@ def _score_read(s: str) -> tuple[float, str, bool]:
     # I won't unsubscribe from yours" keeps the reader, "the link does not unsubscribe
     # me, please remove me" objects. Unless a rule below explains it, a human decides.
     phrases = [m, *_STRONG.finditer(s, m.end())]
-    named = [p for p in phrases if not _AS_A_NAME.match(s, p.end())
-             or _CLICK.search(s) or _AGAIN_AND_AGAIN.search(s)]
+    named = [p for p in phrases if not _AS_A_NAME.match(s, p.end())]
+    if len(named) < len(phrases) and (_CLICK.search(s) or _AGAIN_AND_AGAIN.search(s)):
+        named = phrases  # "how many times do I have to click that unsubscribe link"
     if not named and not question:
         # "your unsubscribe link goes to a German-only page": the word names the link,
         # the page, the button; it asks nothing a rule can read ("where is the
@@ -1404,10 +1406,7 @@ def _score_read(s: str) -> tuple[float, str, bool]:
             and re.search(r"\b(?:keep me|stay on|remain on|wieder|auch)\b|\b(?:subscribe|sign)"
                           r"\w* (?:me |us )?(?:up )?again\b|"
                           r"\b(?:add|put) (?:me|us) (?:back|again)\b"
-                          r"|\breabon\w*|\bponovn?o (?:sam se )?prijavi\w*|\bznovu (?:jsem se )?"
-                          r"p[řr]ihl[áa]sil\w*|\b(?:je reste|ich bleibe|i(?:'ll| will) stay|"
-                          r"me quedo|rimango|ik blijf)(?:\s*[!.]|\s*$| (?:abonn|inscrit|"
-                          r"angemeldet|subscribed|on the list|suscrit|iscritt|ingeschreven))",
+                          r"|\breabon\w*|" + _SIGNED_UP_AGAIN + "|" + _STAYING,
                           s, re.I)):
         return 0.05, f"keeps or re-subscribes: {phrase}", False
     thing = _a_thing_not_the_person(s, m)
@@ -1493,8 +1492,8 @@ _INSTRUCTION = re.compile(
     r"um (?:sich )?(?:abzumelden|vom newsletter abzumelden)|per (?:disiscriverti|"
     r"cancellarti)|om (?:je|u) af te melden|لإلغاء الاشتراك)\b.{0,80}[,،]", re.I)
 _RESUB = re.compile(r"\b(?:wieder (?:eintragen|anmelden|aufnehmen)|re-?subscribe|subscribe me "
-                    r"again|put me back|add me back|r[ée]inscri|reabon|colocar de volta|"
-                    r"ponovn?o (?:sam se )?prijavi)", re.I)
+                    r"again|put me back|add me back|r[ée]inscri|reabon|colocar de volta)|"
+                    + _SIGNED_UP_AGAIN, re.I)
 # A threat, before the phrase: if it goes on, the sender will unsubscribe.
 _THREAT = _rx(
     r"\bif (?:you|this|it|they) (?:keep|continue|carry on|go on)\b",
@@ -1614,9 +1613,6 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
     past_self = False  # an earlier (or this) sentence says the sender unsubscribed
     other_channel = False  # a sentence objects to another channel than mail
     sentences = _sentences(body)
-    # "… abgemeldet. Diese Einladung ist trotzdem gekommen … Können Sie mich wieder
-    # eintragen?": unsubscribed, still receiving, and glad of it
-    resubscribes = any(_RESUB.search(x) for x in sentences)
     for i, sent in enumerate(sentences):
         conf, rule, rev = _score(sent)
         after = sentences[i + 1] if i + 1 < len(sentences) else ""
@@ -1626,9 +1622,11 @@ def detect(body: str, subject: str = "", campaign_subjects: tuple[str, ...] = ()
         past_self = past_self or bool(_PAST_SELF.search(sent) and not _MISTAKE.search(sent)
                                       and not _OTHER_ADDRESS.search(sent))
         if (past_self and conf < 0.8 and (conf >= 0.1 or not rule) and _STILL.search(sent)
-                and not _KEEP.search(sent) and not resubscribes):
+                and not _KEEP.search(sent) and not any(_RESUB.search(x) for x in sentences)):
             # "I unsubscribed in March. Why do these still come?": the objection said
-            # again. Not over a sentence that cancels one ("… but don't stop them").
+            # again. Not over a sentence that cancels one ("… but don't stop them"), nor
+            # when a sentence asks to be put back ("… trotzdem gekommen … Können Sie mich
+            # wieder eintragen?": still receiving, and glad of it).
             conf, rule, rev = 0.95, "unsubscribed before and still receiving", False
         if conf < 0.8 and i > 0 and _MAIL_TOO.match(sent) and _STOP_VERB.search(
                 sentences[i - 1]) and not _negated_stop(sentences[i - 1]):

@@ -219,20 +219,13 @@ def _own_rules(text: str) -> tuple[str, list[str]]:
     n = len(lines)
     while i < n:
         line = lines[i]
-        if _SEPARATOR.match(line):
-            below = _answer_below(lines, i, kept)
-            if below is not None:
-                ev.append(f"answer below the quoted original: {line.strip()[:60]}")
-                i = below
-                continue
-            ev.append(f"cut at separator: {line.strip()[:60]}")
-            break
-        if _is_outlook_block(lines, i) or (_RULE.match(line) and i + 1 < n and any(
+        separator = bool(_SEPARATOR.match(line))
+        if separator or _is_outlook_block(lines, i) or (_RULE.match(line) and i + 1 < n and any(
             _is_outlook_block(lines, k) for k in range(i + 1, min(i + 3, n))
         )):
             # GMX and Web.de put "Gesendet:" above "Von:": the block's own lines above
             # its From line go with it.
-            for _ in range(3):
+            for _ in range(0 if separator else 3):
                 if kept and _OUTLOOK_NEXT.match(kept[-1]):
                     kept.pop()
             below = _answer_below(lines, i, kept)
@@ -240,7 +233,8 @@ def _own_rules(text: str) -> tuple[str, list[str]]:
                 ev.append(f"answer below the quoted original: {line.strip()[:60]}")
                 i = below
                 continue
-            ev.append(f"cut at header block: {line.strip()[:60]}")
+            what = "separator" if separator else "header block"
+            ev.append(f"cut at {what}: {line.strip()[:60]}")
             break
         attribution = bool(_ATTRIBUTION.match(line))
         span = 1
