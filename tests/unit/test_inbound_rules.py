@@ -2511,3 +2511,134 @@ def test_a_school_office_in_the_holidays_is_a_machine() -> None:
                           "Sekretariat ist in den Sommerferien nur eingeschränkt besetzt. Ab "
                           "Dienstag sind wir wieder regulär für Sie da."))
     assert v.kind == "autoreply", v.evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # Italian: the remove verbs in their request forms, a noun request, consent revoked
+    ("Vi prego di eliminare il mio indirizzo dalla vostra mailing list.", True),
+    ("Toglietemi da questa lista, grazie.", True),
+    ("Rimuova per cortesia il mio nominativo dal Vostro database.", True),
+    ("Chiedo la cancellazione immediata del mio indirizzo e-mail.", True),
+    ("Con la presente revoco il consenso al trattamento per finalità di marketing.", True),
+    ("Vi diffido dall'inviare ulteriori comunicazioni promozionali.", True),
+    ("Per favore non mandatemi più queste offerte.", True),
+    ("Smettetela di intasarmi la casella ogni mattina!", True),
+    ("Ci cancellate dalla lista per favore?", True),
+    ("Vi prego di annullare l'ordine numero 000 e cancellare l'appuntamento.", False),
+    ("Non cancellatemi dalla lista, le vostre ricette mi piacciono.", False),
+    ("Il pulsante \"disiscriviti\" è troppo piccolo, comunque resto iscritto.", False),
+    # Dutch: "haal … af/uit", a list with "graag"/"aub", an event left
+    ("Haal mijn e-mailadres maar uit jullie bestand.", True),
+    ("Haal ons er alsjeblieft af.", True),
+    ("Van de mailinglijst graag, dank je.", True),
+    ("Haal me er niet af, ik lees hem graag.", False),
+    ("Ik moet me helaas uitschrijven voor de halve marathon, kan ik mijn startnummer "
+     "overdragen?", False),
+    # an emoji ends the sentence before a polite request
+    ("Woon nu in het buitenland 🙂 Kunt u mij van de lijst halen?", True),
+    # South and Southeast Asia
+    ("jgn kirim newsletter lg ya, makasih", True),
+    ("Sila padam nama saya daripada senarai mel anda.", True),
+    ("Saya tidak mahu lagi menerima e-mel promosi.", True),
+    ("Ayaw ko na pong makatanggap ng newsletter ninyo.", True),
+    ("Paki-alis po ako sa mailing list.", True),
+    ("Xin dung gui email quang cao cho toi nua.", True),
+    ("Toi muon huy dang ky nhan ban tin.", True),
+    ("Yeh promotional mails ab nahi chahiye, list se nikaal dijiye.", True),
+    ("กรุณายกเลิกการส่งข่าวสารมาที่อีเมลนี้", True),
+    ("galti se unsubscribe kar diya tha, please wapas add kar do", False),
+    ("আমি ভুল করে আনসাবস্ক্রাইব করেছি। আমাকে আবার যোগ করুন।", False),
+    # English: both of us, the verb "mailing" about paper
+    ("Please remove both of us from the members' e-mail list.", True),
+    ("Please stop mailing the paper newsletter to our house, e-mail is fine.", False),
+])
+def test_readings_of_the_forty_fifth_to_forty_eighth_blind_sets(text: str,
+                                                                objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def test_a_danish_sign_off_word_inside_an_english_word_is_no_signature() -> None:
+    # mail-parser-reply's "Tak" matched the start of "take": the request was set aside
+    body = ("Hello, the kids have left the school, so could you\r\ntake us off the parents' "
+            "list? Thanks and good luck.\r\n\r\nOn Tue, Oct 1, 2024 at 3:00 PM PTA "
+            "<pta@school.example> wrote:\r\n> Bake sale on Friday\r\n")
+    r = latest_reply(parse_message(_plain_reply(body)))
+    assert "take us off" in r.text, r
+    assert classify(_plain_reply(body)).kind == "unsubscribe"
+    # a real Danish sign-off still ends the text
+    r = latest_reply(parse_message(_plain_reply("Afmeld mig venligst.\r\n\r\nTak\r\nJens")))
+    assert "Jens" not in r.text, r
+
+
+def test_a_thai_reply_in_outlooks_windows_874_is_decoded() -> None:
+    body = "เลิกส่งอีเมลมาได้แล้วค่ะ"
+    raw = (b"From: N <n@home.example>\r\nTo: reply@news.example\r\nSubject: RE: News\r\n"
+           b"Content-Type: text/plain; charset=windows-874\r\n"
+           b"Content-Transfer-Encoding: 8bit\r\n\r\n") + body.encode("cp874")
+    assert body in latest_reply(parse_message(raw)).text
+    assert classify(raw).kind == "unsubscribe"
+
+
+@pytest.mark.parametrize(("subject", "body", "extra"), [
+    ("ACCETTAZIONE: Re: News", "Ricevuta di accettazione\r\nIl messaggio è stato accettato "
+     "dal sistema ed inoltrato.", "X-Ricevuta: accettazione\r\n"),
+    ("R: News", "Grazie per la tua e-mail, ti risponderò quanto prima.\r\nLuca", ""),
+    ("Re: News", "Thank you for your email. I'll get back to you shortly.\r\nMaria", ""),
+    ("Re: News", "Wegens Koningsdag is onze winkel op 27 april gesloten. Wij beantwoorden "
+     "uw e-mail zo snel mogelijk.", ""),
+])
+def test_machine_replies_of_the_forty_fifth_to_forty_eighth_sets(subject: str, body: str,
+                                                                 extra: str) -> None:
+    raw = (f"From: Someone <someone@example.example>\r\nTo: reply@news.example\r\n{extra}"
+           f"Subject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           f"Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n").encode()
+    v = classify(raw)
+    assert v.kind == "autoreply", v.evidence
+
+
+def test_the_final_answer_decides_not_an_earlier_deferral() -> None:
+    diag = ("Remote host said: 550 5.1.1 <a@b.example>: Recipient address rejected: User "
+            "unknown in local recipient table\n\nPrevious attempts were deferred with "
+            "\"451 4.3.0 Temporary lookup failure\".")
+    j = reasons.judge("5.1.1", "550", diag)
+    assert (j.reason, j.klass) == ("user_unknown", "hard"), j
+    # the history alone is no answer: what it says still counts
+    j = reasons.judge("4.4.7", "451", "Previous attempts were deferred with \"451 4.3.0 "
+                      "Temporary lookup failure\".")
+    assert j.klass == "soft", j
+
+
+def test_an_expiry_whose_last_error_was_user_unknown_is_hard() -> None:
+    j = reasons.judge("4.4.7", "550", "550 4.4.7 QUEUE.Expired; message expired [LastError = "
+                      "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found]")
+    assert (j.reason, j.klass) == ("user_unknown", "hard"), j
+    # a temporary last error keeps the expiry soft
+    j = reasons.judge("4.4.7", "550", "550 4.4.7 QUEUE.Expired; message expired [LastError = "
+                      "451 4.4.0 DNS query failed]")
+    assert j.klass == "soft", j
+    # and so does a warning
+    j = reasons.judge("4.4.7", "", "message expired [LastError = 550 5.1.1 User unknown]",
+                      delayed=True)
+    assert j.klass == "soft", j
+
+
+def _desk(subject: str, sender: str = "abuse@isp.example") -> bytes:
+    return (f"From: Abuse Team <{sender}>\r\nTo: bounces@mail.shop.example\r\n"
+            f"Subject: {subject}\r\nAuto-Submitted: auto-generated\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            "Our customer complained about the following message:\r\n\r\n"
+            "  From:    news@mail.shop.example\r\n  To:      kim@isp.example\r\n"
+            "  Subject: Winter sale\r\n  Message-ID: <n1@mail.shop.example>\r\n\r\n"
+            "Please remove the address from your list.\r\n").encode()
+
+
+def test_an_abuse_desks_text_complaint_with_a_few_fields_pasted() -> None:
+    v = classify(_desk("[Ticket#0001] Complaint about unsolicited email"))
+    assert v.kind == "complaint", v.evidence
+    assert [r["address"] for r in v.recipients] == ["kim@isp.example"]
+    # the desk's address without a complaint subject, or the subject from anyone else:
+    # not enough without List-Unsubscribe among the fields
+    assert classify(_desk("Re: your message")).kind != "complaint"
+    assert classify(_desk("Complaint about unsolicited email",
+                          "helpdesk@isp.example")).kind != "complaint"

@@ -149,7 +149,20 @@ _COMPLAINT_SUBJECT = re.compile(
     r"complaint|report|beschwerde|meldung)\b|\bunsolicited (?:bulk |commercial )?e-?mail|"
     r"\bplainte (?:pour |de )?(?:spam|abus)|\bsignalement d'abus|\bqueja (?:por|de) spam|"
     r"\bdenuncia (?:de )?spam|\bsegnalazione (?:di )?(?:spam|abuso)|\bspamklacht|"
-    r"\bklacht over spam|\bzg[łl]oszenie (?:spamu|nadu[żz]ycia)|\bskarga na spam", re.I)
+    r"\bklacht over spam|\bzg[łl]oszenie (?:spamu|nadu[żz]ycia)|\bskarga na spam|"
+    # "Beschwerde über unerwünschte Werbung", "complaint about unsolicited email"
+    r"\bbeschwerde (?:[üu]ber|ueber|wegen|zu)\b.{0,20}\b(?:unerw(?:[üu]|ue)nscht|unverlangt|"
+    r"unaufgefordert)"
+    r"\w*|\bcomplaint (?:about|regarding|re:?|concerning)\b.{0,20}\b(?:unsolicited|unwanted|"
+    r"unrequested)\b", re.I)
+# Our message's headers pasted as the desk's text shows them, indented, in its language:
+# "  Von: news@…", "  An: kunde@…", "  Betreff: …", "  Message-ID: <…>".
+_PASTED_FIELD = re.compile(
+    r"^[ \t>]*(from|von|de|da|van|od|to|an|à|a|para|aan|do|subject|betreff|objet|oggetto|"
+    r"asunto|onderwerp|temat|message-id|date|datum|date d'envoi|data|fecha)[ \t]*:[ \t]*(\S.*)$",
+    re.I)
+_TO_NAMES = frozenset({"to", "an", "à", "a", "para", "aan", "do"})
+_FROM_NAMES = frozenset({"from", "von", "de", "da", "van", "od"})
 _HEADER_LINE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]|[ \t]+\S)")
 
 
@@ -169,6 +182,26 @@ def _pasted_header_blocks(text: str) -> list[Headers]:
         if len(out) >= 3:
             break
     return out
+
+
+def _pasted_fields(text: str) -> tuple[list[str], str | None] | None:
+    """The To addresses and Message-ID of a block of our message's headers pasted as
+    text without List-Unsubscribe (a desk that copies a few fields, in its language):
+    a From, a To and a Message-ID or subject on consecutive lines, the first such block."""
+    lines = text.replace("\r\n", "\n").split("\n")[:5_000]
+    i = 0
+    while i < len(lines):
+        block: list[tuple[str, str]] = []
+        while i < len(lines) and (m := _PASTED_FIELD.match(lines[i])) and len(block) < 30:
+            block.append((m.group(1).lower(), m.group(2)))
+            i += 1
+        names = {n for n, _ in block}
+        if names & _TO_NAMES and names & _FROM_NAMES and len(names) >= 3:
+            tos = [a for n, v in block if n in _TO_NAMES for a in addresses_in(v)]
+            mid = next((v.strip() for n, v in block if n == "message-id"), None)
+            return tos, mid
+        i += 1
+    return None
 
 
 def _forwarded_by_an_abuse_desk(msg: Parsed) -> Complaint:
@@ -194,6 +227,21 @@ def _forwarded_by_an_abuse_desk(msg: Parsed) -> Complaint:
                               "feedback-type missing: taken as abuse",
                               f"pasted original To: {usable[0]}"),
                              block.get("message-id"))
+    if desk and _COMPLAINT_SUBJECT.search(msg.subject):
+        # an abuse desk's complaint by its address and its subject both, with a few of our
+        # message's fields copied into its text (no List-Unsubscribe among them)
+        for text in report_texts(msg, cut=False)[:3]:
+            found = _pasted_fields(text[:200_000])
+            if found is None:
+                continue
+            usable = [a for a in found[0] if _usable(a)]
+            if len(usable) == 1:
+                return Complaint(True, "abuse", (usable[0],), False, True,
+                                 ("text: a complaint forwarded as text by an abuse desk's "
+                                  "address, under a complaint subject, with our message's "
+                                  "fields pasted",
+                                  "feedback-type missing: taken as abuse",
+                                  f"pasted original To: {usable[0]}"), found[1])
     for oh in msg.original_headers()[:1]:
         # the same desk's words in a language _ABUSE_TEXT does not know, our message
         # attached whole: a complaint about its one To

@@ -109,8 +109,8 @@ _TEXT = re.compile(
     r"out of town|off)|out of (?:the )?office|"
     r"(?:will|shall) (?:reply|respond|get back to you) (?:on|upon|after) my return|"
     r"limited access to (?:e-?mail|my e-?mail)|intermittent access to e-?mail|"
-    r"thanks? (?:you )?for (?:your )?(?:e-?mail|message)\W+we (?:aim|will|try) to "
-    r"(?:respond|reply)|"
+    r"thanks? (?:you )?for (?:your )?(?:e-?mail|message)\W+(?:we|i)(?:'ll| will| shall| aim to| "
+    r"try to| endeavou?r to) (?:respond|reply|get back to you)|"
     r"we (?:have )?received your (?:message|e-?mail|request)|this is an automat(?:ed|ic) "
     r"(?:reply|response|message|confirmation|acknowledg)|"
     r"your (?:mail|e-?mail|message|enquiry|inquiry) has been received|"
@@ -142,11 +142,21 @@ _TEXT = re.compile(
     # it
     r"fuori (?:sede|ufficio)|in ferie|sar[òo] assente|rientro (?:il|in ufficio)|"
     r"risposta automatica|abbiamo ricevuto (?:il suo|la sua|il tuo)|"
+    # "Grazie per la sua mail, le risponderò al più presto."
+    r"grazie (?:per|della|dell') ?(?:la sua |la tua |la vostra |il suo |il tuo |il vostro )?"
+    r"(?:mail|e-?mail|messaggio)\W+(?:(?:le|ti|vi) )?risponder(?:[òo]|emo) (?:al pi[ùu] presto|"
+    r"quanto prima|appena possibile|a breve)|"
     # nl
     r"afwezig tot|ben (?:ik )?(?:met vakantie|afwezig|niet op kantoor)|"
     r"ik ben (?:met|op) (?:ouderschaps|zwangerschaps|bevallings)?verlof|"
     r"automatisch (?:antwoord|bericht)|w(?:e|ij) hebben uw (?:bericht|e-?mail|verzoek|vraag) "
     r"ontvangen|"
+    # "In verband met Keti Koti is ons kantoor op maandag gesloten. Vanaf dinsdag
+    # behandelen wij uw bericht zo snel mogelijk."
+    r"(?:in verband met|i\.v\.m\.|wegens|vanwege)\b.{0,60}\b(?:is|zijn) (?:ons|onze) (?:kantoor|"
+    r"kantoren|winkel|winkels|praktijk|zaak|bureau|balie)\b.{0,40}\bgesloten|"
+    r"(?:behandelen|beantwoorden) w(?:e|ij) (?:uw|je|jouw) (?:bericht|e-?mail|mail|vraag|aanvraag) "
+    r"(?:zo snel mogelijk|zo spoedig mogelijk|na (?:mijn|onze) terugkomst|zodra)|"
     # a ticket system's acknowledgement: the number it filed the message under
     r"(?:under|with|onder|unter|sous|con|sotto|pod) (?:the |der |dem |le |la |el |il |het |"
     r"de )?(?:ticket|case|vorgangs|"
@@ -299,7 +309,10 @@ def analyse(msg: Parsed, body: str) -> AutoReply:
     auto_sub = (h.get("auto-submitted") or "").strip().lower()
     if auto_sub and not auto_sub.startswith("no"):
         ev.append(f"Auto-Submitted: {auto_sub[:40]}")
-    for name in ("x-autoreply", "x-autorespond", "x-autoresponder", "x-auto-reply"):
+    # X-Ricevuta: an Italian certified-mail (PEC) provider's receipt ("accettazione",
+    # "avvenuta-consegna"), sent by the provider, never by the person
+    for name in ("x-autoreply", "x-autorespond", "x-autoresponder", "x-auto-reply",
+                 "x-ricevuta"):
         v = h.get(name)
         if v is not None and v.strip().lower() not in ("no", "false", "0"):
             ev.append(f"{name}: {v.strip()[:40]}")

@@ -57,6 +57,11 @@ def _rx(*alts: str) -> re.Pattern[str]:
 
 # Objection phrases. Each is specific enough that a match in the sender's own words is an
 # objection unless negated, questioned or about someone else.
+# Italian "remove" in the forms a request takes: infinitive (with clitic), voi and Lei
+# imperatives ("cancellate", "levatemi", "rimuova", "tolga").
+_IT_REMOVE = (r"(?:cancell|elimin|lev|stralci|depenn|radi)(?:are|ate|atemi|ateci|armi|arci|ami|"
+              r"atelo|atela|arlo|arla|i|ino)|rimuov(?:ere|ete|etemi|eteci|ermi|erci|a|ano)|"
+              r"togli(?:ere|ete|etemi|eteci|ermi|erci|ami)|tolga|tolgano")
 _STRONG = _rx(
     # en
     r"\bunsubscribe\b", r"\bunsub\b",
@@ -83,6 +88,10 @@ _STRONG = _rx(
     r"\bstop (?:the )?(?:e-?mails?|mails?|e-?mailing|mailing|sending)\b.{0,20}\b(?:to )?"
     r"(?:this|my|that) (?:e-?mail )?address\b",
     r"\btake (?:me|us|my (?:e-?mail )?address) off\b",
+    # "take both of us off the prayer list", "remove me and my husband from …"
+    r"\b(?:take|remove|delete|drop|strike) (?:both of us|the two of us|all of us|us both|us all|"
+    r"(?:both )?our (?:names|addresses|e-?mail addresses)|me and my \w+|my \w+ and me)\b.{0,30}"
+    r"\b(?:off|from)\b",
     r"\b(?:stop|cease) (?:sending|emailing|e-mailing|mailing|contacting|spamming)\b",
     r"\bstop (?:these|this|the|your) (?:e-?mails?|mails?|newsletters?|messages|marketing|spam)",
     # the mail named beside another channel: "stop the texts AND the emails"
@@ -411,12 +420,44 @@ _STRONG = _rx(
     r"\b(?:vorrei|voglio|desidero|preferisco) non ricevere pi[ùu]\b",
     r"\bnon (?:utilizzare|usare|utilizzate|usate|utilizziate|usiate) pi[ùu] (?:il )?(?:mio )?"
     r"(?:indirizzo|e-?mail|contatto)",
+    # "eliminate il mio indirizzo dalla newsletter", "levatemi sta mail dalla lista", "vi
+    # prego di stralciare il mio indirizzo", "si richiede la cancellazione dell'indirizzo"
+    r"\b(?:" + _IT_REMOVE + r")\b.{0,60}\b(?:dall[ae]|dai|dagli|dal|da) (?:vostr\w+ |vs\.? |"
+    r"sua |loro |tutte le |)?(?:list[ae]|newsletter|mailing|elenc\w+|indirizzari\w*|database|"
+    r"banca dati|banche dati|archivi\w*|contatti|destinatari|distribuzione|invii)\b",
+    r"\b(?:" + _IT_REMOVE + r")\b (?:il mio|la mia|i miei|questo|questa|quest'|sta|st'|"
+    r"l'|tutti gli|gli) ?(?:indirizz\w*|mail|e-?mail|contatt\w*|nominativ\w*|recapit\w*|casella|"
+    r"dati)\b",
+    r"\b(?:cancellazione|rimozione|eliminazione|esclusione)\b (?:immediata |definitiva )?"
+    r"(?:del mio|della mia|dei miei|dei propri|dei nostri|dell'|del|della|di questo|di questa)"
+    r" ?(?:indirizz\w*|nominativ\w*|contatt\w*|recapit\w*|mail|e-?mail|casella)\b",
+    r"\b(?:cancellazione|rimozione|eliminazione|esclusione)\b.{0,60}\b(?:dall[ae]|dai|dal) "
+    r"(?:vostr\w+ |sua )?(?:list[ae]|newsletter|mailing|elenc\w+|banca dati|database)\b",
+    r"\bnon (?:mi |ci )?(?:mandate|inviate|spedite|scrivete|mandare|inviare|spedire|scrivere|"
+    r"mandatemi|inviatemi|scrivetemi|mandarmi|inviarmi|scrivermi) pi[ùu]\b",
+    r"\b(?:smettete(?:la)?|smettila|smettere|smetta|smettiate|finitela|piantatela|evitate) di "
+    r"(?:mandar|inviar|spedir|scriver|intasar|riempir|tempestar)\w*",
+    r"\b(?:revoco|ritiro|revochiamo|ritiriamo|revocare|ritirare) (?:il |quel |questo |ogni |"
+    r"qualsiasi |qualunque |tale |il mio |il nostro |il proprio )?(?:mio |nostro |proprio )?"
+    r"consenso\b", r"\brevoca (?:del|dei|di ogni|di qualsiasi) consens\w*",
+    # a lawyer's "diffida": "Vi diffida dal proseguire nell'invio di comunicazioni"
+    r"\bdiffid\w*\b.{0,40}\b(?:dal (?:proseguire|continuare|persistere|reiterare|"
+    r"trattare|utilizzare|inviare)|dall'(?:invio|inviare|ulteriore|utilizz\w*|uso))",
     # nl
     r"\buitschrijven\b", r"\buit te schrijven\b", r"\bschrijf (?:mij|me|ons) uit\b",
     r"\bafmelden\b", r"\bmeld (?:mij|me|ons) af\b", r"\bverwijder (?:mij|me|ons|mijn)\b",
     r"\bgeen (?:nieuwsbrie\w*|e-?mails?|mails|reclame) meer\b", r"\bniet meer (?:ontvangen|"
     r"toesturen|sturen|mailen)\b", r"\bbezwaar\b",
     r"\bschrap (?:me|mij|ons|mijn)\b",
+    # "Haal mijn adres uit uw bestand", "haal me er maar af", "graag van de lijst aub"
+    r"\bhaal (?:me|mij|ons|mijn (?:e-?mail)?adres|m'n (?:e-?mail)?adres|mijn gegevens|dit "
+    r"\S*adres|deze \S*adres|mijn naam)(?=\W).{0,40}(?:\ber (?:\w+ )?af\b|\beraf\b|"
+    r"\buit (?:uw|jullie|je|het|de|jouw) \w*(?:bestand|lijst|database|systeem)\b|"
+    r"\bvan (?:de|uw|jullie|je|het) \w*(?:lijst|bestand|database)\b)",
+    r"\b(?:graag|aub|a\.u\.b\.?|svp|alsjeblieft|alstublieft|ajb)\b.{0,15}\bvan (?:de|jullie|uw|"
+    r"je) (?:mailing|verzend|e-?mail|adres)?lijst\b",
+    r"\bvan (?:de|jullie|uw|je) (?:mailing|verzend|e-?mail|adres)?lijst\b(?: af)?,? (?:graag|aub|"
+    r"a\.u\.b\.?|svp|alsjeblieft|alstublieft|ajb)\b",
     r"\b\w*nieuwsbrie\w* (?:\w+ )?hoev(?:en|t|e) (?:wij|we|ik|ze) (?:niet|niet meer)\b",
     r"\b(?:\w*nieuwsbrie\w*|mailing\w*|e-?mails?|verzending)\b.{0,60}\bstop(?:zetten|gezet)\b",
     r"\bhaal (?:mij|me|ons|mijn (?:e-?mail)?adres)\b.{0,25}\b(?:van|uit) (?:de|jullie|uw|je|"
@@ -625,7 +666,8 @@ _STRONG = _rx(
     r"\bofmell\w*", r"\bl[äa]scht mech\b", r"\bsch[ée]ckt mir keng\b",
     r"\b(?:darme|d[áa]deme|deme|d[ée]nme|dame|d[áa]me) de baixa\b",
     r"\bnon (?:me )?(?:env[íi]en|enviedes|mandedes|env[íi]es) m[áa]is\b",
-    r"\bpakitanggal\w*", r"\btanggal(?:in|an)\b.{0,20}\bako\b",
+    r"\bpakitanggal\w*", r"\btanggal(?:in|an)\b.{0,20}\bako\b", r"\bpaki-?alis\w*",
+    r"\bayaw (?:ko|namin) na (?:pong |po )?(?:ma)?(?:katanggap|tumanggap)",
     r"\bhuwag (?:na |nang )?(?:po )?(?:ninyo |niyo |nyo )?(?:akong |ako )?(?:padalhan|padalan|"
     r"i-?email|sendan)", r"\bayoko na(?:ng)? (?:ma)?(?:katanggap|tumanggap)",
     r"\babun[əe]likd[əe]n (?:m[əe]ni )?[çc][ıi]xar(?:[ıi]n|[ıi]n[ıi]z|ma[ğg][ıi]n[ıi]z[ıi])\b",
@@ -656,9 +698,12 @@ _STRONG = _rx(
     r"surel|data|nama) (?:saya|aku|kami)\b",
     r"\b(?:hapus|keluarkan|keluarin|coret|buang|padam)(?:kan)? (?:saya|aku|kami)\b.{0,20}"
     r"\bdari\b",
-    r"\b(?:hapus|keluarkan|keluarin|coret|buang|padam|cabut)(?:kan)?\b.{0,40}\bdari "
+    r"\b(?:hapus|keluarkan|keluarin|coret|buang|padam|cabut)(?:kan)?\b.{0,40}\bdari(?:pada)? "
     r"(?:daftar|senarai|milis|mailing ?list)\b",
-    r"\bjangan (?:\w+ ){0,2}(?:kirim|kirimi|kirimkan|mengirim|mengirimi|mengirimkan|hantar|"
+    r"\btidak (?:lagi )?(?:mahu|mau|ingin|berminat|berhasrat) (?:lagi )?(?:untuk )?"
+    r"(?:menerima|terima)\b",
+    r"\b(?:jangan|jgn|jngn) (?:\w+ ){0,2}(?:kirim|kirimi|kirimkan|mengirim|mengirimi|"
+    r"mengirimkan|hantar|"
     r"menghantar)\w* (?:\w+ ){0,3}?(?:e-?mail|e-?mel|surel|newsletter|buletin|promo\w*|iklan)\b",
     r"\bjangan (?:\w+ ){0,2}(?:kirim|kirimi|kirimkan|mengirim|mengirimi|hantar)\w* "
     r"(?:(?:saya|aku|kami) )?lagi\b",
@@ -688,9 +733,16 @@ _STRONG = _rx(
     r"\bh[ủu]y (?:đăng k[ýí]|nhận tin|theo dõi)", r"\b(?:ngừng|dừng|thôi|đừng) gửi\b",
     r"\bx(?:óa|oá) (?:địa chỉ|email|e-mail|tên|thông tin)\b", r"\bkhỏi danh sách\b",
     r"\bkhông (?:muốn|cần) nhận\b",
+    # Vietnamese typed without its diacritics: "Dung gui email cho toi nua", "huy dang ky"
+    r"\bhuy (?:dang ky|nhan tin|theo doi)\b", r"\b(?:ngung|thoi) gui\b",
+    r"\bdung gui (?:\w+ ){0,3}?(?:email|e-mail|mail|thu|tin)\b", r"\bkhoi danh sach\b",
+    r"\bkhong (?:muon|can) nhan\b", r"\bxoa (?:dia chi|email|e-mail|ten|thong tin)\b",
     r"सदस्यता (?:रद्द|समाप्त)", r"(?:मत|न) (?:भेज|भेजें|भेजिए|भेजो)",
     r"(?:लिस्ट|सूची) से .{0,20}(?:हटा|निकाल)", r"\b(?:mat|mt|na) bhej\w*",
-    r"\b(?:list|suchi) se\b.{0,30}\b(?:hata|hatao|nikal)\w*",
+    r"\b(?:list|suchi) se\b.{0,30}\b(?:hata|hatao|nika+l)\w*",
+    # "Aapke newsletters ab bilkul nahi chahiye"
+    r"\b(?:newsletters?|mails?|e-?mails?|messages?|promotions?|promo)\b.{0,25}\b(?:nahi|nahin|"
+    r"nai|nhi) chahiye\b",
     r"\b(?:email|mail|e-?mail id|naam|id) (?:ko )?hata (?:do|dijiye|dena|de)\b",
     r"(?:ای میل|میل|ای\u200cمیل) (?:نہ|مت) بھیج", r"(?:فہرست|لسٹ) سے (?:نکال|ہٹا)",
     r"رکنیت (?:منسوخ|ختم)", r"সাবস্ক্রিপশন বাতিল", r"আনসাবস্ক্রাইব",
@@ -709,7 +761,8 @@ _STRONG = _rx(
     r"ამომ?შალ[ეო]?თ", r"გამოწერის გაუქმებ", r"აღარ მინდა .{0,40}მიღება", r"ნუ (?:მი)?გამომიგზავნ",
     r"სიიდან .{0,20}(?:ამოშალ|წაშალ)",
     r"ยกเลิก(?:การ)?(?:รับ|สมัคร|สมาชิก)", r"ลบ.{0,30}ออกจาก(?:รายชื่อ|รายการ|ลิสต์)",
-    r"ไม่ต้องส่ง", r"ไม่(?:ต้องการ|อยาก)(?:ได้)?รับ", r"(?:หยุด|เลิก)ส่ง",
+    r"ไม่ต้องส่ง", r"ไม่(?:ต้องการ|อยาก)(?:ได้)?รับ", r"(?:หยุด|เลิก)ส่ง", r"ยกเลิก(?:การ)?ส่ง",
+    r"อย่าส่ง(?:อีเมล|เมล|มา|ข่าว)",
     r"ឈប់ផ្ញើ", r"មិនចង់ទទួល", r"ដកឈ្មោះ", r"ලැයිස්තුවෙන් .{0,20}ඉවත්", r"එවන්න එපා",
     r"ከዝርዝር.{0,30}(?:ያስወግዱ|አስወግዱ|ሰርዙ)", r"አትላኩ", r"አስወግዱኝ",
     # zh, ja, ko (no word boundaries in these scripts)
@@ -794,14 +847,16 @@ _CONDITIONAL = re.compile(
 _INHERENT_NEGATIVE = re.compile(
     r"^(?:no |keine|nicht mehr|ne |non |geen |niet meer|nie |do not|don't|dont|never|"
     r"n[ãa]o |ikke |inte |inga |nu |не |δεν |μη|ei |nem |[äa]lk[äa][äa] |不要|别再|"
-    r"אל |لا |nechc|nepos|neposiel|nesi|nebesi|nes[uū]t|[äa]rge |jangan )", re.I)
+    r"אל |لا |nechc|nepos|neposiel|nesi|nebesi|nes[uū]t|[äa]rge |jangan |jgn |jngn |"
+    r"tidak |ayaw |đừng |dung |không |khong |อย่า)", re.I)
 
 # Signed up again ("ponovno sam se prijavio", "znovu jsem se přihlásil") and staying, said as
 # the last word or of the list ("je reste !", not "ich bleibe dabei: bitte abmelden").
 _SIGNED_UP_AGAIN = r"\bponovn?o (?:sam se )?prijavi\w*|\bznovu (?:jsem se )?p[řr]ihl[áa]sil\w*"
 _STAYING = (r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)"
             r"(?:\s*[!.]|\s*$| (?:abonn|inscrit|angemeldet|subscribed|on the list|suscrit|"
-            r"iscritt|ingeschreven))")
+            r"iscritt|ingeschreven))|\b(?:resto|rimango) (?:comunque |ancora |volentieri )?"
+            r"(?:iscritt|abbonat)")
 _KEEP = _rx(
     r"\bkeep me\b", r"\bstay on\b", r"\bremain on\b", r"\bdon't (?:unsubscribe|remove)",
     r"\bkeep (?:getting|receiving)\b", r"\bstill subscribed\b",
@@ -926,6 +981,9 @@ _NOT_ME_THINGS = _rx(
     r"schulung(?:en)?|konferenz(?:en)?|kurse?n?|termine?n?|webinaires?|ateliers?|"
     r"s[ée]minaires?|conf[ée]rences?|eventos?|corsi|corso|talleres?|cursos?|seminarios?|"
     r"cursus|szkoleni[ea]|warsztat(?:y|ów)?|webin[áa]ri[ao]s?)\b",
+    # a race or a tournament: "uitschrijven voor de 10 km van zondag"
+    r"\b(?:\d+ ?km|(?:halve )?marathons?|halbmarathons?|wedstrijd(?:en)?|toernooi(?:en)?|"
+    r"turnier(?:e|en)?|wettk[äa]mpfe?|races?|gara|carrera|volkslauf|stadtlauf|staffellauf)\b",
 )
 # A sentence naming mail is about mail, whatever else it names.
 _MAIL_WORDS = re.compile(
@@ -950,6 +1008,8 @@ _MISTAKE = _rx(
     r"по ошибке|случайно|випадково|κατ[άα] λ[άα]θος|por engano|sem querer|gre[šs]kom|"
     r"pogre[šs]no|по грешка)\b",
     r"不小心", r"误点", r"誤點", r"間違えて", r"誤って", r"うっかり", r"실수로",
+    r"ভুল করে", r"गलती से", r"\bgalti se\b", r"โดยไม่ได้ตั้งใจ", r"\bnhầm\b", r"\bnham\b",
+    r"\btidak sengaja\b", r"\btak sengaja\b",
 )
 # The mistake must be a click on our link ("I accidentally signed up, unsubscribe me"
 # is an objection).
@@ -993,6 +1053,9 @@ _POLITE_OPENER = (
     r"¿?(?:me |nos )?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
     r"(?:kunt|kunnen|zoudt) (?:ge|gij|u|jullie)\b|"
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
+    # Italian asks in the present: "Mi togliete dalla lista?", "Ci cancellate, per favore?"
+    r"(?:mi|ci) (?=(?:togliete|cancellate|levate|eliminate|rimuovete|disiscrivete|depennate|"
+    r"stralciate|cancella|toglie|rimuove|elimina)\b)|"
     r"czy (?:mo[żz]e|mogliby|mog[łl]aby)\w*|(?:kan|kunne|kunde|vil|ville|skulle) (?:i|du|ni|"
     r"de|dere|dykk)\b|(?:voisitteko|voisitko|voitteko)\b|(?:kas )?(?:te |sa )?(?:saaksite|"
     r"v[õo]iksite|saaksid)\b|(?:vai )?(?:j[ūu]s |tu )?var[ēe]tu\b|(?:ar )?gal[ėe]tum[ėe]te\b|"
@@ -1039,6 +1102,9 @@ _PAST_SELF = _rx(r"\bi (?:hit|clicked|pressed|tapped|used|followed) (?:on )?(?:t
                  r"\b(?:sudah|telah|udah) (?:berhenti (?:ber)?langganan|berhenti melanggan|"
                  r"unsub\w*|nyahlanggan)", r"\bobunani bekor qil(?:dim|ganman)\b",
                  r"\bmi (?:jam )?malabonis\b",
+                 r"আনসাবস্ক্রাইব কর(?:ে ফেলেছিলাম|ে ফেলেছি|েছিলাম|েছি)",
+                 r"अनसब्सक्राइब (?:कर|हो) (?:दिया|गया|लिया)",
+                 r"\bunsubscribe (?:kar|ho) (?:diya|gaya|liya|di|gayi)\b",
                  r"\babun[əe]likd[əe]n [çc][ıi]x(?:d[ıi]m|m[ıi][şs]am)\b",
                  r"\bjam [çc]regjistruar\b", r"\bnimejiondoa\b", r"\bme descadastrei\b",
                  r"\bme desuscrib[íi]\b", r"\bme di de baja\b",
@@ -1198,7 +1264,9 @@ def _sentences(text: str) -> list[str]:
     # A hard-wrapped line goes on in the next ("Könnt ihr mich bitte\nrausnehmen?"): one
     # that ends without a full stop and is long, or is followed by a lower-case word.
     t = _WRAPPED.sub(" ", t)
-    parts = re.split(r"(?<=[.!?¡¿;])\s+|\n+", t)
+    # an emoji ends a sentence as a full stop does ("… een beetje gek 😄 Wilt u mij …?")
+    parts = re.split(r"(?<=[.!?¡¿;।])\s+|\n+|(?<=[\U0001F300-\U0001FAFF\u2600-\u27BF])\s+"
+                     r"(?=[A-ZÄÖÜÀ-Þ])", t)
     joined: list[str] = []
     for p in parts:
         # "Ich habe mich am 12.01. abgemeldet": the periods of a date or an ordinal
@@ -1227,8 +1295,9 @@ _IF_YOU = re.compile(r"\b(?:if|unless|wenn|falls|si|se|als)\s+(?:you|u|sie|ihr|v
 
 # German phrases with a gap ("melden Sie mich … ab"): a "nicht" in the gap negates them.
 _GAPPED = ("melden sie", "tragen sie", "nehmen sie", "mich ", "uns ", "meine ", "abo",
-           "newsletter", "werbung", "zusendungen")
-_GAP_NEGATION = re.compile(r"\b(?:nicht|keinesfalls|auf keinen fall|niemals|nie)\b", re.I)
+           "newsletter", "werbung", "zusendungen", "haal ")
+_GAP_NEGATION = re.compile(r"\b(?:nicht|keinesfalls|auf keinen fall|niemals|nie|niet|nooit)\b",
+                           re.I)
 
 
 # The newsletter as the way to something else, not what is left: "über den Link in
@@ -1261,16 +1330,31 @@ _OTHER_CHANNEL = re.compile(
 _CHANNEL_MESSAGES = re.compile(
     r"\b(?:whats-?app|sms|text|telegram|signal|push)[- ]?(?:messages?|nachrichten|messaggi|"
     r"mensajes|berichten|wiadomo[śs]ci)\b|\b(?:messages?|nachrichten|messaggi|mensajes|"
-    r"berichten) (?:via|per|on|su|auf|por|op) (?:whats-?app|sms|telegram|signal)\b", re.I)
+    r"berichten) (?:via|per|on|su|auf|por|op) (?:whats-?app|sms|telegram|signal)\b|"
+    # the paper edition: "the printed newsletter", "die gedruckte Ausgabe", "la newsletter
+    # cartacea"
+    r"\b(?:paper|printed|print|postal|gedruckte[nmrs]?|papier|papieren|cartace[oa]|"
+    r"imprim[ée]e?|impres[oa]|papierow\w*|tlačen\w*) (?:newsletters?|bulletins?|versions?|"
+    r"cop(?:y|ies)|mailings?|magazines?|editions?|ausgaben?|rundbriefe?|nieuwsbrie\w*|"
+    r"edizion[ei]|version[ei]|versie)\b|"
+    r"\b(?:newsletters?|bulletins?|version[ei]?|edizion[ei]|nieuwsbrie\w*|ausgaben?) "
+    r"(?:cartace[ae]|imprim[ée]e?|papier|impres[ao]|gedruckt\w*|op papier|in print|on paper)\b",
+    re.I)
 
 
 _MAIL_ITSELF = re.compile(r"\b(?:e-?mails?|mails?|newsletters?|courriels?|correos?|"
                           r"nieuwsbrie\w*)\b", re.I)
 
 
+# "mailing" as the verb of posting: "stop mailing the printed bulletin to our house"
+_MAILING_VERB = re.compile(r"\b(?:stop|cease|quit|keep|start|continue|end)\s+mailing\b"
+                           r"(?!\s+lists?\b)", re.I)
+
+
 def _names_mail(s: str) -> bool:
     """The sentence names mail as what it is about (not as the way to an event, not the
-    messages of another channel)."""
+    messages of another channel, not "mailing" as the verb of posting)."""
+    s = _MAILING_VERB.sub(" stop ", s)
     return bool(_MAIL_WORDS.search(_CHANNEL_MESSAGES.sub(" ", _MAIL_AS_MEANS.sub(" ", s))))
 
 
@@ -1384,7 +1468,8 @@ def _score_read(s: str) -> tuple[float, str, bool]:
     # I won't unsubscribe from yours" keeps the reader, "the link does not unsubscribe
     # me, please remove me" objects. Unless a rule below explains it, a human decides.
     phrases = [m, *_STRONG.finditer(s, m.end())]
-    named = [p for p in phrases if not _AS_A_NAME.match(s, p.end())]
+    named = [p for p in phrases if not _AS_A_NAME.match(s, p.end())
+             and not _NAMED_BEFORE.search(s[max(0, p.start() - 30):p.start()])]
     if len(named) < len(phrases) and (_CLICK.search(s) or _AGAIN_AND_AGAIN.search(s)):
         named = phrases  # "how many times do I have to click that unsubscribe link"
     if not named and not question:
@@ -1479,9 +1564,12 @@ _POLITE_END = re.compile(r"(?:て|で)(?:もらえ|いただけ|くれ)(?:ます
                          r"주시겠어요[?？]?$|주실 수 있(?:나요|을까요)[?？]?$|可以吗[?？]?$|"
                          r"可以嗎[?？]?$|好吗[?？]?$|好嗎[?？]?$")
 # The objection word as the name of a thing: "the unsubscribe link", "die Abmelde-Seite".
-_AS_A_NAME = re.compile(r"(?:-| )(?:link|links|page|button|option|process|form|url|footer|"
-                        r"feature|function|seite|knopf|button|lien|bouton|enlace|p[áa]gina)\b",
-                        re.I)
+_AS_A_NAME = re.compile(r"\w*[\"'»“”’]?(?:-| )(?:link|links|page|button|option|process|form|"
+                        r"url|footer|feature|function|seite|knopf|button|lien|bouton|enlace|"
+                        r"p[áa]gina|pulsante|tasto|bottone|knop)\b", re.I)
+# ... or after it, in quotes: 'il link "disiscriviti"', 'der Button „Abmelden"'
+_NAMED_BEFORE = re.compile(r"\b(?:link|button|knopf|schaltfl[äa]che|lien|bouton|enlace|bot[óo]n|"
+                           r"pulsante|tasto|bottone|voce|knop|przycisk)\s*[\"'«„“‚‹]\s*$", re.I)
 # A tag at the end of a statement: "não precisa mais me mandar o boletim, tá?"
 _TAG_QUESTION = re.compile(r",?\s*(?:t[áa]|n[ée]|ok(?:ay)?|right|ja|oder|non|hein|vale|eh|"
                            r"ne|gell?)\s*[?？]$", re.I)
@@ -1543,7 +1631,7 @@ _OTHERS_DID = _rx(
     r"(?:点了|點了|按了|发了|發了|退订了|退訂了)",
 )
 _PLEASE = re.compile(r"\b(?:please|pls|bitte|s'il vous pla[îi]t|merci de|por favor|per favore|"
-                     r"graag|alstublieft|gelieve)\b", re.I)
+                     r"per piacere|per cortesia|cortesemente|graag|alstublieft|gelieve)\b", re.I)
 # The sender naming herself: "hier ist die Frau Köhler", "this is Mrs Smith"
 _SELF_INTRO = re.compile(r"\b(?:hier (?:ist|spricht)|ich bin|mein name ist|this is|my name is|"
                          r"ici|je suis|c'est)\s+(?:die |der )?(?:frau|herr|mrs?\.?|ms\.?|"

@@ -159,10 +159,23 @@ def _decode_body(raw: bytes, charset: str | None) -> str:
     return text
 
 
+# Labels mail clients write that Python's codec registry does not know by that name
+# (Outlook's Thai "windows-874", Mozilla's "x-mac-roman", Microsoft's "windows-31j",
+# the "logical" Hebrew "iso-8859-8-i").
+_CHARSET_ALIASES = {"windows-874": "cp874", "x-windows-874": "cp874", "windows-31j": "cp932",
+                    "x-sjis": "cp932", "x-euc-jp": "euc_jp", "x-gbk": "gbk",
+                    "x-mac-roman": "mac_roman", "x-mac-cyrillic": "mac_cyrillic",
+                    "iso-8859-8-i": "iso8859_8", "iso-8859-6-i": "iso8859_6",
+                    "iso-8859-8-e": "iso8859_8", "iso-8859-6-e": "iso8859_6"}
+
+
 def _decode_bytes(data: bytes, charset: str | None) -> str:
     cs = (charset or "utf-8").strip().lower()
     if cs in ("unknown-8bit", "x-unknown", "us-ascii", "ascii", "default"):
         cs = "utf-8"
+    cs = _CHARSET_ALIASES.get(cs, cs)
+    if cs.startswith("x-cp125"):  # "x-cp1250" … "x-cp1258"
+        cs = cs[2:]
     try:
         return data.decode(cs, "replace")
     except (LookupError, ValueError):

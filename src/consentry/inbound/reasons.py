@@ -255,6 +255,16 @@ def smtp_stage(text: str) -> str:
 _DNS_TROUBLE = _rx(r"\bname service error\b", r"\bmalformed or unexpected name server",
                    r"\bservfail\b", r"\bdns (?:lookup )?(?:timeout|timed out|temporary)",
                    r"\btemporary (?:dns|lookup) failure", r"\bhost name lookup failure\b")
+# What happened on earlier tries, beside the final answer: "Earlier attempts to this
+# address were deferred with "451 4.3.0 Temporary lookup failure"". The final answer
+# decides; the history is set aside when something is left without it.
+_EARLIER = re.compile(
+    r"(?:^|(?<=[.\n]))\s*[^.\n]{0,40}\b(?:earlier|previous|prior|former) (?:delivery )?"
+    r"(?:attempts?|tries|retries|deliveries)\b[^\n]*", re.I)
+# Exchange's expiry with the last answer it had: "550 4.4.7 QUEUE.Expired; message
+# expired [LastError = 550 5.1.1 … User unknown]"; the answer is the mailbox's.
+_LAST_ERROR = re.compile(r"\b(?:last ?error|last error was|letzter fehler|derni[èe]re erreur)"
+                         r"\s*(?:=|:|was)?\s*([^\]\n]{1,300})", re.I)
 _EMPTY_SLOT = re.compile(r"\b5\d\d:?[ \t]+:[ \t]+user unknown", re.I)
 _DBEB = re.compile(r"recipient address rejected: access denied")
 # "550 Unknown user <address>", the phrase before the address: the answer of receive
@@ -410,6 +420,18 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
     From domain, Reporting-MTA), lower case, for the few replies whose meaning is a
     vendor's own."""
     t = clean_text(diagnostic)
+    final = clean_text(_EARLIER.sub(" ", diagnostic))
+    if final and final != t:
+        t = final
+    last = _LAST_ERROR.search(t)
+    if last and _EXPIRED.search(t[:last.start()]) and not delayed:
+        answer = last.group(1)
+        code = find_status(answer)
+        said, said_why = _reason_from_text(answer)
+        if said is None and code[:1] == "5":
+            said, said_why = _reason_from_status(code), f"status:{code}"
+        if said in HARD_REASONS and code[:1] == "5" and not code.startswith("5.7."):
+            return Judgement(said, "hard", f"{said_why}(last error before expiry)")
     reason, why = _reason_from_text(t)
     if reason == "user_unknown" and _EMPTY_SLOT.search(diagnostic):
         # "550 : User unknown" with the address slot left empty is the answer of a

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from mailparser_reply import EmailReplyParser  # type: ignore[import-untyped]  # no py.typed
+from mailparser_reply.constants import MAIL_LANGUAGES  # type: ignore[import-untyped]
 
 from .parse import Parsed
 from .textutil import html_to_text
@@ -27,6 +28,24 @@ MAX_TEXT = 65_536
 ASIDE_READ = 4_000  # characters of the set-aside text kept for the review check
 # every language mail-parser-reply knows (1.36): de en fr es it nl pl sv da cs ja ko zh
 _LANGS = ["de", "en", "fr", "es", "it", "nl", "pl", "sv", "da", "cs", "ja", "ko", "zh"]
+
+
+def _whole_word_signatures() -> None:
+    """mail-parser-reply's sign-off words match as the start of any word: Danish "Tak"
+    takes "take us off the PTA email list? Thanks …" for a signature and sets the request
+    aside, German "Gruss" a "Grusskarte". Each one that ends in a letter or a group gets
+    a lookahead for a non-letter (in the library's shared table, once)."""
+    for lang in _LANGS:
+        table = MAIL_LANGUAGES.get(lang) or {}
+        sigs = table.get("signatures")
+        if not isinstance(sigs, list) or table.get("_consentry_whole_words"):
+            continue
+        table["signatures"] = [p if p.endswith((",", ".", ":", ";", "!")) else
+                               f"(?:{p})(?![^\\W\\d_])" for p in sigs]
+        table["_consentry_whole_words"] = True
+
+
+_whole_word_signatures()
 _PARSER = EmailReplyParser(languages=list(_LANGS))
 
 
