@@ -32,7 +32,8 @@ def _verdicts(path: Path) -> list[Verdict]:
 
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
-           "bounces11", "bounces12", "bounces13", "bounces14", "bounces15", "bounces16")
+           "bounces11", "bounces12", "bounces13", "bounces14", "bounces15", "bounces16",
+           "bounces17")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -63,6 +64,9 @@ KNOWN_REPLIES = {
     "replies42/r056": "a mailbox-over-quota notice to the reply address: read as what it is, a "
                       "soft bounce (counted, nothing suppressed at once); the label calls it "
                       "an automatic reply",
+    "replies45/r038": "an Italian provider's mailbox-full notice to the reply address: read as "
+                      "what it is, a soft bounce (counted, nothing suppressed at once); the "
+                      "label calls it an automatic reply",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
 }
@@ -114,7 +118,8 @@ KNOWN = {
               "replies22", "replies23", "replies24", "replies25", "replies26", "replies27",
               "replies28", "replies29", "replies30", "replies31", "replies32", "replies33",
               "replies34", "replies35", "replies36", "replies37", "replies38", "replies39",
-              "replies40", "replies41", "replies42", "replies43", "replies44")
+              "replies40", "replies41", "replies42", "replies43", "replies44", "replies45",
+              "replies46", "replies47", "replies48")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])
