@@ -2551,6 +2551,11 @@ def test_a_school_office_in_the_holidays_is_a_machine() -> None:
     # English: both of us, the verb "mailing" about paper
     ("Please remove both of us from the members' e-mail list.", True),
     ("Please stop mailing the paper newsletter to our house, e-mail is fine.", False),
+    # review: an invoice is a thing, the post another channel
+    ("Non inviatemi più la fattura cartacea, mi basta il PDF.", False),
+    ("Per cortesia non mandatemi più nulla per posta, le e-mail vanno bene.", False),
+    ("Non mandatemi più nulla per posta elettronica.", True),
+    ("Bitte schicken Sie mir nichts mehr per Post.", False),
 ])
 def test_readings_of_the_forty_fifth_to_forty_eighth_blind_sets(text: str,
                                                                 objects: bool) -> None:

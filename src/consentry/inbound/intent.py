@@ -967,7 +967,7 @@ _NOT_ME_THINGS = _rx(
     # an invoice, a reminder, a price rise: "Widerspruch gegen Ihre Mahnung"
     r"\b(?:mahnung\w*|rechnung\w*|zahlungserinnerung\w*|mahngeb[üu]hr\w*|preiserh[öo]hung\w*|"
     r"preisanpassung\w*|abbuchung\w*|lastschrift\w*|bescheid\w*|invoices?|payment reminders?|"
-    r"price (?:increase|rise)s?|factures?|fatture?|facturas?|facturen|factuur|faktur\w*)\b",
+    r"price (?:increase|rise)s?|factures?|fattur[ae]|facturas?|facturen|factuur|faktur\w*)\b",
     # a gym, a club, a membership: "darme de baja del gimnasio"
     r"\b(?:gym|gimnasio|palestra|fitness-?studios?|sportschool|salle de sport|mitgliedschaft|"
     r"membership|lidmaatschap)\b", r"מועדון|החיוב|חיוב חודשי|דמי מנוי",
@@ -1326,7 +1326,10 @@ _OTHER_CHANNEL = re.compile(
     r"cat[áa]logos?|catalogus|prospekte?|brochures?|folders?|flyers?|briefe|letters|"
     r"courriers? papier|posts?endungen|werbepost|printed|gedruckte\w*|papier|paper|"
     r"cartace\w*|impres\w*|drukowan\w*|papierow\w*|h[âa]rtie|pap[íi]rov\w*|tla[čc]en\w*|"
-    r"nyomtatott|pap[íi]r|χαρτ[ιί]\w*|tiskan\w*)\b", re.I)
+    r"nyomtatott|pap[íi]r|χαρτ[ιί]\w*|tiskan\w*|"
+    # by post: "niente per posta" (not "per posta elettronica"), "par la poste", "by post"
+    r"per posta(?! elettronica| certificata| elettr)|par (?:la )?poste|by (?:post|snail mail)|"
+    r"per post(?!\w)|mit der post|por correo (?:postal|ordinario))\b", re.I)
 _CHANNEL_MESSAGES = re.compile(
     r"\b(?:whats-?app|sms|text|telegram|signal|push)[- ]?(?:messages?|nachrichten|messaggi|"
     r"mensajes|berichten|wiadomo[śs]ci)\b|\b(?:messages?|nachrichten|messaggi|mensajes|"
