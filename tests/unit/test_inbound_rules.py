@@ -2647,3 +2647,80 @@ def test_an_abuse_desks_text_complaint_with_a_few_fields_pasted() -> None:
     assert classify(_desk("Re: your message")).kind != "complaint"
     assert classify(_desk("Complaint about unsolicited email",
                           "helpdesk@isp.example")).kind != "complaint"
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # Catalan, Galician, Basque, Occitan, Asturian
+    ("Deixeu d'enviar-me publicitat, si us plau.", True),
+    ("Traieu-me de la vostra llista de correu.", True),
+    ("Podeu esborrar la meva adreça de la vostra base de dades?", True),
+    ("No vull rebre més correus d'aquesta botiga.", True),
+    ("Retiro el consentiment per a comunicacions comercials.", True),
+    ("Voldria donar de baixa el contracte del gas, però el butlletí m'agrada.", False),
+    ("Em vaig donar de baixa fa un any però ara voldria tornar a rebre les ofertes.", False),
+    ("Borrádeme da vosa lista, por favor.", True),
+    ("Non quero recibir máis correos vosos.", True),
+    ("Mesedez, ezabatu nire helbidea zuen zerrendatik.", True),
+    ("Ez dut zuen buletinik jaso nahi.", True),
+    ("Non voi recéber mès corrèus.", True),
+    ("Nun quiero recibir más correos.", True),
+    ("Dadme de baja, no tengo ningún contrato con ustedes.", True),
+    # South-East Europe, Russian, Ukrainian, Belarusian
+    ("Prestanite da mi šaljete te reklame.", True),
+    ("Молим вас да ме избришете, не желим више ваше поруке.", True),
+    ("Zaustavite slanje newslettera na ovu adresu.", True),
+    ("Nemojte me odjaviti, želim i dalje primati novosti.", False),
+    ("Molim odjavu s radionice u subotu.", False),
+    ("otpishete me i poveche ne mi pishete", True),
+    ("Заличете имейл адреса ми от списъците си.", True),
+    ("Повлекувам ја мојата согласност за маркетинг.", True),
+    ("Снимите меня с рассылки.", True),
+    ("Прошу припинити надсилання реклами на мою адресу.", True),
+    ("Адпішыце мяне ад рассылкі, калі ласка.", True),
+    ("Otpishite menya ot rassylki, pozhaluista.", True),
+    ("Отписываться я не собираюсь, просто код не работает.", False),
+    ("Отпишите меня, пожалуйста, от сообщений в Вайбере, почта пусть приходит.", False),
+    ("Я случайно отписался, подпишите меня обратно.", False),
+    # Chinese, Japanese, Korean
+    ("以后请别往这个邮箱发广告了。", True),
+    ("请删除你们保存的我的邮箱地址。", True),
+    ("不要发票，谢谢。", False),
+    ("メルマガを解除してください。", True),
+    ("今後メールマガジンの配信を\n停止していただけますでしょうか。", True),
+    ("LINEだけ配信停止にしたいです。", False),
+    ("마케팅 목적으로 제 정보를 이용하는 것에 동의하지 않습니다.", True),
+    ("수신거부 하지 말아주세요.", False),
+])
+def test_readings_of_the_forty_ninth_to_fifty_third_blind_sets(text: str,
+                                                               objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def _list_notice(frm: str, subject: str, text: str, extra: str = "") -> bytes:
+    return (f"From: {frm}\r\nTo: bounces@mail.shop.example\r\nSubject: {subject}\r\n{extra}"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            f"{text}\r\n\r\n------------------------ Rejected message (9 lines) ----------\r\n"
+            "Return-Path: <bounces@mail.shop.example>\r\n"
+            "DKIM-Signature: v=1; a=rsa-sha256; d=mail.shop.example; s=s1;\r\n"
+            "\th=from:to:subject:date:message-id:list-unsubscribe; b=Zm9v\r\n"
+            "From: Shop <news@mail.shop.example>\r\nTo: <club@lists.example>\r\n"
+            "Subject: Sale\r\nMessage-ID: <n1@mail.shop.example>\r\n"
+            "List-Unsubscribe: <https://mail.shop.example/u/abc>\r\n\r\nHello\r\n").encode()
+
+
+def test_a_list_managers_refusal_is_a_bounce_for_the_list_address() -> None:
+    v = classify(_list_notice("LISTSERV <listserv@lists.example>", "Message (\"Sale\")",
+                              "You are not authorized to send mail to the CLUB list."))
+    assert v.kind == "bounce", v.evidence
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("club@lists.example",
+                                                                   "soft")]
+    v = classify(_list_notice("club-owner@lists.example", "Message not delivered",
+                              "No such list: club@lists.example does not exist.",
+                              "X-Mailman-Version: 3.3.9\r\n"))
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("club@lists.example",
+                                                                   "hard")]
+    # a person's reply quoting the same headers is no list notice, and the DKIM h= tag
+    # of a pasted header block is nobody's words
+    v = classify(_list_notice("Ann <ann@home.example>", "Re: Sale", "Nice offer, thanks."))
+    assert v.kind == "reply" and not v.suppress, v.evidence

@@ -728,7 +728,8 @@ def analyse(msg: Parsed, force: bool = False, depth: int = 0) -> DsnReport:
         if forwarded is not None:
             return forwarded
     if not evidence and not force:
-        return DsnReport(False)
+        notice = _list_manager_notice(msg, texts)
+        return notice if notice is not None else DsnReport(False)
     exclude = _exclusions(msg)
     context = "\n".join(texts)[:20_000]
     delayed_text = bool(_DELAY_TEXT.search(context[:6_000]) or
@@ -1031,6 +1032,48 @@ def _flufl(stdlib_msg: email.message.Message, exclude: set[str]) -> list[str]:
         ) and not _never_a_recipient(m.group(1)):
             out.append(m.group(1))
     return out
+
+
+# A mailing-list manager's notice that the message sent to a list address was refused:
+# Mailman's "was rejected", Sympa's "liste inconnue", LISTSERV's "not authorized to send".
+# No DSN, no daemon address: known by the sender (the list software or a list's -owner)
+# or its headers, by refusal wording, and by the returned original's one To.
+_LIST_SOFTWARE = re.compile(r"^(?:sympa|listserv|mailman|majordomo|lyris|ezmlm|"
+                            r"[\w.+-]+-(?:owner|bounces|request|admin))$", re.I)
+_LIST_HEADERS = ("x-mailman-version", "x-sympa-error", "x-listserv", "x-list-manager",
+                 "x-ezmlm")
+_LIST_REFUSED = re.compile(
+    r"\b(?:was|has been|wurde) (?:rejected|refused|abgelehnt|zur[üu]ckgewiesen)\b|"
+    r"\bnot authori[sz]ed to (?:send|post)\b|\b(?:unknown|no such) list\b|"
+    r"\bliste (?:\S+ )?(?:est )?inconnue\b|\bliste (?:\S+ )?(?:existiert nicht|unbekannt)\b|"
+    r"\blist (?:\S+ )?(?:does not exist|doesn't exist|not found)\b|"
+    r"\bn'a pas pu (?:être|etre) distribu[ée]|\bnon distribu[ée]\b", re.I)
+_LIST_GONE = re.compile(
+    r"\b(?:unknown|no such) list\b|\bliste (?:\S+ )?(?:est )?inconnue\b|\bliste (?:\S+ )?"
+    r"(?:existiert nicht|unbekannt)\b|\blist (?:\S+ )?(?:does not exist|doesn't exist|"
+    r"not found)\b|\b(?:a [ée]t[ée] supprim[ée]e|has been (?:deleted|removed|closed))\b", re.I)
+
+
+def _list_manager_notice(msg: Parsed, texts: list[str]) -> DsnReport | None:
+    addr = first_address(msg.get("from") or "") or ""
+    software = bool(_LIST_SOFTWARE.match(addr.rpartition("@")[0])) or any(
+        msg.get(h) for h in _LIST_HEADERS)
+    head = "\n".join(t[:6_000] for t in texts[:3])
+    refused = _LIST_REFUSED.search(head) or _LIST_REFUSED.search(msg.subject)
+    if not (software and refused):
+        return None
+    exclude = _exclusions(msg)
+    tos = [a for a in _original_to(msg, exclude) if not _never_a_recipient(a)]
+    if len(tos) != 1:
+        return None
+    gone = bool(_LIST_GONE.search(head) or _LIST_GONE.search(msg.subject))
+    reason: Reason = "user_unknown" if gone else "policy_blocked"
+    why = "text:list-unknown" if gone else "text:list-refused"
+    rec = BouncedRecipient(tos[0], "", "", "failed", "hard" if gone else "soft", reason,
+                           refused.group(0)[:200], "original-to", why)
+    return DsnReport(True, (rec,), (f"from: list software {addr[:60]}",
+                                    f"text: {refused.group(0)[:60]}",
+                                    f"original To: {tos[0]}"))
 
 
 def _original_to(msg: Parsed, exclude: set[str]) -> list[str]:

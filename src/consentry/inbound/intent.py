@@ -226,7 +226,8 @@ _STRONG = _rx(
     r"unsubscribe(?: me)?|abmelden|austragen)(?: please| now| bitte| danke| thanks)?[.! ]*$",
     # consent withdrawn, a GDPR objection (Art. 21) named as such, in the languages above
     r"\b(?:withdraw|revoke|revoking|withdrawing) (?:my |our )?consent\b",
-    r"\b(?:derecho de oposici[óo]n|droit d'opposition|diritto di opposizione|direito de "
+    r"\b(?:derecho de oposici[óo]n|dret d'oposici[óo]|dereito de oposici[óo]n|"
+    r"droit d'opposition|diritto di opposizione|direito de "
     r"oposi[çc][ãa]o|recht (?:van|op) bezwaar|prawo (?:do )?sprzeciwu|right to object)\b",
     r"\bsupresi[óo]n de (?:mi|mis) (?:direcci[óo]n|correo|e-?mail|datos)\b",
     r"\bno quiero que me (?:lleguen|env[íi]en|manden|sigan)\b",
@@ -578,7 +579,7 @@ _STRONG = _rx(
     r"\bне (?:присылать|отправлять|высылать|надсилати|присилати|слати)\b",
     # consent withdrawn, sending to stop: "отзываю согласие", "прошу прекратить направление
     # рассылок", "припиніть надсилати", "оттеглям съгласието си", "изтрийте имейл адреса ми"
-    r"\b(?:отзываю|відкликаю|оттеглям) (?:сво[её] |мо[её] |своето |моето )?(?:согласие|"
+    r"\b(?:отзываю|відкликаю|оттеглям) (?:сво[её] |мо[её] |свою |мою |своето |моето )?(?:согласие|"
     r"згоду|съгласие(?:то)?)",
     r"\bпрекратить (?:направление|отправку|рассылку|присылать|отправлять)\b",
     r"\b(?:припиніть|припинити|перестаньте) (?:надсилати|відправляти|слати|розсилку)\b",
@@ -587,6 +588,43 @@ _STRONG = _rx(
     r"\b(?:удалить|исключить|убрать|видалити|вилучити|прибрати) (?:меня|мой|мою|мене|мій|мою)\b",
     r"\b(?:вилучіть|видаліть|приберіть|удалите|исключите|уберите)\b.{0,30}"
     r"\b(?:з|із|из) (?:розсилки|списку|рассылки|списка)\b",
+    # "Снимите меня с подписки", "прошу припинити надсилання", "стерти мою адресу"
+    r"\bснимите (?:меня|нас)\b", r"\bвыключите (?:меня|мой адрес|этот адрес)\b",
+    r"\b(?:припинити|припиніть|припинення) (?:надсилання|відправлення|розсилання|розсилки)\b",
+    r"\b(?:стерти|зітріть|стеріть|видаліть|видалити|удалите|удалить) (?:мою|мої|мій|мои|мой) "
+    r"(?:\w+ )?(?:адрес\w*|дан[іи]\w*|e-?mail|імейл|имейл|пошт\w*|почт\w*)",
+    # Belarusian: "Адпішыце мяне", "Выключыце … гэты адрас са спісу", "больш не дасылаць"
+    r"\bадпіш\w*", r"\b(?:выключыце|выдаліце|прыбярыце) (?:мяне|мой|маю|гэты адрас)\b",
+    r"\b(?:са|з) спісу (?:рассылкі|рассылак|рассылкаў)\b", r"\bне дасылай(?:це)?\b",
+    r"\bбольш не (?:дасылаць|дасылайце|пішыце)\b",
+    # ru, uk, be in Latin letters: "otpishite menya", "udalit' moi adres", "vidpyshit mene",
+    # "vydalicie maju adrasu"
+    r"\botpi[sš](?:i|ite|hi|hite)\b", r"\bvidpy[sš](?:it|ity|i|hit|hity)\b",
+    r"\budali(?:t'?|te) (?:moi|moy|moj|menya|moyu|moju)\b",
+    r"\bne (?:prisylai|prisylaite|prisylajte|prisylayte|prysylaite|nadsylaite|nadsylajte)\b",
+    r"\b(?:iz|z) (?:vashei |vashey |vashoi |etoi |etoy |tsiiei |va[šs]aj |hetaj )?"
+    r"(?:rassylki|rozsylky|rassy[łl]ki)\b", r"\bvydalic(?:ie|e)\b",
+    # bg in Latin letters: "otpishete me ot tozi spisuk i poveche ne mi pishete"
+    r"\botpi(?:sh|[sš])ete me\b",
+    r"\b(?:poveche|veche) ne mi (?:pi(?:sh|[sš])ete|prashtai\w*|izprashtai\w*)\b",
+    r"\bne mi (?:pi(?:sh|[sš])ete|prashtaite|prashtajte|izprashtaite) (?:poveche|veche)\b",
+    # bg, mk: "възразявам срещу обработването … за директния маркетинг", "заличете имейл
+    # адреса ми", "повлекувам согласноста", "избришете ги моите податоци"
+    r"\bвъзразявам\b.{0,80}\bмаркетинг", r"\bзаличете (?:\w+ )?(?:адреса ми|ме|данните ми|"
+    r"личните ми данни)\b",
+    r"\bповлекувам (?:ја )?(?:мојата |својата )?согласност", r"\bизбришете (?:ги )?(?:моите|"
+    r"мојата|мојот) (?:податоци|адреса|е-?пошта|мејл)\b",
+    # sr (both scripts), hr: "избришете са ваше листе", "више не шаљете", "Prestanite da mi
+    # šaljete", "Spriječite slanje ovih poruka"
+    r"\bизбриш(?:ете|ите) (?:ме|мој|моју)\b", r"\bвише (?:ми )?не шаљ(?:ете|ите)\b",
+    r"\bда ме (?:избришете|одјавите|уклоните|скинете|обришете)\b",
+    r"\bda me (?:izbri[sš]ete|odjavite|uklonite|skinete|obri[sš]ete|maknete)\b",
+    r"\bне желим (?:више )?(?:ваше |ове )?(?:поруке|мејлове|имејлове|е-?мејлове|огласе)\b",
+    r"\bne [zž]elim (?:vi[sš]e )?(?:va[sš]e |ove )?(?:poruke|mejlove|mailove|e-?mailove|"
+    r"oglase)\b",
+    r"\bпрестаните (?:да (?:ми )?)?(?:шаљ|слат)\w*",
+    r"\bprestanite (?:da (?:mi |nam )?)?(?:[sš]alj|slat)\w*",
+    r"\b(?:sprije[čc]ite|zaustavite|obustavite|prekinite|spre[čc]ite) (?:sa )?slanje\w*",
     # hr, sl, sr, bs
     r"\bodjav\w*", r"\bispi[sš]ite\b", r"\bizbri[sš]ite (?:me|moj|moju|mojo)\b",
     r"\bne (?:[sš]aljite|po[sš]iljajte)\b",
@@ -617,6 +655,38 @@ _STRONG = _rx(
     r"\bloobu\w* (?:uudiskirja|tellimus)\w*",
     # ca
     r"\bd(?:onar|oneu|oni)[- ](?:me|nos)? ?de baixa\b", r"\bno (?:m'envieu|ens envieu) m[ée]s\b",
+    # "deixeu d'enviar-me correus", "deixàreu d'enviar-me publicitat", "Llevau-me de sa
+    # llista", "Ja la podeu esborrar de la vostra base de dades", "no vull rebre més"
+    r"\bdeix(?:eu|au|[àa]reu|in|i|ar|a|essin) d'enviar(?:-me|-nos|-m'|-ns)?",
+    r"\b(?:llev(?:eu|au|a)|tre(?:ieu|u)|tra(?:ieu|u)|esborr(?:eu|au|a))-(?:me|nos)\b",
+    r"\b(?:esborr|elimin|suprimi|tre|trae|llev)\w*\b.{0,40}\b(?:de (?:la |sa )?(?:vostra |"
+    r"seva )?(?:base de dades|llista)|des (?:vostres )?llistes)\b",
+    r"\b(?:esborr|elimin|suprimi)\w* (?:la meva|el meu|la nostra) (?:adre[çc]a|correu|"
+    r"e-?mail|dades)\b",
+    r"\bno (?:vull|volem|desitjo) (?:tornar a )?rebre\b",
+    r"\b(?:butllet[íi]ns?|correus|publicitat)\b.{0,15}\bno (?:els |la |el )?vull\b",
+    r"\bbaixa (?:del? |des )?(?:butllet[íi]|newsletter|llista|subscripci[óo])\b",
+    r"\bretir(?:o|em) (?:el |tot )?(?:meu |nostre )?consentiment\b",
+    r"\bsupressi[óo] de (?:les meves|les nostres|totes les meves) dades\b",
+    # gl: "borrádeme da lista", "Quitádeme dunha vez", "solicito que eliminen o meu
+    # enderezo das súas listaxes", "non quero recibir máis"
+    r"\b(?:borr|quit|sac|elimin)(?:[áa]deme|[ée]deme|[áa]denos|ademe|edeme)\b",
+    r"\b(?:borr|elimin|quit|sac)\w*\b.{0,40}\b(?:das? (?:súas |vosas |)?listaxes?|o meu "
+    r"enderezo)\b",
+    r"\bnon (?:quero|desexo|queremos) (?:volver a )?recibir\b", r"\bnon recibir m[áa]is\b",
+    r"\bnon (?:me )?(?:envíen|envien|mandedes|enviedes|mandes) m[áa]is\b",
+    # eu: "kendu nire helbidea posta-zerrendatik", "ez dut publizitaterik jaso nahi", "ez
+    # bidali gehiago", "ezabatu nire helbidea", "ez erabili nire datuak"
+    r"\b(?:kendu|ezabatu|borratu) (?:nire|gure) (?:helbide\w*|posta\w*|izen\w*|datu\w*)",
+    r"\bzerrenda\w*tik (?:kendu|ezabatu|atera)\b", r"\bez (?:dut|dugu) (?:\w+ ){0,3}jaso nahi\b",
+    r"\bez (?:bidali|igorri)\b", r"\bez erabili (?:nire|gure) datu\w*",
+    r"\baurka egiteko eskubide\w*",
+    # oc (Aranese, Languedocien), ast: "me tiretz dera vòsta lista", "Non voi recéber mès",
+    # "deishatz de mandar-me", "dáime de baxa", "desaniciái la mio direición"
+    r"\btir(?:atz|etz|ar)\b.{0,30}\blista\b", r"\bnon (?:voi|v[òo]li|vòl) (?:pas )?"
+    r"rec[ée]b(?:er|re)\b", r"\bdei(?:sh|x)atz de (?:mandar|enviar)",
+    r"\bnun (?:quiero|quieru) recibir\b", r"\bd[áa](?:i|d)?me de baxa\b",
+    r"\bdesanici\w*",
     # he, ar
     r"הסירו אותי", r"להסיר אותי", r"הסר(?:ה)? אותי", r"אל תשלחו",
     r"(?:תורידו|הורידו|להוריד|תוציאו|הוציאו|להוציא|תסירו) אותי", r"תפסיקו לשלוח",
@@ -769,6 +839,15 @@ _STRONG = _rx(
     r"退订", r"退訂", r"取消(?:订阅|訂閱|关注)", r"(?:从|從).{0,15}(?:删除|刪除|移除)",
     r"(?:删除|刪除|移除)我的", r"不要再(?:发|發|寄|给我|給我)", r"别再(?:发|寄|给我)",
     r"停止(?:发送|發送|寄送|推送)",
+    # "别往这个地址发了", "请勿再寄", "停止向本邮箱发送", "删除贵方保存的本人邮箱地址",
+    # "拒绝贵方将我的个人信息用于营销目的"
+    r"(?:别|不要|請勿|请勿|勿|別)(?:再)?(?:往|向|给|給|對|对)(?:这个|這個|本|我的|此)?(?:地址|邮箱|"
+    r"郵箱|信箱|邮件地址|郵件地址).{0,4}(?:发|發|寄|送)",
+    r"停止(?:向|往|对|對).{0,12}(?:发送|發送|寄送|推送|发|發)",
+    r"(?:删除|刪除|移除).{0,12}(?:邮箱|郵箱|邮件地址|郵件地址|电邮|電郵|信箱)(?:地址)?",
+    r"拒绝.{0,30}(?:营销|推广|廣告|广告)", r"拒絕.{0,30}(?:行銷|推廣|廣告|營銷)",
+    # ja "メルマガ解除して下さい", "メールマガジンの配信を停止していただけますでしょうか"
+    r"(?:メルマガ|メールマガジン|ニュースレター)(?:の|を)?(?:配信)?(?:を)?(?:解除|停止|退会)",
     r"配信(?:を)?(?:停止|解除|中止)", r"購読(?:を)?(?:解除|停止|中止)", r"登録(?:を)?解除",
     r"(?:送らないで|送信しないで|送付しないで|送って(?:こ|く)ないで|配信しないで|"
     r"メールしないで)", r"(?:リスト|名簿)から(?:削除|外し)",
@@ -779,7 +858,8 @@ _STRONG = _rx(
     r"(?:보내지\s?마|그만\s?보내)", r"(?:목록|리스트|명단)에서\s?(?:삭제|제외|빼)",
     r"그만\s?받", r"(?:메일|이메일|뉴스레터|광고|소식|정보|알림).{0,20}(?:받고\s?싶지|받지\s?않|"
     r"원하지\s?않)",
-    r"동의(?:를)?\s?철회", r"(?:수신|발송|이메일|메일|광고).{0,20}(?:중단|중지)(?:해|하여)\s?주",
+    r"동의(?:를)?\s?철회", r"동의.{0,30}철회(?:하겠|합니다|하고)", r"마케팅.{0,30}동의하지\s?않",
+    r"(?:수신|발송|이메일|메일|광고).{0,20}(?:중단|중지)(?:해|하여)\s?주",
     # zh (Cantonese "唔好再"; "自…名單中刪除"), ja "メール止めて"
     r"唔好再", r"取消我的(?:订阅|訂閱)",
     r"自.{0,15}(?:名單|名单)(?:中)?(?:删除|刪除|移除)",
@@ -813,7 +893,7 @@ _NEGATION_BEFORE = re.compile(
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
     r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke(?! nok\b)|inte|ej|ekki|[äa]lk[äa][äa]|[äa]l[äa]|"
-    r"ei|nem|"
+    r"ei|nem|nemojte|nemoj|немојте|немој|"
     r"nu (?:vreau|doresc|vrem|dorim)|nu|no me (?:deis|den|des|d[ée]|da|deas) de|"
     r"не|ні|μη|μην|δεν|לא|لا|ليس|وليس|ولا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
@@ -831,8 +911,11 @@ _NEGATION_AFTER = re.compile(
     # South and West Slavic with the verb first: "Odjaviti se ne želim"
     r"^\s*(?i:(?:se |si |sa |me )?(?:ne\s+(?:[žz]elim|mislim|bom|[čc]u|chci|chcem)|no[čc]em|"
     r"nechci|nechcem|ne[ćc]u|necu))\b|"
+    # Russian and Ukrainian with the verb first: "Отписываться я не собираюсь"
+    r"^\w*\s*(?i:(?:я |мы )?не (?:собираюсь|собираемся|буду|хочу|планирую|збираюся|"
+    r"збираюсь|хочу|стану))\b|"
     r"^\s*(?:[はまでもをの]{0,4})(?:したくない|しないで|しなくて|はしません|しません|"
-    r"しなくても|不要|(?:을|를)?\s?하지\s?(?:마|않))")
+    r"しなくても|不要|(?:을|를)?\s?하지\s?(?:마|말|않))")
 # A footer's offer, not a request: the phrase in an "if you wish to …" clause ("Si desea
 # darse de baja, puede hacerlo en …"). "If you could remove me" is a request.
 _CONDITIONAL = re.compile(
@@ -852,7 +935,12 @@ _INHERENT_NEGATIVE = re.compile(
 
 # Signed up again ("ponovno sam se prijavio", "znovu jsem se přihlásil") and staying, said as
 # the last word or of the list ("je reste !", not "ich bleibe dabei: bitte abmelden").
-_SIGNED_UP_AGAIN = r"\bponovn?o (?:sam se )?prijavi\w*|\bznovu (?:jsem se )?p[řr]ihl[áa]sil\w*"
+_SIGNED_UP_AGAIN = (r"\bponovn?o (?:sam se )?prijavi\w*|\bznovu (?:jsem se )?p[řr]ihl[áa]sil\w*|"
+                    r"\b(?:spet|opet) (?:se )?(?:bi )?(?:rad |rada )?prijavi\w*|\bvpi[sš]ete "
+                    r"nazaj\b|\bподпишите (?:меня |нас )?(?:обратно|снова|заново)\b|"
+                    r"\bпідпишіть (?:мене |нас )?(?:знову|назад)\b|\bзапишете отново\b|"
+                    r"\btornar a (?:rebre|apuntar|subscriure|donar d'alta)\b|"
+                    r"\btorna(?:r|de)? a (?:recibir|apuntar|subscribir|dar de alta)\b")
 _STAYING = (r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)"
             r"(?:\s*[!.]|\s*$| (?:abonn|inscrit|angemeldet|subscribed|on the list|suscrit|"
             r"iscritt|ingeschreven))|\b(?:resto|rimango) (?:comunque |ancora |volentieri )?"
@@ -980,7 +1068,8 @@ _NOT_ME_THINGS = _rx(
     r"\b(?:webinare?n?|webinars|seminare?n?|seminars|veranstaltung(?:en)?|workshops?|"
     r"schulung(?:en)?|konferenz(?:en)?|kurse?n?|termine?n?|webinaires?|ateliers?|"
     r"s[ée]minaires?|conf[ée]rences?|eventos?|corsi|corso|talleres?|cursos?|seminarios?|"
-    r"cursus|szkoleni[ea]|warsztat(?:y|ów)?|webin[áa]ri[ao]s?)\b",
+    r"cursus|szkoleni[ea]|warsztat(?:y|ów)?|webin[áa]ri[ao]s?|meetup\w*|radionic\w*|"
+    r"predavanj\w*)\b",
     # a race or a tournament: "uitschrijven voor de 10 km van zondag"
     r"\b(?:\d+ ?km|(?:halve )?marathons?|halbmarathons?|wedstrijd(?:en)?|toernooi(?:en)?|"
     r"turnier(?:e|en)?|wettk[äa]mpfe?|races?|gara|carrera|volkslauf|stadtlauf|staffellauf)\b",
@@ -991,7 +1080,8 @@ _MAIL_WORDS = re.compile(
     r"werbung|marketing|correos?|courriels?|wiadomo[śs]ci|mailings?|offers?|angebote?|"
     r"promotions?|promociones|ofertas?|offres?|offerte|aanbiedingen|publicidad|"
     r"publicit[ée]s?|pubblicit[àa]|reklam\w*|warenkorb-?erinnerungen|erinnerungs-?(?:e-?)?mails?|"
-    r"reminder e-?mails?|cart reminders)\b", re.I)
+    r"reminder e-?mails?|cart reminders|correus?|butllet[íi]ns?|publicitat|publicidade|"
+    r"buletin\w*|publizitate\w*|corr[èe]us)\b", re.I)
 _QUESTION_WORD = re.compile(
     r"^(?:how|can|could|may|is|are|do|does|did|why|where|wie|kann|k[öo]nnen|wo|warum|"
     r"comment|pourquoi|est-ce|c[óo]mo|puedo|por qu[ée]|come|posso|perch[ée]|hoe|kan|waarom|"
@@ -1008,7 +1098,8 @@ _MISTAKE = _rx(
     r"по ошибке|случайно|випадково|κατ[άα] λ[άα]θος|por engano|sem querer|gre[šs]kom|"
     r"pogre[šs]no|по грешка)\b",
     r"不小心", r"误点", r"誤點", r"間違えて", r"誤って", r"うっかり", r"실수로",
-    r"ভুল করে", r"गलती से", r"\bgalti se\b", r"โดยไม่ได้ตั้งใจ", r"\bnhầm\b", r"\bnham\b",
+    r"ভুল করে", r"गलती से", r"\bбез да искам\b", r"\bневолно\b", r"\bпо невнимание\b",
+    r"\bнечаянно\b", r"\bвипадково\b", r"\bgalti se\b", r"โดยไม่ได้ตั้งใจ", r"\bnhầm\b", r"\bnham\b",
     r"\btidak sengaja\b", r"\btak sengaja\b",
 )
 # The mistake must be a click on our link ("I accidentally signed up, unsubscribe me"
@@ -1053,6 +1144,8 @@ _POLITE_OPENER = (
     r"¿?(?:me |nos )?(?:pueden|podr[íi]an|puede|podr[íi]a|podem|poderiam|pode|poderia)\b|"
     r"(?:kunt|kunnen|zoudt) (?:ge|gij|u|jullie)\b|"
     r"(?:potete|potreste|pu[òo]|potrebbe)\b|(?:kunt u|kunnen jullie|zou u|zouden jullie)\b|"
+    # Catalan, Galician: "Podeu esborrar …?", "Podedes borrarme …?"
+    r"(?:em |ens )?(?:podeu|podr[íi]eu|pots|podries)\b|(?:me |nos )?(?:podedes|poder[íi]ades)\b|"
     # Italian asks in the present: "Mi togliete dalla lista?", "Ci cancellate, per favore?"
     r"(?:mi|ci) (?=(?:togliete|cancellate|levate|eliminate|rimuovete|disiscrivete|depennate|"
     r"stralciate|cancella|toglie|rimuove|elimina)\b)|"
@@ -1110,6 +1203,8 @@ _PAST_SELF = _rx(r"\bi (?:hit|clicked|pressed|tapped|used|followed) (?:on )?(?:t
                  r"\bme desuscrib[íi]\b", r"\bme di de baja\b",
                  r"\bsam se\b.{0,30}\bodjavi(?:o|la)\b", r"\bodjavi(?:o|la) sam se\b",
                  r"\bjsem se odhl[áa]sil", r"\bsem se odjavil",
+                 r"\b(?:em|me) vaig donar de baixa\b", r"\bme di de baixa\b",
+                 r"\bотписал(?:ся|ась|ись)\b", r"\bвідписав(?:ся|ла?ся)\b",
                  r"\bperuin (?:\w+ )?tilauksen\b", r"\bmeldt meg av\b", r"\bmeldte meg av\b")
 _NOT_INTERESTED = re.compile(
     r"^(?:(?:no|nein|non|nee)[,.! ]+)?(?:(?:thanks|thank you|danke|merci|gracias|grazie|"
@@ -1259,14 +1354,23 @@ def _undictate(text: str) -> str:
     return "\n".join(lines)
 
 
+# A full stop, a danda, a line break; a question or exclamation mark after Chinese or
+# Japanese even without a space ("配信止めてもらえますか?LINEで…"); an emoji before a
+# capital ("… een beetje gek 😄 Wilt u mij …?").
+_SENTENCE_END = re.compile(r"(?<=[.!?¡¿;।])\s+|\n+|(?<=[\u3040-\u30ff\u3400-\u9fff][!?])(?=\S)|"
+                           r"(?<=[\U0001F300-\U0001FAFF\u2600-\u27BF])\s+(?=[A-ZÄÖÜÀ-Þ])")
+_CJK_WRAP = re.compile(r"(?<=[\u3040-\u30ff\u3400-\u9fff])[ \t]*\n"
+                       r"(?=[ \t]*[\u3040-\u30ff\u3400-\u9fff])")
+
+
 def _sentences(text: str) -> list[str]:
     t = _undictate(_normal(text))
     # A hard-wrapped line goes on in the next ("Könnt ihr mich bitte\nrausnehmen?"): one
     # that ends without a full stop and is long, or is followed by a lower-case word.
+    # Chinese and Japanese wrap without a space between the halves ("配信を⏎停止して")
+    t = _CJK_WRAP.sub("", t)
     t = _WRAPPED.sub(" ", t)
-    # an emoji ends a sentence as a full stop does ("… een beetje gek 😄 Wilt u mij …?")
-    parts = re.split(r"(?<=[.!?¡¿;।])\s+|\n+|(?<=[\U0001F300-\U0001FAFF\u2600-\u27BF])\s+"
-                     r"(?=[A-ZÄÖÜÀ-Þ])", t)
+    parts = _SENTENCE_END.split(t)
     joined: list[str] = []
     for p in parts:
         # "Ich habe mich am 12.01. abgemeldet": the periods of a date or an ordinal
@@ -1329,7 +1433,14 @@ _OTHER_CHANNEL = re.compile(
     r"nyomtatott|pap[íi]r|χαρτ[ιί]\w*|tiskan\w*|"
     # by post: "niente per posta" (not "per posta elettronica"), "par la poste", "by post"
     r"per posta(?! elettronica| certificata| elettr)|par (?:la )?poste|by (?:post|snail mail)|"
-    r"per post(?!\w)|mit der post|por correo (?:postal|ordinario))\b", re.I)
+    r"per post(?!\w)|mit der post|por correo (?:postal|ordinario)|viber|(?-i:LINE)|"
+    r"kakao\s?talk|wechat|"
+    # Cyrillic: "от уведомлений в Телеграме", "від Viber-розсилки", "бумажный каталог"
+    r"телеграм\w*|вайбер\w*|вотсап\w*|ватсап\w*|смс|sms-\w+|бумажн\w*|паперов\w*|"
+    r"печатн\w*|друкован\w*|каталог\w*|листовк\w*|листівк\w*)\b|"
+    # scripts without spaces between words: no \b ("LINEだけ配信停止", "카톡으로")
+    r"(?-i:LINE)(?=[\u3040-\u30ff\u3400-\u9fff])|ライン|카카오톡|카톡|문자(?:로|는|만|메시지)|"
+    r"微信|短信|簡訊|ショートメール|ＳＭＳ", re.I)
 _CHANNEL_MESSAGES = re.compile(
     r"\b(?:whats-?app|sms|text|telegram|signal|push)[- ]?(?:messages?|nachrichten|messaggi|"
     r"mensajes|berichten|wiadomo[śs]ci)\b|\b(?:messages?|nachrichten|messaggi|mensajes|"
@@ -1385,9 +1496,25 @@ def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
         return "removes a thing, not the person"
     if _NOT_ME_OBJECTS.search(s) and not _PERSON_OR_LIST.search(s[m.start():m.end() + 30]):
         return "removes an item, not the person"
+    if _CONTRACT.search(_clause_of(s, m)):
+        return "cancels a contract or a line, not the mail"
     return ""
 
 
+# A contract, a phone line, an internet access or a membership, in the phrase's own clause
+# ("donar de baixa el contracte de la llum", "ADSLari baja eman diot"; not "Dadme de baja,
+# no tengo ningún contrato con ustedes").
+_CONTRACT = re.compile(
+    r"\b(?:contracte|contrato|kontratu\w*|adsl\w*|fibra [óo]ptica|zuntz optiko\w*|gimnas\w*|"
+    r"bazkidetza\w*)\b|\bl[íi]ni[ae] (?:m[òo]bil|m[óo]vil|fixa|fija|de tel[eè]fon\w*|"
+    r"telef[òó]nica)\b", re.I)
+
+
+# a please-word between commas joins the clause around it: "Отпишите меня, пожалуйста, от
+# уведомлений в Телеграме" names what it stops after the word
+_SET_OFF_PLEASE = re.compile(
+    r",\s*(?:please|bitte|s'il vous pla[îi]t|por favor|per favore|alstublieft|proszę|prosím|"
+    r"пожалуйста|будь ласка|калі ласка|моля|молим|lütfen|kérem)\s*,", re.I)
 # a consequence drawn, between what happened and what is asked
 _SO = re.compile(r"[,;]\s*(?:so|therefore|hence|also|deshalb|daher|darum|donc|alors|"
                  r"par cons[ée]quent|as[íi] que|por eso|quindi|perci[òo]|dus|daarom)\b", re.I)
@@ -1500,7 +1627,7 @@ def _score_read(s: str) -> tuple[float, str, bool]:
     thing = _a_thing_not_the_person(s, m)
     if thing:
         return 0.03, f"{thing}: {phrase}", False
-    clause = _clause_of(s, m)
+    clause = _clause_of(_SET_OFF_PLEASE.sub(lambda p: p.group(0).replace(",", " "), s), m)
     if _OTHER_CHANNEL.search(clause) and not _names_mail(clause):
         # "Please stop the SMS, the e-mails are fine": another channel's messages. An
         # objection to them is the person's too, but not to this mail: a human passes it on.

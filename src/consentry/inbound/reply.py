@@ -95,7 +95,9 @@ _SEPARATOR = re.compile(
     r"d[ée]but du message r[ée]exp[ée]di[ée]\s*:|"
     # any title between dashes: "-----Original-Nachricht-----" (GMX, Web.de), "--------
     # Ujumbe asili --------", "--- Mensagem original ---" in the languages not listed
-    r"-{3,}\s*[^\W\d_][^\W\d_' -]{1,30}(?:[ -][^\W\d_]{1,20}){0,3}\s*-{3,})[ \t]*$",
+    # "------ Rejected message (18 lines) ------" (LISTSERV)
+    r"-{3,}\s*[^\W\d_][^\W\d_' -]{1,30}(?:[ -][^\W\d_]{1,20}){0,3}(?:\s*\(\d+ [^\W\d_]+\))?"
+    r"\s*-{3,})[ \t]*$",
     re.I,
 )
 _OUTLOOK_FROM = re.compile(
@@ -115,6 +117,10 @@ _OUTLOOK_NEXT = re.compile(
     r"تم الإرسال|إلى|الموضوع|التاريخ|发送时间|收件人|主题|日期|寄件日期|收件者|主旨|送信日時|"
     r"宛先|件名|日付|보낸 날짜|받는 사람|제목|날짜)[ \t*]*[:：]", re.I)
 _RULE = re.compile(r"^[ \t]*[_\-=]{8,}[ \t]*$")
+_RAW_HEADER = re.compile(r"^(?:(?:return-path|received|dkim-signature|arc-[\w-]+|authentication-"
+                         r"results|received-spf|x-[\w-]+|delivered-to|envelope-to|"
+                         r"x-original-to)[ \t]*:|[ \t]+\S)", re.I)
+_RAW_HEADER_NAME = re.compile(r"^[A-Za-z][\w-]*[ \t]*:", re.I)
 _SIGNATURE_DASHES = re.compile(r"^-- ?$")
 _CLOSING = re.compile(
     r"^[ \t]*(?:mfg|lg|vg|mit freundlichen? gr[üu](?:ß|ss)en?|freundliche gr[üu](?:ß|ss)e|"
@@ -253,6 +259,16 @@ def _own_rules(text: str) -> tuple[str, list[str]]:
                 i = below
                 continue
             what = "separator" if separator else "header block"
+            if not separator:
+                # a pasted header block starts above its From: Return-Path, Received,
+                # DKIM-Signature and their folded lines go with it (a run that starts
+                # with a named field; an indented line of the sender's own stays)
+                top = len(kept)
+                while top > 0 and len(kept) - top < 200 and _RAW_HEADER.match(kept[top - 1]):
+                    top -= 1
+                while top < len(kept) and not _RAW_HEADER_NAME.match(kept[top]):
+                    top += 1
+                del kept[top:]
             ev.append(f"cut at {what}: {line.strip()[:60]}")
             break
         attribution = bool(_ATTRIBUTION.match(line))
