@@ -33,7 +33,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
            "bounces11", "bounces12", "bounces13", "bounces14", "bounces15", "bounces16",
-           "bounces17")
+           "bounces17", "bounces18")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -67,6 +67,9 @@ KNOWN_REPLIES = {
     "replies45/r038": "an Italian provider's mailbox-full notice to the reply address: read as "
                       "what it is, a soft bounce (counted, nothing suppressed at once); the "
                       "label calls it an automatic reply",
+    "replies51/r023": "a Korean 'this address is no longer used (the employee left)' notice "
+                      "saying the message was not delivered: read as a soft bounce (counted, "
+                      "nothing suppressed at once); the label calls it an automatic reply",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
 }
@@ -101,6 +104,22 @@ KNOWN = {
                      "abuse desk): read as a reply whose objection is for the user's "
                      "address the enclosed newsletter went to, suppressed and flagged; the "
                      "label calls it a complaint (the same address, the same effect)",
+    **{f"bounces18/{k}": "a forwarder's report naming only the forwarding target: "
+       "consentry names the failed address the report gives (in production the VERP token "
+       "says whom it is about); the label names the alias the newsletter was sent to, taken "
+       "from the returned headers" for k in ("b11", "b16", "b18")},
+    "bounces18/b07": "a Google Groups answer that the group 'may not exist, or you may not have "
+                     "permission to post': a list of possibilities is no finding of a dead "
+                     "address, soft (the label follows its 5.1.1)",
+    "bounces18/b19": "a list administrator's own words asking that the list address be removed "
+                     "(no ARF, no abuse desk): read as a reply whose objection is for the "
+                     "address the enclosed newsletter went to, suppressed and flagged; the "
+                     "label calls it a complaint (the same address, the same effect)",
+    "bounces18/b25": "a university alias service's expansion report (one target removed, one "
+                     "over quota and retried) under Auto-Submitted: read as an automatic "
+                     "message, nothing suppressed; the label calls it a soft bounce",
+    "bounces18/b26": "'disabled' under Status 5.1.1: the structured code says the mailbox is "
+                     "gone, hard (the label reads the text: suspended, soft)",
     "bounces9/b29": "a forwarding service's 'this address has changed' notice under "
                     "Auto-Submitted: auto-replied, with no DSN and no failure wording: read "
                     "as an automatic reply, nothing suppressed (the label says hard/hasmoved)",
@@ -119,7 +138,8 @@ KNOWN = {
               "replies28", "replies29", "replies30", "replies31", "replies32", "replies33",
               "replies34", "replies35", "replies36", "replies37", "replies38", "replies39",
               "replies40", "replies41", "replies42", "replies43", "replies44", "replies45",
-              "replies46", "replies47", "replies48")
+              "replies46", "replies47", "replies48", "replies49", "replies50",
+              "replies51", "replies52")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])
