@@ -2690,6 +2690,14 @@ def test_an_abuse_desks_text_complaint_with_a_few_fields_pasted() -> None:
     ("LINEだけ配信停止にしたいです。", False),
     ("마케팅 목적으로 제 정보를 이용하는 것에 동의하지 않습니다.", True),
     ("수신거부 하지 말아주세요.", False),
+    # review: a negated wish to receive again, "nemojte" itself the request, a delivery
+    # address, "from the mailing" without a verb
+    ("No vull tornar a rebre correus vostres.", True),
+    ("M'agradaria tornar a rebre les vostres ofertes.", False),
+    ("Nemojte mi više slati vaše ponude.", True),
+    ("Удалите мой адрес доставки, я переехал.", False),
+    ("Ya uznala o skidke iz rassylki, spasibo.", False),
+    ("Som tres de la llista d'espera del curs.", False),
 ])
 def test_readings_of_the_forty_ninth_to_fifty_third_blind_sets(text: str,
                                                                objects: bool) -> None:

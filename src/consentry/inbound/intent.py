@@ -602,8 +602,9 @@ _STRONG = _rx(
     r"\botpi[sš](?:i|ite|hi|hite)\b", r"\bvidpy[sš](?:it|ity|i|hit|hity)\b",
     r"\budali(?:t'?|te) (?:moi|moy|moj|menya|moyu|moju)\b",
     r"\bne (?:prisylai|prisylaite|prisylajte|prisylayte|prysylaite|nadsylaite|nadsylajte)\b",
-    r"\b(?:iz|z) (?:vashei |vashey |vashoi |etoi |etoy |tsiiei |va[šs]aj |hetaj )?"
-    r"(?:rassylki|rozsylky|rassy[łl]ki)\b", r"\bvydalic(?:ie|e)\b",
+    r"\b(?:udali\w*|isklyuchi\w*|uberi\w*|vydali\w*|prybery\w*|vyklyuchi\w*)\b.{0,30}"
+    r"\b(?:iz|z|ot|vid) (?:vashei |vashey |vashoi |etoi |etoy |tsiiei |va[šs]aj |hetaj )?"
+    r"(?:rassylki|rozsylky|rassy[łl]ki|spiska|spysku)\b", r"\bvydalic(?:ie|e)\b",
     # bg in Latin letters: "otpishete me ot tozi spisuk i poveche ne mi pishete"
     r"\botpi(?:sh|[sš])ete me\b",
     r"\b(?:poveche|veche) ne mi (?:pi(?:sh|[sš])ete|prashtai\w*|izprashtai\w*)\b",
@@ -619,6 +620,8 @@ _STRONG = _rx(
     r"\bизбриш(?:ете|ите) (?:ме|мој|моју)\b", r"\bвише (?:ми )?не шаљ(?:ете|ите)\b",
     r"\bда ме (?:избришете|одјавите|уклоните|скинете|обришете)\b",
     r"\bda me (?:izbri[sš]ete|odjavite|uklonite|skinete|obri[sš]ete|maknete)\b",
+    r"\bnemojte (?:mi |nam )?(?:vi[sš]e )?(?:slati|[sš]aljati|pisati|spamati)\b",
+    r"\bнемојте (?:ми |нам )?(?:више )?(?:слати|шаљати|писати)\b",
     r"\bне желим (?:више )?(?:ваше |ове )?(?:поруке|мејлове|имејлове|е-?мејлове|огласе)\b",
     r"\bne [zž]elim (?:vi[sš]e )?(?:va[sš]e |ove )?(?:poruke|mejlove|mailove|e-?mailove|"
     r"oglase)\b",
@@ -659,7 +662,8 @@ _STRONG = _rx(
     # llista", "Ja la podeu esborrar de la vostra base de dades", "no vull rebre més"
     r"\bdeix(?:eu|au|[àa]reu|in|i|ar|a|essin) d'enviar(?:-me|-nos|-m'|-ns)?",
     r"\b(?:llev(?:eu|au|a)|tre(?:ieu|u)|tra(?:ieu|u)|esborr(?:eu|au|a))-(?:me|nos)\b",
-    r"\b(?:esborr|elimin|suprimi|tre|trae|llev)\w*\b.{0,40}\b(?:de (?:la |sa )?(?:vostra |"
+    r"\b(?:esborr\w*|elimin\w*|suprimi\w*|tre(?:ieu|u|ure|gueu)|tra(?:ieu|u|ure)|"
+    r"llev(?:eu|au|a|ar))(?:-(?:me|nos|la|les))?\b.{0,40}\b(?:de (?:la |sa )?(?:vostra |"
     r"seva )?(?:base de dades|llista)|des (?:vostres )?llistes)\b",
     r"\b(?:esborr|elimin|suprimi)\w* (?:la meva|el meu|la nostra) (?:adre[çc]a|correu|"
     r"e-?mail|dades)\b",
@@ -931,7 +935,7 @@ _INHERENT_NEGATIVE = re.compile(
     r"^(?:no |keine|nicht mehr|ne |non |geen |niet meer|nie |do not|don't|dont|never|"
     r"n[ãa]o |ikke |inte |inga |nu |не |δεν |μη|ei |nem |[äa]lk[äa][äa] |不要|别再|"
     r"אל |لا |nechc|nepos|neposiel|nesi|nebesi|nes[uū]t|[äa]rge |jangan |jgn |jngn |"
-    r"tidak |ayaw |đừng |dung |không |khong |อย่า)", re.I)
+    r"tidak |ayaw |đừng |dung |không |khong |อย่า|nemojte |немојте )", re.I)
 
 # Signed up again ("ponovno sam se prijavio", "znovu jsem se přihlásil") and staying, said as
 # the last word or of the list ("je reste !", not "ich bleibe dabei: bitte abmelden").
@@ -939,8 +943,9 @@ _SIGNED_UP_AGAIN = (r"\bponovn?o (?:sam se )?prijavi\w*|\bznovu (?:jsem se )?p[�
                     r"\b(?:spet|opet) (?:se )?(?:bi )?(?:rad |rada )?prijavi\w*|\bvpi[sš]ete "
                     r"nazaj\b|\bподпишите (?:меня |нас )?(?:обратно|снова|заново)\b|"
                     r"\bпідпишіть (?:мене |нас )?(?:знову|назад)\b|\bзапишете отново\b|"
-                    r"\btornar a (?:rebre|apuntar|subscriure|donar d'alta)\b|"
-                    r"\btorna(?:r|de)? a (?:recibir|apuntar|subscribir|dar de alta)\b")
+                    r"\btornar a (?:apuntar|subscriure|donar d'alta)\b|(?<!\bno )(?<!\bnon )"
+                    r"\b(?:m'agradaria|voldria|vull|volem|ens agradaria) tornar a rebre\b|"
+                    r"\btorna(?:r|de)? a (?:apuntar|subscribir|dar de alta)\b")
 _STAYING = (r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)"
             r"(?:\s*[!.]|\s*$| (?:abonn|inscrit|angemeldet|subscribed|on the list|suscrit|"
             r"iscritt|ingeschreven))|\b(?:resto|rimango) (?:comunque |ancora |volentieri )?"
@@ -1050,6 +1055,7 @@ _NOT_ME_THINGS = _rx(
     r"(?<!-)\b(?:post|rechnungs|wohn)(?:adresse|anschrift)\b",
     r"(?<!-)\bpostadress\b", r"\badresse postale\b", r"\bdirecci[óo]n postal\b",
     r"\bindirizzo postale\b",
+    r"\b(?:адрес\w*|адрес\w*) (?:для )?доставк\w*", r"\b(?:почтов|поштов)\w* адрес\w*",
     r"\b[A-ZÄÖÜÅ][a-zäöüåéè]+(?:stra(?:ß|ss)e|str\.|gatan|gata|v[äa]gen|weg|gasse|laan|straat|"
     r"vej|veien) \d{1,4}[a-z]?\b",
     # an invoice, a reminder, a price rise: "Widerspruch gegen Ihre Mahnung"
