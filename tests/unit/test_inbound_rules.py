@@ -2732,3 +2732,60 @@ def test_a_list_managers_refusal_is_a_bounce_for_the_list_address() -> None:
     # of a pasted header block is nobody's words
     v = classify(_list_notice("Ann <ann@home.example>", "Re: Sale", "Nice offer, thanks."))
     assert v.kind == "reply" and not v.suppress, v.evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # German everyday imperatives, and the dialects typed as spoken
+    ("Bitte keine Werbemails mehr schicken.", True),
+    ("Bitte keine Angebote mehr schicken.", True),
+    ("Nehmt mal meine Adresse raus.", True),
+    ("Schickt uns bitte nichts mehr.", True),
+    ("Nehmt bitte meine Adresse aus dem Verteiler raus.", True),
+    ("Löschen Sie bitte meine E-Mail-Adresse.", True),
+    ("Also komplett raus aus allen Newslettern, danke.", True),
+    ("Ich bekomme leider keine Angebote mehr, ist der Newsletter eingestellt?", False),
+    ("Bitte keine Papierrechnung mehr, die PDF per E-Mail reicht.", False),
+    ("I mog des nimma, schickt's ma nix mehr.", True),
+    ("Bidde keene Mails mehr, danke.", True),
+    ("Löschet Sie bitte mini Adrässe us de Lischte.", True),
+    ("Bitte nüt meh schicke, merci.", True),
+    ("Bitte ned abmelden, i mog de Angebote!", False),
+    ("I möcht die Gemüsebox für nächste Woch abbestellen.", False),
+    ("Ich muss unsere Tochter leider vom Zeltlager-Camp abmelden.", False),
+    ("Könnten Sie meine doppelte Teilnahme am Gewinnspiel austragen?", False),
+])
+def test_readings_of_the_fifty_fourth_to_fifty_seventh_blind_sets(text: str,
+                                                                  objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def test_a_providers_anti_spam_desk_names_the_complainant_in_its_own_words() -> None:
+    raw = ("From: Anti-spam centre <antispam-notice@mailhost.example>\r\n"
+           "To: bounces@mail.shop.example\r\nSubject: =?utf-8?b?"
+           + base64.b64encode("垃圾邮件举报通知".encode()).decode() + "?=\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+           "您从 mail.shop.example 发往 li.na@mailhost.example 的邮件已被收件人举报为垃圾邮件。\r\n"
+           "Message-ID：<n1.li@mail.shop.example>\r\n反垃圾邮件中心 antispam@mailhost.example\r\n"
+           ).encode()
+    v = classify(raw)
+    assert v.kind == "complaint", v.evidence
+    assert [r["address"] for r in v.recipients] == ["li.na@mailhost.example"]
+
+
+def test_a_japanese_daemon_notice_with_its_code_in_brackets_is_a_bounce() -> None:
+    body = ("以下のメールアドレスへのメールは配送できませんでした。\r\n\r\n"
+            "宛先メールアドレス : taro@isp.example\r\n原因 : メールボックスの容量を超えています。\r\n"
+            "       (552 5.2.2 Mailbox full)\r\n")
+    raw = ("From: MAILER-DAEMON@isp.example\r\nTo: bounces@mail.shop.example\r\n"
+           "Subject: =?utf-8?b?" + base64.b64encode("メール配送エラーのお知らせ".encode()).decode()
+           + "?=\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\n" + body).encode()
+    v = classify(raw)
+    assert v.kind == "bounce", v.evidence
+    assert [(r["address"], r["class"]) for r in v.recipients] == [("taro@isp.example", "soft")]
+
+
+def test_mailbox_not_exist_in_a_providers_english_is_an_unknown_user() -> None:
+    j = reasons.judge("", "550", "550 RCPT TO mailbox not exist, please check the address")
+    assert (j.reason, j.klass) == ("user_unknown", "hard"), j

@@ -142,7 +142,8 @@ def _ses(obj: dict[str, Any]) -> Complaint:
 # desk) or its subject, and by those headers: a header block carrying List-Unsubscribe,
 # which every marketing message consentry relays has. The complainant is that block's To.
 _DESK_LOCAL = re.compile(r"^(?:abuse|abuse[-_.]?(?:desk|team|dept|department|report|"
-                         r"reports|complaints?)|spam[-_.]?(?:report|complaints?)|noc)$", re.I)
+                         r"reports|complaints?)|spam[-_.]?(?:report|complaints?)|noc|"
+                         r"anti-?spam(?:[-_.]?(?:notice|team|center|centre|report))?)$", re.I)
 _COMPLAINT_SUBJECT = re.compile(
     r"\b(?:abuse|spam)[- ]?(?:complaint|report|notice|notification|beschwerde|meldung|"
     r"ticket)\b|\bspam-?beschwerde|\[abuse[-#: ]|\babuse\b.{0,40}\b(?:ticket|case|"
@@ -154,7 +155,17 @@ _COMPLAINT_SUBJECT = re.compile(
     r"\bbeschwerde (?:[üu]ber|ueber|wegen|zu)\b.{0,20}\b(?:unerw(?:[üu]|ue)nscht|unverlangt|"
     r"unaufgefordert)"
     r"\w*|\bcomplaint (?:about|regarding|re:?|concerning)\b.{0,20}\b(?:unsolicited|unwanted|"
-    r"unrequested)\b", re.I)
+    r"unrequested)\b|"
+    # "垃圾邮件举报通知", "迷惑メール報告", "Жалоба на спам"
+    r"垃圾邮件(?:举报|投诉)|垃圾郵件(?:舉報|投訴)|迷惑メール(?:の)?(?:報告|申告)|스팸\s?신고|"
+    r"жалоба на (?:спам|рассылку)", re.I)
+# The recipient's report told in the desk's own words: "已被收件人举报为垃圾邮件", "has been
+# reported as spam by the recipient", "als Spam gemeldet".
+_REPORTED = re.compile(
+    r"举报为垃圾邮件|舉報為垃圾郵件|投诉为垃圾邮件|迷惑メールとして(?:報告|申告)|스팸(?:으로)?\s?신고|"
+    r"\b(?:reported|marked|flagged) (?:it |this (?:message |e-?mail )?)?as (?:spam|junk)\b|"
+    r"\bals spam (?:gemeldet|markiert)\b|\bsignal[ée] comme (?:spam|ind[ée]sirable)\b|"
+    r"\b(?:отметил|пометил|пожаловал)\w*", re.I)
 # Our message's headers pasted as the desk's text shows them, indented, in its language:
 # "  Von: news@…", "  An: kunde@…", "  Betreff: …", "  Message-ID: <…>".
 _PASTED_FIELD = re.compile(
@@ -163,6 +174,9 @@ _PASTED_FIELD = re.compile(
     re.I)
 _TO_NAMES = frozenset({"to", "an", "à", "a", "para", "aan", "do"})
 _FROM_NAMES = frozenset({"from", "von", "de", "da", "van", "od"})
+_ID_LINE = re.compile(r"(?im)^.*\b(?:message|msg)[-_ ]?id\b.*$")
+_SERVICE_LOCAL = re.compile(r"^(?:abuse|anti-?spam\w*|postmaster|noc|support|help\w*|"
+                            r"no-?reply|feedback\w*|fbl\w*|spam\w*|info|service)$", re.I)
 _HEADER_LINE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]|[ \t]+\S)")
 
 
@@ -242,6 +256,30 @@ def _forwarded_by_an_abuse_desk(msg: Parsed) -> Complaint:
                                   "fields pasted",
                                   "feedback-type missing: taken as abuse",
                                   f"pasted original To: {usable[0]}"), found[1])
+    if desk and _COMPLAINT_SUBJECT.search(msg.subject):
+        # no fields pasted at all: the desk names the complainant in its own sentence
+        # ("您从 … 发往 zhao.lin@qq.example 的邮件已被收件人举报为垃圾邮件"): one address left
+        # once the desk's own and its domain's service addresses are set aside
+        own = {norm(a) for a in frm}
+        desk_domains = {a.rpartition("@")[2].lower() for a in frm}
+        for text in report_texts(msg, cut=False)[:2]:
+            if not _REPORTED.search(text[:6_000]):
+                continue
+            named: list[str] = []
+            prose = _ID_LINE.sub("", text[:6_000])  # a Message-ID is no address
+            for a in addresses_in(prose):
+                local, _, domain = a.rpartition("@")
+                if norm(a) in own or not _usable(a) or (
+                        domain.lower() in desk_domains and _SERVICE_LOCAL.match(local)):
+                    continue
+                if norm(a) not in {norm(x) for x in named}:
+                    named.append(a)
+            if len(named) == 1:
+                return Complaint(True, "abuse", (named[0],), False, True,
+                                 ("text: a provider's anti-spam desk says its user reported "
+                                  "the message (an abuse desk's address, a complaint subject)",
+                                  "feedback-type missing: taken as abuse",
+                                  f"named in the text: {named[0]}"), None)
     for oh in msg.original_headers()[:1]:
         # the same desk's words in a language _ABUSE_TEXT does not know, our message
         # attached whole: a complaint about its one To

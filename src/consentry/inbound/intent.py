@@ -57,6 +57,11 @@ def _rx(*alts: str) -> re.Pattern[str]:
 
 # Objection phrases. Each is specific enough that a match in the sender's own words is an
 # objection unless negated, questioned or about someone else.
+# What a German "keine … mehr" request stops: the mail, the offers, the advertising (not
+# a paper invoice, a catalogue or a delivery).
+_DE_MAIL_NOUN = (r"(?:[\w-]*mails?|[\w-]*newsletter\w*|angebot\w*|werbung|werbe\w*|infos?|"
+                 r"informationen|nachrichten|zusendungen|aktionen|rabatt\w*|gutschein\w*|"
+                 r"spam\w*|sachen|zeug)")
 # Italian "remove" in the forms a request takes: infinitive (with clitic), voi and Lei
 # imperatives ("cancellate", "levatemi", "rimuova", "tolga").
 _IT_REMOVE = (r"(?:cancell|elimin|lev|stralci|depenn|radi)(?:are|ate|atemi|ateci|armi|arci|ami|"
@@ -264,6 +269,32 @@ _STRONG = _rx(
     r"adataim|h[íi]rlev[ée]l|tr[žz]enj|obdelav|obrad)",
     # de
     r"\babmelden\b", r"\babmeldung\b", r"\babbestellen\b", r"\babbestellung\b",
+    # the everyday imperatives: "Bitte keine Angebote mehr schicken", "Schickt mir bitte
+    # nichts mehr", "Nehmt mal meine Adresse raus", "Löscht bitte meine Adresse", "komplett
+    # raus aus allen Mailings", "aus Ihrer Kartei raus"
+    r"\b(?:bitte|möchte ich|will ich|ich möchte|ich will|wir möchten|wir wollen|wollen wir|"
+    r"möchten wir)\b.{0,30}\bkeine\b(?: [\w-]+){0,3} " + _DE_MAIL_NOUN
+    + r"(?: [\w-]+){0,2} mehr\b",
+    r"\bkeine\b(?: [\w-]+){0,3} " + _DE_MAIL_NOUN + r"(?: [\w-]+){0,2} mehr (?:schicken|senden|"
+    r"zusenden|zuschicken|schreiben|zumailen)\b",
+    r"\b(?:wollen|will|möchte|mag|wollt) keine\b(?: [\w-]+){0,2} " + _DE_MAIL_NOUN
+    + r"(?: [\w-]+){0,2} (?:mehr|meh)\b",
+    r"\b(?:schickt|schicken sie|sendet|senden sie|schreibt|schreiben sie) (?:mir|uns) (?:bitte |"
+    r"doch |einfach )?(?:nichts|nix|keine\w*)(?: [\w-]+){0,2} mehr\b",
+    r"\b(?:bitte )?nichts mehr (?:schicken?|senden|zusenden|schreiben)\b",
+    r"\b(?:nehmt|nehmen sie|tragt|tragen sie|streicht|streichen sie|werft|schmei(?:ß|ss)t)\b"
+    r"(?: \w+){0,3} (?:mich|uns|meine (?:[\w-]*adresse|daten|e-?mail\w*)|die adresse|diese "
+    r"adresse)\b(?: [\w-]+){0,6} (?:raus|heraus|runter|aus)\b",
+    r"\b(?:löscht|löschen sie|entfernt|entfernen sie)\b(?: \w+){0,2} (?:meine|unsere|die|diese) "
+    r"(?:[\w-]*adressen?|daten|e-?mail\w*|mail-?adresse)\b",
+    r"\b(?:meine|unsere|die|diese) (?:[\w-]*adressen?|e-?mail\w*|daten)\b(?: \w+){0,3} "
+    r"(?:deleten|löschen|entfernen|rausnehmen|austragen|streichen)\b",
+    r"\braus aus (?:allen |dem |eurem |ihrem |eurer |ihrer |der |jedem )?(?:mailings?|"
+    r"verteiler\w*|listen?|newslettern?|e-?mail-?listen?|kartei|datei)\b",
+    r"\baus (?:ihrer|eurer|der) (?:kartei|datei|kundendatei|adressdatei|datenbank)\b.{0,15}"
+    r"\b(?:raus|entfernen|löschen|streichen|nehmen)\b",
+    r"\bbitte (?:beide |alle |meine |unsere |die |diese )?(?:[\w-]*adressen?|e-?mail-?adressen?) "
+    r"raus\b",
     r"\baustragen\b", r"\bmelden sie (?:mich|uns)\b.{0,60}\bab\b",
     r"\bmeldet (?:mich|uns)\b.{0,40}\bab\b", r"\btragt (?:mich|uns) (?:bitte |doch )?aus\b",
     # the formal register: "Von weiteren Zusendungen … bitte ich abzusehen", "ersucht, von der
@@ -897,7 +928,7 @@ _NEGATION_BEFORE = re.compile(
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
     r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke(?! nok\b)|inte|ej|ekki|[äa]lk[äa][äa]|[äa]l[äa]|"
-    r"ei|nem|nemojte|nemoj|немојте|немој|"
+    r"ei|nem|nemojte|nemoj|немојте|немој|ned|nid|nöd|"
     r"nu (?:vreau|doresc|vrem|dorim)|nu|no me (?:deis|den|des|d[ée]|da|deas) de|"
     r"не|ні|μη|μην|δεν|לא|لا|ليس|وليس|ولا|en (?:halua|tahdo)|emme (?:halua|tahdo))\b)"
     r"(?:,? (?:ever|never|ever again|nie|niemals|jamais|nunca|mai)\b,?)?\s*"
@@ -1059,7 +1090,7 @@ _NOT_ME_THINGS = _rx(
     r"\b[A-ZÄÖÜÅ][a-zäöüåéè]+(?:stra(?:ß|ss)e|str\.|gatan|gata|v[äa]gen|weg|gasse|laan|straat|"
     r"vej|veien) \d{1,4}[a-z]?\b",
     # an invoice, a reminder, a price rise: "Widerspruch gegen Ihre Mahnung"
-    r"\b(?:mahnung\w*|rechnung\w*|zahlungserinnerung\w*|mahngeb[üu]hr\w*|preiserh[öo]hung\w*|"
+    r"\b(?:\w*mahnung\w*|\w*rechnung\w*|zahlungserinnerung\w*|mahngeb[üu]hr\w*|preiserh[öo]hung\w*|"
     r"preisanpassung\w*|abbuchung\w*|lastschrift\w*|bescheid\w*|invoices?|payment reminders?|"
     r"price (?:increase|rise)s?|factures?|fattur[ae]|facturas?|facturen|factuur|faktur\w*)\b",
     # a gym, a club, a membership: "darme de baja del gimnasio"
@@ -1076,6 +1107,12 @@ _NOT_ME_THINGS = _rx(
     r"s[ée]minaires?|conf[ée]rences?|eventos?|corsi|corso|talleres?|cursos?|seminarios?|"
     r"cursus|szkoleni[ea]|warsztat(?:y|ów)?|webin[áa]ri[ao]s?|meetup\w*|radionic\w*|"
     r"predavanj\w*)\b",
+    # a camp, a raffle entry, a delivery, a box: "vom Sommercamp abmelden", "die zweite
+    # Teilnahme austragen", "die Lieferung für Freitag abbestellen", "die Kochbox abbestellen"
+    r"\b\w*camps?\b", r"\bferienlager\b", r"\b(?:teilnahme|gewinnspiel|verlosung)\w*",
+    r"\blieferung(?:en)?\b",
+    r"\b(?:koch|gemüse|obst|wein|kaffee|tee|bier|snack|abo|überraschungs|rezept|frische|bio|"
+    r"brot|genuss)-?box(?:en)?\b",
     # a race or a tournament: "uitschrijven voor de 10 km van zondag"
     r"\b(?:\d+ ?km|(?:halve )?marathons?|halbmarathons?|wedstrijd(?:en)?|toernooi(?:en)?|"
     r"turnier(?:e|en)?|wettk[äa]mpfe?|races?|gara|carrera|volkslauf|stadtlauf|staffellauf)\b",
