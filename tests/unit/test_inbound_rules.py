@@ -2775,7 +2775,8 @@ def test_a_providers_anti_spam_desk_names_the_complainant_in_its_own_words() -> 
 
 def test_a_japanese_daemon_notice_with_its_code_in_brackets_is_a_bounce() -> None:
     body = ("以下のメールアドレスへのメールは配送できませんでした。\r\n\r\n"
-            "宛先メールアドレス : taro@isp.example\r\n原因 : メールボックスの容量を超えています。\r\n"
+            "宛先メールアドレス : taro@isp.example\r\n"
+            "原因 : メールボックスの容量を超えています。\r\n"
             "       (552 5.2.2 Mailbox full)\r\n")
     raw = ("From: MAILER-DAEMON@isp.example\r\nTo: bounces@mail.shop.example\r\n"
            "Subject: =?utf-8?b?" + base64.b64encode("メール配送エラーのお知らせ".encode()).decode()
