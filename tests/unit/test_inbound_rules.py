@@ -2790,3 +2790,51 @@ def test_a_japanese_daemon_notice_with_its_code_in_brackets_is_a_bounce() -> Non
 def test_mailbox_not_exist_in_a_providers_english_is_an_unknown_user() -> None:
     j = reasons.judge("", "550", "550 RCPT TO mailbox not exist, please check the address")
     assert (j.reason, j.klass) == ("user_unknown", "hard"), j
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # Arabic dialects and Arabizi, Persian, Urdu
+    ("لو سمحتوا وقفوا الإيميلات دي.", True),
+    ("شيلوا إيميلي من القايمة بتاعتكم.", True),
+    ("3afak chilouni mn la liste dyal les emails.", True),
+    ("wagfo el emailat plz", True),
+    ("لطفاً آدرس ایمیل مرا از لیست خود حذف کنید.", True),
+    ("dige baraye man email nafrestid lotfan", True),
+    ("ana dost 3ala unsubscribe bel ghalat, matshelonish", False),
+    # Estonian, Hungarian, Latvian, Finnish, Lithuanian
+    ("Palun võtke mind listist maha.", True),
+    ("A hírlevelet többé nem kérem.", True),
+    ("Kérem, vegyenek vissza a listára.", False),
+    ("Lūdzu izslēgt manu adresi no saraksta.", True),
+    ("Tähän osoitteeseen ei tarvitse lähettää enää mitään.", True),
+    ("Per klaidą paspaudžiau atsisakyti, prašau vėl užprenumeruoti.", False),
+    # Turkic
+    ("Lütfen adresimi bülten listelerinizden çıkarın.", True),
+    ("Bu mailleri bir daha görmek istemiyorum.", True),
+    ("Lütfen aboneliğimi iptal etmeyin.", False),
+    ("Yanlışlıkla abonelikten çıkmışım, tekrar ekler misiniz?", False),
+    ("Мені тарату тізімінен алып тастаңыз.", True),
+    ("Илтимос, манзилимни рўйхатингиздан ўчириб ташланг.", True),
+    ("Abunəçiləri siyahıdan çıxarırsınız, amma məni çıxarmayın.", False),
+])
+def test_readings_of_the_fifty_eighth_to_sixtieth_blind_sets(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+@pytest.mark.parametrize("body", [
+    "السلام عليكم، أنا خارج المكتب في إجازة العيد ولن أتمكن من الرد حتى الأحد.",
+    "Šis el. pašto adresas nebenaudojamas. Išbraukite jį iš sąrašų. Tai automatinis pranešimas.",
+])
+def test_machine_replies_of_the_fifty_eighth_to_sixtieth_sets(body: str) -> None:
+    v = classify(_machine("Re: News", body))
+    assert v.kind == "autoreply", v.evidence
+    assert not v.suppress, v.evidence
+
+
+def test_an_arabic_gmail_attribution_cuts_the_quote_behind_its_direction_marks() -> None:
+    body = ("وقفوا الرسايل لو سمحتوا\r\n\r\n\u202bفي الجمعة، 22 مارس 2024 في 8:58 ص تمت كتابة ما "
+            "يلي بواسطة \u202aShop\u202c\u200f <\u202anews@shop.example\u202c\u200f>:\u202c\r\n"
+            "> Bis zu 40 % Rabatt\r\n> Abmelden: https://shop.example/u/1\r\n")
+    r = latest_reply(parse_message(_plain_reply(body)))
+    assert "Rabatt" not in r.text and "وقفوا" in r.text, r

@@ -206,6 +206,8 @@ _TEXT = re.compile(
     r"wil het bericht .{1,200} intrekken|"
     # ar he pt es: a ticket or a message received, a machine's message, on holiday
     r"تم استلام رسالتك|هذه رسالة آلية|رقم (?:ال)?تذكرة|הודעה אוטומטית|"
+    r"(?:أنا|انا) خارج المكتب|لن (?:أتمكن|اتمكن) من الرد|(?:من|در) مرخصی (?:هستم|هستیم)|"
+    r"خارج از دفتر|دفتر سے باہر|"
     r"recebemos (?:a )?sua (?:solicita[çc][ãa]o|mensagem|e-?mail)|registrad[ao] com o protocolo|"
     r"me encuentro de vacaciones|no estoy revisando (?:el|mi) correo|"
     # sq az uz sw tl eo mt ku
@@ -266,7 +268,10 @@ _TEXT = re.compile(
 # Wording by which a text says that a machine sent it or that nobody reads the mailbox:
 # a person writing "I'm away until Monday" does not write this about their reply.
 _DECLARED = re.compile(
-    r"\b(?:this is an automat(?:ed|ic)|(?:sent|generated) automatically|automatically "
+    r"\b(?:tai automatinis prane[šs]imas|[šs]is ir autom[āa]tisks zi[ņn]ojums|see on automaatne "
+    r"(?:vastus|teade|s[õo]num)|ez egy automatikus (?:v[áa]lasz|[üu]zenet)|t[äa]m[äa] on "
+    r"automaattinen (?:viesti|vastaus)|this is an automat(?:ed|ic)|(?:sent|generated) "
+    r"automatically|automatically "
     r"(?:generated|sent)|(?:mail)?box is (?:no longer|not) (?:monitored|in use|read|checked)|"
     r"address is no longer (?:monitored|in use|active|valid)|your (?:ticket|request) "
     r"(?:number|id)|automatische (?:antwort|nachricht|e-?mail|benachrichtigung)|"

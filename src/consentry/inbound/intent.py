@@ -674,7 +674,22 @@ _STRONG = _rx(
     r"(?:са|с|из) (?:листе|списка|мејлинг)", r"\b(?:скините|уклоните|избаците|избришите) ме\b",
     # lt, lv, et
     r"\batsisaky\w*", r"\batsisakau\b", r"\bi[sš]brauk\w*", r"\bpa[sš]alinkite\b",
-    r"\bnebesi[uų]skite\b",
+    r"\bnebesi[uų]sk(?:ite|it)\b",
+    # et hu lv fi lt, a second round: "Võtke mind listist maha", "Uudiskirja mul enam vaja
+    # pole", "A címemet vegyék le a listáról", "többé nem kérem", "Lūdzu izslēgt manu e-pasta
+    # adresi", "ei tarvitse lähettää enää mitään", "lopettakaa … lähettely"
+    r"\bv[õo]tke (?:mind|meid|mu aadress\w*)\b.{0,30}\bmaha\b",
+    r"\b(?:listist|nimekirjast|meililistist|postiloendist)\b.{0,10}\bmaha\b",
+    r"\b(?:uudiskir\w*|kirj\w*|meil\w*)\b.{0,30}\b(?:enam )?(?:ei soovi|vaja pole|pole vaja)\b",
+    r"\bl[õo]petage\b.{0,25}\b(?:kirj\w*|meil\w*|uudiskir\w*|saatmi\w*)",
+    r"\bkustutage\b.{0,30}\b(?:aadress\w*|listist|nimekirjast)\b",
+    r"(?:\b(?:vegyenek|vegyék|vegyétek|vegyetek|szedjenek|szedjétek) le\b|\b(?:töröljenek|"
+    r"töröljék|töröljétek)\b).{0,25}\b(?:listá\w*|levelezőlist\w*|címlist\w*)",
+    r"\b(?:a )?címem\w*\b.{0,20}\b(?:vegyék|vegyenek|vegyétek|szedjék) le\b",
+    r"\b(?:többé|már) nem (?:kérem|kérjük)\b",
+    r"\b(?:hírlevel\w*|newslettert?)\b.{0,40}\b(?:kikapcsol\w*|lemond\w*|töröl\w*)",
+    r"\bizsl[ēe]g(?:t|iet)\b.{0,40}\b(?:sarakst\w*|adres\w*)",
+    r"\bei tarvitse (?:enää )?l[äa]hett[äa][äa]\b", r"\blopettaka(?:a|a jo)\b.{0,30}\bl[äa]hett",
     r"\bnesi[uų]skite\b", r"\batrakst\w*", r"\bizdz[eē]siet\b", r"\bnes[uū]tiet\b",
     r"\btellimus\w* (?:t[üu]hist|l[õo]peta)\w*", r"\beemalda(?:ge|da) (?:mind|minu)\b",
     r"\b[äa]rge (?:mulle )?(?:enam )?(?:saatke|kirjutage)\b", r"\b[äa]rge\b(?: \w+){1,4} saatke\b",
@@ -729,6 +744,29 @@ _STRONG = _rx(
     r"(?:להסיר|הסירו|תסירו|הסר|למחוק|מחקו|תמחקו) את (?:כתובתי|כתובת המייל שלי|המייל שלי|שמי)",
     r"מרשימת התפוצה", r"הודעת סירוב", r"סירובי לקבל",
     r"[إا]لغاء (?:ال)?اشتراك", r"عدم مراسلتي", r"لا تراسلوني", r"لا تكتبوا لي",
+    # Arabic dialects: "وقفوا الرسايل هذي", "بطلوا تدزون هاي الرسائل", "شيلوا الإيميل بتاعي من
+    # القايمة", "حيدو الإيميل ديالي من عندكم", "تنحيوني من الليستة", "امسحوه من عندكم"
+    r"(?:وقفوا|وقّفوا|اوقفوا|أوقفوا|بطلوا|بطّلوا|وقفو|بطلو)\s.{0,25}(?:رسا[يئ]ل|إيميل|ايميل|ايمايل|"
+    r"إيمايل|بريد|مسجات|رسايل)",
+    r"(?:شيلوا|شيلو|شيلوني|حيدو|حيدوا|حيدوني|امسحوا|امسحوه|امسحو|نحيوني|تنحيوني|نحوني|طلعوني|"
+    r"اطلعوني|ابعدوني|شطبوا|شطبوني)(?:\s.{0,40})?\s(?:من|مِن)\s?(?:القايمة|القائمة|القايمه|"
+    r"الليستة|الليستا|الليست|اللائحة|لستكم|قايمتكم|قائمتكم|عندكم)",
+    r"(?:مش عايزة?|ما بدي|ما أبي|ما ابي|مابدي)\s(?:أشوف|اشوف)\s.{0,30}"
+    r"(?:تاني|ثاني|مرة ثانية|بعد اليوم)",
+    # Arabizi: "wagfo el emailat", "chilouni mn l liste", "7iydouni men la liste"
+    r"\b(?:wa2fo|wa2fou|wagfo|wagfou|waqfo|w2fo|battlo|batlo|ba6lo)\b.{0,20}\b(?:e?mails?|"
+    r"emailat|imeylat|rasayel|rasa2el|messages|newsletter)",
+    r"\b(?:chilouni|shilouni|shiloni|7iydouni|7aydouni|hiydouni|ne7iwni|na77iwni|tna77iwni|"
+    r"tne7iwni|7ayduni|ashil|shilo|shelo|em7iwni|m7iwni)\b.{0,30}\b(?:liste?|lista|newsletter|"
+    r"mailing)",
+    # Persian (and Dari), Finglish, Urdu: "دیگر برایم ایمیل روان نکنید", "از فهرست … حذف
+    # فرمایید", "dige baraye man email nafrestid", "اپنے ریکارڈ سے ڈیلیٹ کریں"
+    r"(?:دیگه|دیگر)\s?(?:برایم|برام|برای من|به من)?\s?(?:ایمیل|ایمیلی|پیام|نامه)\S*\s?"
+    r"(?:نفرستید|نفرستین|روان نکنید|ارسال نکنید)",
+    r"از\s(?:فهرست|لیست|لست)\S*.{0,30}(?:حذف|پاک)\s?(?:کنید|کنین|فرمایید|بکنید|شود)",
+    r"(?:تبلیغ|ایمیل)\S*.{0,30}رضایت ندارم",
+    r"\b(?:dige|digeh|digar)\b.{0,25}\b(?:email|imeil|payam)\w*\b.{0,12}\bn[ae]f[e]?rest(?:id|in)\b",
+    r"سے\s(?:ڈیلیٹ|حذف|ختم)\s?کر(?:یں|دیں|و)", r"مارکیٹنگ.{0,40}اجازت نہیں",
     r"[أا]زيلوني", r"احذفوا", r"توقفوا عن [إا]رسال",
     r"لا (?:ترسلوا|ترسل) ", r"لا [أا]ريد (?:استلام|تلقي)",
     r"[أا]لغي اشتراك", r"مبقتش عايز", r"[أا]سحب\b.{0,20}موافقتي", r"[إا]زالة (?:عنوان )?بريدي",
@@ -788,7 +826,23 @@ _STRONG = _rx(
     r"istemiyorum\b",
     r"\b(?:onay[ıi]m[ıi]|r[ıi]zam[ıi]|iznimi|muvafakatimi) geri (?:al[ıi]yorum|[çc]ekiyorum)\b",
     r"\b(?:pazarlama|reklam|tan[ıi]t[ıi]m)\w*.{0,60}\bitiraz ediyorum\b",
-    r"\bsiyah[ıi]\w{0,6}dan (?:m[əe]ni )?(?:[çc][ıi]xar|sil)\w*",
+    r"\bsiyah[ıi]\w{0,6}dan (?:m[əe]ni )?(?:[çc][ıi]xar|sil)(?:[ıi]n|[ıi]n[ıi]z|in|iniz|"
+    r"ma[ğg][ıi]n[ıi]z[ıi]|m[əe]yinizi)\b",
+    # tr a second round: "listelerinizden kaldırın", "bülten gelmesini istemiyoruz", "bir daha
+    # görmek istemiyorum", "verilerimin silinmesini", "kullanılmasına … itiraz ediyorum"
+    r"\bliste\w*den (?:\w+ )?(?:[çc][ıi]kar|sil|kald[ıi]r)(?:[ıi]n|[ıi]n[ıi]z|in|iniz|abilir)\w*",
+    r"\b(?:b[üu]lten\w*|e-?posta\w*|mail\w*|reklam\w*)\b.{0,30}\b(?:gelmesini|g[öo]nderilmesini|"
+    r"almak) istemiyor(?:um|uz)\b", r"\bbir daha (?:g[öo]rmek|almak) istemiyorum\b",
+    r"\bverilerimin silinmesini\b", r"\bkullan[ıi]lmas[ıi]na\b.{0,40}\bitiraz ediyorum\b",
+    # tt tk kk uz ky: "исемлектән бетерегез", "sanawyňyzdan aýyryň", "hat ibermäň",
+    # "salgymy pozuň", "тізімінен алып тастаңыз", "tiziminen şığarıp tastañız",
+    # "рўйхатингиздан ўчириб ташланг", "юборманг", "тизмеңерден өчүрүп", "жөнөтпөңүздөр"
+    r"исемлек\w*\s.{0,20}(?:бетерегез|сызыгыз|чыгарыгыз)", r"хат\w*.{0,20}кирәкми",
+    r"\bsanaw\w*dan a[ýy]yr\w*", r"\b(?:hat |e-?poçta )?iberm[äa][ňn](?:iz)?\b",
+    r"\bsalgym\w* pozu\w*", r"тізім\w*ен .{0,20}(?:алып таста|өшір|шығар)",
+    r"\btizim\w*en\b.{0,20}\b(?:[şs][ıi]ğar|alyp tasta|al[ıi]p tasta|[öo]şir)\w*",
+    r"рўйхат\w*дан\s.{0,20}(?:ўчир|чиқар)\w*", r"юборманг\w*",
+    r"тизме\w*ден\s.{0,20}(?:өчүр|чыгар)\w*", r"жөнөтпөңүз\w*",
     r"\blisten?(?:iz)?den [çc][ıi]kar[ıi]lmas[ıi]n[ıi]\b",
     r"\badresimin\b.{0,40}\b(?:[çc][ıi]kar[ıi]lmas[ıi]n[ıi]|silinmesini|kald[ıi]r[ıi]lmas[ıi]n[ıi])",
     r"\bg[öo]nderilmemesini (?:talep|rica)\b",
@@ -946,6 +1000,8 @@ _NEGATION_AFTER = re.compile(
     # South and West Slavic with the verb first: "Odjaviti se ne želim"
     r"^\s*(?i:(?:se |si |sa |me )?(?:ne\s+(?:[žz]elim|mislim|bom|[čc]u|chci|chcem)|no[čc]em|"
     r"nechci|nechcem|ne[ćc]u|necu))\b|"
+    # Turkish negative imperative after the noun: "aboneliğimi iptal etmeyin"
+    r"^\s*(?i:etmeyin(?:iz)?|etme|yapmay[ıi]n)\b|"
     # Russian and Ukrainian with the verb first: "Отписываться я не собираюсь"
     r"^\w*\s*(?i:(?:я |мы )?не (?:собираюсь|собираемся|буду|хочу|планирую|збираюся|"
     r"збираюсь|хочу|стану))\b|"
@@ -966,7 +1022,7 @@ _INHERENT_NEGATIVE = re.compile(
     r"^(?:no |keine|nicht mehr|ne |non |geen |niet meer|nie |do not|don't|dont|never|"
     r"n[ãa]o |ikke |inte |inga |nu |не |δεν |μη|ei |nem |[äa]lk[äa][äa] |不要|别再|"
     r"אל |لا |nechc|nepos|neposiel|nesi|nebesi|nes[uū]t|[äa]rge |jangan |jgn |jngn |"
-    r"tidak |ayaw |đừng |dung |không |khong |อย่า|nemojte |немојте )", re.I)
+    r"tidak |ayaw |đừng |dung |không |khong |อย่า|nemojte |немојте |ما |مش )", re.I)
 
 # Signed up again ("ponovno sam se prijavio", "znovu jsem se přihlásil") and staying, said as
 # the last word or of the list ("je reste !", not "ich bleibe dabei: bitte abmelden").
@@ -1144,6 +1200,10 @@ _MISTAKE = _rx(
     r"ভুল করে", r"गलती से", r"\bбез да искам\b", r"\bневолно\b", r"\bпо невнимание\b",
     r"\bнечаянно\b", r"\bвипадково\b", r"\bgalti se\b", r"โดยไม่ได้ตั้งใจ", r"\bnhầm\b", r"\bnham\b",
     r"\btidak sengaja\b", r"\btak sengaja\b",
+    r"\bper klaid[ąa]\b", r"\byanl[ıi][şs]l[ıi]kla\b", r"\bs[əe]hv[əe]n\b", r"\bқателесіп\b",
+    r"\bkļūdas pēc\b", r"\bkogemata\b", r"\bvahingossa\b", r"\bvéletlenül\b",
+    r"\bb(?:e|i)l ?(?:ghalat|8alat|ghalta)\b", r"\bbla ma n(?:q|9)sed\b", r"بالغلط", r"بدون قصد",
+    r"بلا ما نقصد", r"عن طريق الخطأ",
 )
 # The mistake must be a click on our link ("I accidentally signed up, unsubscribe me"
 # is an objection).
@@ -1155,7 +1215,8 @@ _CLICK = _rx(
     r"tap[ée]|touch[ée]|"
     r"getippt|angetippt|toqu[ée]|presion[ée]|premuto|toccato|gedrukt|getikt|gekommen|"
     r"geraten|"
-    r"nacisn[ąa][łl]\w*|toquei)\b",
+    r"nacisn[ąa][łl]\w*|toquei|dost|dast|clickit|cliquit|ضغطت|كبست|نقرت|دست|paspaud\w*|"
+    r"nospied\w*|vajutasin|painoin|r[áa]kattintottam|nyomtam|megnyomtam|dokun\w*)\b",
     r"点了", r"点击", r"點擊", r"クリック", r"押して", r"눌렀", r"클릭",
 )
 def _mistaken_unsubscription(s: str, phrases: list[re.Match[str]]) -> bool:
@@ -1241,6 +1302,8 @@ _PAST_SELF = _rx(r"\bi (?:hit|clicked|pressed|tapped|used|followed) (?:on )?(?:t
                  r"আনসাবস্ক্রাইব কর(?:ে ফেলেছিলাম|ে ফেলেছি|েছিলাম|েছি)",
                  r"अनसब्सक्राइब (?:कर|हो) (?:दिया|गया|लिया)",
                  r"\bunsubscribe (?:kar|ho) (?:diya|gaya|liya|di|gayi)\b",
+                 r"\b(?:kont )?dert (?:le |l |el )?(?:d[ée]sabonnement|unsubscribe)\b",
+                 r"\babonelikten [çc][ıi]km[ıi][şs][ıi]m\b", r"\bбас тарттым\b",
                  r"\babun[əe]likd[əe]n [çc][ıi]x(?:d[ıi]m|m[ıi][şs]am)\b",
                  r"\bjam [çc]regjistruar\b", r"\bnimejiondoa\b", r"\bme descadastrei\b",
                  r"\bme desuscrib[íi]\b", r"\bme di de baja\b",
@@ -1259,13 +1322,18 @@ _STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch i
              r"toujours|encore|todav[íi]a|sigo recibiendo|ancora|nog steeds|nog altijd|"
              r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*)|m[ée]g mindig|"
              r"h[âa]l[âa]|masih|hali ham|haligacha|da[ŭu]re|ankora[ŭu]|h[əe]l[əe] d[əe]|"
-             r"akoma|bado|h[êe] j[îi]|h[îi]n j[îi]|(?:and )?yet here (?:we are|it is|they are)|"
+             r"akoma|bado|h[êe] j[îi]|h[îi]n j[îi]|әлі|"
+             r"(?:and )?yet here (?:we are|it is|they are)|"
              r"here we are again|edelleen|yh[äa]|likevel|framleis|fortsatt|fremdeles|stadig)\b")
 _AGAIN_AND_AGAIN = _rx(r"\b(?:wie oft|how many (?:more )?times|combien de fois|cu[áa]ntas veces|"
                        r"quante volte|hoe vaak|ile razy)\b")
 # "Please delete my old address and use the new one": an address change, for a human.
 _ADDRESS_CHANGE = _rx(r"\b(?:alte|old|former|ancienne|antigua|vecchi[ao]|oude|star[ya])\b.{0,40}"
                       r"\b(?:neue|new|nouvelle|nueva|nuov[ao]|nieuwe|now[ya])\b",
+                      # "Mening yangi … manzilim … eski manzilimni o'chirib qo'ying"
+                      r"\b(?:yangi|yeni|новый|новая|новий|нова)\b.{0,80}\b(?:eski|old|стар\w*)\b",
+                      r"\b(?:eski|старый|старий|старого) (?:e-?pochta |e-?posta |электронный )?"
+                      r"(?:manzil|adres|адрес)\w*",
                       # "unsubscribe my old account and keep this one"
                       r"\b(?:old|former|other|alte\w*|andere\w*)\b.{0,40}\b(?:keep|leave|"
                       r"behalten\w*) (?:this|the new|my new|diese\w*) ?(?:one|address|account)?\b")
@@ -1564,7 +1632,8 @@ _SO = re.compile(r"[,;]\s*(?:so|therefore|hence|also|deshalb|daher|darum|donc|al
 _LIST_WORDS = re.compile(r"\b(?:list[aey]?|liste|lijst|verteiler|newsletter|nieuwsbrief|"
                          r"bolet[íi]n)\b", re.I)
 _PERSON_OR_LIST = re.compile(r"\b(?:me|mich|us|uns|list|liste|newsletter|verteiler|adresse|"
-                             r"address|e-?mail-?adresse)\b", re.I)
+                             r"address|e-?mail-?adresse|меня|нас|мене|рассылк\w*|розсилк\w*|"
+                             r"списк\w*|список|подписк\w*|підписк\w*)\b", re.I)
 
 
 _ACCOUNT = re.compile(r"(?:account|konto|compte|cuenta|profilo)\b", re.I)

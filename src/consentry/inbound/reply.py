@@ -76,7 +76,8 @@ _ATTRIBUTION = re.compile(
     # pt sv da no fi cs sk hu ro tr el ru uk bg hr sl lt lv et ca he ar
     r".{0,200}\b(?:escreveu|skrev|kirjoitti|naps(?:al|ala)|nap[íi]sal(?:a)?|[íi]rta|a scris|"
     r"yazd[ıi]|[έε]γραψε|писал|написал|написав|написала|написа|napisao|napisala|napisal|"
-    r"ra[šs][ėe]|rakst[īi]ja|kirjutas|va escriure|כתב|כתבה|كتب)(?:\(a\)|\(ла\)|\(la\))?"
+    r"ra[šs][ėe]|rakst[īi]ja|kirjutas|va escriure|כתב|כתבה|كتب|نوشت|لکھا|"
+    r"تمت كتابة ما يلي بواسطة.{0,200}?)(?:\(a\)|\(ла\)|\(la\))?"
     r"(?: je)?\s*[:：]|"
     # zh ja ko
     r".{0,200}(?:写道|寫道|書きました|のメッセージ|작성)\s*[:：]?"
@@ -333,8 +334,14 @@ def _signoff_opens_a_sentence(line: str) -> bool:
         re.search(r"[,.!;]\s*\S+(?:\s+\S+){2,}", line))
 
 
+# Bidirectional-text controls Gmail and Outlook wrap around names and addresses in Arabic,
+# Persian and Hebrew attribution lines: invisible, and in the way of every line rule.
+_BIDI = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067"
+                          "\u2068\u2069"))
+
+
 def latest_reply(msg: Parsed) -> Reply:
-    text = body_text(msg)
+    text = body_text(msg).translate(_BIDI)
     own, ev = _own_rules(text[:MAX_TEXT])
     own = own.strip()
     result = own
