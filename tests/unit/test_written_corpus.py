@@ -33,7 +33,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
            "bounces11", "bounces12", "bounces13", "bounces14", "bounces15", "bounces16",
-           "bounces17", "bounces18")
+           "bounces17", "bounces18", "bounces19")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -120,6 +120,12 @@ KNOWN = {
                      "message, nothing suppressed; the label calls it a soft bounce",
     "bounces18/b26": "'disabled' under Status 5.1.1: the structured code says the mailbox is "
                      "gone, hard (the label reads the text: suspended, soft)",
+    **{f"bounces19/{k}": "NTT docomo's '550 Unknown user <address>' (the phrase before the "
+       "address) is also how its receive filter refuses a live mailbox: soft, counted (the "
+       "label reads it as a dead address)" for k in ("b11", "b38")},
+    "bounces19/b31": "a read receipt (MDN) is a machine's reply about a person reading the "
+                     "message, read as an automatic reply; the label calls it a delivery "
+                     "report (nothing is suppressed either way)",
     "bounces9/b29": "a forwarding service's 'this address has changed' notice under "
                     "Auto-Submitted: auto-replied, with no DSN and no failure wording: read "
                     "as an automatic reply, nothing suppressed (the label says hard/hasmoved)",
@@ -139,7 +145,8 @@ KNOWN = {
               "replies34", "replies35", "replies36", "replies37", "replies38", "replies39",
               "replies40", "replies41", "replies42", "replies43", "replies44", "replies45",
               "replies46", "replies47", "replies48", "replies49", "replies50",
-              "replies51", "replies52")
+              "replies51", "replies52", "replies53", "replies54", "replies55",
+              "replies56")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])
