@@ -2816,6 +2816,12 @@ def test_mailbox_not_exist_in_a_providers_english_is_an_unknown_user() -> None:
     ("Мені тарату тізімінен алып тастаңыз.", True),
     ("Илтимос, манзилимни рўйхатингиздан ўчириб ташланг.", True),
     ("Abunəçiləri siyahıdan çıxarırsınız, amma məni çıxarmayın.", False),
+    # review: "keine Angebote mehr verpassen", a gap negation in the everyday imperatives,
+    # Turkish "almak" also to buy
+    ("Ich möchte keine Angebote mehr verpassen, bitte wieder eintragen.", False),
+    ("Nehmt mich bitte nicht raus!", False),
+    ("Bu ürünü bir daha almak istemiyorum, iade etmek istiyorum.", False),
+    ("Artık bu mailleri almak istemiyorum.", True),
 ])
 def test_readings_of_the_fifty_eighth_to_sixtieth_blind_sets(text: str, objects: bool) -> None:
     r = intent.detect(text)

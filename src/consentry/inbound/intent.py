@@ -274,7 +274,7 @@ _STRONG = _rx(
     # raus aus allen Mailings", "aus Ihrer Kartei raus"
     r"\b(?:bitte|möchte ich|will ich|ich möchte|ich will|wir möchten|wir wollen|wollen wir|"
     r"möchten wir)\b.{0,30}\bkeine\b(?: [\w-]+){0,3} " + _DE_MAIL_NOUN
-    + r"(?: [\w-]+){0,2} mehr\b",
+    + r"(?: [\w-]+){0,2} mehr\b(?! (?:verpass|versäum|missen))",
     r"\bkeine\b(?: [\w-]+){0,3} " + _DE_MAIL_NOUN + r"(?: [\w-]+){0,2} mehr (?:schicken|senden|"
     r"zusenden|zuschicken|schreiben|zumailen)\b",
     r"\b(?:wollen|will|möchte|mag|wollt) keine\b(?: [\w-]+){0,2} " + _DE_MAIL_NOUN
@@ -577,7 +577,8 @@ _STRONG = _rx(
     r"\babonelikten? [çc][ıi]k\w*", r"\babonel[ıi]?[gğ]imi (?:iptal|sonland[ıi]r)\w*",
     r"\blisten?(?:iz)?den (?:[çc][ıi]kar(?:[ıi]n|[ıi]n[ıi]z|abilir)|sil(?:in|iniz|ebilir)|"
     r"kald[ıi]r(?:[ıi]n|[ıi]n[ıi]z|abilir))", r"\bg[öo]ndermeyin\b",
-    r"\balmak istemiyorum\b",
+    r"\b(?:mail\w*|e-?posta\w*|b[üu]lten\w*|reklam\w*|bildirim\w*|haber\w*|ileti\w*|"
+    r"kampanya\w*|bunlar\w*)\b.{0,40}\balmak istemiyorum\b",
     # el
     r"\bδιαγρ[άα]ψ\w*", r"\bαπεγγρ[άα]\w*", r"\bαπεγγραφ\w*",
     r"ανακαλ[ώω] (?:τη |την )?συγκατ[άα]θεσ[ήη] μου",
@@ -832,7 +833,8 @@ _STRONG = _rx(
     # görmek istemiyorum", "verilerimin silinmesini", "kullanılmasına … itiraz ediyorum"
     r"\bliste\w*den (?:\w+ )?(?:[çc][ıi]kar|sil|kald[ıi]r)(?:[ıi]n|[ıi]n[ıi]z|in|iniz|abilir)\w*",
     r"\b(?:b[üu]lten\w*|e-?posta\w*|mail\w*|reklam\w*)\b.{0,30}\b(?:gelmesini|g[öo]nderilmesini|"
-    r"almak) istemiyor(?:um|uz)\b", r"\bbir daha (?:g[öo]rmek|almak) istemiyorum\b",
+    r"almak) istemiyor(?:um|uz)\b", r"\bbir daha g[öo]rmek istemiyorum\b",
+    r"\b(?:mail\w*|e-?posta\w*|b[üu]lten\w*|reklam\w*)\b.{0,20}\bbir daha almak istemiyorum\b",
     r"\bverilerimin silinmesini\b", r"\bkullan[ıi]lmas[ıi]na\b.{0,40}\bitiraz ediyorum\b",
     # tt tk kk uz ky: "исемлектән бетерегез", "sanawyňyzdan aýyryň", "hat ibermäň",
     # "salgymy pozuň", "тізімінен алып тастаңыз", "tiziminen şığarıp tastañız",
@@ -1511,7 +1513,9 @@ _IF_YOU = re.compile(r"\b(?:if|unless|wenn|falls|si|se|als)\s+(?:you|u|sie|ihr|v
 
 # German phrases with a gap ("melden Sie mich … ab"): a "nicht" in the gap negates them.
 _GAPPED = ("melden sie", "tragen sie", "nehmen sie", "mich ", "uns ", "meine ", "abo",
-           "newsletter", "werbung", "zusendungen", "haal ")
+           "newsletter", "werbung", "zusendungen", "haal ", "nehmt ", "tragt ", "streicht ",
+           "werft ", "löscht ", "schickt ", "schicken sie", "streichen sie", "löschen sie",
+           "entfernen sie", "entfernt ", "sendet ", "senden sie")
 _GAP_NEGATION = re.compile(r"\b(?:nicht|keinesfalls|auf keinen fall|niemals|nie|niet|nooit)\b",
                            re.I)
 

@@ -142,7 +142,7 @@ _BY_EAR = {
     "nüd meh": "nichts mehr", "nix mea": "nichts mehr", "nischt mehr": "nichts mehr",
     "nüscht mehr": "nichts mehr", "net mehr": "nicht mehr", "ned mehr": "nicht mehr",
     "nimmer": "nicht mehr", "nich mehr": "nicht mehr", "nicht meh": "nicht mehr",
-    "keene": "keine", "koane": "keine", "koine": "keine", "keini": "keine", "kane": "keine",
+    "keene": "keine", "koane": "keine", "koine": "keine", "keini": "keine",
     "kaa": "kein", "koa": "kein",
     "angebode": "angebote", "mäils": "mails", "mäil": "mail", "mejls": "mails",
     "schickt's": "schickt", "schickts": "schickt", "schiggd": "schickt", "schigge": "schicken",
