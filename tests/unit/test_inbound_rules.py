@@ -2844,3 +2844,44 @@ def test_an_arabic_gmail_attribution_cuts_the_quote_behind_its_direction_marks()
             "> Bis zu 40 % Rabatt\r\n> Abmelden: https://shop.example/u/1\r\n")
     r = latest_reply(parse_message(_plain_reply(body)))
     assert "Rabatt" not in r.text and "وقفوا" in r.text, r
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # everyday English, French, Spanish, Polish, Czech, Slovak
+    ("quit emailing me, seriously", True),
+    ("Can you lose my address please?", True),
+    ("Please cancel my subscription box from next week, happy to keep the emails.", False),
+    ("stp arrete de m envoyer des mails", True),
+    ("STOP LES PROMOS SVP", True),
+    ("Virez-moi de votre liste.", True),
+    ("Pouvez-vous me biffer de votre liste ?", True),
+    ("Ne m'envoyez pas la box de mars, je l'ai mise en pause.", False),
+    ("Je ne veux plus recevoir le comté en portions de 500 g.", False),
+    ("Por favor, eliminad mi correo de vuestra lista.", True),
+    ("No me escriban más.", True),
+    ("Agradecería que dejaran de enviarme el boletín.", True),
+    ("Quiero darme de baja del programa Viajes Plus, pero sigan mandándome las ofertas.", False),
+    ("NIE WYSYŁAJCIE MI WIĘCEJ OFERT!", True),
+    ("Proszę o skreślenie mojego adresu z listy.", True),
+    ("Budem rád, ak ma vyradíte zo zoznamu príjemcov.", True),
+    ("Potřeboval bych se odhlásit z kurzu vaření.", False),
+    ("Przez przypadek kliknęłam \"wypisz się\", dopiszcie mnie z powrotem.", False),
+    # "kurz" (short) is no Czech course ("kurzu")
+    ("Bitte bestätigen Sie mir den Widerspruch kurz schriftlich.", True),
+])
+def test_readings_of_the_sixty_first_to_sixty_fourth_blind_sets(text: str,
+                                                                objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+@pytest.mark.parametrize("body", [
+    "Thanks for your email. The office is closed for the bank holiday and will reopen on "
+    "Tuesday. We'll get back to you then.",
+    "Merci pour votre message. Je suis en déplacement sans accès régulier à mes e-mails "
+    "jusqu'au 21 mars.",
+    "Gracias por escribirnos. Recibimos tu mensaje y te responderemos dentro de 48 horas.",
+])
+def test_machine_replies_of_the_sixty_first_to_sixty_fourth_sets(body: str) -> None:
+    v = classify(_machine("Re: News", body))
+    assert v.kind == "autoreply", v.evidence

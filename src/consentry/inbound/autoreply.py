@@ -210,6 +210,10 @@ _TEXT = re.compile(
     r"خارج از دفتر|دفتر سے باہر|"
     r"recebemos (?:a )?sua (?:solicita[çc][ãa]o|mensagem|e-?mail)|registrad[ao] com o protocolo|"
     r"me encuentro de vacaciones|no estoy revisando (?:el|mi) correo|"
+    r"the office is (?:now )?closed (?:for|until|over|on)|will reopen on|we'?ll get back to you "
+    r"(?:then|when we reopen|on our return)|recibimos tu mensaje|(?:te|le) responderemos "
+    r"(?:dentro de|a la mayor brevedad|en breve)|"
+    r"sans acc[èe]s (?:r[ée]gulier )?[àa] (?:mes|ma) (?:e-?mails?|messagerie|courriels?)|"
     # sq az uz sw tl eo mt ku
     r"jam (?:jasht[ëe] zyr[ëe]s|me pushime|n[ëe] pushim)|nuk jam n[ëe] zyr[ëe]|"
     r"ofisd[əe]n k[əe]narday[ıi]m|m[əe]zuniyy[əe]td[əe]y[əe]m|"

@@ -419,7 +419,8 @@ _STRONG = _rx(
     r"newsletters?|publicit[ée]s?)(?: svp| merci| s'il vous pla[îi]t)?[ .!]*$",
     r"\b(?:arr[êe]t(?:ez|er|e)|cess(?:ez|er)) (?:les|vos|ces|tous (?:les|vos)|tout) "
     r"(?:envois|mails|e-?mails|courriels|messages|newsletters?)\b",
-    r"\barr[êe]t(?:ez|er|e) (?:de |d')(?:m'|nous |me |vous )?(?:envoyer|[ée]crire|contacter|"
+    r"\barr[êe]t(?:ez|er|e|es) (?:de |d')(?:m'|m |nous |me |vous )?m?(?:envoyer|[ée]crire|"
+    r"contacter|"
     r"spammer|harceler|solliciter)",
     # es
     r"\b(?:dar(?:me|nos|se)?|d[ée]n(?:me|nos)?|d[ée]|doy|dadme|dadnos) de [bv]aja\b",
@@ -429,14 +430,41 @@ _STRONG = _rx(
     r"\bno (?:vuelvan|volv[áa]is|vuelvas) a (?:utilizar|usar|enviar|mandar|escribir)\w*",
     r"\bsolicit\w* (?:la |mi )?baja (?:de (?:la |mi |esta |esa )?(?:direcci[óo]n|cuenta de "
     r"correo|correo|e-?mail|lista)|del (?:bolet[íi]n|newsletter|listado|env[íi]o))",
-    r"\b(?:elimin(?:ar|en)|elim[íi]nen|borr(?:ar|en)|b[óo]rren|quit(?:ar|en)|qu[íi]ten|"
+    r"\b(?:elimin(?:ar|en|ad)|elim[íi]nen|borr(?:ar|en|ad)|b[óo]rren|quit(?:ar|en|ad)|qu[íi]ten|"
     r"sac(?:ar|en)|s[áa]quen)(?:me|nos)?\b.{0,30}"
     r"\b(?:lista|listado|base de datos|mi (?:correo|direcci[óo]n))\b",
     r"\bno (?:me )?(?:env[íi]en|manden|mand[ée]is|envi[ée]is) m[áa]s\b",
     r"\bno (?:quiero|deseo) recibir\b", r"\bcancelar (?:la |mi )?suscripci[óo]n\b",
-    r"\bdej(?:a|e|en|ad|ar) de (?:mandar|enviar|escribir)(?:me|nos)?\b",
+    r"\bdej(?:a|e|en|ad|ar|aran|asen|ara|ase|aras) de (?:mandar|enviar|escribir)(?:me|nos)?\b",
+    # "No me escriban más", "no quiero más correos promocionales", "No quiero seguir
+    # recibiendo este boletín", "quítenme de esto", "Borrame de una"
+    r"\bno (?:me )?(?:escriban|escrib[áa]is|escribas) m[áa]s\b",
+    r"\bno quiero m[áa]s (?:correos|mails|e-?mails|emails|promociones|ofertas|publicidad|"
+    r"newsletters?|boletines)\b", r"\bno (?:quiero|deseo) seguir recibiendo\b",
+    r"\bqu[íi]t(?:enme|ame|adme)\b.{0,10}\bde (?:esto|esta|la lista|su lista|ah[íi]|aqu[íi]|"
+    r"todo)\b",
+    # fr, everyday: "STOP LES MAILS", "virez-moi de votre liste", "ôtez-moi de vos envois",
+    # "lâchez-moi avec vos newsletters", "me biffer de votre liste" (Swiss)
+    r"\bstop (?:les|aux|à vos|vos|ces) (?:mails|e-?mails|courriels|newsletters?|envois|pubs?|"
+    r"promos?)\b", r"\bvirez[- ]?moi\b", r"\b[ôo]tez[- ]moi\b",
+    # en, everyday: "quit emailing me", "knock it off", "lose my address", "No more please"
+    r"\bquit (?:e-?mailing|mailing|sending|spamming|messaging|contacting)\b", r"\bknock it off\b",
+    r"\blose my (?:e-?mail )?address\b",
+    r"(?:^|(?<=[,.!;] ))no more,? (?:please|pls|plz|thanks|thx|ta)\b",
+    # pl cs sk, everyday: "NIE WYSYŁAJCIE MI WIĘCEJ", "skreślenie mojego adresu", "zaprzestać
+    # wysyłania", "vyradíte zo zoznamu", "Smažte ji", "vymazte moj email", "nechcem … dostávať"
+    r"\bnie (?:wysy[łl]ajcie|przysy[łl]ajcie|przesy[łl]ajcie)\b",
+    r"\bskre[śs]len\w*\b.{0,30}\b(?:adres\w*|list\w*)",
+    r"\bzaprzesta[ćcń]\w*\b.{0,10}\bwysy[łl]\w*",
+    r"\bvyrad(?:[íi]te|te|i[ťt])\b.{0,30}\bzoznam\w*",
+    r"\bvy[řr]a(?:ďte|dte|d[íi]te)\b.{0,30}\bseznam\w*",
+    r"\bsma[žz]te (?:ji|ho|m[ěe]|mou|m[ůu]j|tuto|tu|ten)\b",
+    r"\bvyma[žz](?:te|ete)\b.{0,30}\b(?:e-?mail|adres\w*|datab[áa]z\w*)",
+    r"\bnechcem\b.{0,20}\b(?:dost[áa]va[ťt]|prij[íi]ma[ťt])\b",
+    r"\bl[âa]chez[- ]moi\b.{0,20}\b(?:newsletters?|mails|e-?mails|courriels|pubs?|promos?)",
+    r"\bbiff(?:er|ez)\b.{0,30}\bliste\b",
     r"\bme opongo\b", r"\b(?:borrar|eliminar|quitar|sacar)(?:ais|[áa]is|an|a)\b.{0,30}"
-    r"\b(?:direcci[óo]n|correo|lista|e-?mail)", r"\bb[óo]rr(?:enme|adme|eme)\b",
+    r"\b(?:direcci[óo]n|correo|lista|e-?mail)", r"\bb[óo]rr(?:enme|adme|eme|ame)\b",
     r"\bme borr[ée]is\b", r"\bsac(?:ame|adme|enme)\b.{0,20}\blista\b", r"\bdarme de baja\b",
     # it
     r"\bdisiscri", r"\bcancellami\b", r"\bcancellatemi\b", r"\bcancellarmi\b",
@@ -1037,7 +1065,9 @@ _SIGNED_UP_AGAIN = (r"\bponovn?o (?:sam se )?prijavi\w*|\bznovu (?:jsem se )?p[�
                     r"\btornar a (?:apuntar|subscriure|donar d'alta)\b|(?<!\bno )(?<!\bnon )"
                     r"\b(?:m'agradaria|voldria|vull|volem|ens agradaria) tornar a rebre\b|"
                     r"\btorna(?:r|de)? a (?:apuntar|subscribir|dar de alta)\b")
-_STAYING = (r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)"
+_STAYING = (r"\bsigan (?:mand|envi)[áa]ndome\b|\bsegu[ií] mand[áa]ndo\w*|\bcontin[úu]en "
+            r"(?:mand|envi)[áa]ndome\b|"
+            r"\b(?:je reste|ich bleibe|i(?:'ll| will) stay|me quedo|rimango|ik blijf)"
             r"(?:\s*[!.]|\s*$| (?:abonn|inscrit|angemeldet|subscribed|on the list|suscrit|"
             r"iscritt|ingeschreven))|\b(?:resto|rimango) (?:comunque |ancora |volentieri )?"
             r"(?:iscritt|abbonat)")
@@ -1166,11 +1196,14 @@ _NOT_ME_THINGS = _rx(
     r"schulung(?:en)?|konferenz(?:en)?|kurse?n?|termine?n?|webinaires?|ateliers?|"
     r"s[ée]minaires?|conf[ée]rences?|eventos?|corsi|corso|talleres?|cursos?|seminarios?|"
     r"cursus|szkoleni[ea]|warsztat(?:y|ów)?|webin[áa]ri[ao]s?|meetup\w*|radionic\w*|"
-    r"predavanj\w*)\b",
+    r"predavanj\w*|kurz(?:u|y|ů))\b",
     # a camp, a raffle entry, a delivery, a box: "vom Sommercamp abmelden", "die zweite
     # Teilnahme austragen", "die Lieferung für Freitag abbestellen", "die Kochbox abbestellen"
     r"\b\w*camps?\b", r"\bferienlager\b", r"\b(?:teilnahme|gewinnspiel|verlosung)\w*",
-    r"\blieferung(?:en)?\b",
+    r"\blieferung(?:en)?\b", r"\b(?:la |ma |votre |une )box\b",
+    r"\b\d+\s?(?:g|kg|gr|ml|cl)\b", r"\b(?:portions?|morceaux|tranches?|barquettes?)\b",
+    r"\bprograma (?:de (?:fidelidad|puntos)|\S+ plus)\b",
+
     r"\b(?:koch|gemüse|obst|wein|kaffee|tee|bier|snack|abo|überraschungs|rezept|frische|bio|"
     r"brot|genuss)-?box(?:en)?\b",
     # a race or a tournament: "uitschrijven voor de 10 km van zondag"
@@ -1204,7 +1237,8 @@ _MISTAKE = _rx(
     r"ভুল করে", r"गलती से", r"\bбез да искам\b", r"\bневолно\b", r"\bпо невнимание\b",
     r"\bнечаянно\b", r"\bвипадково\b", r"\bgalti se\b", r"โดยไม่ได้ตั้งใจ", r"\bnhầm\b", r"\bnham\b",
     r"\btidak sengaja\b", r"\btak sengaja\b",
-    r"\bper klaid[ąa]\b", r"\byanl[ıi][şs]l[ıi]kla\b", r"\bs[əe]hv[əe]n\b", r"\bқателесіп\b",
+    r"\bprzez przypadek\b", r"\bprzypadkiem\b", r"\bn[áa]hodou\b", r"\bper klaid[ąa]\b",
+    r"\byanl[ıi][şs]l[ıi]kla\b", r"\bs[əe]hv[əe]n\b", r"\bқателесіп\b",
     r"\bkļūdas pēc\b", r"\bkogemata\b", r"\bvahingossa\b", r"\bvéletlenül\b",
     r"\bb(?:e|i)l ?(?:ghalat|8alat|ghalta)\b", r"\bbla ma n(?:q|9)sed\b", r"بالغلط", r"بدون قصد",
     r"بلا ما نقصد", r"عن طريق الخطأ",
@@ -1323,7 +1357,8 @@ _NOT_INTERESTED = re.compile(
     r"(?:[,.! ]+(?:thanks|thank you|danke|merci|gracias|grazie|bedankt))?[.! ]*$", re.I)
 # Already unsubscribed and still receiving: the objection stands, made again.
 _STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch immer|weiterhin|"
-             r"toujours|encore|todav[íi]a|sigo recibiendo|ancora|nog steeds|nog altijd|"
+             r"toujours|encore|todav[íi]a|sigo recibiendo|siguen (?:llegando|mandando|enviando)|"
+             r"ancora|nog steeds|nog altijd|"
              r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*)|m[ée]g mindig|"
              r"h[âa]l[âa]|masih|hali ham|haligacha|da[ŭu]re|ankora[ŭu]|h[əe]l[əe] d[əe]|"
              r"akoma|bado|h[êe] j[îi]|h[îi]n j[îi]|әлі|"
@@ -1547,7 +1582,7 @@ _OTHER_CHANNEL = re.compile(
     r"cat[áa]logos?|catalogus|prospekte?|brochures?|folders?|flyers?|briefe|letters|"
     r"courriers? papier|posts?endungen|werbepost|printed|gedruckte\w*|papier|paper|"
     r"cartace\w*|impres\w*|drukowan\w*|papierow\w*|h[âa]rtie|pap[íi]rov\w*|tla[čc]en\w*|"
-    r"nyomtatott|pap[íi]r|χαρτ[ιί]\w*|tiskan\w*|"
+    r"nyomtatott|pap[íi]r|χαρτ[ιί]\w*|tiskan\w*|en papel|"
     # by post: "niente per posta" (not "per posta elettronica"), "par la poste", "by post"
     r"per posta(?! elettronica| certificata| elettr)|par (?:la )?poste|by (?:post|snail mail)|"
     r"per post(?!\w)|mit der post|por correo (?:postal|ordinario)|viber|(?-i:LINE)|"
@@ -1601,7 +1636,12 @@ def _about_a_thing(s: str) -> bool:
 def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
     """What the phrase removes when it is not the person's mail ("" when it is): a card,
     an event or a delivery address named, or an order item with no person or list right
-    after the phrase; never in a sentence that names mail."""
+    after the phrase; never in a sentence that names mail, but for a contract or a box
+    named in the phrase's own clause ("cancel my subscription box, happy to keep the
+    emails")."""
+    own = _clause_of(s, m)
+    if _CONTRACT.search(own) and not _names_mail(own):
+        return "cancels a contract or a line, not the mail"
     if _names_mail(s):
         return ""
     if _EVENT_LIST.search(s):
@@ -1613,8 +1653,6 @@ def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
         return "removes a thing, not the person"
     if _NOT_ME_OBJECTS.search(s) and not _PERSON_OR_LIST.search(s[m.start():m.end() + 30]):
         return "removes an item, not the person"
-    if _CONTRACT.search(_clause_of(s, m)):
-        return "cancels a contract or a line, not the mail"
     return ""
 
 
@@ -1623,7 +1661,8 @@ def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
 # no tengo ningún contrato con ustedes").
 _CONTRACT = re.compile(
     r"\b(?:contracte|contrato|kontratu\w*|adsl\w*|fibra [óo]ptica|zuntz optiko\w*|gimnas\w*|"
-    r"bazkidetza\w*)\b|\bl[íi]ni[ae] (?:m[òo]bil|m[óo]vil|fixa|fija|de tel[eè]fon\w*|"
+    r"bazkidetza\w*)\b|\b(?:subscription|meal[- ]?kit|veg|recipe|snack|coffee) box(?:es)?\b|"
+    r"\bl[íi]ni[ae] (?:m[òo]bil|m[óo]vil|fixa|fija|de tel[eè]fon\w*|"
     r"telef[òó]nica)\b", re.I)
 
 
@@ -1871,6 +1910,9 @@ _OTHERS_DID = _rx(
     r"mio marito|mia moglie|my mother|my father|my mum|my mom|my dad)\b.{0,30}"
     r"\b(?:s'est (?:d[ée]sabonn|d[ée]sinscri)|se (?:dio|ha dado) de baja|si [èe] (?:disiscritt|"
     r"cancellat)|unsubscribed|(?:hat|haben) sich\b.{0,20}\babgemeldet)",
+    r"\b(?:man[žz]el(?:ka)?|syn|dcera|m[ůu]j mu[žz]|moje [žz]ena|m[óo]j m[ąa][żz]|moja [żz]ona|"
+    r"m[ąa][żz]|[żz]ona|c[óo]rka)\b.{0,30}\b(?:psal|napsal|poslal|odhl[áa]sil|napisa[łl]|wys[łl]a[łl]|"
+    r"wypisa[łl])\w*",
     r"\b(?:mein(?:e)?) (?:bruder|schwester|sohn|tochter|kinder?|mann|frau|partner(?:in)?)\b"
     r".{0,40}\b(?:hat|haben)\b.{0,40}\b(?:geklickt|gedr[üu]ckt|geschickt|abgemeldet)\b",
     r"(?:家族|弟|妹|兄|姉|息子|娘|子供|夫|妻)(?:が|は).{0,40}(?:押して|押し|クリック|送って|送信|解除)",

@@ -169,6 +169,9 @@ _BY_EAR = {
     "hörts auf": "hört auf", "heerts auf": "hört auf", "schickt's ma": "schickt mir",
     "schaffet se mi": "nehmen sie mich", "schafft mi": "nehmt mich", "mails meh": "mails mehr",
     "mail meh": "mail mehr", "schicke.": "schicken.",
+    # French SMS: "jvx pu rien recevoir"
+    "jvx pu": "je veux plus", "jveux pu": "je veux plus", "j'veux pu": "je veux plus",
+    "jvx plus": "je veux plus",
 }
 _BY_EAR_WORD = re.compile(r"(?<![\w-])(?:" + "|".join(
     sorted(map(re.escape, _BY_EAR), key=len, reverse=True)) + r")(?![\w-])", re.I)
