@@ -33,7 +33,7 @@ def _verdicts(path: Path) -> list[Verdict]:
 REPORTS = ("bounces", "bounces2", "bounces3", "bounces4", "bounces5", "bounces6",
            "bounces7", "bounces8", "bounces9", "bounces10",
            "bounces11", "bounces12", "bounces13", "bounces14", "bounces15", "bounces16",
-           "bounces17", "bounces18", "bounces19")
+           "bounces17", "bounces18", "bounces19", "bounces20")
 ADDRESSES = {f"{d}/{r['id']}": r["addresses"] for d in REPORTS
              for r in _load(WRITTEN / d / "addresses.jsonl")}
 # Replies read otherwise than their label, each for a reason it keeps.
@@ -70,6 +70,9 @@ KNOWN_REPLIES = {
     "replies51/r023": "a Korean 'this address is no longer used (the employee left)' notice "
                       "saying the message was not delivered: read as a soft bounce (counted, "
                       "nothing suppressed at once); the label calls it an automatic reply",
+    "replies58/r041": "a French provider's mailbox-full notice to the reply address: read as "
+                      "what it is, a soft bounce (counted, nothing suppressed at once); the "
+                      "label calls it an automatic reply",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
 }
@@ -126,6 +129,11 @@ KNOWN = {
     "bounces19/b31": "a read receipt (MDN) is a machine's reply about a person reading the "
                      "message, read as an automatic reply; the label calls it a delivery "
                      "report (nothing is suppressed either way)",
+    "bounces20/b33": "550 5.5.0 'Requested action not taken: mailbox unavailable' is RFC 5321's "
+                     "generic 550 text, given for blocks as well as for dead mailboxes: soft",
+    "bounces20/b26": "a read receipt (MDN) is a machine's reply about a person reading the "
+                     "message, read as an automatic reply; the label calls it a delivery "
+                     "report (nothing is suppressed either way)",
     "bounces9/b29": "a forwarding service's 'this address has changed' notice under "
                     "Auto-Submitted: auto-replied, with no DSN and no failure wording: read "
                     "as an automatic reply, nothing suppressed (the label says hard/hasmoved)",
@@ -146,7 +154,7 @@ KNOWN = {
               "replies40", "replies41", "replies42", "replies43", "replies44", "replies45",
               "replies46", "replies47", "replies48", "replies49", "replies50",
               "replies51", "replies52", "replies53", "replies54", "replies55",
-              "replies56")
+              "replies56", "replies57", "replies58", "replies59", "replies60")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])
