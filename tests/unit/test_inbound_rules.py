@@ -2854,6 +2854,8 @@ def test_an_arabic_gmail_attribution_cuts_the_quote_behind_its_direction_marks()
     ("stp arrete de m envoyer des mails", True),
     ("STOP LES PROMOS SVP", True),
     ("Virez-moi de votre liste.", True),
+    ("Virez-moi le remboursement sur mon compte, svp.", False),
+    ("Ôtez-moi de vos envois, merci.", True),
     ("Pouvez-vous me biffer de votre liste ?", True),
     ("Ne m'envoyez pas la box de mars, je l'ai mise en pause.", False),
     ("Je ne veux plus recevoir le comté en portions de 500 g.", False),

@@ -446,7 +446,7 @@ _STRONG = _rx(
     # fr, everyday: "STOP LES MAILS", "virez-moi de votre liste", "ôtez-moi de vos envois",
     # "lâchez-moi avec vos newsletters", "me biffer de votre liste" (Swiss)
     r"\bstop (?:les|aux|à vos|vos|ces) (?:mails|e-?mails|courriels|newsletters?|envois|pubs?|"
-    r"promos?)\b", r"\bvirez[- ]?moi\b", r"\b[ôo]tez[- ]moi\b",
+    r"promos?)\b", r"\b(?:virez|[ôo]tez)[- ]?moi\b(?= (?:de|d'|des|du)\b)",
     # en, everyday: "quit emailing me", "knock it off", "lose my address", "No more please"
     r"\bquit (?:e-?mailing|mailing|sending|spamming|messaging|contacting)\b", r"\bknock it off\b",
     r"\blose my (?:e-?mail )?address\b",
