@@ -2790,6 +2790,9 @@ def test_a_japanese_daemon_notice_with_its_code_in_brackets_is_a_bounce() -> Non
 def test_mailbox_not_exist_in_a_providers_english_is_an_unknown_user() -> None:
     j = reasons.judge("", "550", "550 RCPT TO mailbox not exist, please check the address")
     assert (j.reason, j.klass) == ("user_unknown", "hard"), j
+    # a supposition is no finding
+    j = reasons.judge("", "550", "550 the recipient mailbox may not exist or may be full")
+    assert j.klass == "soft", j
 
 
 @pytest.mark.parametrize(("text", "objects"), [

@@ -151,7 +151,8 @@ _USER = _rx(
     r"local[- ]part|e-?mail address)\b", r"\bno such (?:user|mailbox|recipient|account|"
     r"address|person|local user|e-?mail)\b",
     r"\b(?:user|mailbox|recipient|account|address|addressee|e-?mail address|local part)"
-    r"(?: name)? (?:\S+ )?(?:does not|doesn't|did not|doesnt|not|is not) exists?\b",
+    r"(?: name)? (?:(?!may |might |could |possibly |probably )\S+ )?(?:does not|doesn't|"
+    r"did not|doesnt|not|is not) exists?\b",
     r"\b(?:user|mailbox|recipient|account|address|addressee|user account)"
     r"(?: name)? (?:\S+ )?(?:is )?(?:not found|unknown|invalid|not valid|not recogni[sz]ed|"
     r"not listed|nonexistent|non-existent|inexistent)",
