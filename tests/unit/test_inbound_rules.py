@@ -2890,3 +2890,45 @@ def test_readings_of_the_sixty_first_to_sixty_fourth_blind_sets(text: str,
 def test_machine_replies_of_the_sixty_first_to_sixty_fourth_sets(body: str) -> None:
     v = classify(_machine("Re: News", body))
     assert v.kind == "autoreply", v.evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    # everyday Portuguese
+    ("CHEGA DE E-MAIL! ME TIREM DISSO", True),
+    ("Apaguem o meu endereço da vossa base de dados.", True),
+    ("Gostaria de cancelar o recebimento destes e-mails.", True),
+    ("quero sair da lista", True),
+    ("nao quero mais reseber esses emails, me removao", True),
+    ("Já cliquei no link de descadastro duas vezes e continuo recebendo.", True),
+    ("Quero cancelar a assinatura Premium, mas continuem mandando o resumo.", False),
+    ("REMOVER", True),
+])
+def test_readings_of_the_sixty_sixth_blind_set(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+def test_a_portuguese_address_gone_notice_is_a_machine() -> None:
+    v = classify(_machine("Endereço desativado", "Este endereço de e-mail não está mais em uso. "
+                          "Por favor, atualize seus contatos."))
+    assert v.kind == "autoreply", v.evidence
+
+
+@pytest.mark.parametrize(("text", "objects"), [
+    ("Kein Interesse mehr, bitte löschen.", True),
+    ("Ich möchte mein Premium-Abo kündigen, die Mails will ich aber behalten.", False),
+])
+def test_readings_of_the_sixty_fifth_blind_set(text: str, objects: bool) -> None:
+    r = intent.detect(text)
+    assert (r.confidence >= 0.8) is objects, r
+
+
+@pytest.mark.parametrize("body", [
+    "Liebe Absender, ich bin vom 2. bis zum 16. Oktober verreist und kann Ihre E-Mail erst "
+    "danach beantworten.",
+    "Unsere E-Mail-Adresse hat sich geändert. Diese Adresse wird nur noch bis Ende des Jahres "
+    "abgerufen.",
+])
+def test_german_machine_replies_of_the_sixty_fifth_set(body: str) -> None:
+    v = classify(_machine("Re: News", body))
+    assert v.kind == "autoreply", v.evidence

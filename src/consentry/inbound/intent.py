@@ -295,6 +295,7 @@ _STRONG = _rx(
     r"\b(?:raus|entfernen|löschen|streichen|nehmen)\b",
     r"\bbitte (?:beide |alle |meine |unsere |die |diese )?(?:[\w-]*adressen?|e-?mail-?adressen?) "
     r"raus\b",
+    r"\bkein interesse mehr\b.{0,12}\bbitte (?:l[öo]schen|austragen|abmelden|entfernen)\b",
     r"\baustragen\b", r"\bmelden sie (?:mich|uns)\b.{0,60}\bab\b",
     r"\bmeldet (?:mich|uns)\b.{0,40}\bab\b", r"\btragt (?:mich|uns) (?:bitte |doch )?aus\b",
     # the formal register: "Von weiteren Zusendungen … bitte ich abzusehen", "ersucht, von der
@@ -463,6 +464,14 @@ _STRONG = _rx(
     r"\bnechcem\b.{0,20}\b(?:dost[áa]va[ťt]|prij[íi]ma[ťt])\b",
     r"\bl[âa]chez[- ]moi\b.{0,20}\b(?:newsletters?|mails|e-?mails|courriels|pubs?|promos?)",
     r"\bbiff(?:er|ez)\b.{0,30}\bliste\b",
+    # pt, everyday: "CHEGA DE E-MAIL", "ME TIREM DISSO", "Apaguem o meu endereço", "cancelar o
+    # recebimento", "sem mais e-mails", "quero sair da lista", "esses e-mails … não quero"
+    r"\bchega de (?:e-?mails?|mensagens|propagandas?|spam|newsletters?|promo[çc][õo]es)\b",
+    r"\b(?:me )?tir(?:em|e|a)(?:-me)? (?:disso|daqui|dessa lista|da lista|desta lista)\b",
+    r"\bapag(?:uem|ue|ar)\b.{0,30}\b(?:endere[çc]o|e-?mail|dados|base de dados)\b",
+    r"\bcancelar o recebimento\b", r"\bsem mais (?:e-?mails|mensagens)\b",
+    r"\bquero sair da (?:sua |vossa |tua )?lista\b",
+    r"\b(?:esses|estes|os) (?:e-?mails?|mensagens)\b.{0,30}\b(?:eu )?n[ãa]o quero\b",
     r"\bme opongo\b", r"\b(?:borrar|eliminar|quitar|sacar)(?:ais|[áa]is|an|a)\b.{0,30}"
     r"\b(?:direcci[óo]n|correo|lista|e-?mail)", r"\bb[óo]rr(?:enme|adme|eme|ame)\b",
     r"\bme borr[ée]is\b", r"\bsac(?:ame|adme|enme)\b.{0,20}\blista\b", r"\bdarme de baja\b",
@@ -996,6 +1005,7 @@ _KEYWORD_ONLY = re.compile(
     r"^(?:please |bitte |por favor |s'il vous pla[îi]t |prego |graag |prosz[ęe] )?"
     r"(?:unsubscribe|unsubscriben|opt[- ]?out|stop|remove|remove me|take me out|abmelden|"
     r"abbestellen|austragen|abmeldung|d[ée]sabonner|d[ée]sinscription|d[ée]sinscrire|baja|"
+    r"remover|descadastrar|descadastro|"
     r"darse de baja|"
     r"cancelar suscripci[óo]n|disiscrivi|disiscrizione|cancellami|afmelden|uitschrijven|"
     r"wypisz|wypisanie|rezygnacja|avregistrera|td|退订|退訂|kein interesse mehr|"
@@ -1012,7 +1022,8 @@ _KEYWORD_ONLY = re.compile(
 _NEGATION_BEFORE = re.compile(
     r"(?:\b(?:nicht|nie|niemals|kein(?:e|en)?|auf keinen fall|keinesfalls|bloß nicht|"
     r"not|don't|dont|do not|won't|wont|never|no need to|please don't|ne pas|ne|pas|jamais|"
-    r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b)|nunca|"
+    r"no(?! thanks?\b| thank you\b| danke\b| merci\b| gracias\b| grazie\b| link\b| site\b|"
+    r" bot[ãa]o\b| rodap[ée]\b| final\b| fim\b| app\b| aplicativo\b| e-?mail\b)|nunca|"
     r"non|mai|niet|nooit|geen|nie|n[ãa]o|ikke(?! nok\b)|inte|ej|ekki|[äa]lk[äa][äa]|[äa]l[äa]|"
     r"ei|nem|nemojte|nemoj|немојте|немој|ned|nid|nöd|"
     r"nu (?:vreau|doresc|vrem|dorim)|nu|no me (?:deis|den|des|d[ée]|da|deas) de|"
@@ -1358,6 +1369,7 @@ _NOT_INTERESTED = re.compile(
 # Already unsubscribed and still receiving: the objection stands, made again.
 _STILL = _rx(r"\b(?:still|keep getting|keep receiving|trotzdem|immer noch|noch immer|weiterhin|"
              r"toujours|encore|todav[íi]a|sigo recibiendo|siguen (?:llegando|mandando|enviando)|"
+             r"continuo (?:a )?receb\w*|ainda (?:recebo|chegam?)|continuam? chegando|"
              r"ancora|nog steeds|nog altijd|"
              r"nadal|wci[ąa][żz]|ci[ąa]gle|dalej (?:przychodz\w*|dostaj\w*)|m[ée]g mindig|"
              r"h[âa]l[âa]|masih|hali ham|haligacha|da[ŭu]re|ankora[ŭu]|h[əe]l[əe] d[əe]|"
@@ -1662,6 +1674,8 @@ def _a_thing_not_the_person(s: str, m: re.Match[str]) -> str:
 _CONTRACT = re.compile(
     r"\b(?:contracte|contrato|kontratu\w*|adsl\w*|fibra [óo]ptica|zuntz optiko\w*|gimnas\w*|"
     r"bazkidetza\w*)\b|\b(?:subscription|meal[- ]?kit|veg|recipe|snack|coffee) box(?:es)?\b|"
+    r"\bassinatura (?:premium|paga|plus|anual|mensal|da revista)\b|\bplano (?:premium|pago)\b|"
+    r"\b(?:premium|pro|plus|bezahl)-?abos?\b|"
     r"\bl[íi]ni[ae] (?:m[òo]bil|m[óo]vil|fixa|fija|de tel[eè]fon\w*|"
     r"telef[òó]nica)\b", re.I)
 

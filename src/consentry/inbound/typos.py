@@ -172,6 +172,8 @@ _BY_EAR = {
     # French SMS: "jvx pu rien recevoir"
     "jvx pu": "je veux plus", "jveux pu": "je veux plus", "j'veux pu": "je veux plus",
     "jvx plus": "je veux plus",
+    # Portuguese typed by ear: "reseber", "me removao"
+    "reseber": "receber", "resceber": "receber", "removao": "removam",
 }
 _BY_EAR_WORD = re.compile(r"(?<![\w-])(?:" + "|".join(
     sorted(map(re.escape, _BY_EAR), key=len, reverse=True)) + r")(?![\w-])", re.I)
