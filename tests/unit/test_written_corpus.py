@@ -73,6 +73,9 @@ KNOWN_REPLIES = {
     "replies58/r041": "a French provider's mailbox-full notice to the reply address: read as "
                       "what it is, a soft bounce (counted, nothing suppressed at once); the "
                       "label calls it an automatic reply",
+    "replies61/r012": "a Brazilian provider's mailbox-full notice to the reply address: read as "
+                      "what it is, a soft bounce (counted, nothing suppressed at once); the "
+                      "label calls it an automatic reply",
     "replies15/r013": "sarcasm, 'how many more of these before someone … drops me off the "
                       "list?': a question about unsubscribing goes to a human (review)",
 }
@@ -154,7 +157,8 @@ KNOWN = {
               "replies40", "replies41", "replies42", "replies43", "replies44", "replies45",
               "replies46", "replies47", "replies48", "replies49", "replies50",
               "replies51", "replies52", "replies53", "replies54", "replies55",
-              "replies56", "replies57", "replies58", "replies59", "replies60")
+              "replies56", "replies57", "replies58", "replies59", "replies60", "replies61",
+              "replies62")
     for lab in _load(WRITTEN / d / "labels.jsonl")])
 def test_written_reply(corpus: str, label: dict[str, Any]) -> None:
     (v,) = _verdicts(WRITTEN / corpus / label["file"])
