@@ -218,6 +218,28 @@ def _pasted_fields(text: str) -> tuple[list[str], str | None] | None:
     return None
 
 
+def _desk_complaint(address: str, how: str, where: str, message_id: str | None) -> Complaint:
+    return Complaint(True, "abuse", (address,), False, True,
+                     (f"text: {how}", "feedback-type missing: taken as abuse",
+                      f"{where}: {address}"), message_id)
+
+
+def _named_in_prose(text: str, frm: list[str]) -> list[str]:
+    """The addresses a desk's own sentence names, without the desk's own address, its
+    domain's service addresses and Message-IDs."""
+    own = {norm(a) for a in frm}
+    desk_domains = {a.rpartition("@")[2].lower() for a in frm}
+    named: list[str] = []
+    for a in addresses_in(_ID_LINE.sub("", text)):
+        local, _, domain = a.rpartition("@")
+        if norm(a) in own or not _usable(a) or (
+                domain.lower() in desk_domains and _SERVICE_LOCAL.match(local)):
+            continue
+        if norm(a) not in {norm(x) for x in named}:
+            named.append(a)
+    return named
+
+
 def _forwarded_by_an_abuse_desk(msg: Parsed) -> Complaint:
     frm = [a for v in msg.headers.all("from") for a in addresses_in(v)]
     ctype = (msg.headers.get("content-type") or "").lower()
@@ -226,70 +248,43 @@ def _forwarded_by_an_abuse_desk(msg: Parsed) -> Complaint:
             for a in frm):
         return Complaint(False)  # a delivery report quoting our headers is no complaint
     desk = any(_DESK_LOCAL.match(a.rpartition("@")[0]) for a in frm[:3])
-    if not (desk or _COMPLAINT_SUBJECT.search(msg.subject)):
+    subject = bool(_COMPLAINT_SUBJECT.search(msg.subject))
+    if not (desk or subject):
         return Complaint(False)
-    for text in report_texts(msg, cut=False)[:3]:
-        for block in _pasted_header_blocks(text[:200_000]):
-            tos = [a for v in block.all("to") for a in addresses_in(v)]
-            usable = [a for a in tos if _usable(a)]
-            if len(usable) != 1:
-                continue
-            who = "an abuse desk's address" if desk else "a complaint subject"
-            return Complaint(True, "abuse", (usable[0],), False, True,
-                             (f"text: a complaint forwarded as text ({who}) with our "
-                              "message's headers pasted (List-Unsubscribe)",
-                              "feedback-type missing: taken as abuse",
-                              f"pasted original To: {usable[0]}"),
-                             block.get("message-id"))
-    if desk and _COMPLAINT_SUBJECT.search(msg.subject):
-        # an abuse desk's complaint by its address and its subject both, with a few of our
-        # message's fields copied into its text (no List-Unsubscribe among them)
-        for text in report_texts(msg, cut=False)[:3]:
-            found = _pasted_fields(text[:200_000])
-            if found is None:
-                continue
-            usable = [a for a in found[0] if _usable(a)]
+    who = "an abuse desk's address" if desk else "a complaint subject"
+    texts = [t[:200_000] for t in report_texts(msg, cut=False)[:3]]
+    for text in texts:
+        for block in _pasted_header_blocks(text):
+            usable = [a for v in block.all("to") for a in addresses_in(v) if _usable(a)]
             if len(usable) == 1:
-                return Complaint(True, "abuse", (usable[0],), False, True,
-                                 ("text: a complaint forwarded as text by an abuse desk's "
-                                  "address, under a complaint subject, with our message's "
-                                  "fields pasted",
-                                  "feedback-type missing: taken as abuse",
-                                  f"pasted original To: {usable[0]}"), found[1])
-    if desk and _COMPLAINT_SUBJECT.search(msg.subject):
-        # no fields pasted at all: the desk names the complainant in its own sentence
-        # ("您从 … 发往 zhao.lin@qq.example 的邮件已被收件人举报为垃圾邮件"): one address left
-        # once the desk's own and its domain's service addresses are set aside
-        own = {norm(a) for a in frm}
-        desk_domains = {a.rpartition("@")[2].lower() for a in frm}
-        for text in report_texts(msg, cut=False)[:2]:
-            if not _REPORTED.search(text[:6_000]):
-                continue
-            named: list[str] = []
-            prose = _ID_LINE.sub("", text[:6_000])  # a Message-ID is no address
-            for a in addresses_in(prose):
-                local, _, domain = a.rpartition("@")
-                if norm(a) in own or not _usable(a) or (
-                        domain.lower() in desk_domains and _SERVICE_LOCAL.match(local)):
-                    continue
-                if norm(a) not in {norm(x) for x in named}:
-                    named.append(a)
-            if len(named) == 1:
-                return Complaint(True, "abuse", (named[0],), False, True,
-                                 ("text: a provider's anti-spam desk says its user reported "
-                                  "the message (an abuse desk's address, a complaint subject)",
-                                  "feedback-type missing: taken as abuse",
-                                  f"named in the text: {named[0]}"), None)
+                return _desk_complaint(usable[0], f"a complaint forwarded as text ({who}) with "
+                                       "our message's headers pasted (List-Unsubscribe)",
+                                       "pasted original To", block.get("message-id"))
     for oh in msg.original_headers()[:1]:
         # the same desk's words in a language _ABUSE_TEXT does not know, our message
         # attached whole: a complaint about its one To
-        tos = [a for v in oh.all("to") for a in addresses_in(v)]
-        usable = [a for a in tos if _usable(a)]
+        usable = [a for v in oh.all("to") for a in addresses_in(v) if _usable(a)]
         if len(usable) == 1 and oh.get("list-unsubscribe"):
-            who = "an abuse desk's address" if desk else "a complaint subject"
-            return Complaint(True, "abuse", (usable[0],), False, True,
-                             (f"text: a complaint ({who}) with our message attached",
-                              "feedback-type missing: taken as abuse",
-                              f"enclosed original To: {usable[0]}"),
-                             oh.get("message-id"))
+            return _desk_complaint(usable[0], f"a complaint ({who}) with our message attached",
+                                   "enclosed original To", oh.get("message-id"))
+    if not (desk and subject):
+        return Complaint(False)
+    # Weaker evidence, so both the desk's address and a complaint subject: a few of our
+    # message's fields copied into its text (no List-Unsubscribe among them), or no fields
+    # at all and the complainant named in the desk's own sentence ("您从 … 发往
+    # zhao.lin@qq.example 的邮件已被收件人举报为垃圾邮件").
+    for text in texts:
+        found = _pasted_fields(text)
+        usable = [a for a in found[0] if _usable(a)] if found else []
+        if found and len(usable) == 1:
+            return _desk_complaint(usable[0], "a complaint forwarded as text by an abuse "
+                                   "desk's address, under a complaint subject, with our "
+                                   "message's fields pasted", "pasted original To", found[1])
+    for text in texts[:2]:
+        if _REPORTED.search(text[:6_000]):
+            named = _named_in_prose(text[:6_000], frm)
+            if len(named) == 1:
+                return _desk_complaint(named[0], "a provider's anti-spam desk says its user "
+                                       "reported the message (an abuse desk's address, a "
+                                       "complaint subject)", "named in the text", None)
     return Complaint(False)

@@ -1044,16 +1044,15 @@ _LIST_SOFTWARE = re.compile(r"^(?:sympa|listserv|mailman|majordomo|lyris|ezmlm|"
                             r"[\w.+-]+-(?:owner|bounces|request|admin))$", re.I)
 _LIST_HEADERS = ("x-mailman-version", "x-sympa-error", "x-listserv", "x-list-manager",
                  "x-ezmlm")
+_LIST_UNKNOWN = (r"\b(?:unknown|no such) list\b|\bliste (?:\S+ )?(?:est )?inconnue\b|"
+                 r"\bliste (?:\S+ )?(?:existiert nicht|unbekannt)\b|\blist (?:\S+ )?(?:does not "
+                 r"exist|doesn't exist|not found)\b")
 _LIST_REFUSED = re.compile(
     r"\b(?:was|has been|wurde) (?:rejected|refused|abgelehnt|zur[üu]ckgewiesen)\b|"
-    r"\bnot authori[sz]ed to (?:send|post)\b|\b(?:unknown|no such) list\b|"
-    r"\bliste (?:\S+ )?(?:est )?inconnue\b|\bliste (?:\S+ )?(?:existiert nicht|unbekannt)\b|"
-    r"\blist (?:\S+ )?(?:does not exist|doesn't exist|not found)\b|"
-    r"\bn'a pas pu (?:être|etre) distribu[ée]|\bnon distribu[ée]\b", re.I)
-_LIST_GONE = re.compile(
-    r"\b(?:unknown|no such) list\b|\bliste (?:\S+ )?(?:est )?inconnue\b|\bliste (?:\S+ )?"
-    r"(?:existiert nicht|unbekannt)\b|\blist (?:\S+ )?(?:does not exist|doesn't exist|"
-    r"not found)\b|\b(?:a [ée]t[ée] supprim[ée]e|has been (?:deleted|removed|closed))\b", re.I)
+    r"\bnot authori[sz]ed to (?:send|post)\b|\bn'a pas pu (?:être|etre) distribu[ée]|"
+    r"\bnon distribu[ée]\b|" + _LIST_UNKNOWN, re.I)
+_LIST_GONE = re.compile(_LIST_UNKNOWN + r"|\b(?:a [ée]t[ée] supprim[ée]e|has been (?:deleted|"
+                        r"removed|closed))\b", re.I)
 
 
 def _list_manager_notice(msg: Parsed, texts: list[str]) -> DsnReport | None:

@@ -1682,9 +1682,10 @@ _CONTRACT = re.compile(
 
 # a please-word between commas joins the clause around it: "Отпишите меня, пожалуйста, от
 # уведомлений в Телеграме" names what it stops after the word
-_SET_OFF_PLEASE = re.compile(
-    r",\s*(?:please|bitte|s'il vous pla[îi]t|por favor|per favore|alstublieft|proszę|prosím|"
-    r"пожалуйста|будь ласка|калі ласка|моля|молим|lütfen|kérem)\s*,", re.I)
+_PLEASE_WORDS = (r"please|pls|bitte|s'il vous pla[îi]t|merci de|por favor|per favore|per piacere|"
+                 r"per cortesia|cortesemente|graag|alstublieft|gelieve|proszę|prosím|пожалуйста|"
+                 r"будь ласка|калі ласка|моля|молим|lütfen|kérem")
+_SET_OFF_PLEASE = re.compile(r",\s*(?:" + _PLEASE_WORDS + r")\s*,", re.I)
 # a consequence drawn, between what happened and what is asked
 _SO = re.compile(r"[,;]\s*(?:so|therefore|hence|also|deshalb|daher|darum|donc|alors|"
                  r"par cons[ée]quent|as[íi] que|por eso|quindi|perci[òo]|dus|daarom)\b", re.I)
@@ -1934,8 +1935,7 @@ _OTHERS_DID = _rx(
     r"(?:弟弟|妹妹|哥哥|姐姐|家人|儿子|兒子|女儿|女兒|孩子|小孩|老公|老婆).{0,20}"
     r"(?:点了|點了|按了|发了|發了|退订了|退訂了)",
 )
-_PLEASE = re.compile(r"\b(?:please|pls|bitte|s'il vous pla[îi]t|merci de|por favor|per favore|"
-                     r"per piacere|per cortesia|cortesemente|graag|alstublieft|gelieve)\b", re.I)
+_PLEASE = re.compile(r"\b(?:" + _PLEASE_WORDS + r")\b", re.I)
 # The sender naming herself: "hier ist die Frau Köhler", "this is Mrs Smith"
 _SELF_INTRO = re.compile(r"\b(?:hier (?:ist|spricht)|ich bin|mein name ist|this is|my name is|"
                          r"ici|je suis|c'est)\s+(?:die |der )?(?:frau|herr|mrs?\.?|ms\.?|"

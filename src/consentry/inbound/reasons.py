@@ -420,10 +420,7 @@ def judge(status: str, reply_code: str, diagnostic: str, *, delayed: bool = Fals
     final failure (0 when unknown). `reporter`: the reporting MTA's host names (its
     From domain, Reporting-MTA), lower case, for the few replies whose meaning is a
     vendor's own."""
-    t = clean_text(diagnostic)
-    final = clean_text(_EARLIER.sub(" ", diagnostic))
-    if final and final != t:
-        t = final
+    t = clean_text(_EARLIER.sub(" ", diagnostic)) or clean_text(diagnostic)
     last = _LAST_ERROR.search(t)
     if last and _EXPIRED.search(t[:last.start()]) and not delayed:
         answer = last.group(1)
